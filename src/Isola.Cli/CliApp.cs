@@ -1,0 +1,27 @@
+using System.CommandLine;
+using Isola.Cli.Commands;
+
+namespace Isola.Cli;
+
+/// <summary>The isola command line: one place that lists every command.</summary>
+public static class CliApp
+{
+    public static async Task<int> RunAsync(string[] args, CliConsole console, CancellationToken cancellationToken = default)
+    {
+        var root = new RootCommand("Isola: placement and host configuration for SR-IOV and NFV virtual machines on KVM.");
+        root.Subcommands.Add(UpCommand.Create(console));
+        root.Subcommands.Add(HostCommands.Create(console));
+        root.Subcommands.Add(FixtureCommand.Create(console));
+
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            foreach (var error in parse.Errors)
+                console.Error.WriteLine($"isola: {error.Message}");
+            console.Error.WriteLine("Try 'isola --help'.");
+            return ExitCodes.Usage;
+        }
+        var invocation = new InvocationConfiguration { Output = console.Out, Error = console.Error };
+        return await parse.InvokeAsync(invocation, cancellationToken);
+    }
+}

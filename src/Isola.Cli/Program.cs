@@ -1,0 +1,3 @@
+using Isola.Cli;
+
+return await CliApp.RunAsync(args, CliConsole.System());
