@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs what Isola's tests need on a fresh Debian 12 machine, then runs every test once.
+# Usage: ./scripts/test.sh [extra dotnet test arguments, e.g. --filter Discovery]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages the tests use for real: iproute2 (ip -j link show).
+packages=(iproute2)
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  as_root apt-get update -o DPkg::Lock::Timeout=300 -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v dotnet >/dev/null; then
+  echo "error: the .NET 10 SDK is required (dotnet not on PATH)" >&2
+  exit 1
+fi
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+results=artifacts/test-results
+rm -rf "$results"
+# NuGet versions are pinned in Directory.Packages.props.
+dotnet build Isola.slnx -c Release -v quiet -nologo
+set +e
+dotnet test Isola.slnx -c Release --no-build -v quiet -nologo \
+  --logger "trx;LogFileName=results.trx" --logger "console;verbosity=normal" --results-directory "$results" "$@"
+status=$?
+set -e
+
+trx=$(find "$results" -name '*.trx' | head -n 1)
+if [ -n "$trx" ]; then
+  counters=$(grep -o '<Counters [^>]*>' "$trx" | head -n 1)
+  get() { echo "$counters" | grep -o " $1=\"[0-9]*\"" | grep -o '[0-9]*'; }
+  total=$(get total); passed=$(get passed); failed=$(get failed)
+  skipped=$(( total - passed - failed ))
+  echo "tests: ${passed} passed, ${failed} failed, ${skipped} skipped"
+fi
+exit $status
