@@ -131,7 +131,7 @@ public static class ProfileExpander
         return string.Create(CultureInfo.InvariantCulture, $"{oui}:{(hash >> 16) & 0xff:x2}:{(hash >> 8) & 0xff:x2}:{hash & 0xff:x2}");
     }
 
-    internal static long SizeKiB(string size) => KernelCommandLine.ParseMemorySizeKiB(size) ?? 0;
+    public static long SizeKiB(string size) => KernelCommandLine.ParseMemorySizeKiB(size) ?? 0;
 
     internal static int? ParseBus(string text)
     {

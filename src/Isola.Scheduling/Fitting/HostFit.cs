@@ -1,0 +1,21 @@
+using Isola.Scheduling.Pipeline;
+
+namespace Isola.Scheduling.Fitting;
+
+/// <summary>How a request fits one host: every resource chosen, nothing taken yet.</summary>
+public sealed record HostFit(
+    IReadOnlyList<CellPlacement>? Cells,
+    IReadOnlyList<int> EmulatorPins,
+    IReadOnlyList<int> EmulatorReserved,
+    int FloatingVcpus,
+    IReadOnlyList<MemoryCharge> FloatingMemory,
+    IReadOnlyList<VfAssignment> Vfs,
+    IReadOnlyList<PfAssignment> Pfs);
+
+/// <summary>A fit, or the reason there is none.</summary>
+public readonly record struct FitResult(HostFit? Fit, Rejection? Rejection)
+{
+    public static implicit operator FitResult(HostFit fit) => new(fit, null);
+
+    public static implicit operator FitResult(Rejection rejection) => new(null, rejection);
+}

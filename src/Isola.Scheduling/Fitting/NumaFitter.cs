@@ -1,0 +1,191 @@
+using Isola.Scheduling.Pipeline;
+using Isola.Scheduling.Requests;
+using Isola.Scheduling.State;
+
+namespace Isola.Scheduling.Fitting;
+
+/// <summary>
+/// The exact fit of a request on one host. Each guest NUMA cell goes to a distinct host cell with
+/// its pinned pCPUs (thread policy), its memory (page size) and, per pci_numa_affinity_policy, the
+/// VFs of its ports. Every injective assignment of guest cells to host cells is tried (in
+/// preference order, pruned by a per-pair fit table) before the host is rejected: a fit that
+/// exists is found. Reads the host; changes nothing.
+/// </summary>
+public static class NumaFitter
+{
+    public static FitResult Fit(HostState host, RequestContext ctx)
+    {
+        if (ctx.FloatingVcpus > host.SharedUnitsFree)
+            return new Rejection(RejectionCode.SharedCpus, $"{ctx.FloatingVcpus} shared vCPUs asked, {host.SharedUnitsFree} free");
+        return ctx.Cells is null ? FitFloating(host, ctx) : FitNuma(host, ctx, ctx.Cells);
+    }
+
+    private static FitResult FitFloating(HostState host, RequestContext ctx)
+    {
+        if (host.SmallFreeMiB < ctx.FloatingMemMiB)
+            return new Rejection(RejectionCode.Memory, $"{ctx.FloatingMemMiB} MiB asked, {host.SmallFreeMiB} MiB free");
+        // Charge the memory to the cells with the most free first, so no cell is overdrawn.
+        var charges = new List<MemoryCharge>();
+        var left = ctx.FloatingMemMiB;
+        foreach (var cell in host.Cells.OrderByDescending(c => c.SmallFreeMiB).ThenBy(c => c.Id))
+        {
+            var take = Math.Min(left, cell.SmallFreeMiB);
+            if (take > 0)
+                charges.Add(new MemoryCharge(cell.Id, take));
+            left -= take;
+        }
+        var vfs = new List<VfAssignment>();
+        var pfs = new List<PfAssignment>();
+        var rejection = VfAllocator.TryAllocate(host, ctx, host.Cells.Select(c => c.Id).ToArray(), vfs, pfs);
+        return rejection is not null ? rejection : new HostFit(null, [], [], ctx.FloatingVcpus, charges, vfs, pfs);
+    }
+
+    private static FitResult FitNuma(HostState host, RequestContext ctx, IReadOnlyList<GuestCell> guest)
+    {
+        var cells = host.Cells;
+        if (guest.Count > cells.Length)
+            return new Rejection(RejectionCode.NumaCells, $"the guest has {guest.Count} cells, the host {cells.Length}");
+
+        // fits[i, c]: page size guest cell i would use on host cell c, or 0 when it does not fit there.
+        var pages = new long[guest.Count, cells.Length];
+        for (var i = 0; i < guest.Count; i++)
+        {
+            Rejection? cellMiss = null;
+            for (var c = 0; c < cells.Length; c++)
+            {
+                var (size, miss) = CellFit(host, cells[c], ctx, i, guest[i]);
+                pages[i, c] = size;
+                cellMiss ??= miss;
+            }
+            if (cellMiss is not null && Enumerable.Range(0, cells.Length).All(c => pages[i, c] == 0))
+                return cellMiss;
+        }
+
+        var order = PreferredCellOrder(host, ctx);
+        var assignment = new int[guest.Count];
+        var used = new bool[cells.Length];
+        Rejection? vfMiss = null;
+        var vfs = new List<VfAssignment>();
+        var pfs = new List<PfAssignment>();
+        var triedSets = new HashSet<int>();
+        if (Search(0))
+            return Build(host, ctx, guest, assignment, pages, vfs, pfs);
+        return vfMiss ?? new Rejection(RejectionCode.NumaFit, $"each guest cell fits some host cell, but no {guest.Count} distinct host cells hold them all");
+
+        bool Search(int i)
+        {
+            if (i == guest.Count)
+            {
+                var mask = 0;
+                foreach (var c in assignment)
+                    mask |= 1 << c;
+                // VFs depend only on which host cells the guest occupies, not on which guest cell is where.
+                if (!triedSets.Add(mask))
+                    return false;
+                vfs.Clear();
+                pfs.Clear();
+                var hostCells = assignment.Select(c => cells[c].Id).ToArray();
+                var miss = VfAllocator.TryAllocate(host, ctx, hostCells, vfs, pfs);
+                vfMiss ??= miss;
+                return miss is null;
+            }
+            foreach (var c in order)
+            {
+                if (used[c] || pages[i, c] == 0)
+                    continue;
+                used[c] = true;
+                assignment[i] = c;
+                if (Search(i + 1))
+                    return true;
+                used[c] = false;
+            }
+            return false;
+        }
+    }
+
+    /// <summary>Whether guest cell <paramref name="i"/> fits host cell <paramref name="cell"/>: the page size it would use, or why not.</summary>
+    private static (long PageSizeKiB, Rejection? Miss) CellFit(HostState host, CellState cell, RequestContext ctx, int i, GuestCell g)
+    {
+        var pins = ctx.PinsPerCell[i];
+        var policy = ctx.Compute.ThreadPolicy;
+        if (pins > 0 && !cell.Cpus.CanPin(pins, policy))
+        {
+            return policy == CpuThreadPolicy.Require && host.ThreadsPerCore == 1
+                ? (0, new Rejection(RejectionCode.ThreadPolicy, "the host has no SMT"))
+                : (0, new Rejection(RejectionCode.DedicatedCpus,
+                    $"guest cell {i} pins {pins} pCPUs ({policy.ToString().ToLowerInvariant()}); best host cell has {host.Cells.Max(c => policy == CpuThreadPolicy.Prefer ? c.Cpus.FreeThreads : c.Cpus.FreeFullCores)} free {(policy == CpuThreadPolicy.Prefer ? "threads" : "whole cores")}"));
+        }
+        var size = PageSize(cell, ctx.Compute.PageSize, g.MemMiB);
+        if (size > 0)
+            return (size, null);
+        var hugepages = ctx.Compute.PageSize.Kind is PageSizeKind.Explicit or PageSizeKind.Large;
+        return (0, hugepages
+            ? new Rejection(RejectionCode.Hugepages, $"guest cell {i} needs {g.MemMiB} MiB of {ctx.Compute.PageSize} pages")
+            : new Rejection(RejectionCode.Memory, $"guest cell {i} needs {g.MemMiB} MiB; best host cell has {host.Cells.Max(c => c.SmallFreeMiB)} MiB free"));
+    }
+
+    /// <summary>The page size a guest cell of <paramref name="mib"/> would use on this host cell; 0 when none fits.</summary>
+    public static long PageSize(CellState cell, MemPageSize request, long mib)
+    {
+        bool Huge(long size) => mib % (size / 1024) == 0 && (long)cell.FreePages(size) * size / 1024 >= mib;
+        switch (request.Kind)
+        {
+            case PageSizeKind.Explicit:
+                return Huge(request.SizeKiB) ? request.SizeKiB : 0;
+            case PageSizeKind.Large or PageSizeKind.Any:
+                for (var s = cell.PageSizesKiB.Length - 1; s >= 0; s--)
+                {
+                    if (Huge(cell.PageSizesKiB[s]))
+                        return cell.PageSizesKiB[s];
+                }
+                return request.Kind == PageSizeKind.Any && cell.SmallFreeMiB >= mib ? MemPageSize.SmallKiB : 0;
+            default:
+                return cell.SmallFreeMiB >= mib ? MemPageSize.SmallKiB : 0;
+        }
+    }
+
+    /// <summary>
+    /// Host cells in the order to try: cells with free VFs on the request's physnets first (when its
+    /// VFs must be NUMA-local), then by the strategy (spread: most free pCPUs; pack: fewest), then id.
+    /// </summary>
+    private static int[] PreferredCellOrder(HostState host, RequestContext ctx)
+    {
+        var localVfs = ctx.DevicePorts.Length > 0 && ctx.Compute.PciPolicy != PciNumaAffinityPolicy.Preferred;
+        int VfsOn(int cellId) => host.Pools.Where(p => p.Cell == cellId && ctx.VfDemand.ContainsKey(p.Physnet)).Sum(p => p.Free);
+        var indexes = Enumerable.Range(0, host.Cells.Length);
+        var ordered = localVfs ? indexes.OrderByDescending(c => Math.Min(VfsOn(host.Cells[c].Id), ctx.VfDemand.Values.Sum())) : indexes.OrderBy(_ => 0);
+        ordered = ctx.Request.Strategy == Strategy.Pack
+            ? ordered.ThenBy(c => host.Cells[c].Cpus.FreeThreads).ThenBy(c => host.Cells[c].SmallFreeMiB)
+            : ordered.ThenByDescending(c => host.Cells[c].Cpus.FreeThreads).ThenByDescending(c => host.Cells[c].SmallFreeMiB);
+        return ordered.ThenBy(c => host.Cells[c].Id).ToArray();
+    }
+
+    private static HostFit Build(HostState host, RequestContext ctx, IReadOnlyList<GuestCell> guest, int[] assignment, long[,] pages,
+        List<VfAssignment> vfs, List<PfAssignment> pfs)
+    {
+        var placements = new List<CellPlacement>();
+        var emulatorPins = new List<int>();
+        var emulatorReserved = new List<int>();
+        var policy = ctx.Compute.ThreadPolicy;
+        for (var i = 0; i < guest.Count; i++)
+        {
+            var cell = host.Cells[assignment[i]];
+            var pinned = new List<int>();
+            var reserved = new List<int>();
+            if (ctx.PinsPerCell[i] > 0 && !cell.Cpus.TryPick(ctx.PinsPerCell[i], policy, pinned, reserved))
+                throw new InvalidOperationException("a cell that fit could not pick its pCPUs");
+            var g = guest[i];
+            if (i == 0 && ctx.Compute.EmulatorPcpus > 0)
+            {
+                var emulator = pinned[g.DedicatedVcpus.Count];
+                emulatorPins.Add(emulator);
+                var siblings = reserved.Intersect(cell.Cpus.SiblingsOf(emulator)).ToList();
+                emulatorReserved.AddRange(siblings);
+                reserved = reserved.Except(siblings).ToList();
+            }
+            var pins = g.DedicatedVcpus.Select((vcpu, k) => new VcpuPin(vcpu, pinned[k])).ToList();
+            placements.Add(new CellPlacement(g.Id, cell.Id, pins, reserved, g.SharedVcpus, g.MemMiB, pages[i, assignment[i]]));
+        }
+        return new HostFit(placements, emulatorPins, emulatorReserved, ctx.FloatingVcpus, [], vfs.ToList(), pfs.ToList());
+    }
+}

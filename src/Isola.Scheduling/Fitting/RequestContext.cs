@@ -1,0 +1,52 @@
+using Isola.Scheduling.Requests;
+
+namespace Isola.Scheduling.Fitting;
+
+/// <summary>What every host check of one request needs, worked out once per request.</summary>
+public sealed class RequestContext
+{
+    public RequestContext(PlacementRequest request)
+    {
+        Request = request;
+        var compute = request.Compute;
+        Cells = compute.Cells;
+        PinsPerCell = Cells?.Select((c, i) => c.DedicatedVcpus.Count + (i == 0 ? compute.EmulatorPcpus : 0)).ToArray() ?? [];
+        TotalPins = PinsPerCell.Sum();
+        MaxCellPins = PinsPerCell.Length == 0 ? 0 : PinsPerCell.Max();
+        FloatingVcpus = compute.SharedVcpus;
+        FloatingMemMiB = Cells is null ? compute.RamMiB : 0;
+        UsesSmallPages = Cells is null || compute.PageSize.Kind is PageSizeKind.Default or PageSizeKind.Small;
+        // Direct-physical ports first, then HA bonds, then single VFs: the most constrained first.
+        DevicePorts = request.Ports.Where(p => p.NeedsDevice)
+            .OrderBy(p => p.VnicType == VnicType.DirectPhysical ? 0 : p.Ha ? 1 : 2).ToArray();
+        VfDemand = DevicePorts.GroupBy(p => p.Physnet!).ToDictionary(g => g.Key, g => g.Sum(p => p.VfCount), StringComparer.Ordinal);
+        SmallMemDemandMiB = Cells is null ? compute.RamMiB
+            : UsesSmallPages ? compute.RamMiB : 0;
+    }
+
+    public PlacementRequest Request { get; }
+
+    public ComputeRequest Compute => Request.Compute;
+
+    public IReadOnlyList<GuestCell>? Cells { get; }
+
+    /// <summary>pCPUs each guest cell pins: its dedicated vCPUs, plus the emulator's on cell 0.</summary>
+    public int[] PinsPerCell { get; }
+
+    public int TotalPins { get; }
+
+    public int MaxCellPins { get; }
+
+    public int FloatingVcpus { get; }
+
+    public long FloatingMemMiB { get; }
+
+    public bool UsesSmallPages { get; }
+
+    public long SmallMemDemandMiB { get; }
+
+    public PortRequest[] DevicePorts { get; }
+
+    /// <summary>VFs needed per physnet.</summary>
+    public IReadOnlyDictionary<string, int> VfDemand { get; }
+}

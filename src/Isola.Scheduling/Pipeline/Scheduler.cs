@@ -1,0 +1,107 @@
+using Isola.Scheduling.Fitting;
+using Isola.Scheduling.Requests;
+using Isola.Scheduling.State;
+
+namespace Isola.Scheduling.Pipeline;
+
+/// <summary>
+/// Places one server at a time. Reads the fleet; never writes it: the caller commits the
+/// <see cref="Placement"/> with <see cref="FleetState.TryClaim"/>.
+/// </summary>
+public sealed class Scheduler
+{
+    private readonly FleetState _fleet;
+    private readonly IHostFilter[] _filters;
+    private readonly (IHostScorer Scorer, double Weight)[] _scorers;
+
+    public Scheduler(FleetState fleet)
+    {
+        _fleet = fleet;
+        // Stage 1 (in Schedule): candidates come from the zone's index, in strategy order, skipping
+        // hosts whose best cell cannot hold the biggest guest cell (or whose memory is short).
+        // Stage 2: filters, cheapest first. Each names why it turns a host down.
+        _filters =
+        [
+            new ZoneFilter(),          // availability zone (the index is per zone; this guards the rest)
+            new AggregateFilter(),     // host aggregates
+            new GroupFilter(fleet),    // hard affinity / anti-affinity
+            new TotalsFilter(),        // host-wide pCPUs, shared capacity, memory, VFs per physnet
+        ];
+        // Stage 3 (in Schedule): the exact NUMA fit -- cells, thread policy, pages, VFs -- per host.
+        // Stage 4: scorers on 0..100, weighted; the best of the first CandidateLimit fits wins,
+        // ties to the lowest host index.
+        _scorers =
+        [
+            (new StrategyScorer(), 1.0),            // spread or pack
+            (new VfBalanceScorer(), 1.0),           // take VFs where many are free
+            (new NumaFragmentationScorer(), 0.5),   // keep whole cores whole
+            (new SoftGroupScorer(fleet), 2.0),      // soft affinity / anti-affinity
+            (new PciLocalityScorer(), 1.0),         // VFs near the guest (policy preferred)
+        ];
+    }
+
+    public PlacementResult Schedule(PlacementRequest request)
+    {
+        var ctx = new RequestContext(request);
+        var reasons = new Dictionary<RejectionCode, (int Hosts, string? Example)>();
+        void Count(RejectionCode code, int hosts, string? example)
+        {
+            if (hosts <= 0)
+                return;
+            var (n, e) = reasons.GetValueOrDefault(code);
+            reasons[code] = (n + hosts, e ?? example);
+        }
+
+        var index = _fleet.IndexFor(request.AvailabilityZone);
+        if (index is null)
+        {
+            Count(RejectionCode.AvailabilityZone, _fleet.Hosts.Count, $"no host is in {request.AvailabilityZone}");
+            return Result(null, reasons, 0, 0);
+        }
+        var byMemory = ctx.TotalPins == 0 && ctx.UsesSmallPages;
+        var minKey = byMemory ? (int)Math.Min(ctx.SmallMemDemandMiB / 1024, HostIndex.MaxMemoryKey) : ctx.MaxCellPins;
+        var skipped = index.CountBelow(byMemory, minKey);
+        Count(byMemory ? RejectionCode.Memory : RejectionCode.DedicatedCpus, skipped, null);
+        if (request.AvailabilityZone is not null)
+            Count(RejectionCode.AvailabilityZone, _fleet.Hosts.Count - index.Count, null);
+
+        Placement? best = null;
+        var evaluated = 0;
+        var found = 0;
+        foreach (var i in index.Walk(byMemory, minKey, emptiestFirst: request.Strategy == Strategy.Spread))
+        {
+            var host = _fleet.Hosts[i];
+            evaluated++;
+            Rejection? rejection = null;
+            foreach (var filter in _filters)
+            {
+                rejection = filter.Check(host, ctx);
+                if (rejection is not null)
+                    break;
+            }
+            var fit = rejection is null ? NumaFitter.Fit(host, ctx) : default;
+            rejection ??= fit.Rejection;
+            if (rejection is not null)
+            {
+                Count(rejection.Code, 1, $"{host.Name}: {rejection.Detail}");
+                continue;
+            }
+            var score = 0.0;
+            foreach (var (scorer, weight) in _scorers)
+                score += weight * scorer.Score(host, fit.Fit!, ctx);
+            if (best is null || score > best.Score)
+                best = ToPlacement(request, host, fit.Fit!, score);
+            if (++found >= _fleet.Options.CandidateLimit)
+                break;
+        }
+        return Result(best, reasons, evaluated, skipped);
+    }
+
+    private static Placement ToPlacement(PlacementRequest request, HostState host, HostFit fit, double score) =>
+        new(request.Server, host.Name, host.Generation, fit.Cells, fit.EmulatorPins, fit.EmulatorReserved, fit.FloatingVcpus,
+            fit.FloatingMemory, fit.Vfs, fit.Pfs, request.Group, score);
+
+    private static PlacementResult Result(Placement? placement, Dictionary<RejectionCode, (int Hosts, string? Example)> reasons, int evaluated, int skipped) =>
+        new(placement, reasons.OrderByDescending(r => r.Value.Hosts).ThenBy(r => r.Key)
+            .Select(r => new RejectionCount(r.Key, r.Value.Hosts, r.Value.Example)).ToList(), evaluated, skipped);
+}

@@ -1,0 +1,27 @@
+namespace Isola.Scheduling.Requests;
+
+/// <summary>A port of the server, as placement sees it.</summary>
+/// <param name="Ha">An HA bond: two VFs on two distinct PFs of the physnet, one MAC (direct only).</param>
+/// <param name="Mac">The port's MAC; both VFs of an HA port carry it.</param>
+public sealed record PortRequest(string Name, VnicType VnicType, string? Physnet, bool Ha, string Mac)
+{
+    public bool NeedsDevice => VnicType is not VnicType.Normal;
+
+    /// <summary>How many VFs the port takes (a direct-physical port takes a PF instead).</summary>
+    public int VfCount => VnicType switch
+    {
+        VnicType.Direct or VnicType.Macvtap or VnicType.Vdpa => Ha ? 2 : 1,
+        _ => 0,
+    };
+
+    public IEnumerable<RequestError> Validate(int index)
+    {
+        var field = $"ports[{index}]";
+        if (NeedsDevice && string.IsNullOrEmpty(Physnet))
+            yield return new RequestError($"{field}.physnet", $"a {VnicType.ToString().ToLowerInvariant()} port needs a physnet (SR-IOV ports live on flat or vlan networks)");
+        if (Ha && VnicType != VnicType.Direct)
+            yield return new RequestError($"{field}.ha", "an HA bond needs vnic type direct");
+        if (!System.Text.RegularExpressions.Regex.IsMatch(Mac, "^[0-9a-f]{2}(:[0-9a-f]{2}){5}$") || (Convert.ToInt32(Mac[..2], 16) & 1) == 1)
+            yield return new RequestError($"{field}.mac", $"'{Mac}' is not a unicast MAC aa:bb:cc:dd:ee:ff in lower case");
+    }
+}

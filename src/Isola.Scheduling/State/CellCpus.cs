@@ -1,0 +1,152 @@
+using Isola.Scheduling.Requests;
+
+namespace Isola.Scheduling.State;
+
+/// <summary>
+/// The pCPUs of one NUMA cell that may be pinned, grouped by core (SMT siblings), with which are free.
+/// Picking is deterministic: same state, same request, same pCPUs.
+/// </summary>
+public sealed class CellCpus
+{
+    private readonly int[][] _cores;
+    private readonly int[] _freeMask;
+    private readonly Dictionary<int, (int Core, int Bit)> _where = [];
+
+    public CellCpus(IEnumerable<IReadOnlyList<int>> cores)
+    {
+        _cores = cores.Select(c => c.Order().ToArray()).Where(c => c.Length > 0).OrderBy(c => c[0]).ToArray();
+        _freeMask = _cores.Select(c => (1 << c.Length) - 1).ToArray();
+        for (var core = 0; core < _cores.Length; core++)
+        {
+            for (var bit = 0; bit < _cores[core].Length; bit++)
+                _where[_cores[core][bit]] = (core, bit);
+        }
+        FreeThreads = _cores.Sum(c => c.Length);
+        FreeFullCores = _cores.Length;
+        ThreadsPerCore = _cores.Length == 0 ? 1 : _cores.Max(c => c.Length);
+    }
+
+    public int FreeThreads { get; private set; }
+
+    /// <summary>Cores whose every thread is free.</summary>
+    public int FreeFullCores { get; private set; }
+
+    public int ThreadsPerCore { get; }
+
+    public int TotalThreads => _where.Count;
+
+    public bool Contains(int cpu) => _where.ContainsKey(cpu);
+
+    public bool IsFree(int cpu) => _where.TryGetValue(cpu, out var w) && (_freeMask[w.Core] & (1 << w.Bit)) != 0;
+
+    /// <summary>Whether <paramref name="count"/> pCPUs can be pinned here under the thread policy.</summary>
+    public bool CanPin(int count, CpuThreadPolicy policy) => policy switch
+    {
+        CpuThreadPolicy.Isolate => FreeFullCores >= count,
+        CpuThreadPolicy.Require => ThreadsPerCore > 1 && FreeFullCores >= (count + ThreadsPerCore - 1) / ThreadsPerCore,
+        _ => FreeThreads >= count,
+    };
+
+    /// <summary>
+    /// Chooses pCPUs without taking them. isolate: one thread of each of <paramref name="count"/> whole
+    /// free cores, their siblings kept from everyone (<paramref name="reserved"/>). require: the threads
+    /// of whole free cores, in sibling order. prefer: whole free cores first so vCPU pairs are
+    /// siblings, the rest from the most used cores (keeping whole cores whole for others).
+    /// </summary>
+    public bool TryPick(int count, CpuThreadPolicy policy, List<int> pinned, List<int> reserved)
+    {
+        if (!CanPin(count, policy))
+            return false;
+        var full = FullCores();
+        switch (policy)
+        {
+            case CpuThreadPolicy.Isolate:
+                foreach (var core in full.Take(count))
+                {
+                    pinned.Add(_cores[core][0]);
+                    reserved.AddRange(_cores[core].Skip(1));
+                }
+                return true;
+            case CpuThreadPolicy.Require:
+                pinned.AddRange(full.SelectMany(core => _cores[core]).Take(count));
+                return true;
+        }
+        var need = count;
+        var used = new HashSet<int>();
+        if (ThreadsPerCore > 1)
+        {
+            foreach (var core in full)
+            {
+                if (need < _cores[core].Length)
+                    break;
+                pinned.AddRange(_cores[core]);
+                used.Add(core);
+                need -= _cores[core].Length;
+            }
+        }
+        // Best fit for the rest: cores with the fewest free threads first, then lower ids.
+        var rest = Enumerable.Range(0, _cores.Length).Where(c => !used.Contains(c) && _freeMask[c] != 0)
+            .OrderBy(c => int.PopCount(_freeMask[c])).ThenBy(c => c);
+        foreach (var core in rest)
+        {
+            for (var bit = 0; bit < _cores[core].Length && need > 0; bit++)
+            {
+                if ((_freeMask[core] & (1 << bit)) != 0)
+                {
+                    pinned.Add(_cores[core][bit]);
+                    need--;
+                }
+            }
+            if (need == 0)
+                break;
+        }
+        return need == 0;
+    }
+
+    private IEnumerable<int> FullCores() =>
+        Enumerable.Range(0, _cores.Length).Where(c => _freeMask[c] == (1 << _cores[c].Length) - 1);
+
+    public bool AllFree(IEnumerable<int> cpus) => cpus.All(IsFree);
+
+    public void Take(IEnumerable<int> cpus) => Set(cpus, free: false);
+
+    public void Free(IEnumerable<int> cpus) => Set(cpus, free: true);
+
+    private void Set(IEnumerable<int> cpus, bool free)
+    {
+        foreach (var cpu in cpus)
+        {
+            var (core, bit) = _where[cpu];
+            var wasFull = _freeMask[core] == (1 << _cores[core].Length) - 1;
+            var isFree = (_freeMask[core] & (1 << bit)) != 0;
+            if (isFree == free)
+                throw new InvalidOperationException($"pCPU {cpu} is already {(free ? "free" : "taken")}");
+            _freeMask[core] ^= 1 << bit;
+            FreeThreads += free ? 1 : -1;
+            var isFull = _freeMask[core] == (1 << _cores[core].Length) - 1;
+            FreeFullCores += (isFull ? 1 : 0) - (wasFull ? 1 : 0);
+        }
+    }
+
+    /// <summary>The free state, for comparing two states exactly.</summary>
+    public string Fingerprint() => string.Join(',', _freeMask);
+
+    /// <summary>The other threads of <paramref name="cpu"/>'s core.</summary>
+    public IEnumerable<int> SiblingsOf(int cpu)
+    {
+        var (core, _) = _where[cpu];
+        return _cores[core].Where(c => c != cpu);
+    }
+
+    /// <summary>How many whole free cores taking <paramref name="cpus"/> would leave partly used.</summary>
+    public int CoresBrokenBy(IEnumerable<int> cpus)
+    {
+        var taken = new Dictionary<int, int>();
+        foreach (var cpu in cpus)
+        {
+            var (core, _) = _where[cpu];
+            taken[core] = taken.GetValueOrDefault(core) + 1;
+        }
+        return taken.Count(kv => _freeMask[kv.Key] == (1 << _cores[kv.Key].Length) - 1 && kv.Value < _cores[kv.Key].Length);
+    }
+}

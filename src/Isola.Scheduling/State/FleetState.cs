@@ -1,0 +1,208 @@
+using Isola.Domain.Topology;
+using Isola.Scheduling.Requests;
+
+namespace Isola.Scheduling.State;
+
+/// <summary>The members of a server group, counted per host.</summary>
+public sealed class GroupState(string name, GroupPolicy policy)
+{
+    public string Name { get; } = name;
+
+    public GroupPolicy Policy { get; } = policy;
+
+    public Dictionary<int, int> MembersByHost { get; } = [];
+}
+
+/// <summary>
+/// The fleet as the scheduler sees it: every host's free resources, server groups, and the indexes
+/// that find hosts by what they can still take. Placements change it only through
+/// <see cref="TryClaim"/> and <see cref="Release"/>; each bumps the host's generation, so a plan made
+/// on a stale view of a host cannot be committed.
+/// </summary>
+public sealed class FleetState(SchedulingOptions options)
+{
+    private readonly List<HostState> _hosts = [];
+    private readonly Dictionary<string, int> _byName = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, GroupState> _groups = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, HostIndex> _zones = new(StringComparer.Ordinal);
+    private readonly object _lock = new();
+
+    public FleetState() : this(SchedulingOptions.Default)
+    {
+    }
+
+    public SchedulingOptions Options { get; } = options;
+
+    public IReadOnlyList<HostState> Hosts => _hosts;
+
+    public HostIndex Index { get; } = new();
+
+    public IReadOnlyDictionary<string, GroupState> Groups => _groups;
+
+    public HostState AddHost(HostTopology topology, string? zone = null, IEnumerable<string>? aggregates = null)
+    {
+        if (_byName.ContainsKey(topology.Hostname))
+            throw new ArgumentException($"host '{topology.Hostname}' is in the fleet already");
+        var host = HostState.Create(_hosts.Count, topology, Options, zone, aggregates?.ToHashSet(StringComparer.Ordinal));
+        _hosts.Add(host);
+        _byName[host.Name] = host.Index;
+        Reindex(host);
+        return host;
+    }
+
+    public GroupState AddGroup(string name, GroupPolicy policy)
+    {
+        if (_groups.ContainsKey(name))
+            throw new ArgumentException($"server group '{name}' exists already");
+        return _groups[name] = new GroupState(name, policy);
+    }
+
+    public HostState? Host(string name) => _byName.TryGetValue(name, out var i) ? _hosts[i] : null;
+
+    /// <summary>The index to search: the zone's, or the whole fleet's.</summary>
+    public HostIndex? IndexFor(string? zone) => zone is null ? Index : _zones.GetValueOrDefault(zone);
+
+    /// <summary>
+    /// Commits a placement: takes every pCPU, page, VF and PF it names, if the host is still at the
+    /// generation the plan was made on and every resource is still free. All or nothing.
+    /// </summary>
+    public bool TryClaim(Placement placement, out string? conflict)
+    {
+        lock (_lock)
+        {
+            var host = Host(placement.Host);
+            conflict = host is null ? $"host {placement.Host} is not in the fleet"
+                : host.Generation != placement.HostGeneration ? $"host {host.Name} changed (generation {host.Generation}, plan made on {placement.HostGeneration})"
+                : Check(host, placement);
+            if (conflict is not null)
+                return false;
+            Apply(host!, placement, take: true);
+            return true;
+        }
+    }
+
+    /// <summary>Gives back everything a committed placement took. The host's free state is then what it was before the claim.</summary>
+    public void Release(Placement placement)
+    {
+        lock (_lock)
+        {
+            var host = Host(placement.Host) ?? throw new ArgumentException($"host {placement.Host} is not in the fleet");
+            Apply(host, placement, take: false);
+        }
+    }
+
+    private static string? Check(HostState host, Placement p)
+    {
+        if (p.FloatingVcpus > host.SharedUnitsFree)
+            return "shared CPU capacity is gone";
+        foreach (var cell in p.Cells ?? [])
+        {
+            var state = host.Cell(cell.HostCell);
+            if (state is null)
+                return $"host cell {cell.HostCell} does not exist";
+            if (!state.Cpus.AllFree(cell.Pins.Select(x => x.Pcpu).Concat(cell.ReservedSiblings)))
+                return $"pCPUs of host cell {cell.HostCell} are taken";
+            if (NumaPageCheck(state, cell.PageSizeKiB, cell.MemMiB) is { } miss)
+                return miss;
+        }
+        var emulatorCell = p.EmulatorPins.Count > 0 ? host.Cell(p.Cells![0].HostCell) : null;
+        if (emulatorCell is not null && !emulatorCell.Cpus.AllFree(p.EmulatorPins.Concat(p.EmulatorReserved)))
+            return "the emulator pCPU is taken";
+        foreach (var charge in p.FloatingMemory)
+        {
+            if ((host.Cell(charge.HostCell)?.SmallFreeMiB ?? 0) < charge.MiB)
+                return $"memory of host cell {charge.HostCell} is gone";
+        }
+        foreach (var vf in p.Vfs)
+        {
+            var pool = host.Pools.FirstOrDefault(x => x.Pf.Address == vf.Pf);
+            var slot = pool?.SlotOf(vf.Vf) ?? -1;
+            if (pool is null || slot < 0 || !pool.IsFree(slot))
+                return $"VF {vf.Vf} is taken";
+        }
+        foreach (var pf in p.Pfs)
+        {
+            if (host.Pools.FirstOrDefault(x => x.Pf.Address == pf.Pf) is not { WhollyFree: true })
+                return $"PF {pf.Pf} is not wholly free";
+        }
+        return null;
+    }
+
+    private static string? NumaPageCheck(CellState cell, long pageSizeKiB, long mib) =>
+        pageSizeKiB <= MemPageSize.SmallKiB
+            ? cell.SmallFreeMiB >= mib ? null : $"memory of host cell {cell.Id} is gone"
+            : (long)cell.FreePages(pageSizeKiB) * pageSizeKiB / 1024 >= mib ? null : $"hugepages of host cell {cell.Id} are gone";
+
+    private void Apply(HostState host, Placement p, bool take)
+    {
+        host.SharedUnitsFree += take ? -p.FloatingVcpus : p.FloatingVcpus;
+        foreach (var cell in p.Cells ?? [])
+        {
+            var state = host.Cell(cell.HostCell)!;
+            var cpus = cell.Pins.Select(x => x.Pcpu).Concat(cell.ReservedSiblings);
+            if (take)
+            {
+                state.Cpus.Take(cpus);
+                state.TakeMemory(cell.PageSizeKiB, cell.MemMiB);
+            }
+            else
+            {
+                state.Cpus.Free(cpus);
+                state.ReleaseMemory(cell.PageSizeKiB, cell.MemMiB);
+            }
+        }
+        if (p.EmulatorPins.Count > 0)
+        {
+            var cpus = host.Cell(p.Cells![0].HostCell)!.Cpus;
+            if (take)
+                cpus.Take(p.EmulatorPins.Concat(p.EmulatorReserved));
+            else
+                cpus.Free(p.EmulatorPins.Concat(p.EmulatorReserved));
+        }
+        foreach (var charge in p.FloatingMemory)
+        {
+            var cell = host.Cell(charge.HostCell)!;
+            if (take)
+                cell.TakeMemory(MemPageSize.SmallKiB, charge.MiB);
+            else
+                cell.ReleaseMemory(MemPageSize.SmallKiB, charge.MiB);
+        }
+        foreach (var vf in p.Vfs)
+        {
+            var pool = host.Pools.First(x => x.Pf.Address == vf.Pf);
+            if (take)
+                pool.Take(pool.SlotOf(vf.Vf));
+            else
+                pool.Release(pool.SlotOf(vf.Vf));
+        }
+        foreach (var pf in p.Pfs)
+        {
+            var pool = host.Pools.First(x => x.Pf.Address == pf.Pf);
+            if (take)
+                pool.TakePf();
+            else
+                pool.ReleasePf();
+        }
+        if (p.Group is not null && _groups.TryGetValue(p.Group, out var group))
+        {
+            var count = group.MembersByHost.GetValueOrDefault(host.Index) + (take ? 1 : -1);
+            if (count > 0)
+                group.MembersByHost[host.Index] = count;
+            else
+                group.MembersByHost.Remove(host.Index);
+        }
+        host.Generation++;
+        Reindex(host);
+    }
+
+    private void Reindex(HostState host)
+    {
+        Index.Update(host);
+        if (host.AvailabilityZone is { } zone)
+        {
+            if (!_zones.TryGetValue(zone, out var index))
+                _zones[zone] = index = new HostIndex();
+            index.Update(host);
+        }
+    }
+}

@@ -1,0 +1,106 @@
+using Isola.Domain.Cpu;
+using Isola.Domain.Pci;
+using Isola.Domain.Topology;
+
+namespace Isola.Scheduling.State;
+
+/// <summary>
+/// What one host can still take, in the scheduler's memory. Mutated only by
+/// <see cref="FleetState"/>'s claim and release; every change bumps <see cref="Generation"/>.
+/// </summary>
+public sealed class HostState
+{
+    private HostState(int index, HostTopology topology, string? zone, IReadOnlySet<string> aggregates, CellState[] cells,
+        int sharedUnits, VfPool[] pools, CpuSet dedicated)
+    {
+        Index = index;
+        Topology = topology;
+        AvailabilityZone = zone;
+        Aggregates = aggregates;
+        Cells = cells;
+        SharedUnitsTotal = SharedUnitsFree = sharedUnits;
+        Pools = pools;
+        DedicatedCpus = dedicated;
+        Physnets = pools.Select(p => p.Physnet).Distinct().Order(StringComparer.Ordinal).ToArray();
+    }
+
+    public int Index { get; }
+
+    public string Name => Topology.Hostname;
+
+    public HostTopology Topology { get; }
+
+    public string? AvailabilityZone { get; }
+
+    public IReadOnlySet<string> Aggregates { get; }
+
+    public long Generation { get; internal set; }
+
+    public CellState[] Cells { get; }
+
+    public VfPool[] Pools { get; }
+
+    public string[] Physnets { get; }
+
+    /// <summary>The pCPUs guests may pin: the kernel's isolated CPUs, else all but the first core of each socket.</summary>
+    public CpuSet DedicatedCpus { get; }
+
+    /// <summary>Floating vCPU capacity: shared pCPUs times the allocation ratio.</summary>
+    public int SharedUnitsTotal { get; }
+
+    public int SharedUnitsFree { get; internal set; }
+
+    public int ThreadsPerCore => Cells.Length == 0 ? 1 : Cells.Max(c => c.Cpus.ThreadsPerCore);
+
+    public int FreeDedicatedThreads => Cells.Sum(c => c.Cpus.FreeThreads);
+
+    public int MaxCellFreeThreads => Cells.Length == 0 ? 0 : Cells.Max(c => c.Cpus.FreeThreads);
+
+    public long SmallFreeMiB => Cells.Sum(c => c.SmallFreeMiB);
+
+    public int FreeVfs(string physnet, bool needNetDev)
+    {
+        var n = 0;
+        foreach (var pool in Pools)
+        {
+            if (pool.Physnet == physnet)
+                n += pool.Available(needNetDev);
+        }
+        return n;
+    }
+
+    public CellState? Cell(int id) => Array.Find(Cells, c => c.Id == id);
+
+    public static HostState Create(int index, HostTopology topology, SchedulingOptions options, string? zone = null, IReadOnlySet<string>? aggregates = null)
+    {
+        var online = topology.Cpus.Where(c => c.Online).ToList();
+        var dedicated = topology.IsolatedCpus.IsEmpty
+            ? CpuSet.Of(online.Where(c => c.Core != online.Where(o => o.Socket == c.Socket).Min(o => o.Core)).Select(c => c.Id))
+            : topology.IsolatedCpus.Intersect(CpuSet.Of(online.Select(c => c.Id)));
+        var shared = CpuSet.Of(online.Select(c => c.Id)).Except(dedicated);
+        var cells = topology.Cells.Select(cell =>
+        {
+            var cores = online.Where(c => c.Cell == cell.Id && dedicated.Contains(c.Id))
+                .GroupBy(c => c.Siblings.ToString())
+                .Select(g => (IReadOnlyList<int>)g.Select(c => c.Id).ToList());
+            var pools = cell.Hugepages.Where(h => h.Total > 0).OrderBy(h => h.PageSizeKiB).ToList();
+            var small = Math.Max(0, (cell.MemFreeKiB / 1024) - options.ReservedMemoryPerCellMiB);
+            return new CellState(cell.Id, cell.Socket, new CellCpus(cores), small,
+                pools.Select(p => p.PageSizeKiB).ToArray(), pools.Select(p => p.Free).ToArray());
+        }).ToArray();
+        var vfPools = new List<VfPool>();
+        foreach (var pf in topology.Devices.Where(d => d.Kind == DeviceKind.Network && d.Physnet is not null && d.Allowed))
+        {
+            // A VF whose MAC is already set is in use on the host by something Isola did not place.
+            var vfs = pf.AssignableVfs.Where(v => v.State is null || v.State.Mac == VfState.ZeroMac).ToList();
+            var socket = pf.NumaNode is { } n ? topology.Cells.FirstOrDefault(c => c.Id == n)?.Socket ?? -1 : -1;
+            vfPools.Add(new VfPool(vfPools.Count, pf, pf.Physnet!, socket, vfs));
+        }
+        return new HostState(index, topology, zone, aggregates ?? new HashSet<string>(), cells,
+            (int)Math.Floor(shared.Count * options.CpuAllocationRatio), vfPools.ToArray(), dedicated);
+    }
+
+    /// <summary>The full free state, for checking that a release restores exactly what the claim took.</summary>
+    public string Fingerprint() =>
+        $"{SharedUnitsFree}#{string.Join('#', Cells.Select(c => c.Fingerprint()))}#{string.Join('#', Pools.Select(p => p.Fingerprint()))}";
+}
