@@ -12,16 +12,32 @@ namespace Isola.Scheduling.Fitting;
 /// </summary>
 internal static class VfAllocator
 {
+    /// <remarks>
+    /// Taking HA pairs from the two pools with most free VFs, then single VFs, is exact: if any
+    /// choice of pools works, it does. Preferring the guest's cells first (policy preferred) is not
+    /// always, so that order is tried first and the count order after it.
+    /// </remarks>
     public static Rejection? TryAllocate(HostState host, RequestContext ctx, IReadOnlyCollection<int> guestHostCells,
         List<VfAssignment> vfs, List<PfAssignment> pfs)
     {
         if (ctx.DevicePorts.Length == 0)
             return null;
+        var policy = ctx.Compute.Cells is null ? PciNumaAffinityPolicy.Preferred : ctx.Compute.PciPolicy;
+        var locality = ctx.Compute.Cells is not null && policy == PciNumaAffinityPolicy.Preferred;
+        if (locality && Allocate(host, ctx, guestHostCells, policy, localityFirst: true, vfs, pfs) is null)
+            return null;
+        vfs.Clear();
+        pfs.Clear();
+        return Allocate(host, ctx, guestHostCells, policy, localityFirst: false, vfs, pfs);
+    }
+
+    private static Rejection? Allocate(HostState host, RequestContext ctx, IReadOnlyCollection<int> guestHostCells, PciNumaAffinityPolicy policy,
+        bool localityFirst, List<VfAssignment> vfs, List<PfAssignment> pfs)
+    {
         var pools = host.Pools;
         var taken = new int[pools.Length];
         var pfTaken = new bool[pools.Length];
         var sockets = guestHostCells.Select(c => host.Cell(c)?.Socket ?? -1).ToHashSet();
-        var policy = ctx.Compute.Cells is null ? PciNumaAffinityPolicy.Preferred : ctx.Compute.PciPolicy;
         foreach (var port in ctx.DevicePorts)
         {
             var physnet = port.Physnet!;
@@ -34,7 +50,7 @@ internal static class VfAllocator
             var allowed = onPhysnet.Where(p => Allowed(p, policy, guestHostCells, sockets)).ToList();
             int Free(VfPool p) => pfTaken[p.Id] ? 0 : p.Available(needNetDev) - taken[p.Id];
             var candidates = allowed.Where(p => Free(p) > 0)
-                .OrderByDescending(p => policy == PciNumaAffinityPolicy.Preferred && p.Cell is { } c && guestHostCells.Contains(c))
+                .OrderByDescending(p => localityFirst && p.Cell is { } c && guestHostCells.Contains(c))
                 .ThenByDescending(Free).ThenBy(p => p.Pf.Address).ToList();
 
             if (port.VnicType == VnicType.DirectPhysical)

@@ -58,8 +58,9 @@ public sealed class Scheduler
             Count(RejectionCode.AvailabilityZone, _fleet.Hosts.Count, $"no host is in {request.AvailabilityZone}");
             return Result(null, reasons, 0, 0);
         }
+        var naive = _fleet.Options.NaiveFullScan;
         var byMemory = ctx.TotalPins == 0 && ctx.UsesSmallPages;
-        var minKey = byMemory ? (int)Math.Min(ctx.SmallMemDemandMiB / 1024, HostIndex.MaxMemoryKey) : ctx.MaxCellPins;
+        var minKey = naive ? 0 : byMemory ? (int)Math.Min(ctx.SmallMemDemandMiB / 1024, HostIndex.MaxMemoryKey) : ctx.MaxCellPins;
         var skipped = index.CountBelow(byMemory, minKey);
         Count(byMemory ? RejectionCode.Memory : RejectionCode.DedicatedCpus, skipped, null);
         if (request.AvailabilityZone is not null)
@@ -68,7 +69,8 @@ public sealed class Scheduler
         Placement? best = null;
         var evaluated = 0;
         var found = 0;
-        foreach (var i in index.Walk(byMemory, minKey, emptiestFirst: request.Strategy == Strategy.Spread))
+        var candidates = naive ? Enumerable.Range(0, _fleet.Hosts.Count) : index.Walk(byMemory, minKey, emptiestFirst: request.Strategy == Strategy.Spread);
+        foreach (var i in candidates)
         {
             var host = _fleet.Hosts[i];
             evaluated++;
@@ -91,7 +93,7 @@ public sealed class Scheduler
                 score += weight * scorer.Score(host, fit.Fit!, ctx);
             if (best is null || score > best.Score)
                 best = ToPlacement(request, host, fit.Fit!, score);
-            if (++found >= _fleet.Options.CandidateLimit)
+            if (++found >= _fleet.Options.CandidateLimit && !naive)
                 break;
         }
         return Result(best, reasons, evaluated, skipped);

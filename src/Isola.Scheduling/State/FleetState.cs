@@ -39,11 +39,13 @@ public sealed class FleetState(SchedulingOptions options)
 
     public IReadOnlyDictionary<string, GroupState> Groups => _groups;
 
-    public HostState AddHost(HostTopology topology, string? zone = null, IEnumerable<string>? aggregates = null)
+    /// <param name="name">The host's name when not the topology's own (many hosts may share one topology object).</param>
+    public HostState AddHost(HostTopology topology, string? zone = null, IEnumerable<string>? aggregates = null, string? name = null)
     {
-        if (_byName.ContainsKey(topology.Hostname))
-            throw new ArgumentException($"host '{topology.Hostname}' is in the fleet already");
-        var host = HostState.Create(_hosts.Count, topology, Options, zone, aggregates?.ToHashSet(StringComparer.Ordinal));
+        name ??= topology.Hostname;
+        if (_byName.ContainsKey(name))
+            throw new ArgumentException($"host '{name}' is in the fleet already");
+        var host = HostState.Create(_hosts.Count, name, topology, Options, zone, aggregates?.ToHashSet(StringComparer.Ordinal));
         _hosts.Add(host);
         _byName[host.Name] = host.Index;
         Reindex(host);

@@ -10,10 +10,11 @@ namespace Isola.Scheduling.State;
 /// </summary>
 public sealed class HostState
 {
-    private HostState(int index, HostTopology topology, string? zone, IReadOnlySet<string> aggregates, CellState[] cells,
+    private HostState(int index, string name, HostTopology topology, string? zone, IReadOnlySet<string> aggregates, CellState[] cells,
         int sharedUnits, VfPool[] pools, CpuSet dedicated)
     {
         Index = index;
+        Name = name;
         Topology = topology;
         AvailabilityZone = zone;
         Aggregates = aggregates;
@@ -26,7 +27,7 @@ public sealed class HostState
 
     public int Index { get; }
 
-    public string Name => Topology.Hostname;
+    public string Name { get; }
 
     public HostTopology Topology { get; }
 
@@ -71,7 +72,7 @@ public sealed class HostState
 
     public CellState? Cell(int id) => Array.Find(Cells, c => c.Id == id);
 
-    public static HostState Create(int index, HostTopology topology, SchedulingOptions options, string? zone = null, IReadOnlySet<string>? aggregates = null)
+    public static HostState Create(int index, string name, HostTopology topology, SchedulingOptions options, string? zone = null, IReadOnlySet<string>? aggregates = null)
     {
         var online = topology.Cpus.Where(c => c.Online).ToList();
         var dedicated = topology.IsolatedCpus.IsEmpty
@@ -96,7 +97,7 @@ public sealed class HostState
             var socket = pf.NumaNode is { } n ? topology.Cells.FirstOrDefault(c => c.Id == n)?.Socket ?? -1 : -1;
             vfPools.Add(new VfPool(vfPools.Count, pf, pf.Physnet!, socket, vfs));
         }
-        return new HostState(index, topology, zone, aggregates ?? new HashSet<string>(), cells,
+        return new HostState(index, name, topology, zone, aggregates ?? new HashSet<string>(), cells,
             (int)Math.Floor(shared.Count * options.CpuAllocationRatio), vfPools.ToArray(), dedicated);
     }
 

@@ -5,7 +5,9 @@ namespace Isola.Scheduling.State;
 /// <param name="ReservedMemoryPerCellMiB">Small-page memory per NUMA cell kept for the host.</param>
 /// <param name="CandidateLimit">Hosts that fit to score before choosing (Nomad's limit); the search
 /// goes on past this only while fewer have been found.</param>
-public sealed record SchedulingOptions(double CpuAllocationRatio = 4.0, long ReservedMemoryPerCellMiB = 512, int CandidateLimit = 4)
+/// <param name="NaiveFullScan">Look at every host and score every fit, ignoring the index and the
+/// candidate limit: the baseline the benchmark compares against. Same answers' validity, slower.</param>
+public sealed record SchedulingOptions(double CpuAllocationRatio = 4.0, long ReservedMemoryPerCellMiB = 512, int CandidateLimit = 4, bool NaiveFullScan = false)
 {
     public static SchedulingOptions Default { get; } = new();
 }

@@ -279,4 +279,15 @@ public class SchedulerTests
         Assert.Equal([(RejectionCode.DedicatedCpus, 2), (RejectionCode.Hugepages, 1), (RejectionCode.NoPhysnet, 1)],
             result.Rejections.Select(r => (r.Code, r.Hosts)).OrderBy(r => r.Code));
     }
+
+    [Fact]
+    public void Two_ha_ports_share_the_pools_so_that_both_get_distinct_pfs()
+    {
+        // Two local PFs with one VF each and a remote PF with three. Preferring the local pools would
+        // give the first bond both of them and leave the second bond one PF; the fit exists, so it is found.
+        var (_, placer) = Fleet(new HostBuilder("h1").Sockets(2).Cores(4).Pages1G(8).Nic(0, "physnet2", 1, ports: 2).Nic(1, "physnet2", 3));
+        var p = Place(placer, Request("vm", Dedicated(1, 1024).With(ExtraSpecs.PciNumaAffinityPolicyKey, "preferred"), Ha("a"), Ha("b")));
+        Assert.All(p.Vfs.GroupBy(v => v.Port), bond => Assert.NotEqual(bond.First().Pf, bond.Last().Pf));
+        Assert.Equal(4, p.Vfs.Count);
+    }
 }
