@@ -12,6 +12,8 @@ public static class CliApp
         root.Subcommands.Add(UpCommand.Create(console));
         root.Subcommands.Add(HostCommands.Create(console));
         root.Subcommands.Add(FixtureCommand.Create(console));
+        root.Subcommands.Add(PlanCommand.Create(console));
+        root.Subcommands.Add(CapacityCommand.Create(console));
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

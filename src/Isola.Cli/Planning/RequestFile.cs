@@ -1,0 +1,136 @@
+using System.Globalization;
+using Isola.Scheduling.Requests;
+using YamlDotNet.Core;
+using YamlDotNet.Serialization;
+using YamlDotNet.Serialization.NamingConventions;
+
+namespace Isola.Cli.Planning;
+
+/// <summary>
+/// The requests file of <c>isola plan</c> (YAML or JSON): flavors, server groups, and servers that
+/// use them, in the order they are placed. docs/formats.md has the schema.
+/// </summary>
+internal sealed class RequestFile
+{
+    public List<FlavorEntry> Flavors { get; set; } = [];
+    public List<GroupEntry> Groups { get; set; } = [];
+    public List<ServerEntry> Servers { get; set; } = [];
+
+    internal sealed class FlavorEntry
+    {
+        public string Name { get; set; } = "";
+        public int Vcpus { get; set; }
+        /// <summary>MiB.</summary>
+        public long Ram { get; set; }
+        public int Disk { get; set; }
+        public Dictionary<string, string> ExtraSpecs { get; set; } = [];
+    }
+
+    internal sealed class GroupEntry
+    {
+        public string Name { get; set; } = "";
+        /// <summary>affinity, anti-affinity, soft-affinity, soft-anti-affinity.</summary>
+        public string Policy { get; set; } = "";
+    }
+
+    internal sealed class ServerEntry
+    {
+        /// <summary>With {n} for the 1-based number when count > 1 (default: name-n).</summary>
+        public string Name { get; set; } = "";
+        public int Count { get; set; } = 1;
+        public string Flavor { get; set; } = "";
+        public List<PortEntry> Ports { get; set; } = [];
+        public string? Group { get; set; }
+        public string? AvailabilityZone { get; set; }
+        public List<string> Aggregates { get; set; } = [];
+        public string Strategy { get; set; } = "spread";
+    }
+
+    internal sealed class PortEntry
+    {
+        public string Name { get; set; } = "";
+        /// <summary>normal, direct, direct-physical, macvtap, vdpa.</summary>
+        public string VnicType { get; set; } = "normal";
+        public string? Physnet { get; set; }
+        public bool Ha { get; set; }
+        public string? Mac { get; set; }
+    }
+
+    private static readonly IDeserializer Yaml = new DeserializerBuilder().WithNamingConvention(CamelCaseNamingConvention.Instance).Build();
+
+    public static RequestFile Load(string path)
+    {
+        try
+        {
+            return Yaml.Deserialize<RequestFile>(File.ReadAllText(path)) ?? new RequestFile();
+        }
+        catch (YamlException e)
+        {
+            throw new ArgumentException($"{path}: line {e.Start.Line}: {e.InnerException?.Message ?? e.Message}", e);
+        }
+    }
+
+    public static GroupPolicy ParsePolicy(string text, string field) => text switch
+    {
+        "affinity" => GroupPolicy.Affinity,
+        "anti-affinity" => GroupPolicy.AntiAffinity,
+        "soft-affinity" => GroupPolicy.SoftAffinity,
+        "soft-anti-affinity" => GroupPolicy.SoftAntiAffinity,
+        _ => throw new ArgumentException($"{field}: '{text}' is not affinity, anti-affinity, soft-affinity or soft-anti-affinity"),
+    };
+
+    public static VnicType ParseVnicType(string text, string field) => text switch
+    {
+        "normal" => VnicType.Normal,
+        "direct" => VnicType.Direct,
+        "direct-physical" => VnicType.DirectPhysical,
+        "macvtap" => VnicType.Macvtap,
+        "vdpa" => VnicType.Vdpa,
+        _ => throw new ArgumentException($"{field}: '{text}' is not normal, direct, direct-physical, macvtap or vdpa"),
+    };
+
+    public Flavor Flavor(string name, string field)
+    {
+        var f = Flavors.FirstOrDefault(x => x.Name == name)
+                ?? throw new ArgumentException($"{field}: flavor '{name}' is not in the file's flavors ({string.Join(", ", Flavors.Select(x => x.Name))})");
+        return new Flavor(f.Name, f.Vcpus, f.Ram, f.Disk, f.ExtraSpecs);
+    }
+
+    /// <summary>Every server as a validated request, in file order. Errors name the server and field.</summary>
+    public IEnumerable<PlacementRequest> Requests(MacAllocator macs)
+    {
+        for (var s = 0; s < Servers.Count; s++)
+        {
+            var entry = Servers[s];
+            var field = $"servers[{s}]";
+            var flavor = Flavor(entry.Flavor, $"{field}.flavor");
+            var strategy = entry.Strategy switch
+            {
+                "spread" => Strategy.Spread,
+                "pack" => Strategy.Pack,
+                _ => throw new ArgumentException($"{field}.strategy: '{entry.Strategy}' is not spread or pack"),
+            };
+            if (entry.Count is < 1 or > 1_000_000)
+                throw new ArgumentException($"{field}.count: must be 1-1000000");
+            for (var n = 1; n <= entry.Count; n++)
+            {
+                var name = entry.Name.Contains("{n}", StringComparison.Ordinal)
+                    ? entry.Name.Replace("{n}", n.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+                    : entry.Count > 1 ? $"{entry.Name}-{n}" : entry.Name;
+                var ports = entry.Ports.Select((p, i) => new PortRequest(p.Name.Length > 0 ? p.Name : $"port{i}",
+                    ParseVnicType(p.VnicType, $"{field}.ports[{i}].vnicType"), p.Physnet, p.Ha, p.Mac ?? macs.Next())).ToList();
+                PlacementRequest request;
+                try
+                {
+                    request = PlacementRequest.Create(name, flavor, ports, entry.Group, entry.AvailabilityZone,
+                        entry.Aggregates.Count > 0 ? entry.Aggregates : null, strategy);
+                }
+                catch (RequestValidationException e)
+                {
+                    throw new ArgumentException($"{field} ({name}): " + string.Join("; ", e.Errors));
+                }
+                yield return request;
+            }
+        }
+    }
+}
