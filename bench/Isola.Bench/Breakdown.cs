@@ -135,7 +135,7 @@ internal static class Breakdown
         IHostFilter[] filters = [new ZoneFilter(), new AggregateFilter(), new GroupFilter(fleet), new TotalsFilter()];
         rows.AddRange(filters.Select(f => (f.GetType().Name, (Action)(() => _sinkObject = f.Check(host, ctx)))));
         rows.Add(("NumaFitter.Fit (whole)", () => _sinkObject = NumaFitter.Fit(host, ctx).Fit));
-        rows.Add(("  of which VfAllocator.TryAllocate", () => _sinkObject = VfAllocator.TryAllocate(host, ctx, cells, [], [])));
+        rows.Add(("  of which VfAllocator.TryAllocate", () => _sinkObject = VfAllocator.TryAllocate(host, ctx, cells, [], [], out _)));
         if (ctx.TotalPins > 0)
             rows.Add(("  of which CellCpus.TryPick (one cell)", () => _sinkNumber = pickCell.TryPick(ctx.PinsPerCell[0], ctx.Compute.ThreadPolicy, [], []) ? 1 : 0));
         IHostScorer[] scorers = [new StrategyScorer(), new VfBalanceScorer(), new NumaFragmentationScorer(), new SoftGroupScorer(fleet), new PciLocalityScorer()];

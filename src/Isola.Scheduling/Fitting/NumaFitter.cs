@@ -36,8 +36,11 @@ public static class NumaFitter
         }
         var vfs = new List<VfAssignment>();
         var pfs = new List<PfAssignment>();
-        var rejection = VfAllocator.TryAllocate(host, ctx, host.Cells.Select(c => c.Id).ToArray(), vfs, pfs);
-        return rejection is not null ? rejection : new HostFit(null, [], [], ctx.FloatingVcpus, charges, vfs, pfs);
+        Span<int> all = stackalloc int[host.Cells.Length];
+        for (var i = 0; i < all.Length; i++)
+            all[i] = host.Cells[i].Id;
+        var rejection = VfAllocator.TryAllocate(host, ctx, all, vfs, pfs, out var share);
+        return rejection is not null ? rejection : new HostFit(null, [], [], ctx.FloatingVcpus, charges, vfs, pfs, share);
     }
 
     private static FitResult FitNuma(HostState host, RequestContext ctx, IReadOnlyList<GuestCell> guest)
@@ -45,6 +48,8 @@ public static class NumaFitter
         var cells = host.Cells;
         if (guest.Count > cells.Length)
             return new Rejection(RejectionCode.NumaCells, $"the guest has {guest.Count} cells, the host {cells.Length}");
+        if (guest.Count == 1)
+            return FitOneCell(host, ctx, guest);
 
         // fits[i, c]: page size guest cell i would use on host cell c, or 0 when it does not fit there.
         var pages = new long[guest.Count, cells.Length];
@@ -57,11 +62,12 @@ public static class NumaFitter
                 pages[i, c] = size;
                 cellMiss ??= miss;
             }
-            if (cellMiss is not null && Enumerable.Range(0, cells.Length).All(c => pages[i, c] == 0))
+            if (cellMiss is not null && !AnyFit(pages, i, cells.Length))
                 return cellMiss;
         }
 
         var order = PreferredCellOrder(host, ctx);
+        var share = 1.0;
         var assignment = new int[guest.Count];
         var used = new bool[cells.Length];
         Rejection? vfMiss = null;
@@ -69,7 +75,7 @@ public static class NumaFitter
         var pfs = new List<PfAssignment>();
         var triedSets = new HashSet<int>();
         if (Search(0))
-            return Build(host, ctx, guest, assignment, pages, vfs, pfs);
+            return Build(host, ctx, guest, assignment, pages, vfs, pfs, share);
         return vfMiss ?? new Rejection(RejectionCode.NumaFit, $"each guest cell fits some host cell, but no {guest.Count} distinct host cells hold them all");
 
         bool Search(int i)
@@ -85,7 +91,7 @@ public static class NumaFitter
                 vfs.Clear();
                 pfs.Clear();
                 var hostCells = assignment.Select(c => cells[c].Id).ToArray();
-                var miss = VfAllocator.TryAllocate(host, ctx, hostCells, vfs, pfs);
+                var miss = VfAllocator.TryAllocate(host, ctx, hostCells, vfs, pfs, out share);
                 vfMiss ??= miss;
                 return miss is null;
             }
@@ -150,42 +156,128 @@ public static class NumaFitter
     /// </summary>
     private static int[] PreferredCellOrder(HostState host, RequestContext ctx)
     {
+        var n = host.Cells.Length;
+        var order = new int[n];
+        Span<long> vfs = stackalloc long[n];
         var localVfs = ctx.DevicePorts.Length > 0 && ctx.Compute.PciPolicy != PciNumaAffinityPolicy.Preferred;
-        int VfsOn(int cellId) => host.Pools.Where(p => p.Cell == cellId && ctx.VfDemand.ContainsKey(p.Physnet)).Sum(p => p.Free);
-        var indexes = Enumerable.Range(0, host.Cells.Length);
-        var ordered = localVfs ? indexes.OrderByDescending(c => Math.Min(VfsOn(host.Cells[c].Id), ctx.VfDemand.Values.Sum())) : indexes.OrderBy(_ => 0);
-        ordered = ctx.Request.Strategy == Strategy.Pack
-            ? ordered.ThenBy(c => host.Cells[c].Cpus.FreeThreads).ThenBy(c => host.Cells[c].SmallFreeMiB)
-            : ordered.ThenByDescending(c => host.Cells[c].Cpus.FreeThreads).ThenByDescending(c => host.Cells[c].SmallFreeMiB);
-        return ordered.ThenBy(c => host.Cells[c].Id).ToArray();
+        for (var c = 0; c < n; c++)
+        {
+            order[c] = c;
+            if (!localVfs)
+                continue;
+            foreach (var pool in host.Pools)
+            {
+                if (pool.Cell == host.Cells[c].Id && ctx.VfDemand.ContainsKey(pool.Physnet))
+                    vfs[c] += pool.Free;
+            }
+            vfs[c] = Math.Min(vfs[c], ctx.TotalVfs);
+        }
+        var pack = ctx.Request.Strategy == Strategy.Pack;
+        // Insertion sort: a host has a handful of cells.
+        for (var i = 1; i < n; i++)
+        {
+            var x = order[i];
+            var j = i - 1;
+            while (j >= 0 && Before(x, order[j], host, vfs, pack))
+            {
+                order[j + 1] = order[j];
+                j--;
+            }
+            order[j + 1] = x;
+        }
+        return order;
+    }
+
+    private static bool Before(int a, int b, HostState host, ReadOnlySpan<long> vfs, bool pack)
+    {
+        if (vfs[a] != vfs[b])
+            return vfs[a] > vfs[b];
+        CellState ca = host.Cells[a], cb = host.Cells[b];
+        if (ca.Cpus.FreeThreads != cb.Cpus.FreeThreads)
+            return pack ? ca.Cpus.FreeThreads < cb.Cpus.FreeThreads : ca.Cpus.FreeThreads > cb.Cpus.FreeThreads;
+        if (ca.SmallFreeMiB != cb.SmallFreeMiB)
+            return pack ? ca.SmallFreeMiB < cb.SmallFreeMiB : ca.SmallFreeMiB > cb.SmallFreeMiB;
+        return ca.Id < cb.Id;
+    }
+
+    private static bool AnyFit(long[,] pages, int i, int cells)
+    {
+        for (var c = 0; c < cells; c++)
+        {
+            if (pages[i, c] > 0)
+                return true;
+        }
+        return false;
+    }
+
+    /// <summary>One guest cell: the first host cell, in preference order, that fits with its VFs.</summary>
+    private static FitResult FitOneCell(HostState host, RequestContext ctx, IReadOnlyList<GuestCell> guest)
+    {
+        var order = PreferredCellOrder(host, ctx);
+        Rejection? cpuOrMemory = null;
+        Rejection? vfMiss = null;
+        List<VfAssignment>? vfs = null;
+        List<PfAssignment>? pfs = null;
+        Span<int> chosen = stackalloc int[1];
+        foreach (var c in order)
+        {
+            var (size, miss) = CellFit(host, host.Cells[c], ctx, 0, guest[0]);
+            if (size == 0)
+            {
+                cpuOrMemory ??= miss;
+                continue;
+            }
+            vfs ??= [];
+            pfs ??= [];
+            vfs.Clear();
+            pfs.Clear();
+            chosen[0] = host.Cells[c].Id;
+            var vfRejection = VfAllocator.TryAllocate(host, ctx, chosen, vfs, pfs, out var share);
+            if (vfRejection is null)
+            {
+                var pages = new long[1, host.Cells.Length];
+                pages[0, c] = size;
+                return Build(host, ctx, guest, [c], pages, vfs, pfs, share);
+            }
+            vfMiss ??= vfRejection;
+        }
+        return vfMiss ?? cpuOrMemory!;
     }
 
     private static HostFit Build(HostState host, RequestContext ctx, IReadOnlyList<GuestCell> guest, int[] assignment, long[,] pages,
-        List<VfAssignment> vfs, List<PfAssignment> pfs)
+        List<VfAssignment> vfs, List<PfAssignment> pfs, double share)
     {
-        var placements = new List<CellPlacement>();
+        var placements = new List<CellPlacement>(guest.Count);
         var emulatorPins = new List<int>();
         var emulatorReserved = new List<int>();
         var policy = ctx.Compute.ThreadPolicy;
+        int broken = 0, touched = 0;
         for (var i = 0; i < guest.Count; i++)
         {
             var cell = host.Cells[assignment[i]];
-            var pinned = new List<int>();
+            var pinned = new List<int>(ctx.PinsPerCell[i]);
             var reserved = new List<int>();
             if (ctx.PinsPerCell[i] > 0 && !cell.Cpus.TryPick(ctx.PinsPerCell[i], policy, pinned, reserved))
                 throw new InvalidOperationException("a cell that fit could not pick its pCPUs");
+            (var b, var t) = cell.Cpus.CoreUse(pinned, reserved);
+            broken += b;
+            touched += t;
             var g = guest[i];
             if (i == 0 && ctx.Compute.EmulatorPcpus > 0)
             {
                 var emulator = pinned[g.DedicatedVcpus.Count];
                 emulatorPins.Add(emulator);
-                var siblings = reserved.Intersect(cell.Cpus.SiblingsOf(emulator)).ToList();
-                emulatorReserved.AddRange(siblings);
-                reserved = reserved.Except(siblings).ToList();
+                foreach (var sibling in cell.Cpus.SiblingsOf(emulator))
+                {
+                    if (reserved.Remove(sibling))
+                        emulatorReserved.Add(sibling);
+                }
             }
-            var pins = g.DedicatedVcpus.Select((vcpu, k) => new VcpuPin(vcpu, pinned[k])).ToList();
+            var pins = new List<VcpuPin>(g.DedicatedVcpus.Count);
+            for (var k = 0; k < g.DedicatedVcpus.Count; k++)
+                pins.Add(new VcpuPin(g.DedicatedVcpus[k], pinned[k]));
             placements.Add(new CellPlacement(g.Id, cell.Id, pins, reserved, g.SharedVcpus, g.MemMiB, pages[i, assignment[i]]));
         }
-        return new HostFit(placements, emulatorPins, emulatorReserved, ctx.FloatingVcpus, [], vfs.ToList(), pfs.ToList());
+        return new HostFit(placements, emulatorPins, emulatorReserved, ctx.FloatingVcpus, [], vfs, pfs, share, broken, touched);
     }
 }

@@ -20,6 +20,7 @@ public sealed class RequestContext
         DevicePorts = request.Ports.Where(p => p.NeedsDevice)
             .OrderBy(p => p.VnicType == VnicType.DirectPhysical ? 0 : p.Ha ? 1 : 2).ToArray();
         VfDemand = DevicePorts.GroupBy(p => p.Physnet!).ToDictionary(g => g.Key, g => g.Sum(p => p.VfCount), StringComparer.Ordinal);
+        TotalVfs = VfDemand.Values.Sum();
         SmallMemDemandMiB = Cells is null ? compute.RamMiB
             : UsesSmallPages ? compute.RamMiB : 0;
     }
@@ -46,6 +47,8 @@ public sealed class RequestContext
     public long SmallMemDemandMiB { get; }
 
     public PortRequest[] DevicePorts { get; }
+
+    public int TotalVfs { get; }
 
     /// <summary>VFs needed per physnet.</summary>
     public IReadOnlyDictionary<string, int> VfDemand { get; }

@@ -8,7 +8,8 @@ namespace Isola.Scheduling.Fitting;
 /// Chooses the VFs and PFs of a request's SR-IOV ports on one host, given the host cells the guest
 /// occupies. Balance rule: take from the pool with the most free VFs (ties: lowest PF address);
 /// an HA bond takes one VF from each of the two best pools, which are on distinct PFs by
-/// construction; a direct-physical port takes a wholly free PF, the smallest.
+/// construction; a direct-physical port takes a wholly free PF, the smallest. Runs for every
+/// candidate host, so it allocates nothing but its answer.
 /// </summary>
 internal static class VfAllocator
 {
@@ -17,77 +18,133 @@ internal static class VfAllocator
     /// choice of pools works, it does. Preferring the guest's cells first (policy preferred) is not
     /// always, so that order is tried first and the count order after it.
     /// </remarks>
-    public static Rejection? TryAllocate(HostState host, RequestContext ctx, IReadOnlyCollection<int> guestHostCells,
-        List<VfAssignment> vfs, List<PfAssignment> pfs)
+    /// <param name="freeShare">The mean share of free VFs in the pools the VFs came from, before taking (for VF balance).</param>
+    public static Rejection? TryAllocate(HostState host, RequestContext ctx, ReadOnlySpan<int> guestHostCells,
+        List<VfAssignment> vfs, List<PfAssignment> pfs, out double freeShare)
     {
+        freeShare = 1;
         if (ctx.DevicePorts.Length == 0)
             return null;
         var policy = ctx.Compute.Cells is null ? PciNumaAffinityPolicy.Preferred : ctx.Compute.PciPolicy;
-        var locality = ctx.Compute.Cells is not null && policy == PciNumaAffinityPolicy.Preferred;
-        if (locality && Allocate(host, ctx, guestHostCells, policy, localityFirst: true, vfs, pfs) is null)
+        if (ctx.Compute.Cells is not null && policy == PciNumaAffinityPolicy.Preferred &&
+            Allocate(host, ctx, guestHostCells, policy, localityFirst: true, vfs, pfs, out freeShare) is null)
             return null;
         vfs.Clear();
         pfs.Clear();
-        return Allocate(host, ctx, guestHostCells, policy, localityFirst: false, vfs, pfs);
+        return Allocate(host, ctx, guestHostCells, policy, localityFirst: false, vfs, pfs, out freeShare);
     }
 
-    private static Rejection? Allocate(HostState host, RequestContext ctx, IReadOnlyCollection<int> guestHostCells, PciNumaAffinityPolicy policy,
-        bool localityFirst, List<VfAssignment> vfs, List<PfAssignment> pfs)
+    private static Rejection? Allocate(HostState host, RequestContext ctx, ReadOnlySpan<int> cells, PciNumaAffinityPolicy policy,
+        bool localityFirst, List<VfAssignment> vfs, List<PfAssignment> pfs, out double freeShare)
     {
         var pools = host.Pools;
-        var taken = new int[pools.Length];
-        var pfTaken = new bool[pools.Length];
-        var sockets = guestHostCells.Select(c => host.Cell(c)?.Socket ?? -1).ToHashSet();
+        Span<int> taken = pools.Length <= 64 ? stackalloc int[pools.Length] : new int[pools.Length];
+        Span<bool> pfTaken = pools.Length <= 64 ? stackalloc bool[pools.Length] : new bool[pools.Length];
+        var sockets = 0UL;
+        foreach (var c in cells)
+        {
+            if (host.Cell(c) is { Socket: >= 0 and < 64 } cell)
+                sockets |= 1UL << cell.Socket;
+        }
+        var shareSum = 0.0;
+        freeShare = 1;
         foreach (var port in ctx.DevicePorts)
         {
             var physnet = port.Physnet!;
             var needNetDev = port.VnicType == VnicType.Macvtap;
-            var onPhysnet = pools.Where(p => p.Physnet == physnet).ToList();
-            if (onPhysnet.Count == 0)
+            int onPhysnet = 0, allowed = 0, best = -1, second = -1, whole = -1;
+            var freeOnPhysnet = false;
+            for (var i = 0; i < pools.Length; i++)
+            {
+                var p = pools[i];
+                if (p.Physnet != physnet)
+                    continue;
+                onPhysnet++;
+                var free = pfTaken[i] ? 0 : p.Available(needNetDev) - taken[i];
+                freeOnPhysnet |= free > 0;
+                if (!Allowed(p, policy, cells, sockets))
+                    continue;
+                allowed++;
+                if (port.VnicType == VnicType.DirectPhysical)
+                {
+                    if (p.WhollyFree && taken[i] == 0 && !pfTaken[i] &&
+                        (whole < 0 || p.Vfs.Count < pools[whole].Vfs.Count || (p.Vfs.Count == pools[whole].Vfs.Count && p.Pf.Address < pools[whole].Pf.Address)))
+                        whole = i;
+                    continue;
+                }
+                if (free <= 0)
+                    continue;
+                if (best < 0 || Better(pools, taken, cells, localityFirst, needNetDev, i, best))
+                {
+                    second = best;
+                    best = i;
+                }
+                else if (second < 0 || Better(pools, taken, cells, localityFirst, needNetDev, i, second))
+                {
+                    second = i;
+                }
+            }
+            if (onPhysnet == 0)
                 return new Rejection(RejectionCode.NoPhysnet, $"no PF on {physnet} (port {port.Name})");
             if (port.VnicType == VnicType.Vdpa)
                 return new Rejection(RejectionCode.NoVdpaDevice, $"no vDPA device on {physnet} (port {port.Name})");
-            var allowed = onPhysnet.Where(p => Allowed(p, policy, guestHostCells, sockets)).ToList();
-            int Free(VfPool p) => pfTaken[p.Id] ? 0 : p.Available(needNetDev) - taken[p.Id];
-            var candidates = allowed.Where(p => Free(p) > 0)
-                .OrderByDescending(p => localityFirst && p.Cell is { } c && guestHostCells.Contains(c))
-                .ThenByDescending(Free).ThenBy(p => p.Pf.Address).ToList();
-
             if (port.VnicType == VnicType.DirectPhysical)
             {
-                var pf = allowed.Where(p => p.WhollyFree && taken[p.Id] == 0 && !pfTaken[p.Id])
-                    .OrderBy(p => p.Vfs.Count).ThenBy(p => p.Pf.Address).FirstOrDefault();
-                if (pf is null)
+                if (whole < 0)
                     return new Rejection(RejectionCode.NoFreePf, $"no wholly free PF on {physnet} (port {port.Name})");
-                pfTaken[pf.Id] = true;
-                pfs.Add(new PfAssignment(port.Name, physnet, pf.Pf.Address, pf.Pf.NetDev, pf.Cell));
+                pfTaken[whole] = true;
+                var pool = pools[whole];
+                pfs.Add(new PfAssignment(port.Name, physnet, pool.Pf.Address, pool.Pf.NetDev, pool.Cell));
                 continue;
             }
+            var found = (best >= 0 ? 1 : 0) + (second >= 0 ? 1 : 0);
             var need = port.Ha ? 2 : 1;
-            if (candidates.Count < need)
+            if (found < need)
             {
-                if (candidates.Count == 0 && onPhysnet.Any(p => Free(p) > 0) && allowed.Count < onPhysnet.Count)
+                if (found == 0 && freeOnPhysnet && allowed < onPhysnet)
                     return new Rejection(RejectionCode.VfNumaAffinity, $"free VFs on {physnet} are outside the guest's NUMA cells (port {port.Name}, {policy.ToString().ToLowerInvariant()})");
-                return port.Ha && candidates.Count == 1
-                    ? new Rejection(RejectionCode.HaDistinctPfs, $"only {candidates[0].Pf.NetDev} has a free VF on {physnet} (HA port {port.Name})")
+                return port.Ha && found == 1
+                    ? new Rejection(RejectionCode.HaDistinctPfs, $"only {pools[best].Pf.NetDev} has a free VF on {physnet} (HA port {port.Name})")
                     : new Rejection(RejectionCode.NoFreeVf, $"no free VF on {physnet} (port {port.Name})");
             }
-            foreach (var pool in candidates.Take(need))
-            {
-                var slot = pool.Peek(taken[pool.Id], 1, needNetDev).First();
-                taken[pool.Id]++;
-                var vf = pool.Vfs[slot];
-                vfs.Add(new VfAssignment(port.Name, physnet, pool.Pf.Address, pool.Pf.NetDev, pool.Cell, vf.Address, vf.Index, port.Mac));
-            }
+            shareSum += Take(pools[best], ref taken[best], port, needNetDev, vfs);
+            if (need == 2)
+                shareSum += Take(pools[second], ref taken[second], port, needNetDev, vfs);
         }
+        freeShare = vfs.Count == 0 ? 1 : shareSum / vfs.Count;
         return null;
     }
 
-    private static bool Allowed(VfPool pool, PciNumaAffinityPolicy policy, IReadOnlyCollection<int> cells, HashSet<int> sockets) => policy switch
+    /// <summary>Takes the pool's next free VF for the port; returns the pool's free share before.</summary>
+    private static double Take(VfPool pool, ref int taken, PortRequest port, bool needNetDev, List<VfAssignment> vfs)
     {
-        PciNumaAffinityPolicy.Required => pool.Cell is { } c && cells.Contains(c),
-        PciNumaAffinityPolicy.Legacy => pool.Cell is not { } c2 || cells.Contains(c2),
-        PciNumaAffinityPolicy.Socket => pool.Socket >= 0 && sockets.Contains(pool.Socket),
+        var share = (double)(pool.Available(needNetDev) - taken) / pool.Vfs.Count;
+        var vf = pool.Vfs[pool.NthFree(taken, needNetDev)];
+        taken++;
+        vfs.Add(new VfAssignment(port.Name, port.Physnet!, pool.Pf.Address, pool.Pf.NetDev, pool.Cell, vf.Address, vf.Index, port.Mac));
+        return share;
+    }
+
+    /// <summary>Whether pool <paramref name="a"/> comes before <paramref name="b"/>: (local first,) more free, lower PF address.</summary>
+    private static bool Better(VfPool[] pools, ReadOnlySpan<int> taken, ReadOnlySpan<int> cells, bool localityFirst, bool needNetDev, int a, int b)
+    {
+        if (localityFirst)
+        {
+            var la = pools[a].Cell is { } ca && cells.IndexOf(ca) >= 0;
+            var lb = pools[b].Cell is { } cb && cells.IndexOf(cb) >= 0;
+            if (la != lb)
+                return la;
+        }
+        var fa = pools[a].Available(needNetDev) - taken[a];
+        var fb = pools[b].Available(needNetDev) - taken[b];
+        return fa != fb ? fa > fb : pools[a].Pf.Address < pools[b].Pf.Address;
+    }
+
+    private static bool Allowed(VfPool pool, PciNumaAffinityPolicy policy, ReadOnlySpan<int> cells, ulong sockets) => policy switch
+    {
+        PciNumaAffinityPolicy.Required => pool.Cell is { } c && cells.IndexOf(c) >= 0,
+        PciNumaAffinityPolicy.Legacy => pool.Cell is not { } c2 || cells.IndexOf(c2) >= 0,
+        PciNumaAffinityPolicy.Socket => pool.Socket is >= 0 and < 64 && (sockets & (1UL << pool.Socket)) != 0,
         _ => true,
     };
 }

@@ -33,18 +33,7 @@ public sealed class VfBalanceScorer : IHostScorer
 {
     public string Name => "vf-balance";
 
-    public double Score(HostState host, HostFit fit, RequestContext ctx)
-    {
-        if (fit.Vfs.Count == 0)
-            return 100;
-        var sum = 0.0;
-        foreach (var vf in fit.Vfs)
-        {
-            var pool = host.Pools.First(p => p.Pf.Address == vf.Pf);
-            sum += pool.Vfs.Count == 0 ? 0 : (double)pool.Free / pool.Vfs.Count;
-        }
-        return 100 * sum / fit.Vfs.Count;
-    }
+    public double Score(HostState host, HostFit fit, RequestContext ctx) => 100 * fit.VfFreeShare;
 }
 
 /// <summary>NUMA fragmentation: better when pinning leaves whole cores whole.</summary>
@@ -52,23 +41,8 @@ public sealed class NumaFragmentationScorer : IHostScorer
 {
     public string Name => "numa-fragmentation";
 
-    public double Score(HostState host, HostFit fit, RequestContext ctx)
-    {
-        if (fit.Cells is null || ctx.TotalPins == 0)
-            return 100;
-        var broken = 0;
-        var cores = 0;
-        foreach (var cell in fit.Cells)
-        {
-            var cpus = cell.Pins.Select(p => p.Pcpu).Concat(cell.ReservedSiblings).ToList();
-            if (cell.GuestCell == 0)
-                cpus.AddRange(fit.EmulatorPins.Concat(fit.EmulatorReserved));
-            var state = host.Cell(cell.HostCell)!.Cpus;
-            broken += state.CoresBrokenBy(cpus);
-            cores += Math.Max(1, cpus.Count / Math.Max(1, state.ThreadsPerCore));
-        }
-        return 100.0 * (1 - Math.Min(1.0, (double)broken / cores));
-    }
+    public double Score(HostState host, HostFit fit, RequestContext ctx) =>
+        fit.CoresTouched == 0 ? 100 : 100.0 * (1 - ((double)fit.CoresBroken / fit.CoresTouched));
 }
 
 /// <summary>Soft server group policies: toward the members (soft-affinity) or away (soft-anti-affinity).</summary>
@@ -99,7 +73,18 @@ public sealed class PciLocalityScorer : IHostScorer
     {
         if (fit.Vfs.Count == 0 || fit.Cells is null)
             return 100;
-        var cells = fit.Cells.Select(c => c.HostCell).ToHashSet();
-        return 100.0 * fit.Vfs.Count(v => v.HostCell is { } c && cells.Contains(c)) / fit.Vfs.Count;
+        var local = 0;
+        foreach (var vf in fit.Vfs)
+        {
+            foreach (var cell in fit.Cells)
+            {
+                if (vf.HostCell == cell.HostCell)
+                {
+                    local++;
+                    break;
+                }
+            }
+        }
+        return 100.0 * local / fit.Vfs.Count;
     }
 }

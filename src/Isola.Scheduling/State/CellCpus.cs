@@ -57,54 +57,65 @@ public sealed class CellCpus
     {
         if (!CanPin(count, policy))
             return false;
-        var full = FullCores();
+        var need = count;
         switch (policy)
         {
             case CpuThreadPolicy.Isolate:
-                foreach (var core in full.Take(count))
+                for (var core = 0; core < _cores.Length && need > 0; core++)
                 {
+                    if (!IsWhole(core))
+                        continue;
                     pinned.Add(_cores[core][0]);
-                    reserved.AddRange(_cores[core].Skip(1));
+                    for (var t = 1; t < _cores[core].Length; t++)
+                        reserved.Add(_cores[core][t]);
+                    need--;
                 }
-                return true;
+                return need == 0;
             case CpuThreadPolicy.Require:
-                pinned.AddRange(full.SelectMany(core => _cores[core]).Take(count));
-                return true;
+                for (var core = 0; core < _cores.Length && need > 0; core++)
+                {
+                    if (!IsWhole(core))
+                        continue;
+                    for (var t = 0; t < _cores[core].Length && need > 0; t++, need--)
+                        pinned.Add(_cores[core][t]);
+                }
+                return need == 0;
         }
-        var need = count;
-        var used = new HashSet<int>();
+        Span<bool> used = _cores.Length <= 512 ? stackalloc bool[_cores.Length] : new bool[_cores.Length];
         if (ThreadsPerCore > 1)
         {
-            foreach (var core in full)
+            for (var core = 0; core < _cores.Length; core++)
             {
+                if (!IsWhole(core))
+                    continue;
                 if (need < _cores[core].Length)
                     break;
                 pinned.AddRange(_cores[core]);
-                used.Add(core);
+                used[core] = true;
                 need -= _cores[core].Length;
             }
         }
         // Best fit for the rest: cores with the fewest free threads first, then lower ids.
-        var rest = Enumerable.Range(0, _cores.Length).Where(c => !used.Contains(c) && _freeMask[c] != 0)
-            .OrderBy(c => int.PopCount(_freeMask[c])).ThenBy(c => c);
-        foreach (var core in rest)
+        for (var want = 1; want <= ThreadsPerCore && need > 0; want++)
         {
-            for (var bit = 0; bit < _cores[core].Length && need > 0; bit++)
+            for (var core = 0; core < _cores.Length && need > 0; core++)
             {
-                if ((_freeMask[core] & (1 << bit)) != 0)
+                if (used[core] || int.PopCount(_freeMask[core]) != want)
+                    continue;
+                for (var bit = 0; bit < _cores[core].Length && need > 0; bit++)
                 {
-                    pinned.Add(_cores[core][bit]);
-                    need--;
+                    if ((_freeMask[core] & (1 << bit)) != 0)
+                    {
+                        pinned.Add(_cores[core][bit]);
+                        need--;
+                    }
                 }
             }
-            if (need == 0)
-                break;
         }
         return need == 0;
     }
 
-    private IEnumerable<int> FullCores() =>
-        Enumerable.Range(0, _cores.Length).Where(c => _freeMask[c] == (1 << _cores[c].Length) - 1);
+    private bool IsWhole(int core) => _freeMask[core] == (1 << _cores[core].Length) - 1;
 
     public bool AllFree(IEnumerable<int> cpus) => cpus.All(IsFree);
 
@@ -138,15 +149,23 @@ public sealed class CellCpus
         return _cores[core].Where(c => c != cpu);
     }
 
-    /// <summary>How many whole free cores taking <paramref name="cpus"/> would leave partly used.</summary>
-    public int CoresBrokenBy(IEnumerable<int> cpus)
+    /// <summary>Of the cores <paramref name="a"/> and <paramref name="b"/> would use: how many were whole and would be left partly used, and how many in all.</summary>
+    public (int Broken, int Touched) CoreUse(List<int> a, List<int> b)
     {
-        var taken = new Dictionary<int, int>();
-        foreach (var cpu in cpus)
+        Span<int> taken = _cores.Length <= 512 ? stackalloc int[_cores.Length] : new int[_cores.Length];
+        foreach (var cpu in a)
+            taken[_where[cpu].Core]++;
+        foreach (var cpu in b)
+            taken[_where[cpu].Core]++;
+        int broken = 0, touched = 0;
+        for (var core = 0; core < _cores.Length; core++)
         {
-            var (core, _) = _where[cpu];
-            taken[core] = taken.GetValueOrDefault(core) + 1;
+            if (taken[core] == 0)
+                continue;
+            touched++;
+            if (IsWhole(core) && taken[core] < _cores[core].Length)
+                broken++;
         }
-        return taken.Count(kv => _freeMask[kv.Key] == (1 << _cores[kv.Key].Length) - 1 && kv.Value < _cores[kv.Key].Length);
+        return (broken, touched);
     }
 }

@@ -117,14 +117,14 @@ public sealed class FleetState(SchedulingOptions options)
         }
         foreach (var vf in p.Vfs)
         {
-            var pool = host.Pools.FirstOrDefault(x => x.Pf.Address == vf.Pf);
+            var pool = host.PoolOf(vf.Pf);
             var slot = pool?.SlotOf(vf.Vf) ?? -1;
             if (pool is null || slot < 0 || !pool.IsFree(slot))
                 return $"VF {vf.Vf} is taken";
         }
         foreach (var pf in p.Pfs)
         {
-            if (host.Pools.FirstOrDefault(x => x.Pf.Address == pf.Pf) is not { WhollyFree: true })
+            if (host.PoolOf(pf.Pf) is not { WhollyFree: true })
                 return $"PF {pf.Pf} is not wholly free";
         }
         return null;
@@ -171,7 +171,7 @@ public sealed class FleetState(SchedulingOptions options)
         }
         foreach (var vf in p.Vfs)
         {
-            var pool = host.Pools.First(x => x.Pf.Address == vf.Pf);
+            var pool = host.PoolOf(vf.Pf)!;
             if (take)
                 pool.Take(pool.SlotOf(vf.Vf));
             else
@@ -179,7 +179,7 @@ public sealed class FleetState(SchedulingOptions options)
         }
         foreach (var pf in p.Pfs)
         {
-            var pool = host.Pools.First(x => x.Pf.Address == pf.Pf);
+            var pool = host.PoolOf(pf.Pf)!;
             if (take)
                 pool.TakePf();
             else

@@ -41,21 +41,15 @@ public sealed class HostIndex
     {
         var buckets = byMemory ? _byMemory : _byThreads;
         minKey = Math.Clamp(minKey, 0, buckets.Length - 1);
-        if (emptiestFirst)
+        var step = emptiestFirst ? -1 : 1;
+        var end = emptiestFirst ? minKey - 1 : buckets.Length;
+        for (var k = emptiestFirst ? buckets.Length - 1 : minKey; k != end; k += step)
         {
-            for (var k = buckets.Length - 1; k >= minKey; k--)
-            {
-                foreach (var host in buckets[k])
-                    yield return host;
-            }
-        }
-        else
-        {
-            for (var k = minKey; k < buckets.Length; k++)
-            {
-                foreach (var host in buckets[k])
-                    yield return host;
-            }
+            // Enumerating a SortedSet allocates; most buckets are empty.
+            if (buckets[k].Count == 0)
+                continue;
+            foreach (var host in buckets[k])
+                yield return host;
         }
     }
 

@@ -23,6 +23,7 @@ public sealed class HostState
         Pools = pools;
         DedicatedCpus = dedicated;
         Physnets = pools.Select(p => p.Physnet).Distinct().Order(StringComparer.Ordinal).ToArray();
+        ThreadsPerCore = cells.Length == 0 ? 1 : cells.Max(c => c.Cpus.ThreadsPerCore);
     }
 
     public int Index { get; }
@@ -51,13 +52,40 @@ public sealed class HostState
 
     public int SharedUnitsFree { get; internal set; }
 
-    public int ThreadsPerCore => Cells.Length == 0 ? 1 : Cells.Max(c => c.Cpus.ThreadsPerCore);
+    public int ThreadsPerCore { get; }
 
-    public int FreeDedicatedThreads => Cells.Sum(c => c.Cpus.FreeThreads);
+    public int FreeDedicatedThreads
+    {
+        get
+        {
+            var n = 0;
+            foreach (var cell in Cells)
+                n += cell.Cpus.FreeThreads;
+            return n;
+        }
+    }
 
-    public int MaxCellFreeThreads => Cells.Length == 0 ? 0 : Cells.Max(c => c.Cpus.FreeThreads);
+    public int MaxCellFreeThreads
+    {
+        get
+        {
+            var max = 0;
+            foreach (var cell in Cells)
+                max = Math.Max(max, cell.Cpus.FreeThreads);
+            return max;
+        }
+    }
 
-    public long SmallFreeMiB => Cells.Sum(c => c.SmallFreeMiB);
+    public long SmallFreeMiB
+    {
+        get
+        {
+            long n = 0;
+            foreach (var cell in Cells)
+                n += cell.SmallFreeMiB;
+            return n;
+        }
+    }
 
     public int FreeVfs(string physnet, bool needNetDev)
     {
@@ -70,7 +98,25 @@ public sealed class HostState
         return n;
     }
 
-    public CellState? Cell(int id) => Array.Find(Cells, c => c.Id == id);
+    public CellState? Cell(int id)
+    {
+        foreach (var cell in Cells)
+        {
+            if (cell.Id == id)
+                return cell;
+        }
+        return null;
+    }
+
+    public VfPool? PoolOf(Isola.Domain.Pci.PciAddress pf)
+    {
+        foreach (var pool in Pools)
+        {
+            if (pool.Pf.Address == pf)
+                return pool;
+        }
+        return null;
+    }
 
     public static HostState Create(int index, string name, HostTopology topology, SchedulingOptions options, string? zone = null, IReadOnlySet<string>? aggregates = null)
     {
