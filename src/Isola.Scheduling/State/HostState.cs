@@ -121,10 +121,7 @@ public sealed class HostState
     public static HostState Create(int index, string name, HostTopology topology, SchedulingOptions options, string? zone = null, IReadOnlySet<string>? aggregates = null)
     {
         var online = topology.Cpus.Where(c => c.Online).ToList();
-        var dedicated = topology.IsolatedCpus.IsEmpty
-            ? CpuSet.Of(online.Where(c => c.Core != online.Where(o => o.Socket == c.Socket).Min(o => o.Core)).Select(c => c.Id))
-            : topology.IsolatedCpus.Intersect(CpuSet.Of(online.Select(c => c.Id)));
-        var shared = CpuSet.Of(online.Select(c => c.Id)).Except(dedicated);
+        var (dedicated, shared) = HostCpuSets.Of(topology);
         var cells = topology.Cells.Select(cell =>
         {
             var cores = online.Where(c => c.Cell == cell.Id && dedicated.Contains(c.Id))

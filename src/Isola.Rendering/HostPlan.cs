@@ -1,0 +1,29 @@
+using Isola.Rendering.Guest;
+using Isola.Rendering.Isolation;
+using Isola.Rendering.Vf;
+
+namespace Isola.Rendering;
+
+/// <summary>
+/// What a host must look like for one server: the libvirt domain, each VF's settings, where its
+/// interrupts and vhost threads run, host-wide isolation, kernel advice and the guest's network
+/// configuration. Pure data: the agent applies it.
+/// </summary>
+public sealed record HostPlan(
+    string Server,
+    string Host,
+    string Uuid,
+    string DomainXml,
+    IReadOnlyList<VfSettings> Vfs,
+    IrqAffinityPlan Irqs,
+    HostIsolation Isolation,
+    IReadOnlyList<KernelAdvice> Advice,
+    IReadOnlyList<GuestNic> Nics,
+    string NetworkConfig)
+{
+    /// <summary>Every command that programs the plan's VFs, in order.</summary>
+    public IEnumerable<IReadOnlyList<string>> VfCommands => Vfs.SelectMany(Vf.VfCommands.Program);
+
+    /// <summary>The commands that reset the plan's VFs when the server goes.</summary>
+    public IEnumerable<IReadOnlyList<string>> VfResetCommands => Vfs.SelectMany(v => Vf.VfCommands.Reset(v.PfNetDev, v.VfIndex));
+}

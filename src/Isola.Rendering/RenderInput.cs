@@ -1,0 +1,21 @@
+using Isola.Domain.Topology;
+using Isola.Scheduling;
+using Isola.Scheduling.Requests;
+
+namespace Isola.Rendering;
+
+/// <summary>Everything a host plan is made from: the placement, what was asked, and the host it is on.</summary>
+/// <param name="Uuid">The server's UUID; derived from its name when null.</param>
+public sealed record RenderInput(Placement Placement, Flavor Flavor, IReadOnlyList<PortSpec> Ports, HostTopology Host, string? Uuid = null);
+
+/// <summary>Where a host plan's files point on the host.</summary>
+public sealed record RenderOptions(string InstancesDirectory = "/var/lib/isola/instances", string Emulator = "/usr/bin/qemu-system-x86_64")
+{
+    public static RenderOptions Default { get; } = new();
+}
+
+/// <summary>A plan that cannot be made as asked: which field, which rule.</summary>
+public sealed class RenderException(IReadOnlyList<RequestError> errors) : Exception(string.Join("; ", errors))
+{
+    public IReadOnlyList<RequestError> Errors { get; } = errors;
+}
