@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the tests use for real: iproute2 (ip -j link show).
-packages=(iproute2)
+# Debian packages the tests use for real: iproute2 (ip -j link show); libvirt 9 (virt-xml-validate,
+# virsh with the test:/// driver) and xmllint, which virt-xml-validate calls.
+packages=(iproute2 libvirt-clients libvirt-daemon libxml2-utils)
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 missing=()
 for p in "${packages[@]}"; do

@@ -27,7 +27,7 @@ internal sealed class RequestFactory
         _next = first;
         _grouped = shape == Shape.G;
         _template = shape == Shape.S
-            ? PlacementRequest.Create("template", new Flavor("s", 2, 4096, 10), [])
+            ? PlacementRequest.Create("template", Flavor.Of("s", 2, 4096, 10), [])
             : PlacementRequest.Create("template", NfvFlavor, Ports(0));
     }
 
@@ -38,7 +38,7 @@ internal sealed class RequestFactory
         _ => "N, each request in an anti-affinity server group of 10 (request i joins g{i/10})",
     };
 
-    private static Flavor NfvFlavor => new Flavor("n", 4, 8192, 20)
+    private static Flavor NfvFlavor => Flavor.Of("n", 4, 8192, 20)
         .With(ExtraSpecs.CpuPolicyKey, "dedicated")
         .With(ExtraSpecs.MemPageSizeKey, "1GB")
         .With(ExtraSpecs.PciNumaAffinityPolicyKey, "required");

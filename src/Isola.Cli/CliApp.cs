@@ -14,6 +14,7 @@ public static class CliApp
         root.Subcommands.Add(FixtureCommand.Create(console));
         root.Subcommands.Add(PlanCommand.Create(console));
         root.Subcommands.Add(CapacityCommand.Create(console));
+        root.Subcommands.Add(RenderCommand.Create(console));
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

@@ -43,8 +43,8 @@ internal static class CapacityCommand
                 var file = parse.GetValue(requests) is { } path ? RequestFile.Load(path) : new RequestFile();
                 run = new PlanRun(FleetSpec.Build(parse.GetValue(fleet) ?? [], parse.GetValue(inventory) ?? [], SchedulingOptions.Default));
                 run.AddGroups(file.Groups);
-                foreach (var request in file.Requests(macs))
-                    run.Place(request);
+                foreach (var server in file.Requests(macs))
+                    run.Place(server.Request);
                 shape = ParseFlavor(parse.GetValue(flavor)!, file);
                 portSpecs = (parse.GetValue(ports) ?? []).Select(ParsePort).ToList();
                 _ = Build(shape, portSpecs, 0, macs, Strategy.Spread);

@@ -19,15 +19,16 @@ internal static class PlanCommand
         var requests = new Option<string>("--requests") { Description = "Requests file (YAML or JSON): flavors, groups, servers", Required = true };
         var seed = PlanningOptions.Seed();
         var show = new Option<int>("--show") { Description = "Rows to show per table", DefaultValueFactory = _ => 50 };
+        var render = new Option<string?>("--render") { Description = "Write each placement's host plan into DIR/<server>/" };
         var format = CommonOptions.Format();
         var command = new Command("plan", "Place requests on a fleet (simulated or from inventory files) and show placements, reasons and utilisation")
         {
-            fleet, inventory, requests, seed, show, format,
+            fleet, inventory, requests, seed, show, render, format,
         };
         command.SetAction(parse =>
         {
             PlanRun run;
-            List<PlacementRequest> list;
+            List<RequestFile.Server> list;
             try
             {
                 var file = RequestFile.Load(parse.GetValue(requests)!);
@@ -41,12 +42,15 @@ internal static class PlanCommand
             }
             PlanningOptions.WithProgress(console, list.Count, "placing", step =>
             {
-                foreach (var request in list)
+                foreach (var server in list)
                 {
-                    run.Place(request);
+                    run.Place(server.Request);
                     step();
                 }
             });
+            var exit = ExitCodes.Ok;
+            if (parse.GetValue(render) is { } dir)
+                exit = RenderCommand.RenderAll(console, run, list, dir);
             if (parse.GetValue(format) == CommonOptions.Json)
             {
                 console.Out.WriteLine(JsonSerializer.Serialize(new
@@ -61,7 +65,7 @@ internal static class PlanCommand
                 PlanView.Placements(console.Ansi, run, parse.GetValue(show));
                 PlanView.Summary(console.Ansi, run, parse.GetValue(show));
             }
-            return ExitCodes.Ok;
+            return exit;
         });
         return command;
     }

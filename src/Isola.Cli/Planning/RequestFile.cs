@@ -1,4 +1,6 @@
 using System.Globalization;
+using Isola.Domain.Pci;
+using Isola.Rendering;
 using Isola.Scheduling.Requests;
 using YamlDotNet.Core;
 using YamlDotNet.Serialization;
@@ -54,7 +56,30 @@ internal sealed class RequestFile
         public string? Physnet { get; set; }
         public bool Ha { get; set; }
         public string? Mac { get; set; }
+        // What the host plan needs beyond placement.
+        public int? Vlan { get; set; }
+        public int VlanQos { get; set; }
+        public string VlanProtocol { get; set; } = "802.1Q";
+        public bool SpoofCheck { get; set; } = true;
+        public bool Trust { get; set; }
+        /// <summary>auto, enable, disable.</summary>
+        public string LinkState { get; set; } = "auto";
+        public int MaxTxRateMbps { get; set; }
+        public int MinTxRateMbps { get; set; }
+        /// <summary>active-backup, balance-rr, balance-xor.</summary>
+        public string BondMode { get; set; } = "active-backup";
+        public List<int>? IrqVcpus { get; set; }
+        public int? Queues { get; set; }
+        public int Mtu { get; set; } = 1500;
+        public List<string>? Addresses { get; set; }
+        public string? Gateway { get; set; }
+        public List<string>? DnsServers { get; set; }
+        public string? VdpaDevice { get; set; }
+        public string? PortId { get; set; }
     }
+
+    /// <summary>A server of the file: its placement request, and the flavor and ports its host plan needs.</summary>
+    internal sealed record Server(PlacementRequest Request, Flavor Flavor, IReadOnlyList<PortSpec> Ports);
 
     private static readonly IDeserializer Yaml = new DeserializerBuilder().WithNamingConvention(CamelCaseNamingConvention.Instance).Build();
 
@@ -97,7 +122,7 @@ internal sealed class RequestFile
     }
 
     /// <summary>Every server as a validated request, in file order. Errors name the server and field.</summary>
-    public IEnumerable<PlacementRequest> Requests(MacAllocator macs)
+    public IEnumerable<Server> Requests(MacAllocator macs)
     {
         for (var s = 0; s < Servers.Count; s++)
         {
@@ -117,8 +142,8 @@ internal sealed class RequestFile
                 var name = entry.Name.Contains("{n}", StringComparison.Ordinal)
                     ? entry.Name.Replace("{n}", n.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
                     : entry.Count > 1 ? $"{entry.Name}-{n}" : entry.Name;
-                var ports = entry.Ports.Select((p, i) => new PortRequest(p.Name.Length > 0 ? p.Name : $"port{i}",
-                    ParseVnicType(p.VnicType, $"{field}.ports[{i}].vnicType"), p.Physnet, p.Ha, p.Mac ?? macs.Next())).ToList();
+                var specs = entry.Ports.Select((p, i) => Spec(p, $"{field}.ports[{i}]", i, macs)).ToList();
+                var ports = specs.Select(p => new PortRequest(p.Name, p.VnicType, p.Physnet, p.Ha, p.Mac)).ToList();
                 PlacementRequest request;
                 try
                 {
@@ -129,8 +154,45 @@ internal sealed class RequestFile
                 {
                     throw new ArgumentException($"{field} ({name}): " + string.Join("; ", e.Errors));
                 }
-                yield return request;
+                yield return new Server(request, flavor, specs);
             }
         }
     }
+
+    private static PortSpec Spec(PortEntry p, string field, int index, MacAllocator macs) => new(
+        p.Name.Length > 0 ? p.Name : $"port{index}",
+        ParseVnicType(p.VnicType, $"{field}.vnicType"),
+        p.Mac ?? macs.Next(),
+        p.Ha,
+        p.Physnet,
+        p.Vlan,
+        p.VlanQos,
+        p.VlanProtocol,
+        p.SpoofCheck,
+        p.Trust,
+        p.LinkState switch
+        {
+            "auto" => VfLinkState.Auto,
+            "enable" => VfLinkState.Enable,
+            "disable" => VfLinkState.Disable,
+            _ => throw new ArgumentException($"{field}.linkState: '{p.LinkState}' is not auto, enable or disable"),
+        },
+        p.MaxTxRateMbps,
+        p.MinTxRateMbps,
+        p.BondMode switch
+        {
+            "active-backup" => BondMode.ActiveBackup,
+            "balance-rr" => BondMode.BalanceRr,
+            "balance-xor" => BondMode.BalanceXor,
+            _ => throw new ArgumentException($"{field}.bondMode: '{p.BondMode}' is not active-backup, balance-rr or balance-xor"),
+        },
+        p.IrqVcpus,
+        p.Queues,
+        "br-int",
+        p.PortId,
+        p.Mtu,
+        p.Addresses,
+        p.Gateway,
+        p.DnsServers,
+        p.VdpaDevice);
 }

@@ -25,7 +25,7 @@ internal static class RenderCases
 
     public static RenderInput Input(string name)
     {
-        Flavor Dedicated(int vcpus, long ram = 2048) => new Flavor("nfv", vcpus, ram, 20)
+        Flavor Dedicated(int vcpus, long ram = 2048) => Flavor.Of("nfv", vcpus, ram, 20)
             .With(ExtraSpecs.CpuPolicyKey, "dedicated").With(ExtraSpecs.MemPageSizeKey, "1GB");
         PortSpec Sriov(string port, bool ha = false, BondMode mode = BondMode.ActiveBackup) =>
             new(port, VnicType.Direct, $"fa:16:3e:10:00:{port.Length:x2}", ha, "physnet2", Vlan: 100, BondMode: mode,
@@ -43,11 +43,11 @@ internal static class RenderCases
             "direct-physical" => (Dedicated(2), new[] { new PortSpec("wan", VnicType.DirectPhysical, "fa:16:3e:30:00:01", Physnet: "physnet2") }),
             "macvtap" => (Dedicated(2).With(ExtraSpecs.CpuThreadPolicyKey, "require"),
                 new[] { new PortSpec("lan", VnicType.Macvtap, "fa:16:3e:40:00:01", Physnet: "physnet2", Vlan: 200) }),
-            "virtio-shared" => (new Flavor("web", 2, 2048, 20).With("quota:disk_total_iops_sec", "2000").With("quota:disk_total_bytes_sec", "104857600"),
+            "virtio-shared" => (Flavor.Of("web", 2, 2048, 20).With("quota:disk_total_iops_sec", "2000").With("quota:disk_total_bytes_sec", "104857600"),
                 new[] { Virtio("int") }),
-            "mixed-policy" => (new Flavor("mixed", 4, 2048, 20).With(ExtraSpecs.CpuPolicyKey, "mixed").With(ExtraSpecs.CpuDedicatedMaskKey, "^0")
+            "mixed-policy" => (Flavor.Of("mixed", 4, 2048, 20).With(ExtraSpecs.CpuPolicyKey, "mixed").With(ExtraSpecs.CpuDedicatedMaskKey, "^0")
                 .With(ExtraSpecs.MemPageSizeKey, "2MB"), new[] { Sriov("ext") with { IrqVcpus = [2, 3] } }),
-            "two-cells-locked" => (new Flavor("big", 4, 4096, 20).With(ExtraSpecs.CpuPolicyKey, "dedicated").With(ExtraSpecs.NumaNodesKey, "2")
+            "two-cells-locked" => (Flavor.Of("big", 4, 4096, 20).With(ExtraSpecs.CpuPolicyKey, "dedicated").With(ExtraSpecs.NumaNodesKey, "2")
                 .With(ExtraSpecs.MemPageSizeKey, "small").With(ExtraSpecs.LockedMemoryKey, "true").With(ExtraSpecs.PciNumaAffinityPolicyKey, "preferred"),
                 new[] { Sriov("ext"), Virtio("int") }),
             "vdpa" => (Dedicated(2), new[] { new PortSpec("fast", VnicType.Vdpa, "fa:16:3e:50:00:01", Physnet: "physnet2", VdpaDevice: "/dev/vhost-vdpa-0") }),

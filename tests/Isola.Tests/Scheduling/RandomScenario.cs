@@ -47,14 +47,14 @@ internal sealed class RandomScenario
         Flavor flavor;
         if (r.Next(4) == 0)
         {
-            flavor = new Flavor("s", r.Next(1, 4), 512 * r.Next(1, 4), 10);
+            flavor = Flavor.Of("s", r.Next(1, 4), 512 * r.Next(1, 4), 10);
         }
         else
         {
             var cells = r.Next(4) == 0 ? 2 : 1;
             var vcpus = cells * r.Next(1, 3);
             var page = r.Next(4) switch { 0 => "small", 1 => "2MB", 2 => "large", _ => "1GB" };
-            flavor = new Flavor("d", vcpus, cells * 1024 * r.Next(1, 3), 10)
+            flavor = Flavor.Of("d", vcpus, cells * 1024 * r.Next(1, 3), 10)
                 .With(ExtraSpecs.CpuPolicyKey, "dedicated")
                 .With(ExtraSpecs.MemPageSizeKey, page)
                 .With(ExtraSpecs.CpuThreadPolicyKey, r.Next(3) switch { 0 => "prefer", 1 => "isolate", _ => "require" })

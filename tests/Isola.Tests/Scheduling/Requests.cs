@@ -8,9 +8,9 @@ internal static class Requests
     private static int _mac;
 
     public static Flavor Dedicated(int vcpus, long ramMiB = 4096, string? pageSize = "1GB") =>
-        With(new Flavor($"d{vcpus}", vcpus, ramMiB, 10).With(ExtraSpecs.CpuPolicyKey, "dedicated"), pageSize);
+        With(Flavor.Of($"d{vcpus}", vcpus, ramMiB, 10).With(ExtraSpecs.CpuPolicyKey, "dedicated"), pageSize);
 
-    public static Flavor Shared(int vcpus, long ramMiB = 2048) => new($"s{vcpus}", vcpus, ramMiB, 10);
+    public static Flavor Shared(int vcpus, long ramMiB = 2048) => Flavor.Of($"s{vcpus}", vcpus, ramMiB, 10);
 
     private static Flavor With(Flavor f, string? pageSize) => pageSize is null ? f : f.With(ExtraSpecs.MemPageSizeKey, pageSize);
 
