@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the tests use for real: iproute2 (ip -j link show); libvirt 9 (virt-xml-validate,
-# virsh with the test:/// driver) and xmllint, which virt-xml-validate calls.
-packages=(iproute2 libvirt-clients libvirt-daemon libxml2-utils)
+# virsh with the test:/// driver) and xmllint, which virt-xml-validate calls; PostgreSQL 15, which
+# the store tests start on 127.0.0.1 in a temp directory (tests/Isola.Tests/Store/PostgresServer.cs).
+packages=(iproute2 libvirt-clients libvirt-daemon libxml2-utils postgresql-15)
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 missing=()
 for p in "${packages[@]}"; do

@@ -52,6 +52,30 @@ public sealed class FleetState(SchedulingOptions options)
         return host;
     }
 
+    /// <summary>
+    /// Rebuilds one host from its inventory and the placements committed on it (from the store,
+    /// after another process changed it), keeping its index, zone and aggregates.
+    /// </summary>
+    public HostState ResetHost(string name, IEnumerable<Placement> placements)
+    {
+        lock (_lock)
+        {
+            var old = Host(name) ?? throw new ArgumentException($"host '{name}' is not in the fleet");
+            var host = HostState.Create(old.Index, name, old.Topology, Options, old.AvailabilityZone, old.Aggregates);
+            _hosts[old.Index] = host;
+            foreach (var group in _groups.Values)
+                group.MembersByHost.Remove(old.Index);
+            foreach (var placement in placements)
+            {
+                if (Check(host, placement) is { } conflict)
+                    throw new InvalidOperationException($"stored placement of {placement.Server} does not fit {name}: {conflict}");
+                Apply(host, placement, take: true);
+            }
+            Reindex(host);
+            return host;
+        }
+    }
+
     public GroupState AddGroup(string name, GroupPolicy policy)
     {
         if (_groups.ContainsKey(name))

@@ -1,0 +1,160 @@
+using System.Globalization;
+using System.Text.Json;
+using Dapper;
+using Isola.Domain.Serialization;
+using Isola.Domain.Topology;
+using Isola.Scheduling;
+
+namespace Isola.Store;
+
+/// <summary>A host as stored: its inventory and the generation its claims are at.</summary>
+public sealed record StoredHost(string Name, string? Zone, IReadOnlyList<string> Aggregates, HostTopology Inventory, long Generation, bool Enabled);
+
+/// <summary>Why a commit did not happen.</summary>
+public enum CommitOutcome
+{
+    Committed,
+    /// <summary>Another commit or release changed the host since the plan was made: reload and plan again.</summary>
+    StaleHost,
+    /// <summary>A resource of the plan is held by another server (only possible from a stale view).</summary>
+    ResourceTaken,
+    /// <summary>The project has a server of that name already.</summary>
+    NameTaken,
+}
+
+/// <summary>
+/// Hosts, servers and their claims in SQLite or PostgreSQL. A commit writes the server, its
+/// placement and one claim row per pCPU, VF and PF in one transaction, and moves the host's
+/// generation from the one the plan was made on to the next — so of two processes planning on the
+/// same host state, one commits and the other learns its view is stale. Nothing is written unless
+/// everything is: a crash before the commit leaves no row.
+/// </summary>
+public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider time)
+{
+    public StoreConnectionFactory Factory { get; } = factory;
+
+    /// <summary>Test seam: runs after every write of a commit and before the commit itself (a crash there must leave nothing).</summary>
+    internal Func<Task>? BeforeCommit { get; set; }
+
+    public Task MigrateAsync(CancellationToken ct = default) => Migrator.MigrateAsync(Factory, time, ct);
+
+    private string Now => time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture);
+
+    /// <summary>Registers a host or replaces its inventory (its claims and generation stay).</summary>
+    public async Task UpsertHostAsync(HostTopology inventory, string? zone = null, IReadOnlyList<string>? aggregates = null, CancellationToken ct = default)
+    {
+        await using var connection = await Factory.OpenAsync(ct);
+        await connection.ExecuteAsync("""
+            INSERT INTO hosts (name, zone, aggregates, inventory, generation, enabled, updated_at)
+            VALUES (@name, @zone, @aggregates, @inventory, 0, TRUE, @now)
+            ON CONFLICT (name) DO UPDATE SET zone = excluded.zone, aggregates = excluded.aggregates,
+                inventory = excluded.inventory, updated_at = excluded.updated_at
+            """, new
+        {
+            name = inventory.Hostname,
+            zone,
+            aggregates = JsonSerializer.Serialize(aggregates ?? [], IsolaJson.Compact),
+            inventory = InventoryDocument.Of(inventory).ToJson(),
+            now = Now,
+        });
+    }
+
+    public async Task<IReadOnlyList<StoredHost>> HostsAsync(CancellationToken ct = default)
+    {
+        await using var connection = await Factory.OpenAsync(ct);
+        var rows = await connection.QueryAsync<(string Name, string? Zone, string Aggregates, string Inventory, long Generation, bool Enabled)>(
+            "SELECT name, zone, aggregates, inventory, generation, enabled FROM hosts ORDER BY name");
+        return rows.Select(r => new StoredHost(r.Name, r.Zone, JsonSerializer.Deserialize<List<string>>(r.Aggregates) ?? [],
+            InventoryDocument.Parse(r.Inventory).Host, r.Generation, r.Enabled)).ToList();
+    }
+
+    /// <summary>Every host's generation: what changed since a process last looked.</summary>
+    public async Task<IReadOnlyDictionary<string, long>> GenerationsAsync(CancellationToken ct = default)
+    {
+        await using var connection = await Factory.OpenAsync(ct);
+        return (await connection.QueryAsync<(string Name, long Generation)>("SELECT name, generation FROM hosts"))
+            .ToDictionary(r => r.Name, r => r.Generation, StringComparer.Ordinal);
+    }
+
+    /// <summary>The committed placements on a host, and the generation they add up to.</summary>
+    public async Task<(long Generation, IReadOnlyList<Placement> Placements)> HostStateAsync(string host, CancellationToken ct = default)
+    {
+        await using var connection = await Factory.OpenAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        var generation = await connection.ExecuteScalarAsync<long>("SELECT generation FROM hosts WHERE name = @host", new { host }, tx);
+        var placements = await connection.QueryAsync<string>("SELECT placement FROM servers WHERE host = @host ORDER BY created_at, id", new { host }, tx);
+        await tx.CommitAsync(ct);
+        return (generation, placements.Select(ParsePlacement).ToList());
+    }
+
+    /// <summary>Commits a server's placement if the host is still at <paramref name="expectedGeneration"/>; all or nothing.</summary>
+    public async Task<(CommitOutcome Outcome, long Generation)> CommitAsync(string serverId, string project, Placement placement, long expectedGeneration, CancellationToken ct = default)
+    {
+        await using var connection = await Factory.OpenAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        var bumped = await connection.ExecuteAsync("UPDATE hosts SET generation = generation + 1 WHERE name = @host AND generation = @expected",
+            new { host = placement.Host, expected = expectedGeneration }, tx);
+        if (bumped == 0)
+            return (CommitOutcome.StaleHost, await connection.ExecuteScalarAsync<long>("SELECT generation FROM hosts WHERE name = @host", new { host = placement.Host }, tx));
+        try
+        {
+            await connection.ExecuteAsync("""
+                INSERT INTO servers (id, project_id, name, status, host, placement, created_at, updated_at)
+                VALUES (@id, @project, @name, 'BUILD', @host, @placement, @now, @now)
+                """, new { id = serverId, project, name = placement.Server, host = placement.Host, placement = JsonSerializer.Serialize(placement, IsolaJson.Compact), now = Now }, tx);
+        }
+        catch (Exception e) when (StoreConnectionFactory.IsUniqueViolation(e))
+        {
+            return (CommitOutcome.NameTaken, expectedGeneration);
+        }
+        try
+        {
+            await connection.ExecuteAsync("INSERT INTO claims (host, kind, item, server_id) VALUES (@host, @kind, @item, @server)",
+                Claims(placement).Select(c => new { host = placement.Host, kind = c.Kind, item = c.Item, server = serverId }), tx);
+        }
+        catch (Exception e) when (StoreConnectionFactory.IsUniqueViolation(e))
+        {
+            return (CommitOutcome.ResourceTaken, expectedGeneration);
+        }
+        if (BeforeCommit is not null)
+            await BeforeCommit();
+        await tx.CommitAsync(ct);
+        return (CommitOutcome.Committed, expectedGeneration + 1);
+    }
+
+    /// <summary>Removes a server and everything it claimed; false when it was gone already (release is idempotent).</summary>
+    public async Task<bool> ReleaseAsync(string serverId, CancellationToken ct = default)
+    {
+        await using var connection = await Factory.OpenAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        var host = await connection.QuerySingleOrDefaultAsync<string?>("SELECT host FROM servers WHERE id = @serverId", new { serverId }, tx);
+        var deleted = await connection.ExecuteAsync("DELETE FROM claims WHERE server_id = @serverId", new { serverId }, tx);
+        deleted += await connection.ExecuteAsync("DELETE FROM servers WHERE id = @serverId", new { serverId }, tx);
+        if (host is not null)
+            await connection.ExecuteAsync("UPDATE hosts SET generation = generation + 1 WHERE name = @host", new { host }, tx);
+        await tx.CommitAsync(ct);
+        return deleted > 0;
+    }
+
+    /// <summary>Every claim row: (host, kind, item, server).</summary>
+    public async Task<IReadOnlyList<(string Host, string Kind, string Item, string Server)>> ClaimsAsync(CancellationToken ct = default)
+    {
+        await using var connection = await Factory.OpenAsync(ct);
+        return (await connection.QueryAsync<(string, string, string, string)>("SELECT host, kind, item, server_id FROM claims ORDER BY host, kind, item")).ToList();
+    }
+
+    public async Task<int> ServerCountAsync(CancellationToken ct = default)
+    {
+        await using var connection = await Factory.OpenAsync(ct);
+        return await connection.ExecuteScalarAsync<int>("SELECT COUNT(*) FROM servers");
+    }
+
+    /// <summary>The discrete resources of a placement, as claim rows.</summary>
+    public static IEnumerable<(string Kind, string Item)> Claims(Placement p) =>
+        p.AllPinned.Select(cpu => ("pcpu", cpu.ToString(CultureInfo.InvariantCulture)))
+            .Concat(p.Vfs.Select(v => ("vf", v.Vf.ToString())))
+            .Concat(p.Pfs.Select(x => ("pf", x.Pf.ToString())));
+
+    private static Placement ParsePlacement(string json) =>
+        JsonSerializer.Deserialize<Placement>(json, IsolaJson.Options) ?? throw new JsonException("a stored placement is null");
+}

@@ -1,0 +1,63 @@
+using System.Data.Common;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+
+namespace Isola.Store;
+
+public enum StoreEngine
+{
+    Sqlite,
+    Postgres,
+}
+
+/// <summary>
+/// Where the store lives: SQLite by default (a file), PostgreSQL by connection string. The one
+/// place that knows the two engines apart.
+/// </summary>
+public sealed class StoreConnectionFactory
+{
+    private StoreConnectionFactory(StoreEngine engine, string connectionString)
+    {
+        Engine = engine;
+        ConnectionString = connectionString;
+    }
+
+    public StoreEngine Engine { get; }
+
+    public string ConnectionString { get; }
+
+    /// <summary>A SQLite file (created when missing), shared safely by several connections.</summary>
+    public static StoreConnectionFactory Sqlite(string path) =>
+        new(StoreEngine.Sqlite, new SqliteConnectionStringBuilder { DataSource = path, Pooling = true, DefaultTimeout = 30 }.ToString());
+
+    /// <summary>A PostgreSQL database, e.g. "Host=127.0.0.1;Port=5432;Database=isola;Username=isola".</summary>
+    public static StoreConnectionFactory Postgres(string connectionString) => new(StoreEngine.Postgres, connectionString);
+
+    /// <summary>"postgres://..." / "Host=..." for PostgreSQL, anything else is a SQLite file path.</summary>
+    public static StoreConnectionFactory Parse(string value) =>
+        value.StartsWith("Host=", StringComparison.OrdinalIgnoreCase) || value.Contains(";Database=", StringComparison.OrdinalIgnoreCase)
+            ? Postgres(value)
+            : Sqlite(value);
+
+    public async Task<DbConnection> OpenAsync(CancellationToken ct = default)
+    {
+        DbConnection connection = Engine == StoreEngine.Sqlite ? new SqliteConnection(ConnectionString) : new NpgsqlConnection(ConnectionString);
+        await connection.OpenAsync(ct);
+        if (Engine == StoreEngine.Sqlite)
+        {
+            await using var pragma = connection.CreateCommand();
+            // WAL lets readers run beside the one writer; foreign keys are off unless asked for.
+            pragma.CommandText = "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 30000;";
+            await pragma.ExecuteNonQueryAsync(ct);
+        }
+        return connection;
+    }
+
+    /// <summary>Whether an exception is a primary key / unique violation.</summary>
+    public static bool IsUniqueViolation(Exception e) => e switch
+    {
+        SqliteException s => s.SqliteErrorCode == 19, // SQLITE_CONSTRAINT
+        PostgresException p => p.SqlState == PostgresErrorCodes.UniqueViolation,
+        _ => false,
+    };
+}
