@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Globalization;
 using System.Text.Json;
 using Dapper;
@@ -88,7 +89,9 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
     }
 
     /// <summary>Commits a server's placement if the host is still at <paramref name="expectedGeneration"/>; all or nothing.</summary>
-    public async Task<(CommitOutcome Outcome, long Generation)> CommitAsync(string serverId, string project, Placement placement, long expectedGeneration, CancellationToken ct = default)
+    /// <param name="within">More writes that belong to the same commit (binding the server's ports).</param>
+    public async Task<(CommitOutcome Outcome, long Generation)> CommitAsync(string serverId, string project, Placement placement, long expectedGeneration,
+        Func<DbConnection, DbTransaction, Task>? within = null, CancellationToken ct = default)
     {
         await using var connection = await Factory.OpenAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
@@ -116,6 +119,8 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
         {
             return (CommitOutcome.ResourceTaken, expectedGeneration);
         }
+        if (within is not null)
+            await within(connection, tx);
         if (BeforeCommit is not null)
             await BeforeCommit();
         await tx.CommitAsync(ct);
@@ -123,10 +128,12 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
     }
 
     /// <summary>Removes a server and everything it claimed; false when it was gone already (release is idempotent).</summary>
-    public async Task<bool> ReleaseAsync(string serverId, CancellationToken ct = default)
+    public async Task<bool> ReleaseAsync(string serverId, Func<DbConnection, DbTransaction, Task>? within = null, CancellationToken ct = default)
     {
         await using var connection = await Factory.OpenAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
+        if (within is not null)
+            await within(connection, tx);
         var host = await connection.QuerySingleOrDefaultAsync<string?>("SELECT host FROM servers WHERE id = @serverId", new { serverId }, tx);
         var deleted = await connection.ExecuteAsync("DELETE FROM claims WHERE server_id = @serverId", new { serverId }, tx);
         deleted += await connection.ExecuteAsync("DELETE FROM servers WHERE id = @serverId", new { serverId }, tx);

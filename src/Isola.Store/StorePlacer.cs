@@ -40,7 +40,9 @@ public sealed class StorePlacer(FleetState fleet, PlacementStore store, int atte
         return placer;
     }
 
-    public async Task<StoredPlacementResult> PlaceAsync(string serverId, string project, PlacementRequest request, CancellationToken ct = default)
+    /// <param name="within">Writes that must commit with the placement or not at all.</param>
+    public async Task<StoredPlacementResult> PlaceAsync(string serverId, string project, PlacementRequest request,
+        Func<System.Data.Common.DbConnection, System.Data.Common.DbTransaction, Placement, Task>? within = null, CancellationToken ct = default)
     {
         // One decision at a time in this process: the in-memory fleet has one writer.
         await _gate.WaitAsync(ct);
@@ -53,7 +55,8 @@ public sealed class StorePlacer(FleetState fleet, PlacementStore store, int atte
                 decision = _scheduler.Schedule(request);
                 if (decision.Placement is not { } placement)
                     return new StoredPlacementResult(null, decision, outcome, attempt);
-                var (result, generation) = await store.CommitAsync(serverId, project, placement, _generations[placement.Host], ct);
+                var (result, generation) = await store.CommitAsync(serverId, project, placement, _generations[placement.Host],
+                    within is null ? null : (c, tx) => within(c, tx, placement), ct);
                 outcome = result;
                 switch (result)
                 {
@@ -83,12 +86,13 @@ public sealed class StorePlacer(FleetState fleet, PlacementStore store, int atte
     }
 
     /// <summary>Deletes a server and gives back what it held, here and in the store. Idempotent.</summary>
-    public async Task<bool> ReleaseAsync(string serverId, string host, CancellationToken ct = default)
+    public async Task<bool> ReleaseAsync(string serverId, string host, Func<System.Data.Common.DbConnection, System.Data.Common.DbTransaction, Task>? within = null,
+        CancellationToken ct = default)
     {
         await _gate.WaitAsync(ct);
         try
         {
-            var released = await store.ReleaseAsync(serverId, ct);
+            var released = await store.ReleaseAsync(serverId, within, ct);
             await RefreshAsync(host, ct);
             return released;
         }
@@ -98,10 +102,27 @@ public sealed class StorePlacer(FleetState fleet, PlacementStore store, int atte
         }
     }
 
-    private async Task RefreshAsync(string host, CancellationToken ct)
+    /// <summary>Takes a host (new, or with a new inventory) from the store into the fleet.</summary>
+    public async Task AddOrRefreshHostAsync(string name, CancellationToken ct = default)
+    {
+        await _gate.WaitAsync(ct);
+        try
+        {
+            var stored = (await store.HostsAsync(ct)).FirstOrDefault(h => h.Name == name) ?? throw new ArgumentException($"host '{name}' is not in the store");
+            if (Fleet.Host(name) is null)
+                Fleet.AddHost(stored.Inventory, stored.Zone, stored.Aggregates);
+            await RefreshAsync(name, ct, stored.Inventory);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private async Task RefreshAsync(string host, CancellationToken ct, Isola.Domain.Topology.HostTopology? inventory = null)
     {
         var (generation, placements) = await store.HostStateAsync(host, ct);
-        Fleet.ResetHost(host, placements);
+        Fleet.ResetHost(host, placements, inventory);
         _generations[host] = generation;
     }
 }

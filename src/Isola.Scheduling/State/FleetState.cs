@@ -56,12 +56,13 @@ public sealed class FleetState(SchedulingOptions options)
     /// Rebuilds one host from its inventory and the placements committed on it (from the store,
     /// after another process changed it), keeping its index, zone and aggregates.
     /// </summary>
-    public HostState ResetHost(string name, IEnumerable<Placement> placements)
+    /// <param name="topology">A new inventory for the host; null keeps the one it has.</param>
+    public HostState ResetHost(string name, IEnumerable<Placement> placements, HostTopology? topology = null)
     {
         lock (_lock)
         {
             var old = Host(name) ?? throw new ArgumentException($"host '{name}' is not in the fleet");
-            var host = HostState.Create(old.Index, name, old.Topology, Options, old.AvailabilityZone, old.Aggregates);
+            var host = HostState.Create(old.Index, name, topology ?? old.Topology, Options, old.AvailabilityZone, old.Aggregates);
             _hosts[old.Index] = host;
             foreach (var group in _groups.Values)
                 group.MembersByHost.Remove(old.Index);

@@ -1,0 +1,61 @@
+using Isola.Scheduling.Requests;
+using Isola.Server.Api;
+using Isola.Store.Resources;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Isola.Server.Flavors;
+
+public sealed record CreateFlavor(string? Name, int Vcpus, long Ram, int Disk, Dictionary<string, string>? ExtraSpecs);
+
+/// <summary>/v1/flavors: admins make them, everyone uses them; extra specs are checked with Nova's rules.</summary>
+internal static class FlavorEndpoints
+{
+    public static void Map(IEndpointRouteBuilder api)
+    {
+        api.MapPost("/flavors", async (CreateFlavor body, HttpContext http, ResourceStore store) =>
+        {
+            Caller.Of(http).RequireAdmin();
+            var errors = new List<FieldError>();
+            Names.Check(body.Name, "name", errors);
+            if (body.Disk is < 0 or > 65536)
+                errors.Add(new("disk", "must be 0-65536 GiB"));
+            var flavor = new Flavor(body.Name ?? "", body.Vcpus, body.Ram, body.Disk, body.ExtraSpecs ?? []);
+            try
+            {
+                ExtraSpecs.Parse(flavor);
+            }
+            catch (RequestValidationException e)
+            {
+                errors.AddRange(e.Errors.Select(x => new FieldError(x.Field is "vcpus" or "ram" ? x.Field : $"extraSpecs.{x.Field}", x.Message)));
+            }
+            if (errors.Count > 0)
+                throw ApiException.Invalid(errors);
+            var record = new FlavorRecord(ResourceStore.NewId(), flavor.Name, flavor.Vcpus, flavor.RamMiB, flavor.DiskGiB, flavor.ExtraSpecs);
+            return await store.TryCreateFlavorAsync(record)
+                ? Results.Created($"/v1/flavors/{record.Id}", record)
+                : throw ApiException.Conflict("name-taken", $"a flavor named {flavor.Name} exists", "name");
+        });
+        api.MapGet("/flavors", async (HttpContext http, ResourceStore store) =>
+        {
+            Caller.Of(http).RequireUser();
+            return Results.Ok(await store.FlavorsAsync());
+        });
+        api.MapGet("/flavors/{id}", async (string id, HttpContext http, ResourceStore store) => Results.Ok(await Find(store, Caller.Of(http), id)));
+        api.MapDelete("/flavors/{id}", async (string id, HttpContext http, ResourceStore store) =>
+        {
+            Caller.Of(http).RequireAdmin();
+            await store.DeleteFlavorAsync((await Find(store, Caller.Of(http), id)).Id);
+            return Results.NoContent();
+        });
+    }
+
+    public static async Task<FlavorRecord> Find(ResourceStore store, Caller caller, string id)
+    {
+        caller.RequireUser();
+        return (await store.FlavorsAsync()).FirstOrDefault(f => f.Id == id || f.Name == id) ?? throw ApiException.NotFound("flavor", id);
+    }
+
+    public static Flavor ToFlavor(FlavorRecord f) => new(f.Name, f.Vcpus, f.RamMiB, f.DiskGiB, f.ExtraSpecs);
+}

@@ -1,0 +1,69 @@
+using System.Text.Json;
+using Isola.Domain.Serialization;
+using Isola.Server.Api;
+using Isola.Server.Flavors;
+using Isola.Server.Hosts;
+using Isola.Server.Networks;
+using Isola.Server.Ports;
+using Isola.Server.Projects;
+using Isola.Server.Servers;
+using Isola.Store;
+using Isola.Store.Resources;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Isola.Server;
+
+/// <summary>A built server, and the admin token's secret when this start made it (shown once).</summary>
+public sealed record StartedServer(WebApplication App, string? InitialAdminSecret);
+
+/// <summary>The API server: the store migrated, an admin token on first start, the fleet loaded, the routes mapped.</summary>
+public static class IsolaServer
+{
+    public static async Task<StartedServer> BuildAsync(ServerSettings settings, TimeProvider? time = null)
+    {
+        time ??= TimeProvider.System;
+        var factory = StoreConnectionFactory.Parse(settings.Store);
+        if (factory.Engine == StoreEngine.Sqlite && Path.GetDirectoryName(Path.GetFullPath(settings.Store)) is { } dir)
+            Directory.CreateDirectory(dir);
+        var placements = new PlacementStore(factory, time);
+        await placements.MigrateAsync();
+        var resources = new ResourceStore(factory, time);
+        string? secret = null;
+        if (!await resources.AnyAdminTokenAsync())
+            (_, secret) = await resources.CreateTokenAsync("admin", null, null);
+        var placement = new PlacementService(placements);
+        await placement.StartAsync();
+
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls(settings.Urls);
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Services.Configure<JsonOptions>(o =>
+        {
+            foreach (var converter in IsolaJson.Options.Converters)
+                o.SerializerOptions.Converters.Add(converter);
+            o.SerializerOptions.WriteIndented = true;
+        });
+        builder.Services.AddSingleton(settings).AddSingleton(time).AddSingleton(placements).AddSingleton(resources).AddSingleton(placement);
+        builder.Services.AddOpenApi();
+        var app = builder.Build();
+        app.UseMiddleware<ApiMiddleware>();
+        app.MapOpenApi("/openapi/{documentName}.json");
+        app.MapGet("/healthz", () => Results.Ok(new { status = "ok" }));
+        var api = app.MapGroup("/v1");
+        ProjectEndpoints.Map(api);
+        NetworkEndpoints.Map(api);
+        FlavorEndpoints.Map(api);
+        PortEndpoints.Map(api);
+        ServerEndpoints.Map(api);
+        HostEndpoints.Map(api);
+        return new StartedServer(app, secret);
+    }
+
+    /// <summary>The JSON the API writes, for clients reading it back.</summary>
+    public static JsonSerializerOptions Json => IsolaJson.Options;
+}

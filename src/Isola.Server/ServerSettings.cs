@@ -1,0 +1,27 @@
+using System.Globalization;
+
+namespace Isola.Server;
+
+/// <summary>
+/// The server's configuration (appsettings.json section "Isola", or ISOLA__ environment variables):
+/// where the store is, where to listen, and the segment ranges networks are given from.
+/// </summary>
+/// <param name="Store">A SQLite file path (default ./.isola/isola.db) or a PostgreSQL connection string.</param>
+/// <param name="VlanRanges">"physnet:first:last" entries, e.g. physnet2:100:199.</param>
+/// <param name="VniRanges">"first:last" VXLAN VNIs.</param>
+/// <param name="GreRanges">"first:last" GRE keys.</param>
+public sealed record ServerSettings(
+    string Store = ".isola/isola.db",
+    string Urls = "http://127.0.0.1:8780",
+    IReadOnlyList<string>? VlanRanges = null,
+    IReadOnlyList<string>? VniRanges = null,
+    IReadOnlyList<string>? GreRanges = null)
+{
+    public IEnumerable<(string Physnet, long First, long Last)> Vlans() =>
+        (VlanRanges ?? []).Select(r => r.Split(':')).Where(p => p.Length == 3).Select(p => (p[0], Num(p[1]), Num(p[2])));
+
+    public static IEnumerable<(long First, long Last)> Ranges(IReadOnlyList<string>? ranges) =>
+        (ranges ?? []).Select(r => r.Split(':')).Where(p => p.Length == 2).Select(p => (Num(p[0]), Num(p[1])));
+
+    private static long Num(string s) => long.Parse(s, CultureInfo.InvariantCulture);
+}

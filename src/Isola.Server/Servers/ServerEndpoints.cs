@@ -1,0 +1,114 @@
+using System.Text.Json;
+using Isola.Domain.Serialization;
+using Isola.Scheduling;
+using Isola.Scheduling.Requests;
+using Isola.Server.Api;
+using Isola.Server.Flavors;
+using Isola.Server.Ports;
+using Isola.Store;
+using Isola.Store.Resources;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Isola.Server.Servers;
+
+public sealed record CreateServer(string? Name, string? Flavor, IReadOnlyList<string>? Ports, string? AvailabilityZone = null, string? Project = null);
+
+/// <summary>
+/// /v1/servers. Create = validate, place, and commit the placement, its claims and the port bindings
+/// in one transaction: a create that fails leaves no row, no claim, no bound port.
+/// </summary>
+internal static class ServerEndpoints
+{
+    public static void Map(IEndpointRouteBuilder api)
+    {
+        api.MapPost("/servers", async (CreateServer body, HttpContext http, ResourceStore store, PlacementService placement) =>
+        {
+            var caller = Caller.Of(http);
+            caller.RequireUser();
+            var errors = new List<FieldError>();
+            Names.Check(body.Name, "name", errors);
+            if (body.Flavor is null)
+                errors.Add(new("flavor", "a server has a flavor"));
+            var names = body.Ports ?? [];
+            if (names.Distinct().Count() != names.Count)
+                errors.Add(new("ports", "a port is given twice"));
+            if (errors.Count > 0)
+                throw ApiException.Invalid(errors);
+            var project = await caller.ProjectForAsync(store, body.Project);
+            var flavor = FlavorEndpoints.ToFlavor(await FlavorEndpoints.Find(store, caller, body.Flavor!));
+            var ports = new List<PortRecord>();
+            foreach (var name in names)
+            {
+                var port = await PortEndpoints.Find(store, caller, name);
+                if (port.ProjectId != project)
+                    throw ApiException.Invalid("ports", $"port {name} is in another project");
+                if (port.ServerId is not null)
+                    throw ApiException.Conflict("port-in-use", $"port {port.Name} is bound to another server", "ports");
+                ports.Add(port);
+            }
+            var specs = ports.Select(PortEndpoints.Spec).ToList();
+            PlacementRequest request;
+            try
+            {
+                request = PlacementRequest.Create(body.Name!, flavor, specs.Select(s => new PortRequest(s.Name, s.VnicType, s.Physnet, s.Ha, s.Mac)).ToList(),
+                    availabilityZone: body.AvailabilityZone);
+            }
+            catch (RequestValidationException e)
+            {
+                throw ApiException.Invalid(e.Errors.Select(x => new FieldError(x.Field, x.Message)).ToList());
+            }
+            var id = ResourceStore.NewId();
+            var spec = JsonSerializer.Serialize(new { flavor, ports = specs }, IsolaJson.Compact);
+            var result = await placement.Placer.PlaceAsync(id, project, request, (c, tx, p) =>
+                ResourceStore.BindPortsAsync(c, tx, id, spec, ports.Select(port => (port.Id, Binding(p, port.Name)))));
+            if (result.Placement is null)
+            {
+                throw result.LastOutcome == CommitOutcome.NameTaken
+                    ? ApiException.Conflict("name-taken", $"the project has a server named {body.Name}", "name")
+                    : ApiException.Conflict("no-valid-host", result.Explain(), extra: new { reasons = result.Decision.Rejections });
+            }
+            var created = (await store.ServersAsync(project)).Single(s => s.Id == id);
+            return Results.Created($"/v1/servers/{id}", View(created));
+        });
+        api.MapGet("/servers", async (HttpContext http, ResourceStore store) =>
+        {
+            var caller = Caller.Of(http);
+            caller.RequireUser();
+            return Results.Ok((await store.ServersAsync(caller.ProjectScope)).Select(View));
+        });
+        api.MapGet("/servers/{id}", async (string id, HttpContext http, ResourceStore store) => Results.Ok(View(await Find(store, Caller.Of(http), id))));
+        api.MapDelete("/servers/{id}", async (string id, HttpContext http, ResourceStore store, PlacementService placement) =>
+        {
+            var server = await Find(store, Caller.Of(http), id);
+            await placement.Placer.ReleaseAsync(server.Id, server.Host!, (c, tx) => ResourceStore.UnbindPortsAsync(c, tx, server.Id));
+            return Results.NoContent();
+        });
+    }
+
+    private static async Task<ServerRecord> Find(ResourceStore store, Caller caller, string id)
+    {
+        caller.RequireUser();
+        var servers = await store.ServersAsync(caller.ProjectScope);
+        return servers.FirstOrDefault(s => s.Id == id) ?? servers.FirstOrDefault(s => s.Name == id) ?? throw ApiException.NotFound("server", id);
+    }
+
+    /// <summary>A port's binding: the host and the devices it got.</summary>
+    private static string Binding(Placement p, string port) => JsonSerializer.Serialize(new
+    {
+        host = p.Host,
+        vfs = p.Vfs.Where(v => v.Port == port).Select(v => new { pf = v.Pf.ToString(), pfNetDev = v.PfNetDev, vf = v.Vf.ToString(), v.VfIndex }),
+        pf = p.Pfs.FirstOrDefault(x => x.Port == port)?.Pf.ToString(),
+    }, IsolaJson.Compact);
+
+    private static object View(ServerRecord s) => new
+    {
+        s.Id,
+        s.Name,
+        project = s.ProjectId,
+        s.Status,
+        s.Host,
+        placement = s.Placement is null ? (Placement?)null : JsonSerializer.Deserialize<Placement>(s.Placement, IsolaJson.Options),
+    };
+}

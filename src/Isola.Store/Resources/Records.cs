@@ -1,0 +1,15 @@
+namespace Isola.Store.Resources;
+
+public sealed record ProjectRecord(string Id, string Name);
+
+/// <summary>A token's rights: admin (everything), member (one project), host (one host's agent).</summary>
+public sealed record TokenRecord(string Id, string Role, string? ProjectId, string? Host);
+
+public sealed record NetworkRecord(string Id, string ProjectId, string Name, string Type, string? Physnet, long? Segment, int Mtu, bool Shared);
+
+public sealed record FlavorRecord(string Id, string Name, int Vcpus, long RamMiB, int DiskGiB, IReadOnlyDictionary<string, string> ExtraSpecs);
+
+/// <summary>A port; <see cref="Spec"/> is the PortSpec JSON, <see cref="Binding"/> the host and devices once bound.</summary>
+public sealed record PortRecord(string Id, string ProjectId, string NetworkId, string Name, string Mac, string Status, string? ServerId, string Spec, string? Binding);
+
+public sealed record ServerRecord(string Id, string ProjectId, string Name, string Status, string? Host, string? Placement, string? Spec);

@@ -1,0 +1,209 @@
+using System.Data.Common;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Dapper;
+
+namespace Isola.Store.Resources;
+
+/// <summary>Projects, tokens, networks, flavors, ports and servers as rows; rules about them live in the server.</summary>
+public sealed class ResourceStore(StoreConnectionFactory factory, TimeProvider time)
+{
+    private string Now => time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture);
+
+    public static string NewId() => Guid.NewGuid().ToString();
+
+    /// <summary>SHA-256 of a token secret, hex: what is stored and looked up.</summary>
+    public static string Hash(string secret) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(secret)));
+
+    // Projects and tokens.
+
+    public async Task<ProjectRecord> CreateProjectAsync(string name)
+    {
+        await using var c = await factory.OpenAsync();
+        var project = new ProjectRecord(NewId(), name);
+        await c.ExecuteAsync("INSERT INTO projects (id, name, created_at) VALUES (@Id, @Name, @now)", new { project.Id, project.Name, now = Now });
+        return project;
+    }
+
+    public async Task<IReadOnlyList<ProjectRecord>> ProjectsAsync()
+    {
+        await using var c = await factory.OpenAsync();
+        return await c.RowsAsync("SELECT id, name FROM projects ORDER BY name", null, r => new ProjectRecord(r.GetString(0), r.GetString(1)));
+    }
+
+    public async Task<ProjectRecord?> ProjectAsync(string idOrName)
+    {
+        await using var c = await factory.OpenAsync();
+        return (await c.RowsAsync("SELECT id, name FROM projects WHERE id = @idOrName OR name = @idOrName", new { idOrName },
+            r => new ProjectRecord(r.GetString(0), r.GetString(1)))).FirstOrDefault();
+    }
+
+    /// <summary>Makes a token; the secret is returned here and never stored.</summary>
+    public async Task<(TokenRecord Token, string Secret)> CreateTokenAsync(string role, string? projectId, string? host)
+    {
+        var secret = "isola_" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+        var token = new TokenRecord(NewId(), role, projectId, host);
+        await using var c = await factory.OpenAsync();
+        await c.ExecuteAsync("INSERT INTO tokens (id, secret_hash, role, project_id, host, created_at) VALUES (@Id, @hash, @Role, @ProjectId, @Host, @now)",
+            new { token.Id, hash = Hash(secret), token.Role, token.ProjectId, token.Host, now = Now });
+        return (token, secret);
+    }
+
+    public async Task<TokenRecord?> TokenBySecretAsync(string secret)
+    {
+        await using var c = await factory.OpenAsync();
+        return (await c.RowsAsync("SELECT id, role, project_id, host FROM tokens WHERE secret_hash = @hash", new { hash = Hash(secret) },
+            r => new TokenRecord(r.GetString(0), r.GetString(1), r.NullableString(2), r.NullableString(3)))).FirstOrDefault();
+    }
+
+    public async Task<bool> AnyAdminTokenAsync()
+    {
+        await using var c = await factory.OpenAsync();
+        return await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM tokens WHERE role = 'admin'") > 0;
+    }
+
+    // Networks.
+
+    private const string NetworkColumns = "id, project_id, name, type, physnet, segment, mtu, shared";
+
+    private static NetworkRecord Network(DbDataReader r) =>
+        new(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.NullableString(4), r.NullableLong(5), (int)r.Long(6), r.Bool(7));
+
+    /// <summary>Inserts a network; false when its segment (or its name in the project) is taken.</summary>
+    public async Task<bool> TryCreateNetworkAsync(NetworkRecord n)
+    {
+        await using var c = await factory.OpenAsync();
+        try
+        {
+            await c.ExecuteAsync($"""
+                INSERT INTO networks ({NetworkColumns}, physnet_key, segment_key, created_at)
+                VALUES (@Id, @ProjectId, @Name, @Type, @Physnet, @Segment, @Mtu, @Shared, @physnetKey, @segmentKey, @now)
+                """, new { n.Id, n.ProjectId, n.Name, n.Type, n.Physnet, n.Segment, n.Mtu, n.Shared, physnetKey = n.Physnet ?? "", segmentKey = n.Segment ?? 0, now = Now });
+            return true;
+        }
+        catch (Exception e) when (StoreConnectionFactory.IsUniqueViolation(e))
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Networks the project sees: its own and shared ones (all for null).</summary>
+    public async Task<IReadOnlyList<NetworkRecord>> NetworksAsync(string? projectId)
+    {
+        await using var c = await factory.OpenAsync();
+        return await c.RowsAsync($"SELECT {NetworkColumns} FROM networks WHERE @projectId IS NULL OR project_id = @projectId OR shared ORDER BY name, id",
+            new { projectId }, Network);
+    }
+
+    public async Task<IReadOnlyList<long>> SegmentsInUseAsync(string type, string? physnet)
+    {
+        await using var c = await factory.OpenAsync();
+        return (await c.QueryAsync<long>("SELECT segment_key FROM networks WHERE type = @type AND physnet_key = @key", new { type, key = physnet ?? "" })).ToList();
+    }
+
+    public async Task<bool> DeleteNetworkAsync(string id)
+    {
+        await using var c = await factory.OpenAsync();
+        return await c.ExecuteAsync("DELETE FROM networks WHERE id = @id", new { id }) > 0;
+    }
+
+    // Flavors.
+
+    public async Task<bool> TryCreateFlavorAsync(FlavorRecord f)
+    {
+        await using var c = await factory.OpenAsync();
+        try
+        {
+            await c.ExecuteAsync("INSERT INTO flavors (id, name, vcpus, ram_mib, disk_gib, extra_specs, created_at) VALUES (@Id, @Name, @Vcpus, @RamMiB, @DiskGiB, @specs, @now)",
+                new { f.Id, f.Name, f.Vcpus, f.RamMiB, f.DiskGiB, specs = JsonSerializer.Serialize(f.ExtraSpecs), now = Now });
+            return true;
+        }
+        catch (Exception e) when (StoreConnectionFactory.IsUniqueViolation(e))
+        {
+            return false;
+        }
+    }
+
+    public async Task<IReadOnlyList<FlavorRecord>> FlavorsAsync()
+    {
+        await using var c = await factory.OpenAsync();
+        return await c.RowsAsync("SELECT id, name, vcpus, ram_mib, disk_gib, extra_specs FROM flavors ORDER BY name", null,
+            r => new FlavorRecord(r.GetString(0), r.GetString(1), (int)r.Long(2), r.Long(3), (int)r.Long(4),
+                JsonSerializer.Deserialize<Dictionary<string, string>>(r.GetString(5)) ?? []));
+    }
+
+    public async Task<bool> DeleteFlavorAsync(string id)
+    {
+        await using var c = await factory.OpenAsync();
+        return await c.ExecuteAsync("DELETE FROM flavors WHERE id = @id", new { id }) > 0;
+    }
+
+    // Ports.
+
+    private const string PortColumns = "id, project_id, network_id, name, mac, status, server_id, spec, binding";
+
+    private static PortRecord Port(DbDataReader r) =>
+        new(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetString(5), r.NullableString(6), r.GetString(7), r.NullableString(8));
+
+    /// <summary>Inserts a port; false when its MAC is in use or its name taken in the project.</summary>
+    public async Task<bool> TryCreatePortAsync(PortRecord p)
+    {
+        await using var c = await factory.OpenAsync();
+        try
+        {
+            await c.ExecuteAsync($"INSERT INTO ports ({PortColumns}, created_at) VALUES (@Id, @ProjectId, @NetworkId, @Name, @Mac, @Status, @ServerId, @Spec, @Binding, @now)",
+                new { p.Id, p.ProjectId, p.NetworkId, p.Name, p.Mac, p.Status, p.ServerId, p.Spec, p.Binding, now = Now });
+            return true;
+        }
+        catch (Exception e) when (StoreConnectionFactory.IsUniqueViolation(e))
+        {
+            return false;
+        }
+    }
+
+    public async Task<IReadOnlyList<PortRecord>> PortsAsync(string? projectId)
+    {
+        await using var c = await factory.OpenAsync();
+        return await c.RowsAsync($"SELECT {PortColumns} FROM ports WHERE @projectId IS NULL OR project_id = @projectId ORDER BY name, id", new { projectId }, Port);
+    }
+
+    public async Task<int> PortsOnNetworkAsync(string networkId)
+    {
+        await using var c = await factory.OpenAsync();
+        return await c.ExecuteScalarAsync<int>("SELECT COUNT(*) FROM ports WHERE network_id = @networkId", new { networkId });
+    }
+
+    public async Task<bool> DeletePortAsync(string id)
+    {
+        await using var c = await factory.OpenAsync();
+        return await c.ExecuteAsync("DELETE FROM ports WHERE id = @id AND server_id IS NULL", new { id }) > 0;
+    }
+
+    /// <summary>Binds ports to a server inside the server's commit, so a failed create binds nothing.</summary>
+    public static async Task BindPortsAsync(DbConnection c, DbTransaction tx, string serverId, string spec, IEnumerable<(string PortId, string Binding)> bindings)
+    {
+        await c.ExecuteAsync("UPDATE servers SET spec = @spec WHERE id = @serverId", new { spec, serverId }, tx);
+        foreach (var (port, binding) in bindings)
+        {
+            var n = await c.ExecuteAsync("UPDATE ports SET server_id = @serverId, status = 'BOUND', binding = @binding WHERE id = @port AND server_id IS NULL",
+                new { serverId, binding, port }, tx);
+            if (n == 0)
+                throw new InvalidOperationException($"port {port} was bound by someone else");
+        }
+    }
+
+    /// <summary>Frees a server's ports (inside its release).</summary>
+    public static Task UnbindPortsAsync(DbConnection c, DbTransaction tx, string serverId) =>
+        c.ExecuteAsync("UPDATE ports SET server_id = NULL, status = 'DOWN', binding = NULL WHERE server_id = @serverId", new { serverId }, tx);
+
+    // Servers.
+
+    public async Task<IReadOnlyList<ServerRecord>> ServersAsync(string? projectId)
+    {
+        await using var c = await factory.OpenAsync();
+        return await c.RowsAsync("SELECT id, project_id, name, status, host, placement, spec FROM servers WHERE @projectId IS NULL OR project_id = @projectId ORDER BY name, id",
+            new { projectId }, r => new ServerRecord(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.NullableString(4), r.NullableString(5), r.NullableString(6)));
+    }
+}

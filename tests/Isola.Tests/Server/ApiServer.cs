@@ -1,0 +1,69 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Isola.Domain.Serialization;
+using Isola.Server;
+using Microsoft.AspNetCore.Builder;
+
+namespace Isola.Tests.Server;
+
+/// <summary>A real Isola API server on 127.0.0.1 (a free port), and clients for it.</summary>
+public sealed class ApiServer : IAsyncDisposable
+{
+    private ApiServer(WebApplication app, string? admin)
+    {
+        App = app;
+        AdminSecret = admin;
+        Url = app.Urls.First();
+    }
+
+    public WebApplication App { get; }
+
+    public string? AdminSecret { get; }
+
+    public string Url { get; }
+
+    public static async Task<ApiServer> StartAsync(string store, string? adminSecret = null)
+    {
+        var started = await IsolaServer.BuildAsync(new ServerSettings(store, "http://127.0.0.1:0", VlanRanges: ["physnet2:100:102"], VniRanges: ["5000:5999"]));
+        await started.App.StartAsync();
+        return new ApiServer(started.App, started.InitialAdminSecret ?? adminSecret);
+    }
+
+    public HttpClient Client(string? token)
+    {
+        var client = new HttpClient { BaseAddress = new Uri(Url) };
+        if (token is not null)
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return client;
+    }
+
+    public async ValueTask DisposeAsync() => await App.DisposeAsync();
+}
+
+internal static class Http
+{
+    public static async Task<(int Status, JsonElement Body)> Send(this HttpClient client, HttpMethod method, string path, object? body = null)
+    {
+        using var request = new HttpRequestMessage(method, path);
+        if (body is string text)
+            request.Content = new StringContent(text, System.Text.Encoding.UTF8, "application/json");
+        else if (body is not null)
+            request.Content = JsonContent.Create(body, options: IsolaJson.Options);
+        using var response = await client.SendAsync(request);
+        var content = await response.Content.ReadAsStringAsync();
+        return ((int)response.StatusCode, content.Length == 0 ? default : JsonDocument.Parse(content).RootElement.Clone());
+    }
+
+    public static Task<(int Status, JsonElement Body)> Post(this HttpClient c, string path, object body) => c.Send(HttpMethod.Post, path, body);
+
+    public static Task<(int Status, JsonElement Body)> Get(this HttpClient c, string path) => c.Send(HttpMethod.Get, path);
+
+    public static Task<(int Status, JsonElement Body)> Delete(this HttpClient c, string path) => c.Send(HttpMethod.Delete, path);
+
+    public static string Str(this JsonElement e, string name) => e.GetProperty(name).GetString()!;
+
+    public static string ErrorField(this JsonElement e) => e.GetProperty("error").GetProperty("field").GetString() ?? "";
+
+    public static string ErrorCode(this JsonElement e) => e.GetProperty("error").GetProperty("code").GetString()!;
+}

@@ -1,0 +1,193 @@
+using System.Text.Json;
+using Isola.Domain.Serialization;
+using Isola.Store;
+using Isola.Tests.Scheduling;
+using Isola.Tests.Store;
+using Isola.Tests.Support;
+
+namespace Isola.Tests.Server;
+
+/// <summary>Lifecycle, authorisation and validation over real HTTP; run on SQLite and on PostgreSQL.</summary>
+public abstract class ApiSuite
+{
+    protected abstract Task<string> NewStoreAsync();
+
+    private sealed record World(ApiServer Server, HttpClient Admin, HttpClient Member, HttpClient Other, string Project) : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync() => Server.DisposeAsync();
+    }
+
+    private async Task<World> Start()
+    {
+        var server = await ApiServer.StartAsync(await NewStoreAsync());
+        Assert.StartsWith("isola_", server.AdminSecret, StringComparison.Ordinal);
+        var admin = server.Client(server.AdminSecret);
+        async Task<HttpClient> Member(string project)
+        {
+            Assert.Equal(201, (await admin.Post("/v1/projects", new { name = project })).Status);
+            var (_, token) = await admin.Post("/v1/tokens", new { role = "member", project });
+            return server.Client(token.Str("secret"));
+        }
+        var member = await Member("tenant-a");
+        var other = await Member("tenant-b");
+        // Two 16-CPU hosts with an X710 each, registered the way an agent does.
+        foreach (var name in new[] { "h1", "h2" })
+        {
+            var host = new HostBuilder(name).Sockets(2).Cores(4).Threads(2).Pages1G(8).Nic(0, "physnet2", 4, ports: 2, model: "intel-x710").Build();
+            var (status, _) = await admin.Send(HttpMethod.Put, $"/v1/hosts/{name}?zone=az1", InventoryDocument.Of(host).ToJson());
+            Assert.Equal(204, status);
+        }
+        Assert.Equal(201, (await admin.Post("/v1/flavors", new
+        {
+            name = "nfv.small", vcpus = 2, ram = 2048, disk = 10,
+            extraSpecs = new Dictionary<string, string> { ["hw:cpu_policy"] = "dedicated", ["hw:mem_page_size"] = "1GB", ["hw:pci_numa_affinity_policy"] = "required" },
+        })).Status);
+        return new World(server, admin, member, other, "tenant-a");
+    }
+
+    [Fact]
+    public async Task Tokens_decide_who_sees_what()
+    {
+        await using var w = await Start();
+        Assert.Equal(401, (await w.Server.Client(null).Get("/v1/networks")).Status);
+        Assert.Equal(401, (await w.Server.Client("isola_not-a-token").Get("/v1/networks")).Status);
+        Assert.Equal(403, (await w.Member.Post("/v1/projects", new { name = "x" })).Status);
+        Assert.Equal(403, (await w.Member.Get("/v1/hosts")).Status);
+        var (_, net) = await w.Member.Post("/v1/networks", new { name = "lan", type = "vlan", physnet = "physnet2" });
+        // Another project's network is not there for tenant-b: 404, not 403.
+        Assert.Equal(404, (await w.Other.Get($"/v1/networks/{net.Str("id")}")).Status);
+        Assert.Equal(200, (await w.Admin.Get($"/v1/networks/{net.Str("id")}")).Status);
+        // A shared network is seen by all projects.
+        await w.Admin.Post("/v1/networks", new { name = "ext", type = "flat", physnet = "physnet3", shared = true, project = "tenant-a" });
+        var (_, list) = await w.Other.Get("/v1/networks");
+        Assert.Equal(["ext"], list.EnumerateArray().Select(n => n.Str("name")));
+        // A host token is for its own host's agent endpoints only.
+        var (_, hostToken) = await w.Admin.Post("/v1/tokens", new { role = "host", host = "h1" });
+        var agent = w.Server.Client(hostToken.Str("secret"));
+        Assert.Equal(403, (await agent.Get("/v1/servers")).Status);
+        Assert.Equal(403, (await agent.Send(HttpMethod.Put, "/v1/hosts/h2", "{}")).Status);
+    }
+
+    [Theory]
+    [InlineData("vlan", "physnet2", 4095L, "segment")]
+    [InlineData("vlan", null, 100L, "physnet")]
+    [InlineData("vxlan", "physnet2", 5000L, "physnet")]
+    [InlineData("vxlan", null, 16777216L, "segment")]
+    [InlineData("flat", "physnet2", 10L, "segment")]
+    [InlineData("geneve", null, null, "type")]
+    public async Task Network_rules_name_the_field(string type, string? physnet, long? segment, string field)
+    {
+        await using var w = await Start();
+        var (status, body) = await w.Member.Post("/v1/networks", new { name = "n", type, physnet, segment });
+        Assert.Equal((400, field), (status, body.ErrorField()));
+    }
+
+    [Fact]
+    public async Task Segments_are_allocated_from_ranges_and_used_once_per_physnet()
+    {
+        await using var w = await Start();
+        var segments = new List<long>();
+        for (var i = 0; i < 3; i++)
+        {
+            var (status, body) = await w.Member.Post("/v1/networks", new { name = $"v{i}", type = "vlan", physnet = "physnet2" });
+            Assert.Equal(201, status);
+            segments.Add(body.GetProperty("segment").GetInt64());
+        }
+        Assert.Equal([100L, 101L, 102L], segments);
+        var (full, error) = await w.Member.Post("/v1/networks", new { name = "v3", type = "vlan", physnet = "physnet2" });
+        Assert.Equal((409, "segments-exhausted"), (full, error.ErrorCode()));
+        var (taken, e2) = await w.Other.Post("/v1/networks", new { name = "mine", type = "vlan", physnet = "physnet2", segment = 101 });
+        Assert.Equal((409, "segment-in-use", "segment"), (taken, e2.ErrorCode(), e2.ErrorField()));
+        Assert.Equal(201, (await w.Other.Post("/v1/networks", new { name = "mine", type = "vlan", physnet = "physnet3", segment = 101 })).Status);
+        Assert.Equal(5000, (await w.Member.Post("/v1/networks", new { name = "x", type = "vxlan" })).Body.GetProperty("segment").GetInt64());
+        Assert.Equal(1450, (await w.Member.Get("/v1/networks/x")).Body.GetProperty("mtu").GetInt32());
+    }
+
+    [Fact]
+    public async Task Port_and_flavor_rules_name_the_field()
+    {
+        await using var w = await Start();
+        await w.Member.Post("/v1/networks", new { name = "lan", type = "vlan", physnet = "physnet2" });
+        await w.Member.Post("/v1/networks", new { name = "overlay", type = "vxlan" });
+        Assert.Equal("vnicType", (await w.Member.Post("/v1/ports", new { name = "p", network = "overlay", vnicType = "direct" })).Body.ErrorField());
+        Assert.Equal("ha", (await w.Member.Post("/v1/ports", new { name = "p", network = "lan", vnicType = "macvtap", ha = true })).Body.ErrorField());
+        Assert.Equal("mac", (await w.Member.Post("/v1/ports", new { name = "p", network = "lan", vnicType = "direct", mac = "01:00:5e:00:00:01" })).Body.ErrorField());
+        Assert.Equal(201, (await w.Member.Post("/v1/ports", new { name = "p", network = "lan", vnicType = "direct", mac = "fa:16:3e:00:00:01" })).Status);
+        var (dup, e) = await w.Member.Post("/v1/ports", new { name = "q", network = "lan", vnicType = "direct", mac = "FA:16:3E:00:00:01" });
+        Assert.Equal((409, "mac"), (dup, e.ErrorField()));
+        var (bad, flavor) = await w.Admin.Post("/v1/flavors", new { name = "bad", vcpus = 2, ram = 2048, disk = 1, extraSpecs = new Dictionary<string, string> { ["hw:cpu_thread_policy"] = "isolate" } });
+        Assert.Equal((400, "extraSpecs.hw:cpu_thread_policy"), (bad, flavor.ErrorField()));
+    }
+
+    [Fact]
+    public async Task A_server_is_placed_bound_shown_and_deleted_without_a_trace()
+    {
+        await using var w = await Start();
+        await w.Member.Post("/v1/networks", new { name = "lan", type = "vlan", physnet = "physnet2" });
+        await w.Member.Post("/v1/ports", new { name = "bond", network = "lan", vnicType = "direct", ha = true });
+        var (status, server) = await w.Member.Post("/v1/servers", new { name = "vnf1", flavor = "nfv.small", ports = new[] { "bond" } });
+        Assert.Equal(201, status);
+        Assert.Equal("BUILD", server.Str("status"));
+        var vfs = server.GetProperty("placement").GetProperty("vfs").EnumerateArray().ToList();
+        Assert.Equal(2, vfs.Count);
+        Assert.NotEqual(vfs[0].Str("pf"), vfs[1].Str("pf"));
+        var (_, port) = await w.Member.Get("/v1/ports/bond");
+        Assert.Equal(("BOUND", server.Str("id")), (port.Str("status"), port.Str("server")));
+        Assert.Equal(2, port.GetProperty("binding").GetProperty("vfs").GetArrayLength());
+        Assert.Equal(200, (await w.Member.Get("/v1/servers/vnf1")).Status);
+        Assert.Equal(404, (await w.Other.Get("/v1/servers/vnf1")).Status);
+        Assert.Equal(409, (await w.Member.Delete("/v1/ports/bond")).Status);
+
+        Assert.Equal(204, (await w.Member.Delete("/v1/servers/vnf1")).Status);
+        Assert.Equal(404, (await w.Member.Delete("/v1/servers/vnf1")).Status);
+        (_, port) = await w.Member.Get("/v1/ports/bond");
+        Assert.Equal("DOWN", port.Str("status"));
+        var (_, hosts) = await w.Admin.Get("/v1/hosts");
+        Assert.All(hosts.EnumerateArray(), h => Assert.Equal(0, h.GetProperty("pinnedUsed").GetInt32()));
+    }
+
+    [Fact]
+    public async Task A_create_that_fails_leaves_no_row_no_claim_no_bound_port()
+    {
+        await using var w = await Start();
+        await w.Admin.Post("/v1/flavors", new { name = "huge", vcpus = 16, ram = 2048, disk = 1, extraSpecs = new Dictionary<string, string> { ["hw:cpu_policy"] = "dedicated" } });
+        await w.Member.Post("/v1/networks", new { name = "lan", type = "vlan", physnet = "physnet2" });
+        await w.Member.Post("/v1/ports", new { name = "p", network = "lan", vnicType = "direct" });
+        var (status, error) = await w.Member.Post("/v1/servers", new { name = "big", flavor = "huge", ports = new[] { "p" } });
+        Assert.Equal((409, "no-valid-host"), (status, error.ErrorCode()));
+        Assert.Contains("dedicated", error.GetProperty("error").GetProperty("extra").GetProperty("reasons")[0].Str("code"), StringComparison.Ordinal);
+        Assert.Equal(0, (await w.Member.Get("/v1/servers")).Body.GetArrayLength());
+        Assert.Equal("DOWN", (await w.Member.Get("/v1/ports/p")).Body.Str("status"));
+        Assert.Equal(400, (await w.Member.Post("/v1/servers", new { name = "x", flavor = "nfv.small", ports = new[] { "p", "p" } })).Status);
+        Assert.Equal(404, (await w.Member.Post("/v1/servers", new { name = "x", flavor = "nope" })).Status);
+        Assert.Equal(400, (await w.Member.Send(HttpMethod.Post, "/v1/servers", "{ not json")).Status);
+    }
+
+    [Fact]
+    public async Task The_openapi_document_is_served()
+    {
+        await using var w = await Start();
+        var (status, doc) = await w.Server.Client(null).Get("/openapi/v1.json");
+        Assert.Equal(200, status);
+        Assert.True(doc.GetProperty("paths").TryGetProperty("/v1/servers", out _));
+    }
+}
+
+public sealed class SqliteApiTests : ApiSuite, IDisposable
+{
+    private readonly TempDir _dir = new();
+
+    protected override Task<string> NewStoreAsync() => Task.FromResult(_dir.Sub($"isola-{Guid.NewGuid():N}.db"));
+
+    public void Dispose()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        _dir.Dispose();
+    }
+}
+
+[Collection(PostgresCollection.Name)]
+public sealed class PostgresApiTests(PostgresServer server) : ApiSuite
+{
+    protected override Task<string> NewStoreAsync() => server.CreateDatabaseAsync();
+}
