@@ -34,13 +34,15 @@ internal static class HostEndpoints
             await placement.AddOrRefreshHostAsync(name);
             return Results.NoContent();
         });
-        api.MapGet("/hosts", async (HttpContext http, PlacementStore store, PlacementService placement) =>
+        api.MapGet("/hosts", async (HttpContext http, PlacementStore store) =>
         {
             Caller.Of(http).RequireAdmin();
+            // Utilisation from the store's claims: this process's in-memory view may lag other processes'.
             var hosts = await store.HostsAsync();
+            var claims = (await store.ClaimsAsync()).ToLookup(c => (c.Host, c.Kind));
             return Results.Ok(hosts.Select(h =>
             {
-                var state = placement.Fleet.Host(h.Name);
+                var sets = Isola.Scheduling.State.HostCpuSets.Of(h.Inventory);
                 return new
                 {
                     h.Name,
@@ -48,9 +50,10 @@ internal static class HostEndpoints
                     h.Aggregates,
                     h.Generation,
                     h.Enabled,
-                    pinnedUsed = state is null ? 0 : state.DedicatedCpus.Count - state.FreeDedicatedThreads,
-                    pinnedTotal = state?.DedicatedCpus.Count ?? 0,
-                    freeVfs = state?.Pools.Sum(p => p.Free) ?? 0,
+                    pinnedUsed = claims[(h.Name, "pcpu")].Count(),
+                    pinnedTotal = sets.Dedicated.Count,
+                    vfsUsed = claims[(h.Name, "vf")].Count(),
+                    vfsTotal = h.Inventory.Devices.Where(d => d.Physnet is not null && d.Allowed).Sum(d => d.AssignableVfs.Count()),
                 };
             }));
         });

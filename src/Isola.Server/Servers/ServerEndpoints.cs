@@ -65,9 +65,14 @@ internal static class ServerEndpoints
                 ResourceStore.BindPortsAsync(c, tx, id, spec, ports.Select(port => (port.Id, Binding(p, port.Name)))));
             if (result.Placement is null)
             {
-                throw result.LastOutcome == CommitOutcome.NameTaken
-                    ? ApiException.Conflict("name-taken", $"the project has a server named {body.Name}", "name")
-                    : ApiException.Conflict("no-valid-host", result.Explain(), extra: new { reasons = result.Decision.Rejections });
+                throw result.LastOutcome switch
+                {
+                    CommitOutcome.NameTaken => ApiException.Conflict("name-taken", $"the project has a server named {body.Name}", "name"),
+                    // Other processes kept winning the host: nothing is wrong with the request; try again.
+                    CommitOutcome.StaleHost or CommitOutcome.ResourceTaken when result.Decision.Placement is not null =>
+                        new ApiException(503, "busy", result.Explain()),
+                    _ => ApiException.Conflict("no-valid-host", result.Explain(), extra: new { reasons = result.Decision.Rejections }),
+                };
             }
             var created = (await store.ServersAsync(project)).Single(s => s.Id == id);
             return Results.Created($"/v1/servers/{id}", View(created));

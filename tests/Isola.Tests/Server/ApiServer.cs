@@ -10,12 +10,16 @@ namespace Isola.Tests.Server;
 /// <summary>A real Isola API server on 127.0.0.1 (a free port), and clients for it.</summary>
 public sealed class ApiServer : IAsyncDisposable
 {
-    private ApiServer(WebApplication app, string? admin)
+    private ApiServer(WebApplication app, string? admin, bool madeAdmin)
     {
         App = app;
         AdminSecret = admin;
+        MadeAdminToken = madeAdmin;
         Url = app.Urls.First();
     }
+
+    /// <summary>Whether this start made the admin token (only the first start on a store does).</summary>
+    public bool MadeAdminToken { get; }
 
     public WebApplication App { get; }
 
@@ -27,7 +31,7 @@ public sealed class ApiServer : IAsyncDisposable
     {
         var started = await IsolaServer.BuildAsync(new ServerSettings(store, "http://127.0.0.1:0", VlanRanges: ["physnet2:100:102"], VniRanges: ["5000:5999"]));
         await started.App.StartAsync();
-        return new ApiServer(started.App, started.InitialAdminSecret ?? adminSecret);
+        return new ApiServer(started.App, started.InitialAdminSecret ?? adminSecret, started.InitialAdminSecret is not null);
     }
 
     public HttpClient Client(string? token)
