@@ -16,11 +16,13 @@ public sealed class RequestContext
         FloatingVcpus = compute.SharedVcpus;
         FloatingMemMiB = Cells is null ? compute.RamMiB : 0;
         UsesSmallPages = Cells is null || compute.PageSize.Kind is PageSizeKind.Default or PageSizeKind.Small;
-        // Direct-physical ports first, then HA bonds, then single VFs: the most constrained first.
+        // The most constrained first: whole PFs, then macvtap (only VFs with a host netdev), then HA
+        // bonds (two distinct PFs), then single VFs (any VF).
         DevicePorts = request.Ports.Where(p => p.NeedsDevice)
-            .OrderBy(p => p.VnicType == VnicType.DirectPhysical ? 0 : p.Ha ? 1 : 2).ToArray();
+            .OrderBy(p => p.VnicType switch { VnicType.DirectPhysical => 0, VnicType.Macvtap => 1, _ => p.Ha ? 2 : 3 }).ToArray();
         VfDemand = DevicePorts.GroupBy(p => p.Physnet!).ToDictionary(g => g.Key, g => g.Sum(p => p.VfCount), StringComparer.Ordinal);
         TotalVfs = VfDemand.Values.Sum();
+        MacvtapPhysnets = DevicePorts.Where(p => p.VnicType == VnicType.Macvtap).Select(p => p.Physnet!).ToHashSet(StringComparer.Ordinal);
         SmallMemDemandMiB = Cells is null ? compute.RamMiB
             : UsesSmallPages ? compute.RamMiB : 0;
     }
@@ -49,6 +51,9 @@ public sealed class RequestContext
     public PortRequest[] DevicePorts { get; }
 
     public int TotalVfs { get; }
+
+    /// <summary>Physnets on which the request has macvtap ports (they need VFs with a host netdev).</summary>
+    public IReadOnlySet<string> MacvtapPhysnets { get; }
 
     /// <summary>VFs needed per physnet.</summary>
     public IReadOnlyDictionary<string, int> VfDemand { get; }

@@ -34,11 +34,57 @@ internal static class VfAllocator
         return Allocate(host, ctx, guestHostCells, policy, localityFirst: false, vfs, pfs, out freeShare);
     }
 
+    /// <summary>The VF slots this request has taken so far, per pool: never the same VF twice.</summary>
+    private ref struct Taken(Span<int> pools, Span<int> slots)
+    {
+        private readonly Span<int> _pools = pools;
+        private readonly Span<int> _slots = slots;
+        private int _count;
+
+        public readonly bool Contains(int pool, int slot)
+        {
+            for (var i = 0; i < _count; i++)
+            {
+                if (_pools[i] == pool && _slots[i] == slot)
+                    return true;
+            }
+            return false;
+        }
+
+        /// <summary>Taken slots of the pool a port of this kind could have used.</summary>
+        public readonly int Suitable(VfPool pool, bool needNetDev)
+        {
+            var n = 0;
+            for (var i = 0; i < _count; i++)
+            {
+                if (_pools[i] == pool.Id && (!needNetDev || pool.Vfs[_slots[i]].NetDev is not null))
+                    n++;
+            }
+            return n;
+        }
+
+        public readonly int InPool(int pool)
+        {
+            var n = 0;
+            for (var i = 0; i < _count; i++)
+                n += _pools[i] == pool ? 1 : 0;
+            return n;
+        }
+
+        public void Add(int pool, int slot)
+        {
+            _pools[_count] = pool;
+            _slots[_count] = slot;
+            _count++;
+        }
+    }
+
     private static Rejection? Allocate(HostState host, RequestContext ctx, ReadOnlySpan<int> cells, PciNumaAffinityPolicy policy,
         bool localityFirst, List<VfAssignment> vfs, List<PfAssignment> pfs, out double freeShare)
     {
         var pools = host.Pools;
-        Span<int> taken = pools.Length <= 64 ? stackalloc int[pools.Length] : new int[pools.Length];
+        var most = Math.Max(2, ctx.TotalVfs);
+        var taken = new Taken(most <= 64 ? stackalloc int[most] : new int[most], most <= 64 ? stackalloc int[most] : new int[most]);
         Span<bool> pfTaken = pools.Length <= 64 ? stackalloc bool[pools.Length] : new bool[pools.Length];
         var sockets = 0UL;
         foreach (var c in cells)
@@ -52,7 +98,7 @@ internal static class VfAllocator
         {
             var physnet = port.Physnet!;
             var needNetDev = port.VnicType == VnicType.Macvtap;
-            int onPhysnet = 0, allowed = 0, best = -1, second = -1, whole = -1;
+            int onPhysnet = 0, allowed = 0, best = -1, second = -1, whole = -1, bestFree = 0, secondFree = 0;
             var freeOnPhysnet = false;
             for (var i = 0; i < pools.Length; i++)
             {
@@ -60,28 +106,27 @@ internal static class VfAllocator
                 if (p.Physnet != physnet)
                     continue;
                 onPhysnet++;
-                var free = pfTaken[i] ? 0 : p.Available(needNetDev) - taken[i];
+                var free = pfTaken[i] ? 0 : p.Available(needNetDev) - taken.Suitable(p, needNetDev);
                 freeOnPhysnet |= free > 0;
                 if (!Allowed(p, policy, cells, sockets))
                     continue;
                 allowed++;
                 if (port.VnicType == VnicType.DirectPhysical)
                 {
-                    if (p.WhollyFree && taken[i] == 0 && !pfTaken[i] &&
-                        (whole < 0 || p.Vfs.Count < pools[whole].Vfs.Count || (p.Vfs.Count == pools[whole].Vfs.Count && p.Pf.Address < pools[whole].Pf.Address)))
+                    if (p.WhollyFree && taken.InPool(i) == 0 && !pfTaken[i] && (whole < 0 || WholeBefore(p, pools[whole], ctx.MacvtapPhysnets.Contains(physnet))))
                         whole = i;
                     continue;
                 }
                 if (free <= 0)
                     continue;
-                if (best < 0 || Better(pools, taken, cells, localityFirst, needNetDev, i, best))
+                if (best < 0 || Better(pools, cells, localityFirst, i, free, best, bestFree))
                 {
-                    second = best;
-                    best = i;
+                    (second, secondFree) = (best, bestFree);
+                    (best, bestFree) = (i, free);
                 }
-                else if (second < 0 || Better(pools, taken, cells, localityFirst, needNetDev, i, second))
+                else if (second < 0 || Better(pools, cells, localityFirst, i, free, second, secondFree))
                 {
-                    second = i;
+                    (second, secondFree) = (i, free);
                 }
             }
             if (onPhysnet == 0)
@@ -107,26 +152,51 @@ internal static class VfAllocator
                     ? new Rejection(RejectionCode.HaDistinctPfs, $"only {pools[best].Pf.NetDev} has a free VF on {physnet} (HA port {port.Name})")
                     : new Rejection(RejectionCode.NoFreeVf, $"no free VF on {physnet} (port {port.Name})");
             }
-            shareSum += Take(pools[best], ref taken[best], port, needNetDev, vfs);
+            shareSum += Take(pools[best], bestFree, ref taken, port, needNetDev, vfs);
             if (need == 2)
-                shareSum += Take(pools[second], ref taken[second], port, needNetDev, vfs);
+                shareSum += Take(pools[second], secondFree, ref taken, port, needNetDev, vfs);
         }
         freeShare = vfs.Count == 0 ? 1 : shareSum / vfs.Count;
         return null;
     }
 
-    /// <summary>Takes the pool's next free VF for the port; returns the pool's free share before.</summary>
-    private static double Take(VfPool pool, ref int taken, PortRequest port, bool needNetDev, List<VfAssignment> vfs)
+    /// <summary>
+    /// Takes the pool's next free VF for the port, lowest index first; a port that needs no host
+    /// netdev takes one without a netdev when there is one, leaving those with a netdev to macvtap
+    /// ports. Returns the pool's free share before.
+    /// </summary>
+    private static double Take(VfPool pool, int free, ref Taken taken, PortRequest port, bool needNetDev, List<VfAssignment> vfs)
     {
-        var share = (double)(pool.Available(needNetDev) - taken) / pool.Vfs.Count;
-        var vf = pool.Vfs[pool.NthFree(taken, needNetDev)];
-        taken++;
+        var share = (double)free / pool.Vfs.Count;
+        var slot = -1;
+        for (var pass = needNetDev ? 1 : 0; pass < 2 && slot < 0; pass++)
+        {
+            for (var i = 0; i < pool.Vfs.Count && slot < 0; i++)
+            {
+                var hasNetDev = pool.Vfs[i].NetDev is not null;
+                if (pool.IsFree(i) && !taken.Contains(pool.Id, i) && (pass == 1 ? !needNetDev || hasNetDev : !hasNetDev))
+                    slot = i;
+            }
+        }
+        taken.Add(pool.Id, slot);
+        var vf = pool.Vfs[slot];
         vfs.Add(new VfAssignment(port.Name, port.Physnet!, pool.Pf.Address, pool.Pf.NetDev, pool.Cell, vf.Address, vf.Index, port.Mac));
         return share;
     }
 
+    /// <summary>
+    /// Which wholly free PF a direct-physical port takes: not one whose VFs have host netdevs when
+    /// macvtap ports of the request need those; then the one with the fewest VFs; then the lowest address.
+    /// </summary>
+    private static bool WholeBefore(VfPool a, VfPool b, bool keepNetDevs)
+    {
+        if (keepNetDevs && (a.FreeWithNetDev > 0) != (b.FreeWithNetDev > 0))
+            return a.FreeWithNetDev == 0;
+        return a.Vfs.Count != b.Vfs.Count ? a.Vfs.Count < b.Vfs.Count : a.Pf.Address < b.Pf.Address;
+    }
+
     /// <summary>Whether pool <paramref name="a"/> comes before <paramref name="b"/>: (local first,) more free, lower PF address.</summary>
-    private static bool Better(VfPool[] pools, ReadOnlySpan<int> taken, ReadOnlySpan<int> cells, bool localityFirst, bool needNetDev, int a, int b)
+    private static bool Better(VfPool[] pools, ReadOnlySpan<int> cells, bool localityFirst, int a, int freeA, int b, int freeB)
     {
         if (localityFirst)
         {
@@ -135,9 +205,7 @@ internal static class VfAllocator
             if (la != lb)
                 return la;
         }
-        var fa = pools[a].Available(needNetDev) - taken[a];
-        var fb = pools[b].Available(needNetDev) - taken[b];
-        return fa != fb ? fa > fb : pools[a].Pf.Address < pools[b].Pf.Address;
+        return freeA != freeB ? freeA > freeB : pools[a].Pf.Address < pools[b].Pf.Address;
     }
 
     private static bool Allowed(VfPool pool, PciNumaAffinityPolicy policy, ReadOnlySpan<int> cells, ulong sockets) => policy switch

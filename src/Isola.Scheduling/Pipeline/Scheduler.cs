@@ -29,7 +29,7 @@ public sealed class Scheduler
         ];
         // Stage 3 (in Schedule): the exact NUMA fit -- cells, thread policy, pages, VFs -- per host.
         // Stage 4: scorers on 0..100, weighted; the best of the first CandidateLimit fits wins,
-        // ties to the lowest host index.
+        // ties to the one found first in the walk.
         _scorers =
         [
             (new StrategyScorer(), 1.0),            // spread or pack

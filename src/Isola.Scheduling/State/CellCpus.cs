@@ -43,7 +43,7 @@ public sealed class CellCpus
     public bool CanPin(int count, CpuThreadPolicy policy) => policy switch
     {
         CpuThreadPolicy.Isolate => FreeFullCores >= count,
-        CpuThreadPolicy.Require => ThreadsPerCore > 1 && FreeFullCores >= (count + ThreadsPerCore - 1) / ThreadsPerCore,
+        CpuThreadPolicy.Require => FreeSmtThreads() >= count,
         _ => FreeThreads >= count,
     };
 
@@ -74,7 +74,7 @@ public sealed class CellCpus
             case CpuThreadPolicy.Require:
                 for (var core = 0; core < _cores.Length && need > 0; core++)
                 {
-                    if (!IsWhole(core))
+                    if (_cores[core].Length < 2 || !IsWhole(core))
                         continue;
                     for (var t = 0; t < _cores[core].Length && need > 0; t++, need--)
                         pinned.Add(_cores[core][t]);
@@ -116,6 +116,21 @@ public sealed class CellCpus
     }
 
     private bool IsWhole(int core) => _freeMask[core] == (1 << _cores[core].Length) - 1;
+
+    /// <summary>
+    /// Threads of whole free cores that have SMT siblings: what require can use. A core with one
+    /// pinnable thread (its sibling offline or not isolated) has no sibling to offer.
+    /// </summary>
+    private int FreeSmtThreads()
+    {
+        var n = 0;
+        for (var core = 0; core < _cores.Length; core++)
+        {
+            if (_cores[core].Length > 1 && IsWhole(core))
+                n += _cores[core].Length;
+        }
+        return n;
+    }
 
     public bool AllFree(IEnumerable<int> cpus) => cpus.All(IsFree);
 

@@ -120,6 +120,12 @@ public sealed class FleetState(SchedulingOptions options)
 
     private static string? Check(HostState host, Placement p)
     {
+        // Within one placement too: a pCPU, VF or PF appears once.
+        var pinned = p.AllPinned.ToList();
+        if (pinned.Count != pinned.Distinct().Count())
+            return "the placement names a pCPU twice";
+        if (p.Vfs.Select(v => v.Vf).Distinct().Count() != p.Vfs.Count || p.Pfs.Select(x => x.Pf).Distinct().Count() != p.Pfs.Count)
+            return "the placement names a VF or PF twice";
         if (p.FloatingVcpus > host.SharedUnitsFree)
             return "shared CPU capacity is gone";
         foreach (var cell in p.Cells ?? [])

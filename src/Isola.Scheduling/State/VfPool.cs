@@ -48,19 +48,6 @@ public sealed class VfPool
 
     public int Available(bool needNetDev) => PfTaken ? 0 : needNetDev ? FreeWithNetDev : Free;
 
-    /// <summary>The slot of the free VF that comes after <paramref name="skip"/> other free ones (lowest index first); -1 when none.</summary>
-    public int NthFree(int skip, bool needNetDev)
-    {
-        for (var i = 0; i < Vfs.Count; i++)
-        {
-            if (_used[i] || (needNetDev && Vfs[i].NetDev is null))
-                continue;
-            if (skip-- == 0)
-                return i;
-        }
-        return -1;
-    }
-
     public bool IsFree(int slot) => !PfTaken && !_used[slot];
 
     public int SlotOf(PciAddress vf)

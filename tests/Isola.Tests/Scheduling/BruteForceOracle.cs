@@ -45,12 +45,12 @@ internal static class BruteForceOracle
         var free = dedicated.Count(x => cell.Cpus.IsFree(x.Id));
         var cores = dedicated.GroupBy(x => x.Siblings.ToString()).ToList();
         var fullCores = cores.Count(g => g.All(x => cell.Cpus.IsFree(x.Id)));
-        var smt = topo.Cpus.Any(x => x.Siblings.Count > 1);
-        var threads = cores.Count == 0 ? 1 : cores.Max(g => g.Count());
+        // require: threads of whole free cores that have (pinnable) siblings.
+        var smtThreads = cores.Where(g => g.Count() > 1 && g.All(x => cell.Cpus.IsFree(x.Id))).Sum(g => g.Count());
         return policy switch
         {
             CpuThreadPolicy.Isolate => fullCores >= pins,
-            CpuThreadPolicy.Require => smt && fullCores * threads >= pins && fullCores >= (pins + threads - 1) / threads,
+            CpuThreadPolicy.Require => smtThreads >= pins,
             _ => free >= pins,
         };
     }
@@ -100,7 +100,9 @@ internal static class BruteForceOracle
                 }
                 return false;
             }
-            bool Has(VfPool p) => !p.PfTaken && !whole[p.Id] && p.Free - used[p.Id] > 0;
+            // The scenarios' pools are uniform (all VFs with a host netdev, or all on vfio-pci), so a count per pool is exact.
+            var needNetDev = port.VnicType == VnicType.Macvtap;
+            bool Has(VfPool p) => !p.PfTaken && !whole[p.Id] && (needNetDev ? p.FreeWithNetDev : p.Free) - used[p.Id] > 0;
             if (!port.Ha)
             {
                 foreach (var p in pools.Where(Has))

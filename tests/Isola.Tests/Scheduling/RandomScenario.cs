@@ -38,7 +38,7 @@ internal sealed class RandomScenario
         if (r.Next(3) == 0)
             b.Pages2M(512 * r.Next(1, 3));
         for (var n = r.Next(0, 4); n > 0; n--)
-            b.Nic(r.Next(-1, sockets), r.Next(3) == 0 ? "physnet3" : "physnet2", r.Next(1, 4), ports: r.Next(1, 3));
+            b.Nic(r.Next(-1, sockets), r.Next(3) == 0 ? "physnet3" : "physnet2", r.Next(1, 4), ports: r.Next(1, 3), vfDriver: r.Next(4) == 0 ? "vfio-pci" : null);
         return b.Build();
     }
 
@@ -69,10 +69,11 @@ internal sealed class RandomScenario
         {
             var physnet = r.Next(3) == 0 ? "physnet3" : "physnet2";
             var mac = $"fa:16:3e:{r.Next(256):x2}:{r.Next(256):x2}:{r.Next(256):x2}";
-            ports.Add(r.Next(6) switch
+            ports.Add(r.Next(7) switch
             {
                 0 => new PortRequest($"p{p}", VnicType.DirectPhysical, physnet, false, mac),
                 1 or 2 => new PortRequest($"p{p}", VnicType.Direct, physnet, true, mac),
+                3 => new PortRequest($"p{p}", VnicType.Macvtap, physnet, false, mac),
                 _ => new PortRequest($"p{p}", VnicType.Direct, physnet, false, mac),
             });
         }

@@ -290,4 +290,39 @@ public class SchedulerTests
         Assert.All(p.Vfs.GroupBy(v => v.Port), bond => Assert.NotEqual(bond.First().Pf, bond.Last().Pf));
         Assert.Equal(4, p.Vfs.Count);
     }
+
+    [Fact]
+    public void Require_uses_only_cores_whose_siblings_are_pinnable()
+    {
+        // 4 cores x 2 threads, host keeps core 0; take cpu 5 (the sibling of 1) offline: core 1 has one pinnable thread.
+        var topo = new HostBuilder("h1").Cores(4).Threads(2).Pages1G(8).Build();
+        topo = topo with { Cpus = topo.Cpus.Select(c => c.Id == 5 ? c with { Online = false } : c).ToList() };
+        var fleet = new FleetState();
+        fleet.AddHost(topo);
+        var placer = new Placer(fleet);
+        var p = Place(placer, Request("a", Dedicated(4, 1024).With(ExtraSpecs.CpuThreadPolicyKey, "require")));
+        Assert.DoesNotContain(1, p.Cells![0].Pins.Select(x => x.Pcpu));
+        // Two whole SMT cores are gone; core 1's lone thread cannot serve require.
+        Assert.Equal(RejectionCode.DedicatedCpus, Assert.Single(placer.Place(Request("b", Dedicated(1, 1024).With(ExtraSpecs.CpuThreadPolicyKey, "require"))).Rejections).Code);
+        Assert.True(placer.Place(Request("c", Dedicated(1, 1024))).Succeeded);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Macvtap_and_direct_ports_never_share_a_vf_of_a_mixed_pool(bool macvtapFirst)
+    {
+        // One PF, two VFs: vf0 has a host netdev (macvtap can use it), vf1 is on vfio-pci (only direct can).
+        var topo = new HostBuilder("h1").Cores(8).Pages1G(8).Nic(0, "physnet2", 2).Build();
+        var pf = topo.Devices.Single(d => d.Physnet == "physnet2");
+        var mixed = pf with { Vfs = [pf.Vfs[0], pf.Vfs[1] with { Driver = "vfio-pci", NetDev = null, MsiIrqs = [] }] };
+        topo = topo with { Devices = topo.Devices.Select(d => d == pf ? mixed : d).ToList() };
+        var fleet = new FleetState();
+        fleet.AddHost(topo);
+        var macvtap = new PortRequest("mv", VnicType.Macvtap, "physnet2", false, NextMac());
+        var direct = Direct("dir");
+        var p = Place(new Placer(fleet), Request("vm", Dedicated(1, 1024), macvtapFirst ? [macvtap, direct] : [direct, macvtap]));
+        Assert.Equal(0, p.Vfs.Single(v => v.Port == "mv").VfIndex);
+        Assert.Equal(1, p.Vfs.Single(v => v.Port == "dir").VfIndex);
+    }
 }
