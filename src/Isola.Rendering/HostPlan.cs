@@ -25,5 +25,5 @@ public sealed record HostPlan(
     public IEnumerable<IReadOnlyList<string>> VfCommands => Vfs.SelectMany(Vf.VfCommands.Program);
 
     /// <summary>The commands that reset the plan's VFs when the server goes.</summary>
-    public IEnumerable<IReadOnlyList<string>> VfResetCommands => Vfs.SelectMany(v => Vf.VfCommands.Reset(v.PfNetDev, v.VfIndex));
+    public IEnumerable<IReadOnlyList<string>> VfResetCommands => Vfs.SelectMany(v => Vf.VfCommands.Reset(v.PfNetDev, v.VfIndex, v.Driver));
 }

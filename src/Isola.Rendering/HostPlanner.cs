@@ -28,10 +28,10 @@ public static class HostPlanner
         var xml = DomainXmlRenderer.Render(input, uuid, nics, options ?? RenderOptions.Default, errors);
         var vfs = VfSettingsOf(input, errors);
         if (errors.Count > 0)
-            throw new RenderException(errors);
+            throw new RenderException(errors.Distinct().ToList());
         var irqs = IrqPlan(input, errors);
         if (errors.Count > 0)
-            throw new RenderException(errors);
+            throw new RenderException(errors.Distinct().ToList());
         var sets = HostCpuSets.Of(input.Host);
         var isolation = new HostIsolation(sets.Dedicated, sets.Reserved, irqs.Known.Select(k => k.Irq).Order().ToList());
         return new HostPlan(placement.Server, placement.Host, uuid, xml.ToString(), vfs, irqs, isolation,
@@ -67,6 +67,10 @@ public static class HostPlanner
                 errors.Add(new RequestError($"{field}.vlanProtocol", $"{quirks.Driver} VFs take only 802.1Q port VLANs"));
             if (port.MaxTxRateMbps < 0 || port.MinTxRateMbps < 0)
                 errors.Add(new RequestError($"{field}.maxTxRateMbps", "rates are never negative"));
+            if (port.LinkState != VfLinkState.Auto && !quirks.LinkState)
+                errors.Add(new RequestError($"{field}.linkState", $"{quirks.Driver} VFs have no settable link state (they follow the PF)"));
+            if (port.Ha && !port.SpoofCheck)
+                errors.Add(new RequestError($"{field}.spoofCheck", "an HA bond keeps spoof check on: both VFs carry the port's one MAC"));
             if (port.MinTxRateMbps > 0 && !quirks.MinTxRate)
                 errors.Add(new RequestError($"{field}.minTxRateMbps", $"{quirks.Driver} cannot guarantee a VF a minimum rate"));
             if (port.MaxTxRateMbps > 0 && port.MinTxRateMbps > port.MaxTxRateMbps)
@@ -108,8 +112,15 @@ public static class HostPlanner
             var port = input.Ports.First(p => p.Name == vf.Port);
             var rule = new IrqRule(port.Name, vf.Vf, Targets(port, vf.HostCell));
             rules.Add(rule);
-            var irqs = input.Host.Devices.SelectMany(d => d.Vfs).FirstOrDefault(v => v.Address == vf.Vf)?.MsiIrqs ?? [];
-            known.AddRange(IrqAffinityPlan.Assign(rule, irqs));
+            // The IRQs the inventory lists belong to the VF's host driver. A VF passed through
+            // (hostdev) is rebound to vfio-pci, those IRQs go away and their numbers may be reused by
+            // other devices: its IRQs are known only after the guest enables MSI-X. macvtap keeps the
+            // host driver, so its IRQs are the listed ones.
+            if (port.VnicType == VnicType.Macvtap)
+            {
+                var irqs = input.Host.Devices.SelectMany(d => d.Vfs).FirstOrDefault(v => v.Address == vf.Vf)?.MsiIrqs ?? [];
+                known.AddRange(IrqAffinityPlan.Assign(rule, irqs));
+            }
         }
         var vhost = new List<VhostPin>();
         foreach (var port in input.Ports.Where(p => p.VnicType == VnicType.Normal))

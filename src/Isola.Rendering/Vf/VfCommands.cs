@@ -10,20 +10,25 @@ namespace Isola.Rendering.Vf;
 /// </summary>
 public static class VfCommands
 {
-    /// <summary>Every command that makes the VF match <paramref name="s"/>.</summary>
-    public static IReadOnlyList<IReadOnlyList<string>> Program(VfSettings s) =>
-    [
-        Mac(s.PfNetDev, s.VfIndex, s.Desired.Mac),
-        Vlan(s.PfNetDev, s.VfIndex, s.Desired.Vlan, s.Desired.Qos, s.Desired.VlanProtocol),
-        SpoofCheck(s.PfNetDev, s.VfIndex, s.Desired.SpoofCheck),
-        Trust(s.PfNetDev, s.VfIndex, s.Desired.Trust),
-        LinkState(s.PfNetDev, s.VfIndex, s.Desired.LinkState),
-        Rates(s.PfNetDev, s.VfIndex, s.Desired.MaxTxRateMbps, s.Desired.MinTxRateMbps),
-    ];
+    /// <summary>Every command that makes the VF match <paramref name="s"/> (on igb, whose VFs have no settable link state, without <c>state</c>).</summary>
+    public static IReadOnlyList<IReadOnlyList<string>> Program(VfSettings s)
+    {
+        var commands = new List<IReadOnlyList<string>>
+        {
+            Mac(s.PfNetDev, s.VfIndex, s.Desired.Mac),
+            Vlan(s.PfNetDev, s.VfIndex, s.Desired.Vlan, s.Desired.Qos, s.Desired.VlanProtocol),
+            SpoofCheck(s.PfNetDev, s.VfIndex, s.Desired.SpoofCheck),
+            Trust(s.PfNetDev, s.VfIndex, s.Desired.Trust),
+        };
+        if (DriverQuirks.For(s.Driver).LinkState)
+            commands.Add(LinkState(s.PfNetDev, s.VfIndex, s.Desired.LinkState));
+        commands.Add(Rates(s.PfNetDev, s.VfIndex, s.Desired.MaxTxRateMbps, s.Desired.MinTxRateMbps));
+        return commands;
+    }
 
     /// <summary>The commands that put the VF back as Isola found it: MAC zeroed, VLAN 0, no rates, trust off, spoof check on, state auto.</summary>
-    public static IReadOnlyList<IReadOnlyList<string>> Reset(string pf, int vf) =>
-        Program(new VfSettings("", pf, null, default, default, vf, VfState.Reset));
+    public static IReadOnlyList<IReadOnlyList<string>> Reset(string pf, int vf, string? driver = null) =>
+        Program(new VfSettings("", pf, driver, default, default, vf, VfState.Reset));
 
     /// <summary>Equivalent to: <c>ip link set dev $pf vf $vf mac $mac</c></summary>
     public static IReadOnlyList<string> Mac(string pf, int vf, string mac) => ["ip", "link", "set", "dev", pf, "vf", Num(vf), "mac", mac];

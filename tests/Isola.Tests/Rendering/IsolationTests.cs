@@ -22,11 +22,24 @@ public class IsolationTests
         var rule = Assert.Single(plan.Irqs.Rules);
         var pins = CpuSet.Of(input.Placement.Cells![0].Pins.Select(p => p.Pcpu));
         Assert.Equal(pins, rule.Targets);
-        // iavf VFs have 5 MSI-X vectors in the inventory: one per pCPU in turn.
-        var known = plan.Irqs.Known.Where(k => k.Vf == rule.Vf).ToList();
-        Assert.Equal(5, known.Count);
-        Assert.Equal(pins.Concat(pins.Take(1)), known.Select(k => k.Cpu));
-        Assert.Equal(known.Select(k => k.Irq), plan.Isolation.BannedIrqs);
+        // A passed-through VF is rebound to vfio-pci: the IRQs the inventory lists (its host
+        // driver's) go away, so nothing is steered or banned until the guest's own appear.
+        Assert.Empty(plan.Irqs.Known);
+        Assert.Empty(plan.Isolation.BannedIrqs);
+        var later = IrqAffinityPlan.Assign(rule, [301, 300, 302, 303, 304]);
+        Assert.Equal([300, 301, 302, 303, 304], later.Select(a => a.Irq));
+        Assert.Equal(pins.Concat(pins.Take(1)), later.Select(a => a.Cpu));
+    }
+
+    [Fact]
+    public void A_macvtap_vf_keeps_its_host_driver_and_its_listed_irqs_are_steered()
+    {
+        var input = RenderCases.Input("macvtap");
+        var plan = HostPlanner.Render(input);
+        var vf = input.Host.Devices.SelectMany(d => d.Vfs).Single(v => v.Address == input.Placement.Vfs[0].Vf);
+        Assert.Equal(vf.MsiIrqs, plan.Irqs.Known.Select(k => k.Irq));
+        Assert.Equal(vf.MsiIrqs, plan.Isolation.BannedIrqs);
+        Assert.All(plan.Irqs.Known, k => Assert.Contains(k.Cpu, input.Placement.Cells![0].Pins.Select(p => p.Pcpu)));
     }
 
     [Fact]
@@ -55,7 +68,8 @@ public class IsolationTests
         var plan = HostPlanner.Render(RenderCases.Input("direct-dedicated"));
         Assert.Equal("1-3,5-7,9-11,13-15", plan.Isolation.Dedicated.ToString());
         Assert.Contains("IRQBALANCE_BANNED_CPULIST=1-3,5-7,9-11,13-15\n", plan.Isolation.IrqbalanceDefaults.Content, StringComparison.Ordinal);
-        Assert.Contains("IRQBALANCE_ARGS=\"--banirq=", plan.Isolation.IrqbalanceDefaults.Content, StringComparison.Ordinal);
+        Assert.DoesNotContain("IRQBALANCE_ARGS", plan.Isolation.IrqbalanceDefaults.Content, StringComparison.Ordinal);
+        Assert.Contains("IRQBALANCE_ARGS=\"--banirq=", HostPlanner.Render(RenderCases.Input("macvtap")).Isolation.IrqbalanceDefaults.Content, StringComparison.Ordinal);
         Assert.Equal(["/etc/systemd/system/system.slice.d/50-isola-cpus.conf", "/etc/systemd/system/user.slice.d/50-isola-cpus.conf", "/etc/systemd/system/init.scope.d/50-isola-cpus.conf"],
             plan.Isolation.SliceDropIns.Select(f => f.Path));
         Assert.All(plan.Isolation.SliceDropIns, f => Assert.Contains("AllowedCPUs=0,4,8,12\n", f.Content, StringComparison.Ordinal));

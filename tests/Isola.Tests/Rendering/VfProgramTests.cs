@@ -92,4 +92,31 @@ public class VfProgramTests
         Assert.Equal(12, plan.VfResetCommands.Count());
         Assert.All(plan.Vfs, v => Assert.Contains(plan.VfResetCommands, a => a[4] == v.PfNetDev && a[6] == v.VfIndex.ToString() && a[7] == "mac" && a[8] == VfState.ZeroMac));
     }
+
+    [Fact]
+    public void Igb_vfs_get_no_state_command_and_refuse_a_forced_state()
+    {
+        var s = new VfSettings("p", "p1p1", "igb", PciAddress.Parse("0000:03:00.0"), PciAddress.Parse("0000:03:10.0"), 0, VfState.Reset);
+        Assert.DoesNotContain(VfCommands.Program(s), a => a.Contains("state"));
+        Assert.DoesNotContain(VfCommands.Reset("p1p1", 0, "igb"), a => a.Contains("state"));
+        Assert.Contains(VfCommands.Reset("p1p1", 0, "ixgbe"), a => a.Contains("state"));
+
+        var fleet = new Isola.Scheduling.State.FleetState();
+        fleet.AddHost(new Isola.Tests.Scheduling.HostBuilder("edge").Cores(4).Pages1G(4).Nic(0, "physnet1", 2, model: "intel-82576").Build());
+        var port = new PortSpec("p", VnicType.Direct, "fa:16:3e:00:00:09", Physnet: "physnet1", LinkState: VfLinkState.Enable);
+        var flavor = Flavor.Of("f", 1, 1024, 1).With(ExtraSpecs.CpuPolicyKey, "dedicated").With(ExtraSpecs.MemPageSizeKey, "1GB");
+        var placed = new Isola.Scheduling.Pipeline.Placer(fleet).Place(PlacementRequest.Create("vm", flavor, [new PortRequest("p", VnicType.Direct, "physnet1", false, port.Mac)])).Placement!;
+        var e = Assert.Throws<RenderException>(() => HostPlanner.Render(new RenderInput(placed, flavor, [port], fleet.Hosts[0].Topology)));
+        Assert.Equal("ports[0].linkState", Assert.Single(e.Errors).Field);
+        var plan = HostPlanner.Render(new RenderInput(placed, flavor, [port with { LinkState = VfLinkState.Auto }], fleet.Hosts[0].Topology));
+        Assert.DoesNotContain(plan.VfCommands, a => a.Contains("state"));
+    }
+
+    [Fact]
+    public void An_ha_bond_keeps_spoof_check_on()
+    {
+        var input = RenderCases.Input("ha-active-backup");
+        var bad = input with { Ports = [input.Ports[0] with { SpoofCheck = false }, input.Ports[1]] };
+        Assert.Equal("ports[0].spoofCheck", Assert.Single(Assert.Throws<RenderException>(() => HostPlanner.Render(bad)).Errors).Field);
+    }
 }
