@@ -89,8 +89,8 @@ public sealed class CpuSet : IEquatable<CpuSet>, IReadOnlyCollection<int>
                 error = $"'{range}' spans more than 65536 CPUs (cpulist '{trimmed}')";
                 return false;
             }
-            for (var id = first; id <= last; id++)
-                ids.Add(id);
+            for (long id = first; id <= last; id++)
+                ids.Add((int)id);
         }
         set = Of(ids);
         return true;

@@ -18,7 +18,7 @@ internal static partial class CpuReader
             var match = CpuName().Match(name);
             if (!match.Success)
                 continue;
-            var id = int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
+            var id = (int)Math.Min(int.MaxValue, long.Parse(match.Groups[1].Value.Length > 9 ? "2147483647" : match.Groups[1].Value, CultureInfo.InvariantCulture));
             var dir = $"{CpuDir}/{name}";
             var subject = $"cpu{id}";
             // cpu0 usually has no 'online' file: it cannot be taken offline.

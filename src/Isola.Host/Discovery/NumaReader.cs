@@ -19,7 +19,7 @@ internal static partial class NumaReader
             var match = NodeName().Match(name);
             if (!match.Success)
                 continue;
-            var id = int.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
+            var id = (int)Math.Min(int.MaxValue, long.Parse(match.Groups[1].Value.Length > 9 ? "2147483647" : match.Groups[1].Value, CultureInfo.InvariantCulture));
             var dir = $"{NodeDir}/{name}";
             var subject = $"node{id}";
             var cpus = CpuSet.Empty;
@@ -42,9 +42,9 @@ internal static partial class NumaReader
         foreach (var line in text.Split('\n'))
         {
             var m = MeminfoLine().Match(line);
-            if (!m.Success || int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) != id)
+            if (!m.Success || (int)Math.Min(int.MaxValue, long.Parse(m.Groups[1].Value.Length > 9 ? "2147483647" : m.Groups[1].Value, CultureInfo.InvariantCulture)) != id)
                 continue;
-            var value = long.Parse(m.Groups[3].Value, CultureInfo.InvariantCulture);
+            var value = (long.TryParse(m.Groups[3].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var kib) ? kib : 0);
             if (m.Groups[2].Value == "MemTotal")
                 total = value;
             else if (m.Groups[2].Value == "MemFree")
@@ -63,7 +63,8 @@ internal static partial class NumaReader
             var m = HugepageDir().Match(name);
             if (!m.Success)
                 continue;
-            var size = long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
+            if (!long.TryParse(m.Groups[1].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var size))
+                continue;
             var total = root.ReadInt($"{dir}/hugepages/{name}/nr_hugepages", subject);
             var free = root.ReadInt($"{dir}/hugepages/{name}/free_hugepages", subject);
             if (total is null || free is null)

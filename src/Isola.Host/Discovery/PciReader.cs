@@ -69,6 +69,9 @@ internal static partial class PciReader
             vfDevice = vfId is >= 0 and <= 0xffff ? (ushort)vfId.Value : null;
         }
         var vfs = ReadVfs(root, dir, subject);
+        var unbound = vfs.Count(v => v.Driver is null);
+        if (unbound > 0)
+            root.Warn(subject, WarningCodes.NoDriver, $"{unbound} of {vfs.Count} VFs have no driver bound: usable for passthrough (libvirt binds vfio-pci), not for macvtap");
         if (sriovCapable && vfs.Count != numVfs)
             root.Warn(subject, WarningCodes.Malformed, $"sriov_numvfs is {numVfs} but {vfs.Count} virtfn links were readable");
         return new PhysicalFunction(address, id, names.VendorName(id.Vendor), names.DeviceName(id), classCode, kind, driver,
@@ -83,7 +86,7 @@ internal static partial class PciReader
             var m = VirtfnName().Match(name);
             if (!m.Success)
                 continue;
-            var index = int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
+            var index = (int)Math.Min(int.MaxValue, long.Parse(m.Groups[1].Value.Length > 9 ? "2147483647" : m.Groups[1].Value, CultureInfo.InvariantCulture));
             var link = $"{pfDir}/{name}";
             if (root.IsDanglingLink(link))
             {
@@ -131,9 +134,11 @@ internal static partial class PciReader
         var node = root.ReadInt($"{dir}/numa_node", subject);
         if (node is >= 0)
             return node;
-        // -1 is the kernel's "unknown". Harmless on a one-cell host; worth saying on a NUMA host.
-        if (node == -1 && cellCount > 1)
-            root.Warn(subject, WarningCodes.NumaUnknown, "numa_node is -1: the firmware did not say which NUMA cell this device is on");
+        // -1 is the kernel's "unknown": harmless on a one-cell host, a placement question on a NUMA host.
+        if (node == -1)
+            root.Warn(subject, WarningCodes.NumaUnknown, cellCount > 1
+                ? "numa_node is -1: the firmware did not say which NUMA cell this device is on; pci_numa_affinity_policy=required cannot use it"
+                : "numa_node is -1 (the firmware did not say); harmless on this one-cell host");
         return null;
     }
 

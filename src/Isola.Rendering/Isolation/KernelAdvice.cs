@@ -17,7 +17,7 @@ public sealed record KernelAdvice(string Parameter, string Reason)
         var k = host.Kernel;
         var passthrough = placement.Vfs.Count > 0 || placement.Pfs.Count > 0;
         if (k.Iommu == IommuMode.Off || (passthrough && !host.IommuActive))
-            advice.Add(new("intel_iommu=on iommu=pt (amd_iommu=on iommu=pt on AMD)", "VFs and PFs are passed to guests through VFIO, which needs the IOMMU; the kernel has no IOMMU groups"));
+            advice.Add(new("intel_iommu=on iommu=pt (on AMD: iommu=pt, and no amd_iommu=off)", "VFs and PFs are passed to guests through VFIO, which needs the IOMMU; the kernel has no IOMMU groups"));
         else if (k.Iommu == IommuMode.On)
             advice.Add(new("iommu=pt", "translation only for devices given to guests: host devices keep their DMA speed"));
         var sets = HostCpuSets.Of(host);

@@ -114,6 +114,8 @@ public sealed class FleetState(SchedulingOptions options)
         lock (_lock)
         {
             var host = Host(placement.Host) ?? throw new ArgumentException($"host {placement.Host} is not in the fleet");
+            if (Held(host, placement) is { } missing)
+                throw new InvalidOperationException($"cannot release {placement.Server} from {host.Name}: {missing}; nothing was changed");
             Apply(host, placement, take: false);
         }
     }
@@ -158,6 +160,31 @@ public sealed class FleetState(SchedulingOptions options)
             if (host.PoolOf(pf.Pf) is not { WhollyFree: true })
                 return $"PF {pf.Pf} is not wholly free";
         }
+        return null;
+    }
+
+    /// <summary>Whether every pCPU, VF and PF of a placement is held now (so releasing it changes only what it took).</summary>
+    private static string? Held(HostState host, Placement p)
+    {
+        foreach (var cell in p.Cells ?? [])
+        {
+            var cpus = host.Cell(cell.HostCell)?.Cpus;
+            if (cpus is null || cell.Pins.Select(x => x.Pcpu).Concat(cell.ReservedSiblings).Any(cpus.IsFree))
+                return $"pCPUs of host cell {cell.HostCell} are not held";
+        }
+        if (p.EmulatorPins.Count > 0 && p.EmulatorPins.Concat(p.EmulatorReserved).Any(host.Cell(p.Cells![0].HostCell)!.Cpus.IsFree))
+            return "the emulator pCPU is not held";
+        foreach (var vf in p.Vfs)
+        {
+            var pool = host.PoolOf(vf.Pf);
+            var slot = pool?.SlotOf(vf.Vf) ?? -1;
+            if (pool is null || slot < 0 || pool.IsFree(slot))
+                return $"VF {vf.Vf} is not held";
+        }
+        if (p.Pfs.Any(x => host.PoolOf(x.Pf) is not { PfTaken: true }))
+            return "a PF is not held";
+        if (host.SharedUnitsFree + p.FloatingVcpus > host.SharedUnitsTotal)
+            return "its shared vCPUs are not held";
         return null;
     }
 

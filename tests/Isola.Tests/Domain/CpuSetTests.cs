@@ -56,4 +56,10 @@ public class CpuSetTests
         Assert.Equal(CpuSet.Parse("0-3").GetHashCode(), CpuSet.Of(3, 2, 1, 0).GetHashCode());
         Assert.NotEqual(CpuSet.Parse("0-3"), CpuSet.Parse("0-4"));
     }
+
+    [Fact]
+    public void A_range_up_to_the_largest_id_ends()
+    {
+        Assert.Equal(8, CpuSet.Parse("2147483640-2147483647").Count);
+    }
 }

@@ -325,4 +325,15 @@ public class SchedulerTests
         Assert.Equal(0, p.Vfs.Single(v => v.Port == "mv").VfIndex);
         Assert.Equal(1, p.Vfs.Single(v => v.Port == "dir").VfIndex);
     }
+
+    [Fact]
+    public void Releasing_what_is_not_held_changes_nothing()
+    {
+        var (fleet, placer) = Fleet(new HostBuilder("h1").Cores(8).Pages1G(8).Nic(0, "physnet2", 2));
+        var p = Place(placer, Request("vm", Dedicated(2, 1024), Direct("x")));
+        fleet.Release(p);
+        var before = fleet.Host("h1")!.Fingerprint();
+        Assert.Throws<InvalidOperationException>(() => fleet.Release(p));
+        Assert.Equal(before, fleet.Host("h1")!.Fingerprint());
+    }
 }

@@ -74,13 +74,14 @@ public sealed class HostDiscoveryTests : IDisposable
     }
 
     [Fact]
-    public async Task Asks_ip_exactly_once_per_pf_with_vfs_and_warns_only_about_the_unknown_numa_node()
+    public async Task Asks_ip_exactly_once_per_pf_with_vfs_and_warns_about_the_unbound_vf_and_the_unknown_numa_node()
     {
         var commands = LiteralHost.Commands();
         var host = await Discover(commands);
         Assert.Equal([["ip", "-d", "-j", "link", "show", "dev", "p2p1"]], commands.Calls);
-        var warning = Assert.Single(host.Warnings);
-        Assert.Equal(("0000:c1:00.0", WarningCodes.NumaUnknown), (warning.Subject, warning.Code));
+        Assert.Equal([("0000:08:00.0", WarningCodes.NoDriver), ("0000:c1:00.0", WarningCodes.NumaUnknown)],
+            host.Warnings.Select(w => (w.Subject, w.Code)));
+        Assert.Contains("1 of 2 VFs have no driver bound", host.Warnings[0].Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -230,8 +231,8 @@ public sealed class HostDiscoveryTests : IDisposable
         var cell = Assert.Single(host.Cells);
         Assert.Equal(("0-7", 32768000L, 24000000L), (cell.Cpus.ToString(), cell.MemTotalKiB, cell.MemFreeKiB));
         Assert.All(host.Cpus, c => Assert.Equal(0, c.Cell));
-        // With one cell an unknown device NUMA node is harmless: no warning for the NVMe.
-        Assert.DoesNotContain(host.Warnings, w => w.Code == WarningCodes.NumaUnknown);
+        // With one cell an unknown device NUMA node is harmless, and the warning says so.
+        Assert.Contains(host.Warnings, w => w is { Subject: "0000:c1:00.0", Code: WarningCodes.NumaUnknown } && w.Message.Contains("harmless", StringComparison.Ordinal));
     }
 
     [Fact]
