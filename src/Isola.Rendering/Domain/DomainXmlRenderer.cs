@@ -32,7 +32,7 @@ internal static class DomainXmlRenderer
             MemoryBacking(placement, compute),
             compute.LockedMemory ? new XElement("memtune", new XElement("hard_limit", new XAttribute("unit", "KiB"), memKiB + (1024 * 1024))) : null,
             Vcpu(flavor, placement, sets),
-            CpuTune(placement, sets),
+            CpuTune(placement, sets, host),
             NumaTune(placement),
             new XElement("os", new XElement("type", new XAttribute("arch", "x86_64"), new XAttribute("machine", "q35"), "hvm"),
                 new XElement("boot", new XAttribute("dev", "hd"))),
@@ -68,12 +68,19 @@ internal static class DomainXmlRenderer
         return vcpu;
     }
 
-    private static XElement? CpuTune(Placement placement, HostCpuSets sets)
+    private static CpuSet CellReserved(Isola.Domain.Topology.HostTopology host, HostCpuSets sets, int cell)
+    {
+        var local = sets.Reserved.Intersect(host.Cells.FirstOrDefault(c => c.Id == cell)?.Cpus ?? CpuSet.Empty);
+        return local.IsEmpty ? sets.Reserved : local;
+    }
+
+    private static XElement? CpuTune(Placement placement, HostCpuSets sets, Isola.Domain.Topology.HostTopology host)
     {
         if (placement.Cells is null)
             return new XElement("cputune", new XElement("emulatorpin", new XAttribute("cpuset", sets.Reserved.ToString())));
+        // Shared vCPUs of a NUMA guest float on the reserved CPUs of their own cell, next to their memory.
         var pins = placement.Cells.SelectMany(c => c.Pins.Select(p => (p.Vcpu, Cpus: p.Pcpu.ToString(CultureInfo.InvariantCulture)))
-            .Concat(c.SharedVcpus.Select(v => (Vcpu: v, Cpus: sets.Reserved.ToString())))).OrderBy(p => p.Vcpu);
+            .Concat(c.SharedVcpus.Select(v => (Vcpu: v, Cpus: CellReserved(host, sets, c.HostCell).ToString())))).OrderBy(p => p.Vcpu);
         var pinned = CpuSet.Of(placement.Cells.SelectMany(c => c.Pins.Select(p => p.Pcpu)));
         var emulator = placement.EmulatorPins.Count > 0 ? CpuSet.Of(placement.EmulatorPins) : pinned.IsEmpty ? sets.Reserved : pinned;
         return new XElement("cputune",

@@ -62,11 +62,13 @@ public sealed class FleetState(SchedulingOptions options)
         lock (_lock)
         {
             var old = Host(name) ?? throw new ArgumentException($"host '{name}' is not in the fleet");
-            var host = HostState.Create(old.Index, name, topology ?? old.Topology, Options, old.AvailabilityZone, old.Aggregates);
+            var list = placements.ToList();
+            var host = HostState.Create(old.Index, name, topology ?? old.Topology, Options, old.AvailabilityZone, old.Aggregates,
+                list.SelectMany(p => p.Vfs.Select(v => v.Vf)).ToHashSet());
             _hosts[old.Index] = host;
             foreach (var group in _groups.Values)
                 group.MembersByHost.Remove(old.Index);
-            foreach (var placement in placements)
+            foreach (var placement in list)
             {
                 if (Check(host, placement) is { } conflict)
                     throw new InvalidOperationException($"stored placement of {placement.Server} does not fit {name}: {conflict}");

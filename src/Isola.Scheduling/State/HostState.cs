@@ -118,7 +118,9 @@ public sealed class HostState
         return null;
     }
 
-    public static HostState Create(int index, string name, HostTopology topology, SchedulingOptions options, string? zone = null, IReadOnlySet<string>? aggregates = null)
+    /// <param name="heldVfs">VFs that committed placements hold: in their pools even though their MAC is set (Isola set it).</param>
+    public static HostState Create(int index, string name, HostTopology topology, SchedulingOptions options, string? zone = null, IReadOnlySet<string>? aggregates = null,
+        IReadOnlySet<PciAddress>? heldVfs = null)
     {
         var online = topology.Cpus.Where(c => c.Online).ToList();
         var (dedicated, shared) = HostCpuSets.Of(topology);
@@ -136,7 +138,7 @@ public sealed class HostState
         foreach (var pf in topology.Devices.Where(d => d.Kind == DeviceKind.Network && d.Physnet is not null && d.Allowed))
         {
             // A VF whose MAC is already set is in use on the host by something Isola did not place.
-            var vfs = pf.AssignableVfs.Where(v => v.State is null || v.State.Mac == VfState.ZeroMac).ToList();
+            var vfs = pf.AssignableVfs.Where(v => v.State is null || v.State.Mac == VfState.ZeroMac || heldVfs?.Contains(v.Address) == true).ToList();
             var socket = pf.NumaNode is { } n ? topology.Cells.FirstOrDefault(c => c.Id == n)?.Socket ?? -1 : -1;
             vfPools.Add(new VfPool(vfPools.Count, pf, pf.Physnet!, socket, vfs));
         }

@@ -184,6 +184,28 @@ public abstract class StoreSuite
         Assert.All(fresh.Fleet.Hosts, h => Assert.Equal(0, h.FreeDedicatedThreads));
     }
 
+    [Fact]
+    public async Task A_host_reregistered_with_the_macs_isola_set_keeps_its_placements()
+    {
+        var store = await StoreWithHosts(SmallHost("h1"));
+        var placer = await StorePlacer.LoadAsync(store);
+        var placed = (await placer.PlaceAsync("s1", "p1", Request("vm1", Dedicated(1, 1024), Direct("p")))).Placement!;
+        // The agent reports the inventory again: the VF now carries the port's MAC.
+        var inventory = SmallHost("h1").Build();
+        var vf = placed.Vfs[0];
+        inventory = inventory with
+        {
+            Devices = inventory.Devices.Select(d => d.Address != vf.Pf ? d : d with
+            {
+                Vfs = d.Vfs.Select(v => v.Address != vf.Vf ? v : v with { State = Isola.Domain.Pci.VfState.Reset with { Mac = vf.Mac } }).ToList(),
+            }).ToList(),
+        };
+        await store.UpsertHostAsync(inventory);
+        await placer.AddOrRefreshHostAsync("h1");
+        Assert.False(placer.Fleet.Host("h1")!.PoolOf(vf.Pf)!.IsFree(placer.Fleet.Host("h1")!.PoolOf(vf.Pf)!.SlotOf(vf.Vf)));
+        Assert.True(await placer.ReleaseAsync("s1", "h1"));
+    }
+
     private static string InventoryJson(Isola.Domain.Topology.HostTopology h) => Isola.Domain.Serialization.InventoryDocument.Of(h).ToJson();
 
     private sealed class PlacementComparer : IEqualityComparer<Placement>
