@@ -15,6 +15,7 @@ public static class CliApp
         root.Subcommands.Add(PlanCommand.Create(console));
         root.Subcommands.Add(CapacityCommand.Create(console));
         root.Subcommands.Add(RenderCommand.Create(console));
+        root.Subcommands.Add(ServeCommand.Create(console));
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
