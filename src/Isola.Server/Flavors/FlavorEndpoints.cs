@@ -54,7 +54,7 @@ internal static class FlavorEndpoints
     public static async Task<FlavorRecord> Find(ResourceStore store, Caller caller, string id)
     {
         caller.RequireUser();
-        return (await store.FlavorsAsync()).FirstOrDefault(f => f.Id == id || f.Name == id) ?? throw ApiException.NotFound("flavor", id);
+        return await store.FlavorAsync(id) ?? throw ApiException.NotFound("flavor", id);
     }
 
     public static Flavor ToFlavor(FlavorRecord f) => new(f.Name, f.Vcpus, f.RamMiB, f.DiskGiB, f.ExtraSpecs);

@@ -56,7 +56,7 @@ internal static class NetworkEndpoints
             var network = new NetworkRecord(ResourceStore.NewId(), await caller.ProjectForAsync(store, body.Project), body.Name!, type!, body.Physnet, segment, mtu, body.Shared);
             if (!await store.TryCreateNetworkAsync(network))
             {
-                var taken = (await store.NetworksAsync(network.ProjectId)).Any(n => n.ProjectId == network.ProjectId && n.Name == network.Name);
+                var taken = (await store.NetworkAsync(network.ProjectId, network.Name))?.ProjectId == network.ProjectId;
                 throw taken ? ApiException.Conflict("name-taken", $"the project has a network named {network.Name}", "name")
                     : ApiException.Conflict("segment-in-use", type == "flat" ? $"physnet {body.Physnet} has a flat network already"
                         : $"{type} segment {segment}{(body.Physnet is null ? "" : $" on {body.Physnet}")} is in use", "segment");
@@ -87,9 +87,7 @@ internal static class NetworkEndpoints
     public static async Task<NetworkRecord> Find(ResourceStore store, Caller caller, string id)
     {
         caller.RequireUser();
-        var all = await store.NetworksAsync(caller.ProjectScope);
-        return all.FirstOrDefault(n => n.Id == id) ?? all.FirstOrDefault(n => n.Name == id && caller.Sees(n.ProjectId))
-            ?? all.FirstOrDefault(n => n.Name == id) ?? throw ApiException.NotFound("network", id);
+        return await store.NetworkAsync(caller.ProjectScope, id) ?? throw ApiException.NotFound("network", id);
     }
 
     /// <summary>The lowest free segment of the configured ranges for that type (and physnet).</summary>

@@ -76,7 +76,7 @@ internal static partial class PortEndpoints
                 var port = new PortRecord(ResourceStore.NewId(), project, network.Id, spec.Name, spec.Mac, "DOWN", null, JsonSerializer.Serialize(spec, IsolaJson.Compact), null);
                 if (await store.TryCreatePortAsync(port))
                     return Results.Created($"/v1/ports/{port.Id}", View(port));
-                if ((await store.PortsAsync(project)).Any(p => p.Name == port.Name))
+                if (await store.PortAsync(project, port.Name) is not null)
                     throw ApiException.Conflict("name-taken", $"the project has a port named {port.Name}", "name");
                 if (mac is not null)
                     throw ApiException.Conflict("mac-in-use", $"MAC {mac} is in use", "mac");
@@ -102,8 +102,7 @@ internal static partial class PortEndpoints
     public static async Task<PortRecord> Find(ResourceStore store, Caller caller, string id)
     {
         caller.RequireUser();
-        var ports = await store.PortsAsync(caller.ProjectScope);
-        return ports.FirstOrDefault(p => p.Id == id) ?? ports.FirstOrDefault(p => p.Name == id) ?? throw ApiException.NotFound("port", id);
+        return await store.PortAsync(caller.ProjectScope, id) ?? throw ApiException.NotFound("port", id);
     }
 
     public static PortSpec Spec(PortRecord port) => JsonSerializer.Deserialize<PortSpec>(port.Spec, IsolaJson.Options)!;

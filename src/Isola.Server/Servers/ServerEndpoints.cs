@@ -74,8 +74,7 @@ internal static class ServerEndpoints
                     _ => ApiException.Conflict("no-valid-host", result.Explain(), extra: new { reasons = result.Decision.Rejections }),
                 };
             }
-            var created = (await store.ServersAsync(project)).Single(s => s.Id == id);
-            return Results.Created($"/v1/servers/{id}", View(created));
+            return Results.Created($"/v1/servers/{id}", View((await store.ServerAsync(project, id))!));
         });
         api.MapGet("/servers", async (HttpContext http, ResourceStore store) =>
         {
@@ -95,8 +94,7 @@ internal static class ServerEndpoints
     private static async Task<ServerRecord> Find(ResourceStore store, Caller caller, string id)
     {
         caller.RequireUser();
-        var servers = await store.ServersAsync(caller.ProjectScope);
-        return servers.FirstOrDefault(s => s.Id == id) ?? servers.FirstOrDefault(s => s.Name == id) ?? throw ApiException.NotFound("server", id);
+        return await store.ServerAsync(caller.ProjectScope, id) ?? throw ApiException.NotFound("server", id);
     }
 
     /// <summary>A port's binding: the host and the devices it got.</summary>

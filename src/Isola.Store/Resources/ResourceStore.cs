@@ -97,6 +97,17 @@ public sealed class ResourceStore(StoreConnectionFactory factory, TimeProvider t
             new { projectId }, Network);
     }
 
+    /// <summary>A network the project sees (its own or shared; any for null), by id or name; its own first.</summary>
+    public async Task<NetworkRecord?> NetworkAsync(string? projectId, string idOrName)
+    {
+        await using var c = await factory.OpenAsync();
+        var rows = await c.RowsAsync($"""
+            SELECT {NetworkColumns} FROM networks
+            WHERE (id = @idOrName OR name = @idOrName) AND (@projectId IS NULL OR project_id = @projectId OR shared)
+            """, new { projectId, idOrName }, Network);
+        return rows.FirstOrDefault(n => n.Id == idOrName) ?? rows.FirstOrDefault(n => n.ProjectId == projectId) ?? rows.FirstOrDefault();
+    }
+
     public async Task<IReadOnlyList<long>> SegmentsInUseAsync(string type, string? physnet)
     {
         await using var c = await factory.OpenAsync();
@@ -134,6 +145,14 @@ public sealed class ResourceStore(StoreConnectionFactory factory, TimeProvider t
                 JsonSerializer.Deserialize<Dictionary<string, string>>(r.GetString(5)) ?? []));
     }
 
+    public async Task<FlavorRecord?> FlavorAsync(string idOrName)
+    {
+        await using var c = await factory.OpenAsync();
+        return (await c.RowsAsync("SELECT id, name, vcpus, ram_mib, disk_gib, extra_specs FROM flavors WHERE id = @idOrName OR name = @idOrName", new { idOrName },
+            r => new FlavorRecord(r.GetString(0), r.GetString(1), (int)r.Long(2), r.Long(3), (int)r.Long(4),
+                JsonSerializer.Deserialize<Dictionary<string, string>>(r.GetString(5)) ?? []))).FirstOrDefault();
+    }
+
     public async Task<bool> DeleteFlavorAsync(string id)
     {
         await using var c = await factory.OpenAsync();
@@ -169,6 +188,15 @@ public sealed class ResourceStore(StoreConnectionFactory factory, TimeProvider t
         return await c.RowsAsync($"SELECT {PortColumns} FROM ports WHERE @projectId IS NULL OR project_id = @projectId ORDER BY name, id", new { projectId }, Port);
     }
 
+    /// <summary>A port of the project (any for null) by id or name.</summary>
+    public async Task<PortRecord?> PortAsync(string? projectId, string idOrName)
+    {
+        await using var c = await factory.OpenAsync();
+        var rows = await c.RowsAsync($"SELECT {PortColumns} FROM ports WHERE (id = @idOrName OR name = @idOrName) AND (@projectId IS NULL OR project_id = @projectId)",
+            new { projectId, idOrName }, Port);
+        return rows.FirstOrDefault(p => p.Id == idOrName) ?? rows.FirstOrDefault();
+    }
+
     public async Task<int> PortsOnNetworkAsync(string networkId)
     {
         await using var c = await factory.OpenAsync();
@@ -199,6 +227,15 @@ public sealed class ResourceStore(StoreConnectionFactory factory, TimeProvider t
         c.ExecuteAsync("UPDATE ports SET server_id = NULL, status = 'DOWN', binding = NULL WHERE server_id = @serverId", new { serverId }, tx);
 
     // Servers.
+
+    /// <summary>A server of the project (any for null) by id or name.</summary>
+    public async Task<ServerRecord?> ServerAsync(string? projectId, string idOrName)
+    {
+        await using var c = await factory.OpenAsync();
+        var rows = await c.RowsAsync("SELECT id, project_id, name, status, host, placement, spec FROM servers WHERE (id = @idOrName OR name = @idOrName) AND (@projectId IS NULL OR project_id = @projectId)",
+            new { projectId, idOrName }, r => new ServerRecord(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.NullableString(4), r.NullableString(5), r.NullableString(6)));
+        return rows.FirstOrDefault(s => s.Id == idOrName) ?? rows.FirstOrDefault();
+    }
 
     public async Task<IReadOnlyList<ServerRecord>> ServersAsync(string? projectId)
     {
