@@ -1,5 +1,8 @@
 using Isola.Bench;
 
+if (args.Length > 0 && args[0] == "api")
+    return await ApiBench.RunAsync(args[1..]);
+
 BenchOptions options;
 try
 {

@@ -18,6 +18,8 @@ public static class Migrator
     public static async Task<IReadOnlyList<int>> MigrateAsync(StoreConnectionFactory factory, TimeProvider time, CancellationToken ct = default)
     {
         await using var connection = await factory.OpenAsync(ct);
+        if (factory.Engine == StoreEngine.Sqlite)
+            await connection.ExecuteAsync("PRAGMA journal_mode = WAL"); // a property of the database file: once is enough
         await connection.ExecuteAsync("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)");
         var applied = new List<int>();
         foreach (var (version, name, sql) in Migrations)

@@ -51,12 +51,21 @@ public sealed class ResourceStore(StoreConnectionFactory factory, TimeProvider t
         return (token, secret);
     }
 
+    /// <summary>The token a secret belongs to. Tokens never change once made, so found ones are remembered.</summary>
     public async Task<TokenRecord?> TokenBySecretAsync(string secret)
     {
+        var hash = Hash(secret);
+        if (_tokens.TryGetValue(hash, out var known))
+            return known;
         await using var c = await factory.OpenAsync();
-        return (await c.RowsAsync("SELECT id, role, project_id, host FROM tokens WHERE secret_hash = @hash", new { hash = Hash(secret) },
+        var token = (await c.RowsAsync("SELECT id, role, project_id, host FROM tokens WHERE secret_hash = @hash", new { hash },
             r => new TokenRecord(r.GetString(0), r.GetString(1), r.NullableString(2), r.NullableString(3)))).FirstOrDefault();
+        if (token is not null)
+            _tokens[hash] = token;
+        return token;
     }
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, TokenRecord> _tokens = new(StringComparer.Ordinal);
 
     public async Task<bool> AnyAdminTokenAsync()
     {
