@@ -60,11 +60,15 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
         });
     }
 
-    public async Task<IReadOnlyList<StoredHost>> HostsAsync(CancellationToken ct = default)
+    public Task<IReadOnlyList<StoredHost>> HostsAsync(CancellationToken ct = default) => QueryHostsAsync(null, ct);
+
+    public async Task<StoredHost?> HostAsync(string name, CancellationToken ct = default) => (await QueryHostsAsync(name, ct)).FirstOrDefault();
+
+    private async Task<IReadOnlyList<StoredHost>> QueryHostsAsync(string? name, CancellationToken ct)
     {
         await using var connection = await Factory.OpenAsync(ct);
         var rows = await connection.QueryAsync<(string Name, string? Zone, string Aggregates, string Inventory, long Generation, bool Enabled)>(
-            "SELECT name, zone, aggregates, inventory, generation, enabled FROM hosts ORDER BY name");
+            "SELECT name, zone, aggregates, inventory, generation, enabled FROM hosts WHERE @name IS NULL OR name = @name ORDER BY name", new { name });
         return rows.Select(r => new StoredHost(r.Name, r.Zone, JsonSerializer.Deserialize<List<string>>(r.Aggregates) ?? [],
             InventoryDocument.Parse(r.Inventory).Host, r.Generation, r.Enabled)).ToList();
     }

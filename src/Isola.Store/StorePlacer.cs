@@ -108,7 +108,7 @@ public sealed class StorePlacer(FleetState fleet, PlacementStore store, int atte
         await _gate.WaitAsync(ct);
         try
         {
-            var stored = (await store.HostsAsync(ct)).FirstOrDefault(h => h.Name == name) ?? throw new ArgumentException($"host '{name}' is not in the store");
+            var stored = await store.HostAsync(name, ct) ?? throw new ArgumentException($"host '{name}' is not in the store");
             if (Fleet.Host(name) is null)
                 Fleet.AddHost(stored.Inventory, stored.Zone, stored.Aggregates);
             await RefreshAsync(name, ct, stored.Inventory);
