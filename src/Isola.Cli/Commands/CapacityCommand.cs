@@ -61,7 +61,7 @@ internal static class CapacityCommand
             var chosen = parse.GetValue(strategy) == "pack" ? Strategy.Pack : Strategy.Spread;
             var limit = parse.GetValue(max);
             Isola.Scheduling.Pipeline.PlacementResult? last = null;
-            PlanningOptions.WithProgress(console, limit > 100_000 ? 0 : limit, "counting", step =>
+            PlanningOptions.WithProgress(console, limit, "counting", step =>
             {
                 for (var n = 1; n <= limit; n++)
                 {

@@ -96,8 +96,11 @@ internal static class PlanningOptions
         }
         console.Ansi.Progress().Start(ctx =>
         {
+            // Past 100,000 steps the total is only a bound (capacity's --max): show activity, not a share.
             var task = ctx.AddTask(what, maxValue: total);
+            task.IsIndeterminate = total > 100_000;
             work(() => task.Increment(1));
+            task.Value = task.MaxValue;
         });
     }
 }
