@@ -21,15 +21,10 @@ internal static class ApiBench
 {
     public static async Task<int> RunAsync(string[] args)
     {
-        string Arg(string name, string fallback)
-        {
-            var i = Array.IndexOf(args, name);
-            return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
-        }
-        var storeArg = Arg("--store", "sqlite");
-        var hosts = int.Parse(Arg("--hosts", "100"), CultureInfo.InvariantCulture);
-        var servers = int.Parse(Arg("--servers", "1000"), CultureInfo.InvariantCulture);
-        var concurrency = int.Parse(Arg("--concurrency", "8"), CultureInfo.InvariantCulture);
+        var storeArg = BenchArgs.Get(args, "--store", "sqlite");
+        var hosts = BenchArgs.Int(args, "--hosts", 100);
+        var servers = BenchArgs.Int(args, "--servers", 1000);
+        var concurrency = BenchArgs.Int(args, "--concurrency", 8);
         var dir = Path.Join(Path.GetTempPath(), "isola-apibench-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(dir);
         var store = storeArg == "sqlite" ? Path.Join(dir, "isola.db") : storeArg;

@@ -15,13 +15,8 @@ internal static class StoreBench
 {
     public static async Task<int> RunAsync(string[] args)
     {
-        string Arg(string name, string fallback)
-        {
-            var i = Array.IndexOf(args, name);
-            return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
-        }
-        var hosts = int.Parse(Arg("--hosts", "100"), CultureInfo.InvariantCulture);
-        var servers = int.Parse(Arg("--servers", "1000"), CultureInfo.InvariantCulture);
+        var hosts = BenchArgs.Int(args, "--hosts", 100);
+        var servers = BenchArgs.Int(args, "--servers", 1000);
         var dir = Path.Join(Path.GetTempPath(), "isola-storebench-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(dir);
         try

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Isola.Domain.Serialization;
 using Isola.Server.Api;
 using Isola.Server.Flavors;
@@ -63,7 +62,4 @@ public static class IsolaServer
         HostEndpoints.Map(api);
         return new StartedServer(app, secret);
     }
-
-    /// <summary>The JSON the API writes, for clients reading it back.</summary>
-    public static JsonSerializerOptions Json => IsolaJson.Options;
 }

@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text;
-using Isola.Scheduling.Requests;
 
 namespace Isola.Rendering.Guest;
 

@@ -1,5 +1,4 @@
 using System.Text;
-using Isola.Scheduling.Requests;
 
 namespace Isola.Rendering.Guest;
 

@@ -23,8 +23,7 @@ public sealed class RequestContext
         VfDemand = DevicePorts.GroupBy(p => p.Physnet!).ToDictionary(g => g.Key, g => g.Sum(p => p.VfCount), StringComparer.Ordinal);
         TotalVfs = VfDemand.Values.Sum();
         MacvtapPhysnets = DevicePorts.Where(p => p.VnicType == VnicType.Macvtap).Select(p => p.Physnet!).ToHashSet(StringComparer.Ordinal);
-        SmallMemDemandMiB = Cells is null ? compute.RamMiB
-            : UsesSmallPages ? compute.RamMiB : 0;
+        SmallMemDemandMiB = UsesSmallPages ? compute.RamMiB : 0;
     }
 
     public PlacementRequest Request { get; }
