@@ -5,6 +5,7 @@ using Dapper;
 using Isola.Domain.Serialization;
 using Isola.Domain.Topology;
 using Isola.Scheduling;
+using Isola.Scheduling.Requests;
 
 namespace Isola.Store;
 
@@ -21,6 +22,8 @@ public enum CommitOutcome
     ResourceTaken,
     /// <summary>The project has a server of that name already.</summary>
     NameTaken,
+    /// <summary>A write of the commit threw; the exception says why.</summary>
+    Failed,
 }
 
 /// <summary>
@@ -73,6 +76,14 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
             InventoryDocument.Parse(r.Inventory).Host, r.Generation, r.Enabled)).ToList();
     }
 
+    /// <summary>Every server group's id and policy (what the scheduler needs of them).</summary>
+    public async Task<IReadOnlyList<(string Id, GroupPolicy Policy)>> GroupsAsync(CancellationToken ct = default)
+    {
+        await using var connection = await Factory.OpenAsync(ct);
+        return (await connection.QueryAsync<(string Id, string Policy)>("SELECT id, policy FROM server_groups"))
+            .Select(g => (g.Id, GroupPolicies.Parse(g.Policy))).ToList();
+    }
+
     /// <summary>Every host's generation: what changed since a process last looked.</summary>
     public async Task<IReadOnlyDictionary<string, long>> GenerationsAsync(CancellationToken ct = default)
     {
@@ -87,7 +98,8 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
         await using var connection = await Factory.OpenAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
         var generation = await connection.ExecuteScalarAsync<long>("SELECT generation FROM hosts WHERE name = @host", new { host }, tx);
-        var placements = await connection.QueryAsync<string>("SELECT placement FROM servers WHERE host = @host ORDER BY created_at, id", new { host }, tx);
+        var placements = await connection.QueryAsync<string>(
+            $"SELECT placement FROM servers WHERE host = @host AND status IN ({ServerStatus.HoldingList}) ORDER BY created_at, id", new { host }, tx);
         await tx.CommitAsync(ct);
         return (generation, placements.Select(ParsePlacement).ToList());
     }
@@ -95,24 +107,45 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
     /// <summary>Commits a server's placement if the host is still at <paramref name="expectedGeneration"/>; all or nothing.</summary>
     /// <param name="within">More writes that belong to the same commit (binding the server's ports).</param>
     public async Task<(CommitOutcome Outcome, long Generation)> CommitAsync(string serverId, string project, Placement placement, long expectedGeneration,
-        Func<DbConnection, DbTransaction, Task>? within = null, CancellationToken ct = default)
+        WithinCommit? within = null, CancellationToken ct = default)
     {
         await using var connection = await Factory.OpenAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
-        var bumped = await connection.ExecuteAsync("UPDATE hosts SET generation = generation + 1 WHERE name = @host AND generation = @expected",
+        var outcome = await CommitInAsync(connection, tx, serverId, project, placement, expectedGeneration, null, within);
+        if (outcome != CommitOutcome.Committed)
+        {
+            await tx.RollbackAsync(ct);
+            return (outcome, outcome == CommitOutcome.StaleHost ? await GenerationAsync(placement.Host, ct) : expectedGeneration);
+        }
+        if (BeforeCommit is not null)
+            await BeforeCommit();
+        await tx.CommitAsync(ct);
+        return (CommitOutcome.Committed, expectedGeneration + 1);
+    }
+
+    /// <summary>
+    /// The writes of one commit, inside a transaction the caller owns (and rolls back, at least to a
+    /// savepoint, unless this answers Committed): the host's generation moved by compare-and-swap,
+    /// the server row, one claim row per pCPU, VF and PF, and <paramref name="within"/>.
+    /// </summary>
+    public async Task<CommitOutcome> CommitInAsync(DbConnection connection, DbTransaction tx, string serverId, string project, Placement placement,
+        long expectedGeneration, string? spec, WithinCommit? within)
+    {
+        var bumped = await connection.ExecuteAsync(
+            "UPDATE hosts SET generation = generation + 1, revision = revision + 1 WHERE name = @host AND generation = @expected",
             new { host = placement.Host, expected = expectedGeneration }, tx);
         if (bumped == 0)
-            return (CommitOutcome.StaleHost, await connection.ExecuteScalarAsync<long>("SELECT generation FROM hosts WHERE name = @host", new { host = placement.Host }, tx));
+            return CommitOutcome.StaleHost;
         try
         {
             await connection.ExecuteAsync("""
-                INSERT INTO servers (id, project_id, name, status, host, placement, created_at, updated_at)
-                VALUES (@id, @project, @name, 'BUILD', @host, @placement, @now, @now)
-                """, new { id = serverId, project, name = placement.Server, host = placement.Host, placement = JsonSerializer.Serialize(placement, IsolaJson.Compact), now = Now }, tx);
+                INSERT INTO servers (id, project_id, name, status, host, placement, spec, created_at, updated_at)
+                VALUES (@id, @project, @name, 'BUILD', @host, @placement, @spec, @now, @now)
+                """, new { id = serverId, project, name = placement.Server, host = placement.Host, placement = JsonSerializer.Serialize(placement, IsolaJson.Compact), spec, now = Now }, tx);
         }
         catch (Exception e) when (StoreConnectionFactory.IsUniqueViolation(e))
         {
-            return (CommitOutcome.NameTaken, expectedGeneration);
+            return CommitOutcome.NameTaken;
         }
         try
         {
@@ -121,30 +154,46 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
         }
         catch (Exception e) when (StoreConnectionFactory.IsUniqueViolation(e))
         {
-            return (CommitOutcome.ResourceTaken, expectedGeneration);
+            return CommitOutcome.ResourceTaken;
         }
         if (within is not null)
             await within(connection, tx);
-        if (BeforeCommit is not null)
-            await BeforeCommit();
-        await tx.CommitAsync(ct);
-        return (CommitOutcome.Committed, expectedGeneration + 1);
+        return CommitOutcome.Committed;
+    }
+
+    private async Task<long> GenerationAsync(string host, CancellationToken ct)
+    {
+        await using var connection = await Factory.OpenAsync(ct);
+        return await connection.ExecuteScalarAsync<long>("SELECT generation FROM hosts WHERE name = @host", new { host });
     }
 
     /// <summary>Removes a server and everything it claimed; false when it was gone already (release is idempotent).</summary>
-    public async Task<bool> ReleaseAsync(string serverId, Func<DbConnection, DbTransaction, Task>? within = null, CancellationToken ct = default)
+    public async Task<bool> ReleaseAsync(string serverId, WithinCommit? within = null, CancellationToken ct = default) =>
+        (await ReleaseServerAsync(serverId, within, ct)).Released;
+
+    /// <summary>
+    /// Removes a server and its claims in one transaction; answers what it held and the host's
+    /// generation after the release (moved by one when the server held anything there).
+    /// </summary>
+    public async Task<(bool Released, string? Host, Placement? Placement, long Generation)> ReleaseServerAsync(string serverId, WithinCommit? within = null,
+        CancellationToken ct = default)
     {
         await using var connection = await Factory.OpenAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
         if (within is not null)
             await within(connection, tx);
-        var host = await connection.QuerySingleOrDefaultAsync<string?>("SELECT host FROM servers WHERE id = @serverId", new { serverId }, tx);
+        var row = await connection.QuerySingleOrDefaultAsync<(string? Host, string? Placement, string Status)?>(
+            "SELECT host, placement, status FROM servers WHERE id = @serverId", new { serverId }, tx);
         var deleted = await connection.ExecuteAsync("DELETE FROM claims WHERE server_id = @serverId", new { serverId }, tx);
         deleted += await connection.ExecuteAsync("DELETE FROM servers WHERE id = @serverId", new { serverId }, tx);
-        if (host is not null)
-            await connection.ExecuteAsync("UPDATE hosts SET generation = generation + 1 WHERE name = @host", new { host }, tx);
+        // A server that holds resources (not one in ERROR, whose claims went already) changes its host.
+        var holds = row is { Host: not null } r && ServerStatus.HoldsResources(r.Status);
+        long generation = 0;
+        if (holds)
+            generation = await connection.ExecuteScalarAsync<long>(
+                "UPDATE hosts SET generation = generation + 1, revision = revision + 1 WHERE name = @host RETURNING generation", new { host = row!.Value.Host }, tx);
         await tx.CommitAsync(ct);
-        return deleted > 0;
+        return (deleted > 0, holds ? row!.Value.Host : null, holds && row!.Value.Placement is { } json ? ParsePlacement(json) : null, generation);
     }
 
     /// <summary>Every claim row: (host, kind, item, server).</summary>

@@ -15,69 +15,129 @@ public sealed record StoredPlacementResult(Placement? Placement, PlacementResult
 }
 
 /// <summary>
-/// What a server process does to place a server: plan on its in-memory fleet, commit to the store
-/// against the host generation it planned on, and — when another process got there first — reload
-/// that host from the store and plan again. Several processes may share one store.
+/// What a server process does to place a server: plan on its in-memory fleet and reserve the plan
+/// there (one decision at a time), then hand the commit to the process's <see cref="PlacementWriter"/>,
+/// which writes it with whatever other commits are waiting, against the host generation the plan was
+/// made on. When another process got to the host first, the reservation is dropped, the hosts that
+/// changed are read from the store again, and the server is planned again. Several processes may
+/// share one store.
 /// </summary>
-public sealed class StorePlacer(FleetState fleet, PlacementStore store, int attempts = 8)
+public sealed class StorePlacer
 {
-    private readonly Scheduler _scheduler = new(fleet);
-    private readonly Dictionary<string, long> _generations = new(StringComparer.Ordinal);
+    private readonly Scheduler _scheduler;
+    private readonly PlacementWriter _writer;
+    private readonly PlacementStore _store;
+    private readonly int _attempts;
+    private readonly Dictionary<string, int> _epochs = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _gate = new(1, 1);
 
-    public FleetState Fleet { get; } = fleet;
+    public StorePlacer(FleetState fleet, PlacementStore store, int attempts = 8)
+    {
+        Fleet = fleet;
+        _store = store;
+        _attempts = attempts;
+        _scheduler = new Scheduler(fleet);
+        _writer = new PlacementWriter(store);
+    }
 
-    /// <summary>Builds the fleet from the store: every host with the placements committed on it.</summary>
+    public FleetState Fleet { get; }
+
+    /// <summary>Batches and commits written: how much the commits were grouped.</summary>
+    public (long Batches, long Commits) Written => _writer.Written;
+
+    /// <summary>Builds the fleet from the store: every host with the placements committed on it, and the server groups.</summary>
     public static async Task<StorePlacer> LoadAsync(PlacementStore store, SchedulingOptions? options = null, CancellationToken ct = default)
     {
         var fleet = new FleetState(options ?? SchedulingOptions.Default);
+        foreach (var (id, policy) in await store.GroupsAsync(ct))
+            fleet.AddGroup(id, policy);
         var placer = new StorePlacer(fleet, store);
-        foreach (var host in await store.HostsAsync(ct))
-        {
+        var hosts = await store.HostsAsync(ct);
+        foreach (var host in hosts)
             fleet.AddHost(host.Inventory, host.Zone, host.Aggregates);
-            await placer.RefreshAsync(host.Name, ct);
-        }
+        placer.Apply(await placer._writer.RefreshAsync(hosts.Select(h => h.Name).ToList()));
         return placer;
     }
 
-    /// <param name="within">Writes that must commit with the placement or not at all.</param>
-    public async Task<StoredPlacementResult> PlaceAsync(string serverId, string project, PlacementRequest request,
-        Func<System.Data.Common.DbConnection, System.Data.Common.DbTransaction, Placement, Task>? within = null, CancellationToken ct = default)
+    /// <summary>Makes a server group known to the scheduler (after it was stored).</summary>
+    public async Task AddGroupAsync(string id, GroupPolicy policy, CancellationToken ct = default)
     {
-        // One decision at a time in this process: the in-memory fleet has one writer.
         await _gate.WaitAsync(ct);
         try
         {
-            PlacementResult decision = new(null, [], 0, 0);
-            CommitOutcome? outcome = null;
-            for (var attempt = 1; attempt <= attempts; attempt++)
+            if (!Fleet.Groups.ContainsKey(id))
+                Fleet.AddGroup(id, policy);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <param name="within">Writes that must commit with the placement or not at all.</param>
+    /// <param name="spec">What the server was asked for (flavor, ports), stored with it.</param>
+    public async Task<StoredPlacementResult> PlaceAsync(string serverId, string project, PlacementRequest request,
+        Func<System.Data.Common.DbConnection, System.Data.Common.DbTransaction, Placement, Task>? within = null, CancellationToken ct = default,
+        string? spec = null)
+    {
+        PlacementResult decision = new(null, [], 0, 0);
+        CommitOutcome? outcome = null;
+        for (var attempt = 1; attempt <= _attempts; attempt++)
+        {
+            Placement placement;
+            int epoch;
+            // One decision at a time in this process: the in-memory fleet has one writer. The plan is
+            // reserved before the gate opens, so the next decision already sees it.
+            await _gate.WaitAsync(ct);
+            try
             {
                 decision = _scheduler.Schedule(request);
-                if (decision.Placement is not { } placement)
+                if (decision.Placement is null)
                     return new StoredPlacementResult(null, decision, outcome, attempt);
-                var (result, generation) = await store.CommitAsync(serverId, project, placement, _generations[placement.Host],
-                    within is null ? null : (c, tx) => within(c, tx, placement), ct);
-                outcome = result;
-                switch (result)
-                {
-                    case CommitOutcome.Committed:
-                        if (!Fleet.TryClaim(placement, out var conflict))
-                            throw new InvalidOperationException($"committed {placement.Server} but the fleet refused it: {conflict}");
-                        _generations[placement.Host] = generation;
-                        return new StoredPlacementResult(placement, decision, result, attempt);
-                    case CommitOutcome.NameTaken:
-                        return new StoredPlacementResult(null, decision, result, attempt);
-                    default:
-                        // Another process got there first; it may have changed other hosts too.
-                        foreach (var (host, current) in await store.GenerationsAsync(ct))
-                        {
-                            if (_generations.TryGetValue(host, out var seen) && seen != current)
-                                await RefreshAsync(host, ct);
-                        }
-                        break;
-                }
+                placement = decision.Placement;
+                if (!Fleet.TryClaim(placement, out var conflict))
+                    throw new InvalidOperationException($"the scheduler chose {placement.Host} for {placement.Server} but the fleet refused it: {conflict}");
+                epoch = _epochs[placement.Host];
             }
-            return new StoredPlacementResult(null, decision, outcome, attempts);
+            finally
+            {
+                _gate.Release();
+            }
+            try
+            {
+                outcome = await _writer.CommitAsync(serverId, project, placement, epoch, within is null ? null : (c, tx) => within(c, tx, placement), spec);
+            }
+            catch
+            {
+                await DropAsync(placement, epoch, refresh: true, ct);
+                throw;
+            }
+            switch (outcome)
+            {
+                case CommitOutcome.Committed:
+                    return new StoredPlacementResult(placement, decision, outcome, attempt);
+                case CommitOutcome.NameTaken:
+                    await DropAsync(placement, epoch, refresh: false, ct);
+                    return new StoredPlacementResult(null, decision, outcome, attempt);
+                default:
+                    // Another process got there first; it may have changed other hosts too.
+                    await DropAsync(placement, epoch, refresh: true, ct);
+                    break;
+            }
+        }
+        return new StoredPlacementResult(null, decision, outcome, _attempts);
+    }
+
+    /// <summary>Gives back a reservation that did not commit (unless a refresh dropped it already); then, if asked, reads the changed hosts.</summary>
+    private async Task DropAsync(Placement placement, int epoch, bool refresh, CancellationToken ct)
+    {
+        await _gate.WaitAsync(ct);
+        try
+        {
+            if (_epochs[placement.Host] == epoch)
+                Fleet.Release(placement);
+            if (refresh)
+                Apply(await _writer.RefreshAsync(null));
         }
         finally
         {
@@ -86,14 +146,17 @@ public sealed class StorePlacer(FleetState fleet, PlacementStore store, int atte
     }
 
     /// <summary>Deletes a server and gives back what it held, here and in the store. Idempotent.</summary>
-    public async Task<bool> ReleaseAsync(string serverId, string host, Func<System.Data.Common.DbConnection, System.Data.Common.DbTransaction, Task>? within = null,
+    public async Task<bool> ReleaseAsync(string serverId, string? host = null, Func<System.Data.Common.DbConnection, System.Data.Common.DbTransaction, Task>? within = null,
         CancellationToken ct = default)
     {
         await _gate.WaitAsync(ct);
         try
         {
-            var released = await store.ReleaseAsync(serverId, within, ct);
-            await RefreshAsync(host, ct);
+            var (released, placement, on) = await _writer.ReleaseAsync(serverId, within is null ? null : (c, tx) => within(c, tx));
+            if (placement is not null)
+                Fleet.Release(placement);
+            else if (on is not null)
+                Apply(await _writer.RefreshAsync([on]));
             return released;
         }
         finally
@@ -108,10 +171,10 @@ public sealed class StorePlacer(FleetState fleet, PlacementStore store, int atte
         await _gate.WaitAsync(ct);
         try
         {
-            var stored = await store.HostAsync(name, ct) ?? throw new ArgumentException($"host '{name}' is not in the store");
+            var stored = await _store.HostAsync(name, ct) ?? throw new ArgumentException($"host '{name}' is not in the store");
             if (Fleet.Host(name) is null)
                 Fleet.AddHost(stored.Inventory, stored.Zone, stored.Aggregates);
-            await RefreshAsync(name, ct, stored.Inventory);
+            Apply(await _writer.RefreshAsync([name]), stored.Inventory);
         }
         finally
         {
@@ -119,10 +182,29 @@ public sealed class StorePlacer(FleetState fleet, PlacementStore store, int atte
         }
     }
 
-    private async Task RefreshAsync(string host, CancellationToken ct, Isola.Domain.Topology.HostTopology? inventory = null)
+    /// <summary>Re-reads hosts whose store generation is not what this process wrote (another process changed them).</summary>
+    public async Task RefreshChangedAsync(CancellationToken ct = default)
     {
-        var (generation, placements) = await store.HostStateAsync(host, ct);
-        Fleet.ResetHost(host, placements, inventory);
-        _generations[host] = generation;
+        await _gate.WaitAsync(ct);
+        try
+        {
+            Apply(await _writer.RefreshAsync(null));
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    // Under the gate: the fleet takes the store's word for each host read.
+    private void Apply(IReadOnlyList<HostSnapshot> snapshots, Isola.Domain.Topology.HostTopology? inventory = null)
+    {
+        foreach (var snapshot in snapshots)
+        {
+            if (Fleet.Host(snapshot.Host) is null)
+                continue; // registered by another process; it joins this fleet when this process hears of it
+            Fleet.ResetHost(snapshot.Host, snapshot.Placements, inventory);
+            _epochs[snapshot.Host] = snapshot.Epoch;
+        }
     }
 }

@@ -95,14 +95,8 @@ internal sealed class RequestFile
         }
     }
 
-    public static GroupPolicy ParsePolicy(string text, string field) => text switch
-    {
-        "affinity" => GroupPolicy.Affinity,
-        "anti-affinity" => GroupPolicy.AntiAffinity,
-        "soft-affinity" => GroupPolicy.SoftAffinity,
-        "soft-anti-affinity" => GroupPolicy.SoftAntiAffinity,
-        _ => throw new ArgumentException($"{field}: '{text}' is not affinity, anti-affinity, soft-affinity or soft-anti-affinity"),
-    };
+    public static GroupPolicy ParsePolicy(string text, string field) =>
+        GroupPolicies.TryParse(text) ?? throw new ArgumentException($"{field}: '{text}' is not {GroupPolicies.Names}");
 
     public static VnicType ParseVnicType(string text, string field) => text switch
     {

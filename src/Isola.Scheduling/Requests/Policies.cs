@@ -76,3 +76,28 @@ public enum GroupPolicy
     SoftAffinity,
     SoftAntiAffinity,
 }
+
+/// <summary>Server group policies by Nova's names.</summary>
+public static class GroupPolicies
+{
+    public const string Names = "affinity, anti-affinity, soft-affinity or soft-anti-affinity";
+
+    public static GroupPolicy? TryParse(string? text) => text switch
+    {
+        "affinity" => GroupPolicy.Affinity,
+        "anti-affinity" => GroupPolicy.AntiAffinity,
+        "soft-affinity" => GroupPolicy.SoftAffinity,
+        "soft-anti-affinity" => GroupPolicy.SoftAntiAffinity,
+        _ => null,
+    };
+
+    public static GroupPolicy Parse(string text) => TryParse(text) ?? throw new ArgumentException($"'{text}' is not {Names}");
+
+    public static string Name(GroupPolicy policy) => policy switch
+    {
+        GroupPolicy.Affinity => "affinity",
+        GroupPolicy.AntiAffinity => "anti-affinity",
+        GroupPolicy.SoftAffinity => "soft-affinity",
+        _ => "soft-anti-affinity",
+    };
+}

@@ -62,7 +62,7 @@ internal static class ServerEndpoints
             var id = ResourceStore.NewId();
             var spec = JsonSerializer.Serialize(new { flavor, ports = specs }, IsolaJson.Compact);
             var result = await placement.Placer.PlaceAsync(id, project, request, (c, tx, p) =>
-                ResourceStore.BindPortsAsync(c, tx, id, spec, ports.Select(port => (port.Id, Binding(p, port.Name)))));
+                ResourceStore.BindPortsAsync(c, tx, id, ports.Select(port => (port.Id, Binding(p, port.Name)))), spec: spec);
             if (result.Placement is null)
             {
                 throw result.LastOutcome switch

@@ -219,9 +219,8 @@ public sealed class ResourceStore(StoreConnectionFactory factory, TimeProvider t
     }
 
     /// <summary>Binds ports to a server inside the server's commit, so a failed create binds nothing.</summary>
-    public static async Task BindPortsAsync(DbConnection c, DbTransaction tx, string serverId, string spec, IEnumerable<(string PortId, string Binding)> bindings)
+    public static async Task BindPortsAsync(DbConnection c, DbTransaction tx, string serverId, IEnumerable<(string PortId, string Binding)> bindings)
     {
-        await c.ExecuteAsync("UPDATE servers SET spec = @spec WHERE id = @serverId", new { spec, serverId }, tx);
         foreach (var (port, binding) in bindings)
         {
             var n = await c.ExecuteAsync("UPDATE ports SET server_id = @serverId, status = 'BOUND', binding = @binding WHERE id = @port AND server_id IS NULL",

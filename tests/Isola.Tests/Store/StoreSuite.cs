@@ -35,7 +35,8 @@ public abstract class StoreSuite
     public async Task Migrations_apply_once_and_hosts_round_trip()
     {
         var store = await NewStoreAsync();
-        Assert.Equal([1, 2], await Migrator.MigrateAsync(store.Factory, TimeProvider.System));
+        Assert.Equal(Migrator.Migrations.Select(m => m.Version), await Migrator.MigrateAsync(store.Factory, TimeProvider.System));
+        Assert.Contains(4, Migrator.Migrations.Select(m => m.Version));
         Assert.Empty(await Migrator.MigrateAsync(store.Factory, TimeProvider.System));
         var built = SmallHost("h1").Build();
         await store.UpsertHostAsync(built, "az1", ["gold", "sriov"]);
@@ -182,6 +183,69 @@ public abstract class StoreSuite
         // Both processes' views agree with the store once reloaded.
         var fresh = await StorePlacer.LoadAsync(store);
         Assert.All(fresh.Fleet.Hosts, h => Assert.Equal(0, h.FreeDedicatedThreads));
+    }
+
+    /// <summary>
+    /// Commits that queue up while one is being written go together in the next transaction, each
+    /// behind its own savepoint: a refused one (a name taken) rolls back alone, the others commit, and
+    /// the fleet in memory ends exactly as the store.
+    /// </summary>
+    [Fact]
+    public async Task Queued_commits_go_in_one_transaction_and_a_refused_one_rolls_back_alone()
+    {
+        var store = await StoreWithHosts(SmallHost("h1"), SmallHost("h2"));
+        var placer = await StorePlacer.LoadAsync(store);
+        var first = new TaskCompletionSource();
+        var release = new TaskCompletionSource();
+        var batches = 0;
+        store.BeforeCommit = async () =>
+        {
+            if (Interlocked.Increment(ref batches) == 1)
+            {
+                first.SetResult();
+                await release.Task;
+            }
+        };
+        var blocked = placer.PlaceAsync("s0", "p1", Request("vm0", Dedicated(1, 1024), Direct("p")));
+        await first.Task;
+        var queued = new List<Task<StoredPlacementResult>>();
+        for (var i = 1; i <= 6; i++)
+            queued.Add(placer.PlaceAsync($"s{i}", "p1", Request(i == 4 ? "vm2" : $"vm{i}", Dedicated(1, 1024), Direct("p"))));
+        // Every one of them is planned and reserved (and so waits for the writer) before the first commit ends.
+        await WaitUntil(() => placer.Fleet.Hosts.Sum(h => 7 - h.FreeDedicatedThreads) == 7);
+        release.SetResult();
+        var results = await Task.WhenAll(queued.Prepend(blocked));
+        store.BeforeCommit = null;
+
+        Assert.Equal((2L, 6L), placer.Written);
+        Assert.Equal(CommitOutcome.NameTaken, results[4].LastOutcome);
+        Assert.Equal(6, results.Count(r => r.Placement is not null));
+        Assert.Equal(6, await store.ServerCountAsync());
+        var fresh = await StorePlacer.LoadAsync(store);
+        Assert.Equal(fresh.Fleet.Hosts.Select(h => h.Fingerprint()), placer.Fleet.Hosts.Select(h => h.Fingerprint()));
+    }
+
+    private static async Task WaitUntil(Func<bool> condition)
+    {
+        for (var i = 0; i < 500 && !condition(); i++)
+            await Task.Delay(10);
+        Assert.True(condition());
+    }
+
+    /// <summary>A batch that fails as a whole (the process dies before COMMIT) leaves nothing, and the placer recovers from the store.</summary>
+    [Fact]
+    public async Task A_failed_batch_leaves_nothing_and_the_next_create_succeeds()
+    {
+        var store = await StoreWithHosts(SmallHost("h1"));
+        var placer = await StorePlacer.LoadAsync(store);
+        var before = placer.Fleet.Host("h1")!.Fingerprint();
+        store.BeforeCommit = () => throw new IOException("the disk went away");
+        await Assert.ThrowsAsync<IOException>(() => placer.PlaceAsync("s1", "p1", Request("vm1", Dedicated(2, 1024), Direct("p"))));
+        store.BeforeCommit = null;
+        Assert.Equal(0, await store.ServerCountAsync());
+        Assert.Empty(await store.ClaimsAsync());
+        Assert.Equal(before, placer.Fleet.Host("h1")!.Fingerprint());
+        Assert.NotNull((await placer.PlaceAsync("s1", "p1", Request("vm1", Dedicated(2, 1024), Direct("p")))).Placement);
     }
 
     [Fact]

@@ -1,0 +1,260 @@
+using System.Data.Common;
+using Isola.Scheduling;
+
+namespace Isola.Store;
+
+/// <summary>Writes that must commit with a placement or not at all (binding the server's ports).</summary>
+public delegate Task WithinCommit(DbConnection connection, DbTransaction transaction);
+
+/// <summary>What the writer read of a host when it took the store's word for it.</summary>
+public sealed record HostSnapshot(string Host, int Epoch, long Generation, IReadOnlyList<Placement> Placements);
+
+/// <summary>
+/// The one writer of a process's placements. Commits that arrive while another is being written
+/// wait and then go together, in one transaction, each behind its own savepoint (group commit): a
+/// refused create rolls back alone, and the transaction's cost is paid once per batch instead of once
+/// per server.
+/// <para>
+/// The writer knows, per host, the generation the store is at after its own writes. A commit moves it
+/// by compare-and-swap; when another process moved it first, the host turns stale and every commit
+/// planned on it fails until the placer takes the store's word for the host again (a refresh, which
+/// opens a new epoch). Commits are tagged with the epoch they were planned in, so none planned on an
+/// old view can slip in after a refresh.
+/// </para>
+/// </summary>
+public sealed class PlacementWriter(PlacementStore store, int maxBatch = 64)
+{
+    private sealed class HostVersion
+    {
+        public long Generation;
+        public int Epoch;
+        public bool Stale;
+    }
+
+    private sealed record Commit(string ServerId, string Project, Placement Placement, int Epoch, WithinCommit? Within, string? Spec,
+        TaskCompletionSource<CommitOutcome> Done);
+
+    private readonly Dictionary<string, HostVersion> _hosts = new(StringComparer.Ordinal);
+    private readonly Queue<object> _queue = new();
+    private readonly Lock _lock = new();
+    private bool _draining;
+
+    /// <summary>Batches written so far (and their commits): how well group commit is doing.</summary>
+    public (long Batches, long Commits) Written { get; private set; }
+
+    /// <summary>The epoch commits on <paramref name="host"/> are tagged with now.</summary>
+    public int EpochOf(string host)
+    {
+        lock (_lock)
+            return _hosts.TryGetValue(host, out var v) ? v.Epoch : 0;
+    }
+
+    /// <summary>Commits one placement (after the ones queued before it); the outcome says whether it is in the store.</summary>
+    public Task<CommitOutcome> CommitAsync(string serverId, string project, Placement placement, int epoch, WithinCommit? within, string? spec = null)
+    {
+        var done = new TaskCompletionSource<CommitOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Enqueue(new Commit(serverId, project, placement, epoch, within, spec, done));
+        return done.Task;
+    }
+
+    /// <summary>Takes the store's word for hosts: the named ones, or (null) every one whose generation is not the one this writer expects.</summary>
+    public Task<IReadOnlyList<HostSnapshot>> RefreshAsync(IReadOnlyCollection<string>? hosts) =>
+        Run(async () =>
+        {
+            var names = hosts ?? (await store.GenerationsAsync()).Where(g => Expected(g.Key) != g.Value).Select(g => g.Key).ToList();
+            var snapshots = new List<HostSnapshot>();
+            foreach (var host in names)
+            {
+                var (generation, placements) = await store.HostStateAsync(host);
+                lock (_lock)
+                {
+                    var version = _hosts.TryGetValue(host, out var v) ? v : _hosts[host] = new HostVersion();
+                    version.Epoch++;
+                    version.Generation = generation;
+                    version.Stale = false;
+                    snapshots.Add(new HostSnapshot(host, version.Epoch, generation, placements));
+                }
+            }
+            return (IReadOnlyList<HostSnapshot>)snapshots;
+        });
+
+    /// <summary>
+    /// Deletes a server and its claims. The placement comes back when the host was not changed by
+    /// anyone else (so the caller may give it back in memory); null when the server was gone or the
+    /// host needs a refresh.
+    /// </summary>
+    public Task<(bool Released, Placement? Placement, string? Host)> ReleaseAsync(string serverId, WithinCommit? within) =>
+        Run(async () =>
+        {
+            var (released, host, placement, generation) = await store.ReleaseServerAsync(serverId, within);
+            if (host is null)
+                return (released, (Placement?)null, (string?)null);
+            lock (_lock)
+            {
+                if (_hosts.TryGetValue(host, out var v) && !v.Stale && v.Generation + 1 == generation)
+                {
+                    v.Generation = generation;
+                    return (released, placement, host);
+                }
+                if (v is not null)
+                    v.Stale = true;
+                return (released, null, host);
+            }
+        });
+
+    private long? Expected(string host)
+    {
+        lock (_lock)
+            return _hosts.TryGetValue(host, out var v) && !v.Stale ? v.Generation : null;
+    }
+
+    private sealed record Job(Func<Task> Body);
+
+    private Task<T> Run<T>(Func<Task<T>> body)
+    {
+        var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Enqueue(new Job(async () =>
+        {
+            try
+            {
+                done.SetResult(await body());
+            }
+            catch (Exception e)
+            {
+                done.SetException(e);
+            }
+        }));
+        return done.Task;
+    }
+
+    private void Enqueue(object op)
+    {
+        lock (_lock)
+        {
+            _queue.Enqueue(op);
+            if (_draining)
+                return;
+            _draining = true;
+        }
+        _ = Task.Run(DrainAsync);
+    }
+
+    private async Task DrainAsync()
+    {
+        while (true)
+        {
+            var batch = new List<Commit>();
+            Job? job = null;
+            lock (_lock)
+            {
+                while (_queue.TryPeek(out var next) && batch.Count < maxBatch)
+                {
+                    if (next is Job j)
+                    {
+                        if (batch.Count == 0)
+                        {
+                            job = j;
+                            _queue.Dequeue();
+                        }
+                        break;
+                    }
+                    batch.Add((Commit)_queue.Dequeue());
+                }
+                if (job is null && batch.Count == 0)
+                {
+                    _draining = false;
+                    return;
+                }
+            }
+            if (job is not null)
+                await job.Body();
+            else
+                await WriteAsync(batch);
+        }
+    }
+
+    private async Task WriteAsync(List<Commit> batch)
+    {
+        var outcomes = new CommitOutcome[batch.Count];
+        // Generations as they will be if this transaction commits; applied only when it does.
+        var moved = new Dictionary<string, long>(StringComparer.Ordinal);
+        try
+        {
+            await using var connection = await store.Factory.OpenAsync();
+            await using var tx = await connection.BeginTransactionAsync();
+            for (var i = 0; i < batch.Count; i++)
+            {
+                var c = batch[i];
+                long expected;
+                lock (_lock)
+                {
+                    if (!_hosts.TryGetValue(c.Placement.Host, out var v) || v.Stale || v.Epoch != c.Epoch)
+                    {
+                        outcomes[i] = CommitOutcome.StaleHost;
+                        continue;
+                    }
+                    expected = moved.TryGetValue(c.Placement.Host, out var m) ? m : v.Generation;
+                }
+                var savepoint = "c" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                await tx.SaveAsync(savepoint);
+                CommitOutcome outcome;
+                try
+                {
+                    outcome = await store.CommitInAsync(connection, tx, c.ServerId, c.Project, c.Placement, expected, c.Spec, c.Within);
+                }
+                catch (Exception e)
+                {
+                    await tx.RollbackAsync(savepoint);
+                    outcomes[i] = CommitOutcome.Failed;
+                    c.Done.TrySetException(e);
+                    continue;
+                }
+                if (outcome == CommitOutcome.Committed)
+                {
+                    await tx.ReleaseAsync(savepoint);
+                    moved[c.Placement.Host] = expected + 1;
+                }
+                else
+                {
+                    await tx.RollbackAsync(savepoint);
+                    if (outcome is CommitOutcome.StaleHost or CommitOutcome.ResourceTaken)
+                        MarkStale(c.Placement.Host);
+                }
+                outcomes[i] = outcome;
+            }
+            if (store.BeforeCommit is not null)
+                await store.BeforeCommit();
+            await tx.CommitAsync();
+        }
+        catch (Exception e)
+        {
+            // Nothing of the batch is in the store (or, if the commit itself was lost, nobody knows): start again from the store.
+            foreach (var c in batch)
+            {
+                MarkStale(c.Placement.Host);
+                c.Done.TrySetException(e);
+            }
+            return;
+        }
+        lock (_lock)
+        {
+            foreach (var (host, generation) in moved)
+                _hosts[host].Generation = generation;
+            Written = (Written.Batches + 1, Written.Commits + outcomes.Count(o => o == CommitOutcome.Committed));
+        }
+        for (var i = 0; i < batch.Count; i++)
+        {
+            if (outcomes[i] != CommitOutcome.Failed)
+                batch[i].Done.TrySetResult(outcomes[i]);
+        }
+    }
+
+    private void MarkStale(string host)
+    {
+        lock (_lock)
+        {
+            if (_hosts.TryGetValue(host, out var v))
+                v.Stale = true;
+        }
+    }
+}
