@@ -2,11 +2,14 @@ using Isola.Domain.Serialization;
 using Isola.Server.Api;
 using Isola.Server.Flavors;
 using Isola.Server.Hosts;
+using Isola.Server.Lifecycle;
+using Isola.Server.ServerGroups;
 using Isola.Server.Networks;
 using Isola.Server.Ports;
 using Isola.Server.Projects;
 using Isola.Server.Servers;
 using Isola.Store;
+using Isola.Store.Lifecycle;
 using Isola.Store.Resources;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -29,7 +32,7 @@ public static class IsolaServer
         var factory = StoreConnectionFactory.Parse(settings.Store);
         if (factory.Engine == StoreEngine.Sqlite && Path.GetDirectoryName(Path.GetFullPath(settings.Store)) is { } dir)
             Directory.CreateDirectory(dir);
-        var placements = new PlacementStore(factory, time);
+        var placements = new PlacementStore(factory, time) { BuildTimeout = TimeSpan.FromSeconds(settings.BuildTimeoutSeconds) };
         await placements.MigrateAsync();
         var resources = new ResourceStore(factory, time);
         string? secret = null;
@@ -47,7 +50,9 @@ public static class IsolaServer
                 o.SerializerOptions.Converters.Add(converter);
             o.SerializerOptions.WriteIndented = true;
         });
-        builder.Services.AddSingleton(settings).AddSingleton(time).AddSingleton(placements).AddSingleton(resources).AddSingleton(placement);
+        builder.Services.AddSingleton(settings).AddSingleton(time).AddSingleton(placements).AddSingleton(resources).AddSingleton(placement)
+            .AddSingleton(new LifecycleStore(factory, time)).AddSingleton<HostSignals>().AddSingleton<BuildTimeouts>()
+            .AddHostedService(sp => sp.GetRequiredService<BuildTimeouts>());
         builder.Services.AddOpenApi();
         var app = builder.Build();
         app.UseMiddleware<ApiMiddleware>();
@@ -60,6 +65,8 @@ public static class IsolaServer
         PortEndpoints.Map(api);
         ServerEndpoints.Map(api);
         HostEndpoints.Map(api);
+        AgentEndpoints.Map(api);
+        ServerGroupEndpoints.Map(api);
         return new StartedServer(app, secret);
     }
 }

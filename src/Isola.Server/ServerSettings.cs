@@ -10,12 +10,14 @@ namespace Isola.Server;
 /// <param name="VlanRanges">"physnet:first:last" entries, e.g. physnet2:100:199.</param>
 /// <param name="VniRanges">"first:last" VXLAN VNIs.</param>
 /// <param name="GreRanges">"first:last" GRE keys.</param>
+/// <param name="BuildTimeoutSeconds">How long a server may stay in BUILD (ports not ACTIVE, not resumed) before it goes to ERROR and gives back what it holds.</param>
 public sealed record ServerSettings(
     string Store = ".isola/isola.db",
     string Urls = "http://127.0.0.1:8780",
     IReadOnlyList<string>? VlanRanges = null,
     IReadOnlyList<string>? VniRanges = null,
-    IReadOnlyList<string>? GreRanges = null)
+    IReadOnlyList<string>? GreRanges = null,
+    int BuildTimeoutSeconds = 300)
 {
     public IEnumerable<(string Physnet, long First, long Last)> Vlans() =>
         (VlanRanges ?? []).Select(r => r.Split(':')).Where(p => p.Length == 3).Select(p => (p[0], Num(p[1]), Num(p[2])));

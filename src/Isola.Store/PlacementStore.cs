@@ -40,6 +40,9 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
     /// <summary>Test seam: runs after every write of a commit and before the commit itself (a crash there must leave nothing).</summary>
     internal Func<Task>? BeforeCommit { get; set; }
 
+    /// <summary>How long a server may stay in BUILD before it goes to ERROR and gives back what it holds.</summary>
+    public TimeSpan BuildTimeout { get; init; } = TimeSpan.FromMinutes(5);
+
     public Task MigrateAsync(CancellationToken ct = default) => Migrator.MigrateAsync(Factory, time, ct);
 
     private string Now => time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture);
@@ -139,9 +142,13 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
         try
         {
             await connection.ExecuteAsync("""
-                INSERT INTO servers (id, project_id, name, status, host, placement, spec, created_at, updated_at)
-                VALUES (@id, @project, @name, 'BUILD', @host, @placement, @spec, @now, @now)
-                """, new { id = serverId, project, name = placement.Server, host = placement.Host, placement = JsonSerializer.Serialize(placement, IsolaJson.Compact), spec, now = Now }, tx);
+                INSERT INTO servers (id, project_id, name, status, task_state, power_state, host, placement, spec, group_id, build_deadline, created_at, updated_at)
+                VALUES (@id, @project, @name, 'BUILD', 'scheduled', 'paused', @host, @placement, @spec, @group, @deadline, @now, @now)
+                """, new
+            {
+                id = serverId, project, name = placement.Server, host = placement.Host, placement = JsonSerializer.Serialize(placement, IsolaJson.Compact), spec,
+                group = placement.Group, deadline = (time.GetUtcNow() + BuildTimeout).ToString("O", CultureInfo.InvariantCulture), now = Now,
+            }, tx);
         }
         catch (Exception e) when (StoreConnectionFactory.IsUniqueViolation(e))
         {
@@ -169,23 +176,35 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
 
     /// <summary>Removes a server and everything it claimed; false when it was gone already (release is idempotent).</summary>
     public async Task<bool> ReleaseAsync(string serverId, WithinCommit? within = null, CancellationToken ct = default) =>
-        (await ReleaseServerAsync(serverId, within, ct)).Released;
+        (await ReleaseServerAsync(serverId, within, null, ct)).Released;
 
     /// <summary>
-    /// Removes a server and its claims in one transaction; answers what it held and the host's
+    /// Removes a server's claims in one transaction, and the server with them — or, given a
+    /// <paramref name="fault"/>, keeps it in ERROR with that fault (only if it is still in BUILD: a
+    /// server that made it to ACTIVE meanwhile is left alone). Answers what it held and the host's
     /// generation after the release (moved by one when the server held anything there).
     /// </summary>
     public async Task<(bool Released, string? Host, Placement? Placement, long Generation)> ReleaseServerAsync(string serverId, WithinCommit? within = null,
-        CancellationToken ct = default)
+        string? fault = null, CancellationToken ct = default)
     {
         await using var connection = await Factory.OpenAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
-        if (within is not null)
-            await within(connection, tx);
         var row = await connection.QuerySingleOrDefaultAsync<(string? Host, string? Placement, string Status)?>(
             "SELECT host, placement, status FROM servers WHERE id = @serverId", new { serverId }, tx);
+        if (fault is not null)
+        {
+            var failed = await connection.ExecuteAsync("""
+                UPDATE servers SET status = 'ERROR', task_state = NULL, fault = @fault, build_deadline = NULL, updated_at = @now
+                WHERE id = @serverId AND status = 'BUILD'
+                """, new { serverId, fault, now = Now }, tx);
+            if (failed == 0)
+                return (false, null, null, 0);
+        }
+        if (within is not null)
+            await within(connection, tx);
         var deleted = await connection.ExecuteAsync("DELETE FROM claims WHERE server_id = @serverId", new { serverId }, tx);
-        deleted += await connection.ExecuteAsync("DELETE FROM servers WHERE id = @serverId", new { serverId }, tx);
+        if (fault is null)
+            deleted += await connection.ExecuteAsync("DELETE FROM servers WHERE id = @serverId", new { serverId }, tx);
         // A server that holds resources (not one in ERROR, whose claims went already) changes its host.
         var holds = row is { Host: not null } r && ServerStatus.HoldsResources(r.Status);
         long generation = 0;
@@ -193,7 +212,7 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
             generation = await connection.ExecuteScalarAsync<long>(
                 "UPDATE hosts SET generation = generation + 1, revision = revision + 1 WHERE name = @host RETURNING generation", new { host = row!.Value.Host }, tx);
         await tx.CommitAsync(ct);
-        return (deleted > 0, holds ? row!.Value.Host : null, holds && row!.Value.Placement is { } json ? ParsePlacement(json) : null, generation);
+        return (deleted > 0 || fault is not null, holds ? row!.Value.Host : null, holds && row!.Value.Placement is { } json ? ParsePlacement(json) : null, generation);
     }
 
     /// <summary>Every claim row: (host, kind, item, server).</summary>

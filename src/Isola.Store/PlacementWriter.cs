@@ -79,14 +79,14 @@ public sealed class PlacementWriter(PlacementStore store, int maxBatch = 64)
         });
 
     /// <summary>
-    /// Deletes a server and its claims. The placement comes back when the host was not changed by
+    /// Deletes a server and its claims (or, with a fault, keeps it in ERROR without them). The placement comes back when the host was not changed by
     /// anyone else (so the caller may give it back in memory); null when the server was gone or the
     /// host needs a refresh.
     /// </summary>
-    public Task<(bool Released, Placement? Placement, string? Host)> ReleaseAsync(string serverId, WithinCommit? within) =>
+    public Task<(bool Released, Placement? Placement, string? Host)> ReleaseAsync(string serverId, WithinCommit? within, string? fault = null) =>
         Run(async () =>
         {
-            var (released, host, placement, generation) = await store.ReleaseServerAsync(serverId, within);
+            var (released, host, placement, generation) = await store.ReleaseServerAsync(serverId, within, fault);
             if (host is null)
                 return (released, (Placement?)null, (string?)null);
             lock (_lock)

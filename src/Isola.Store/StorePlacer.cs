@@ -145,14 +145,17 @@ public sealed class StorePlacer
         }
     }
 
-    /// <summary>Deletes a server and gives back what it held, here and in the store. Idempotent.</summary>
+    /// <summary>
+    /// Deletes a server and gives back what it held, here and in the store. Idempotent. With a
+    /// <paramref name="fault"/> the server stays, in ERROR, holding nothing (a build that timed out).
+    /// </summary>
     public async Task<bool> ReleaseAsync(string serverId, string? host = null, Func<System.Data.Common.DbConnection, System.Data.Common.DbTransaction, Task>? within = null,
-        CancellationToken ct = default)
+        CancellationToken ct = default, string? fault = null)
     {
         await _gate.WaitAsync(ct);
         try
         {
-            var (released, placement, on) = await _writer.ReleaseAsync(serverId, within is null ? null : (c, tx) => within(c, tx));
+            var (released, placement, on) = await _writer.ReleaseAsync(serverId, within is null ? null : (c, tx) => within(c, tx), fault);
             if (placement is not null)
                 Fleet.Release(placement);
             else if (on is not null)

@@ -36,6 +36,14 @@ public sealed record Caller(TokenRecord Token)
         return (await store.ProjectAsync(asked))?.Id ?? throw ApiException.Invalid("project", $"no project '{asked}'");
     }
 
+    /// <summary>A host's agent endpoints: that host's token, or an admin.</summary>
+    public void RequireAgentOf(string host)
+    {
+        if (IsAdmin || (IsHost && Token.Host == host))
+            return;
+        throw IsHost ? ApiException.Forbidden($"this host token is for {Token.Host}") : ApiException.Forbidden("this needs an admin or the host's token");
+    }
+
     public bool Sees(string projectId) => IsAdmin || Token.ProjectId == projectId;
 
     public static Caller Of(HttpContext context) => (Caller)context.Items[nameof(Caller)]!;

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Isola.Domain.Serialization;
 using Isola.Server.Api;
+using Isola.Server.Lifecycle;
 using Isola.Server.Servers;
 using Isola.Store;
 using Microsoft.AspNetCore.Builder;
@@ -14,11 +15,9 @@ internal static class HostEndpoints
 {
     public static void Map(IEndpointRouteBuilder api)
     {
-        api.MapPut("/hosts/{name}", async (string name, HttpRequest request, HttpContext http, PlacementStore store, PlacementService placement) =>
+        api.MapPut("/hosts/{name}", async (string name, HttpRequest request, HttpContext http, PlacementStore store, PlacementService placement, HostSignals signals) =>
         {
-            var caller = Caller.Of(http);
-            if (!caller.IsAdmin && !(caller.IsHost && caller.Token.Host == name))
-                throw caller.IsHost ? ApiException.Forbidden($"this host token is for {caller.Token.Host}") : ApiException.Forbidden("this needs an admin or the host's token");
+            Caller.Of(http).RequireAgentOf(name);
             InventoryDocument doc;
             try
             {
@@ -32,6 +31,7 @@ internal static class HostEndpoints
                 throw ApiException.Invalid("host.hostname", $"the inventory is of {doc.Host.Hostname}, not {name}");
             await store.UpsertHostAsync(doc.Host, request.Query["zone"].FirstOrDefault(), request.Query["aggregate"].Where(a => a is not null).Select(a => a!).ToList());
             await placement.AddOrRefreshHostAsync(name);
+            signals.Notify(name);
             return Results.NoContent();
         });
         api.MapGet("/hosts", async (HttpContext http, PlacementStore store) =>

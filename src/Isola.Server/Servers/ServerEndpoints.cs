@@ -4,6 +4,7 @@ using Isola.Scheduling;
 using Isola.Scheduling.Requests;
 using Isola.Server.Api;
 using Isola.Server.Flavors;
+using Isola.Server.Lifecycle;
 using Isola.Server.Ports;
 using Isola.Store;
 using Isola.Store.Resources;
@@ -13,7 +14,7 @@ using Microsoft.AspNetCore.Routing;
 
 namespace Isola.Server.Servers;
 
-public sealed record CreateServer(string? Name, string? Flavor, IReadOnlyList<string>? Ports, string? AvailabilityZone = null, string? Project = null);
+public sealed record CreateServer(string? Name, string? Flavor, IReadOnlyList<string>? Ports, string? AvailabilityZone = null, string? Project = null, string? Group = null);
 
 /// <summary>
 /// /v1/servers. Create = validate, place, and commit the placement, its claims and the port bindings
@@ -23,7 +24,7 @@ internal static class ServerEndpoints
 {
     public static void Map(IEndpointRouteBuilder api)
     {
-        api.MapPost("/servers", async (CreateServer body, HttpContext http, ResourceStore store, PlacementService placement) =>
+        api.MapPost("/servers", async (CreateServer body, HttpContext http, ResourceStore store, PlacementService placement, HostSignals signals) =>
         {
             var caller = Caller.Of(http);
             caller.RequireUser();
@@ -48,19 +49,25 @@ internal static class ServerEndpoints
                     throw ApiException.Conflict("port-in-use", $"port {port.Name} is bound to another server", "ports");
                 ports.Add(port);
             }
+            ServerGroupRecord? group = null;
+            if (body.Group is not null)
+            {
+                group = await store.ServerGroupAsync(project, body.Group) ?? throw ApiException.Invalid("group", $"the project has no server group '{body.Group}'");
+                await placement.Placer.AddGroupAsync(group.Id, GroupPolicies.Parse(group.Policy));
+            }
             var specs = ports.Select(PortEndpoints.Spec).ToList();
             PlacementRequest request;
             try
             {
                 request = PlacementRequest.Create(body.Name!, flavor, specs.Select(s => new PortRequest(s.Name, s.VnicType, s.Physnet, s.Ha, s.Mac)).ToList(),
-                    availabilityZone: body.AvailabilityZone);
+                    group: group?.Id, availabilityZone: body.AvailabilityZone);
             }
             catch (RequestValidationException e)
             {
                 throw ApiException.Invalid(e.Errors.Select(x => new FieldError(x.Field, x.Message)).ToList());
             }
             var id = ResourceStore.NewId();
-            var spec = JsonSerializer.Serialize(new { flavor, ports = specs }, IsolaJson.Compact);
+            var spec = new ServerSpec(flavor, specs).ToJson();
             var result = await placement.Placer.PlaceAsync(id, project, request, (c, tx, p) =>
                 ResourceStore.BindPortsAsync(c, tx, id, ports.Select(port => (port.Id, Binding(p, port.Name)))), spec: spec);
             if (result.Placement is null)
@@ -74,6 +81,7 @@ internal static class ServerEndpoints
                     _ => ApiException.Conflict("no-valid-host", result.Explain(), extra: new { reasons = result.Decision.Rejections }),
                 };
             }
+            signals.Notify(result.Placement.Host);
             return Results.Created($"/v1/servers/{id}", View((await store.ServerAsync(project, id))!));
         });
         api.MapGet("/servers", async (HttpContext http, ResourceStore store) =>
@@ -83,10 +91,20 @@ internal static class ServerEndpoints
             return Results.Ok((await store.ServersAsync(caller.ProjectScope)).Select(View));
         });
         api.MapGet("/servers/{id}", async (string id, HttpContext http, ResourceStore store) => Results.Ok(View(await Find(store, Caller.Of(http), id))));
-        api.MapDelete("/servers/{id}", async (string id, HttpContext http, ResourceStore store, PlacementService placement) =>
+        api.MapGet("/servers/{id}/plan", async (string id, HttpContext http, ResourceStore store, PlacementStore placements) =>
         {
             var server = await Find(store, Caller.Of(http), id);
-            await placement.Placer.ReleaseAsync(server.Id, server.Host!, (c, tx) => ResourceStore.UnbindPortsAsync(c, tx, server.Id));
+            if (server.Placement is null || server.Spec is null || server.Host is null || !ServerStatus.HoldsResources(server.Status))
+                throw ApiException.Conflict("no-plan", $"server {server.Name} holds nothing on a host ({server.Status})");
+            var host = await placements.HostAsync(server.Host) ?? throw ApiException.NotFound("host", server.Host);
+            return Results.Ok(ServerSpec.Plan(server.Id, server.Placement, server.Spec, host.Inventory));
+        });
+        api.MapDelete("/servers/{id}", async (string id, HttpContext http, ResourceStore store, PlacementService placement, HostSignals signals) =>
+        {
+            var server = await Find(store, Caller.Of(http), id);
+            await placement.Placer.ReleaseAsync(server.Id, server.Host, (c, tx) => ResourceStore.UnbindPortsAsync(c, tx, server.Id));
+            if (server.Host is not null)
+                signals.Notify(server.Host);
             return Results.NoContent();
         });
     }
@@ -111,6 +129,11 @@ internal static class ServerEndpoints
         s.Name,
         project = s.ProjectId,
         s.Status,
+        s.TaskState,
+        s.PowerState,
+        s.VmState,
+        s.Fault,
+        group = s.GroupId,
         s.Host,
         placement = s.Placement is null ? (Placement?)null : JsonSerializer.Deserialize<Placement>(s.Placement, IsolaJson.Options),
     };

@@ -12,4 +12,7 @@ public sealed record FlavorRecord(string Id, string Name, int Vcpus, long RamMiB
 /// <summary>A port; <see cref="Spec"/> is the PortSpec JSON, <see cref="Binding"/> the host and devices once bound.</summary>
 public sealed record PortRecord(string Id, string ProjectId, string NetworkId, string Name, string Mac, string Status, string? ServerId, string Spec, string? Binding);
 
-public sealed record ServerRecord(string Id, string ProjectId, string Name, string Status, string? Host, string? Placement, string? Spec);
+public sealed record ServerRecord(string Id, string ProjectId, string Name, string Status, string? Host, string? Placement, string? Spec,
+    string? TaskState = null, string PowerState = "paused", string? VmState = null, string? Fault = null, string? GroupId = null);
+
+public sealed record ServerGroupRecord(string Id, string ProjectId, string Name, string Policy);

@@ -240,15 +240,62 @@ public sealed class ResourceStore(StoreConnectionFactory factory, TimeProvider t
     public async Task<ServerRecord?> ServerAsync(string? projectId, string idOrName)
     {
         await using var c = await factory.OpenAsync();
-        var rows = await c.RowsAsync("SELECT id, project_id, name, status, host, placement, spec FROM servers WHERE (id = @idOrName OR name = @idOrName) AND (@projectId IS NULL OR project_id = @projectId)",
-            new { projectId, idOrName }, r => new ServerRecord(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.NullableString(4), r.NullableString(5), r.NullableString(6)));
+        var rows = await c.RowsAsync($"SELECT {ServerColumns} FROM servers WHERE (id = @idOrName OR name = @idOrName) AND (@projectId IS NULL OR project_id = @projectId)",
+            new { projectId, idOrName }, Server);
         return rows.FirstOrDefault(s => s.Id == idOrName) ?? rows.FirstOrDefault();
     }
 
     public async Task<IReadOnlyList<ServerRecord>> ServersAsync(string? projectId)
     {
         await using var c = await factory.OpenAsync();
-        return await c.RowsAsync("SELECT id, project_id, name, status, host, placement, spec FROM servers WHERE @projectId IS NULL OR project_id = @projectId ORDER BY name, id",
-            new { projectId }, r => new ServerRecord(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.NullableString(4), r.NullableString(5), r.NullableString(6)));
+        return await c.RowsAsync($"SELECT {ServerColumns} FROM servers WHERE @projectId IS NULL OR project_id = @projectId ORDER BY name, id",
+            new { projectId }, Server);
+    }
+
+    private const string ServerColumns = "id, project_id, name, status, host, placement, spec, task_state, power_state, vm_state, fault, group_id";
+
+    private static ServerRecord Server(DbDataReader r) => new(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.NullableString(4),
+        r.NullableString(5), r.NullableString(6), r.NullableString(7), r.GetString(8), r.NullableString(9), r.NullableString(10), r.NullableString(11));
+
+    // Server groups.
+
+    /// <summary>Inserts a server group; false when the project has one of that name.</summary>
+    public async Task<bool> TryCreateServerGroupAsync(ServerGroupRecord g)
+    {
+        await using var c = await factory.OpenAsync();
+        try
+        {
+            await c.ExecuteAsync("INSERT INTO server_groups (id, project_id, name, policy, created_at) VALUES (@Id, @ProjectId, @Name, @Policy, @now)",
+                new { g.Id, g.ProjectId, g.Name, g.Policy, now = Now });
+            return true;
+        }
+        catch (Exception e) when (StoreConnectionFactory.IsUniqueViolation(e))
+        {
+            return false;
+        }
+    }
+
+    public async Task<IReadOnlyList<ServerGroupRecord>> ServerGroupsAsync(string? projectId)
+    {
+        await using var c = await factory.OpenAsync();
+        return await c.RowsAsync("SELECT id, project_id, name, policy FROM server_groups WHERE @projectId IS NULL OR project_id = @projectId ORDER BY name, id",
+            new { projectId }, r => new ServerGroupRecord(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3)));
+    }
+
+    public async Task<ServerGroupRecord?> ServerGroupAsync(string? projectId, string idOrName) =>
+        (await ServerGroupsAsync(projectId)).Where(g => g.Id == idOrName || g.Name == idOrName).OrderBy(g => g.Id == idOrName ? 0 : 1).FirstOrDefault();
+
+    /// <summary>The ids of a group's members.</summary>
+    public async Task<IReadOnlyList<string>> ServerGroupMembersAsync(string groupId)
+    {
+        await using var c = await factory.OpenAsync();
+        return (await c.QueryAsync<string>("SELECT id FROM servers WHERE group_id = @groupId ORDER BY created_at, id", new { groupId })).ToList();
+    }
+
+    /// <summary>Deletes a group without members; false when it has members or is gone.</summary>
+    public async Task<bool> DeleteServerGroupAsync(string id)
+    {
+        await using var c = await factory.OpenAsync();
+        return await c.ExecuteAsync("DELETE FROM server_groups WHERE id = @id AND NOT EXISTS (SELECT 1 FROM servers WHERE group_id = @id)", new { id }) > 0;
     }
 }

@@ -12,38 +12,7 @@ public abstract class ApiSuite
 {
     protected abstract Task<string> NewStoreAsync();
 
-    private sealed record World(ApiServer Server, HttpClient Admin, HttpClient Member, HttpClient Other, string Project) : IAsyncDisposable
-    {
-        public ValueTask DisposeAsync() => Server.DisposeAsync();
-    }
-
-    private async Task<World> Start()
-    {
-        var server = await ApiServer.StartAsync(await NewStoreAsync());
-        Assert.StartsWith("isola_", server.AdminSecret, StringComparison.Ordinal);
-        var admin = server.Client(server.AdminSecret);
-        async Task<HttpClient> Member(string project)
-        {
-            Assert.Equal(201, (await admin.Post("/v1/projects", new { name = project })).Status);
-            var (_, token) = await admin.Post("/v1/tokens", new { role = "member", project });
-            return server.Client(token.Str("secret"));
-        }
-        var member = await Member("tenant-a");
-        var other = await Member("tenant-b");
-        // Two 16-CPU hosts with an X710 each, registered the way an agent does.
-        foreach (var name in new[] { "h1", "h2" })
-        {
-            var host = new HostBuilder(name).Sockets(2).Cores(4).Threads(2).Pages1G(8).Nic(0, "physnet2", 4, ports: 2, model: "intel-x710").Build();
-            var (status, _) = await admin.Send(HttpMethod.Put, $"/v1/hosts/{name}?zone=az1", InventoryDocument.Of(host).ToJson());
-            Assert.Equal(204, status);
-        }
-        Assert.Equal(201, (await admin.Post("/v1/flavors", new
-        {
-            name = "nfv.small", vcpus = 2, ram = 2048, disk = 10,
-            extraSpecs = new Dictionary<string, string> { ["hw:cpu_policy"] = "dedicated", ["hw:mem_page_size"] = "1GB", ["hw:pci_numa_affinity_policy"] = "required" },
-        })).Status);
-        return new World(server, admin, member, other, "tenant-a");
-    }
+    private async Task<ApiWorld> Start() => await ApiWorld.StartAsync(await NewStoreAsync());
 
     [Fact]
     public async Task Tokens_decide_who_sees_what()

@@ -1,0 +1,117 @@
+using Isola.Server.Api;
+using Isola.Server.Lifecycle;
+using Isola.Server.Servers;
+using Isola.Store;
+using Isola.Store.Lifecycle;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Isola.Server.Hosts;
+
+public sealed record ReportedServer(string? Id, string? VmState);
+
+public sealed record ReportedPort(string? Id, string? Status);
+
+/// <summary>An agent's report: the desired revision it applied, its domains' states, its ports' statuses.</summary>
+public sealed record HostReport(long AppliedRevision = 0, IReadOnlyList<ReportedServer>? Servers = null, IReadOnlyList<ReportedPort>? Ports = null);
+
+/// <summary>
+/// The agents' side: <c>GET /v1/hosts/{name}/desired</c> (long poll: <c>?after=REVISION&amp;wait=SECONDS</c>
+/// answers when the host's revision passes <c>after</c>, or when the wait is over) and
+/// <c>POST /v1/hosts/{name}/report</c>. Only the host's own token (or an admin) may call them.
+/// </summary>
+internal static class AgentEndpoints
+{
+    private const int MaxWaitSeconds = 60;
+
+    public static void Map(IEndpointRouteBuilder api)
+    {
+        api.MapGet("/hosts/{name}/desired", async (string name, long? after, int? wait, HttpContext http, LifecycleStore lifecycle, PlacementStore placements,
+            HostSignals signals, TimeProvider time) =>
+        {
+            Caller.Of(http).RequireAgentOf(name);
+            if (wait is < 0 or > MaxWaitSeconds)
+                throw ApiException.Invalid("wait", $"wait is 0-{MaxWaitSeconds} seconds");
+            var until = time.GetUtcNow() + TimeSpan.FromSeconds(wait ?? 0);
+            while (true)
+            {
+                var changed = signals.Next(name);
+                var revision = await lifecycle.RevisionAsync(name) ?? throw ApiException.NotFound("host", name);
+                var left = until - time.GetUtcNow();
+                if (after is null || revision > after || left <= TimeSpan.Zero || http.RequestAborted.IsCancellationRequested)
+                    break;
+                // Woken by this process's changes; another process's are seen at the next look (at most a second later).
+                await Task.WhenAny(changed, Task.Delay(left < TimeSpan.FromSeconds(1) ? left : TimeSpan.FromSeconds(1), time, http.RequestAborted));
+            }
+            var desired = (await lifecycle.DesiredAsync(name))!;
+            var inventory = (await placements.HostAsync(name))!.Inventory;
+            var ports = desired.Ports.ToLookup(p => p.ServerId);
+            return Results.Ok(new
+            {
+                desired.Host,
+                desired.Revision,
+                desired.AppliedRevision,
+                servers = desired.Servers.Select(s => new
+                {
+                    s.Id,
+                    s.Name,
+                    project = s.ProjectId,
+                    s.Status,
+                    s.TaskState,
+                    s.PowerState,
+                    s.VmState,
+                    ports = ports[s.Id].Select(p => new { p.Id, p.Name, p.Mac, p.Status }),
+                    plan = s.Spec is null ? null : ServerSpec.Plan(s.Id, s.Placement, s.Spec, inventory),
+                }),
+            });
+        });
+
+        api.MapPost("/hosts/{name}/report", async (string name, HostReport body, HttpContext http, LifecycleStore lifecycle, HostSignals signals) =>
+        {
+            Caller.Of(http).RequireAgentOf(name);
+            var errors = new List<FieldError>();
+            var servers = body.Servers ?? [];
+            var ports = body.Ports ?? [];
+            for (var i = 0; i < servers.Count; i++)
+            {
+                if (string.IsNullOrEmpty(servers[i].Id))
+                    errors.Add(new($"servers[{i}].id", "a reported server has an id"));
+                if (!PowerState.IsReportable(servers[i].VmState))
+                    errors.Add(new($"servers[{i}].vmState", "must be paused, running, shutoff or absent"));
+            }
+            for (var i = 0; i < ports.Count; i++)
+            {
+                if (string.IsNullOrEmpty(ports[i].Id))
+                    errors.Add(new($"ports[{i}].id", "a reported port has an id"));
+                if (!PortStatus.IsReportable(ports[i].Status))
+                    errors.Add(new($"ports[{i}].status", "must be ACTIVE, DOWN or ERROR"));
+            }
+            if (servers.Select(s => s.Id).Distinct().Count() != servers.Count)
+                errors.Add(new("servers", "a server is reported twice"));
+            if (ports.Select(p => p.Id).Distinct().Count() != ports.Count)
+                errors.Add(new("ports", "a port is reported twice"));
+            if (errors.Count > 0)
+                throw ApiException.Invalid(errors);
+            var report = new AgentReport(body.AppliedRevision, servers.ToDictionary(s => s.Id!, s => s.VmState!, StringComparer.Ordinal),
+                ports.ToDictionary(p => p.Id!, p => p.Status!, StringComparer.Ordinal));
+            IReadOnlyList<ServerTransition> transitions;
+            bool moved;
+            try
+            {
+                (transitions, moved) = await lifecycle.ApplyReportAsync(name, report);
+            }
+            catch (ForeignResourceException e)
+            {
+                throw ApiException.Forbidden(e.Message);
+            }
+            if (moved)
+                signals.Notify(name);
+            return Results.Ok(new
+            {
+                revisionMoved = moved,
+                transitions = transitions.Select(t => new { server = t.ServerId, from = t.FromStatus, t.To.Status, t.To.TaskState, t.To.PowerState }),
+            });
+        });
+    }
+}

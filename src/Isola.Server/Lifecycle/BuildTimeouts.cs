@@ -1,0 +1,65 @@
+using Isola.Server.Servers;
+using Isola.Store;
+using Isola.Store.Lifecycle;
+using Isola.Store.Resources;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Isola.Server.Lifecycle;
+
+/// <summary>
+/// Moves servers that stayed in BUILD past their deadline to ERROR, with a fault that says what they
+/// waited for, and gives back everything they held: claims, VFs, the port bindings. Their hosts'
+/// desired state loses them, so the agents tear them down.
+/// </summary>
+public sealed class BuildTimeouts(LifecycleStore lifecycle, PlacementService placement, HostSignals signals, TimeProvider time, ServerSettings settings,
+    ILogger<BuildTimeouts> log) : BackgroundService
+{
+    /// <summary>One pass: every overdue server failed. Answers the ids failed.</summary>
+    public async Task<IReadOnlyList<string>> SweepAsync(CancellationToken ct = default)
+    {
+        var failed = new List<string>();
+        foreach (var server in await lifecycle.OverdueAsync())
+        {
+            var fault = Fault(server, TimeSpan.FromSeconds(settings.BuildTimeoutSeconds));
+            if (await placement.Placer.ReleaseAsync(server.Id, server.Host, (c, tx) => ResourceStore.UnbindPortsAsync(c, tx, server.Id), ct, fault))
+            {
+                failed.Add(server.Id);
+                signals.Notify(server.Host);
+                log.LogWarning("server {Server} ({Id}) on {Host}: {Fault}", server.Name, server.Id, server.Host, fault);
+            }
+        }
+        return failed;
+    }
+
+    /// <summary>What held a build up, in words.</summary>
+    public static string Fault(OverdueServer s, TimeSpan timeout)
+    {
+        var waiting = s.Ports.Where(p => p.Status != PortStatus.Active).Select(p => $"{p.Port} {p.Status}").ToList();
+        var reason = s.VmState is null or PowerState.Absent ? "the host's agent never defined the domain"
+            : waiting.Count > 0 ? $"ports not ACTIVE: {string.Join(", ", waiting)}"
+            : $"the domain is {s.VmState}, not running";
+        return $"build timed out after {timeout.TotalSeconds:0} s ({s.TaskState ?? "no task"}): {reason}";
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var every = TimeSpan.FromSeconds(Math.Clamp(settings.BuildTimeoutSeconds / 10.0, 0.5, 10));
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(every, time, stoppingToken);
+                await SweepAsync(stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                log.LogError(e, "build timeout sweep failed; trying again");
+            }
+        }
+    }
+}

@@ -1,0 +1,21 @@
+using System.Collections.Concurrent;
+
+namespace Isola.Server.Lifecycle;
+
+/// <summary>
+/// Wakes the agents' long polls of a host when its desired state changed in this process. Other
+/// processes' changes are seen by the polls' periodic look at the store.
+/// </summary>
+public sealed class HostSignals
+{
+    private readonly ConcurrentDictionary<string, TaskCompletionSource> _next = new(StringComparer.Ordinal);
+
+    /// <summary>Completes at the next <see cref="Notify"/> of the host. Take it before reading the state it guards.</summary>
+    public Task Next(string host) => _next.GetOrAdd(host, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+
+    public void Notify(string host)
+    {
+        if (_next.TryRemove(host, out var waiting))
+            waiting.TrySetResult();
+    }
+}

@@ -1,0 +1,145 @@
+using System.Data.Common;
+using System.Globalization;
+using Dapper;
+using Isola.Store.Resources;
+
+namespace Isola.Store.Lifecycle;
+
+/// <summary>A server as its host's agent needs it.</summary>
+public sealed record DesiredServer(string Id, string ProjectId, string Name, string Status, string? TaskState, string PowerState, string? VmState,
+    string Placement, string? Spec);
+
+/// <summary>A port bound to a server on the host.</summary>
+public sealed record DesiredPort(string Id, string Name, string ServerId, string Mac, string Status);
+
+/// <summary>Everything a host should hold, at a revision.</summary>
+public sealed record HostDesired(string Host, long Revision, long AppliedRevision, string? HeartbeatAt, IReadOnlyList<DesiredServer> Servers,
+    IReadOnlyList<DesiredPort> Ports);
+
+/// <summary>What an agent reports: the revision it applied, its domains' states, its ports' statuses.</summary>
+public sealed record AgentReport(long AppliedRevision, IReadOnlyDictionary<string, string> VmStates, IReadOnlyDictionary<string, string> PortStatuses);
+
+/// <summary>A server's move caused by a report.</summary>
+public sealed record ServerTransition(string ServerId, string FromStatus, string? FromTask, LifecycleStep To);
+
+/// <summary>A report naming servers or ports that are not on the reporting host.</summary>
+public sealed class ForeignResourceException(string message) : Exception(message);
+
+/// <summary>A server in BUILD past its deadline.</summary>
+public sealed record OverdueServer(string Id, string Host, string Name, string? TaskState, string? VmState, IReadOnlyList<(string Port, string Status)> Ports);
+
+/// <summary>The store's side of the server lifecycle: each host's desired state and revision, agents' reports, overdue builds.</summary>
+public sealed class LifecycleStore(StoreConnectionFactory factory, TimeProvider time)
+{
+    private string Now => time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture);
+
+    public async Task<long?> RevisionAsync(string host)
+    {
+        await using var c = await factory.OpenAsync();
+        return await c.ExecuteScalarAsync<long?>("SELECT revision FROM hosts WHERE name = @host", new { host });
+    }
+
+    /// <summary>The host's desired state: every server on it that holds resources, with its bound ports. Null for an unknown host.</summary>
+    public async Task<HostDesired?> DesiredAsync(string host)
+    {
+        await using var c = await factory.OpenAsync();
+        await using var tx = await c.BeginTransactionAsync();
+        var heads = await c.RowsAsync("SELECT revision, applied_revision, heartbeat_at FROM hosts WHERE name = @host", new { host },
+            r => (Revision: r.Long(0), Applied: r.Long(1), Heartbeat: r.NullableString(2)), tx);
+        if (heads.Count == 0)
+            return null;
+        var head = heads[0];
+        var servers = await c.RowsAsync($"""
+            SELECT id, project_id, name, status, task_state, power_state, vm_state, placement, spec FROM servers
+            WHERE host = @host AND status IN ({ServerStatus.HoldingList}) ORDER BY created_at, id
+            """, new { host }, r => new DesiredServer(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.NullableString(4), r.GetString(5),
+                r.NullableString(6), r.GetString(7), r.NullableString(8)), tx);
+        var ports = await c.RowsAsync($"""
+            SELECT p.id, p.name, p.server_id, p.mac, p.status FROM ports p JOIN servers s ON s.id = p.server_id
+            WHERE s.host = @host AND s.status IN ({ServerStatus.HoldingList}) ORDER BY p.server_id, p.name
+            """, new { host }, r => new DesiredPort(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4)), tx);
+        await tx.CommitAsync();
+        return new HostDesired(host, head.Revision, head.Applied, head.Heartbeat, servers, ports);
+    }
+
+    /// <summary>
+    /// Takes an agent's report in one transaction: heartbeat, applied revision, domain states, port
+    /// statuses, and each affected server's next lifecycle step. The host's revision moves when a
+    /// step changes what the agent should do. Servers and ports of other hosts are refused, all of
+    /// the report with them.
+    /// </summary>
+    public async Task<(IReadOnlyList<ServerTransition> Transitions, bool RevisionMoved)> ApplyReportAsync(string host, AgentReport report)
+    {
+        await using var c = await factory.OpenAsync();
+        await using var tx = await c.BeginTransactionAsync();
+        var servers = (await c.RowsAsync($"""
+            SELECT id, status, task_state, power_state, vm_state FROM servers WHERE host = @host AND status IN ({ServerStatus.HoldingList})
+            """, new { host }, r => (Id: r.GetString(0), Status: r.GetString(1), Task: r.NullableString(2), Power: r.GetString(3), Vm: r.NullableString(4)), tx))
+            .ToDictionary(s => s.Id, StringComparer.Ordinal);
+        var ports = (await c.RowsAsync($"""
+            SELECT p.id, p.server_id, p.status FROM ports p JOIN servers s ON s.id = p.server_id
+            WHERE s.host = @host AND s.status IN ({ServerStatus.HoldingList})
+            """, new { host }, r => (Id: r.GetString(0), Server: r.GetString(1), Status: r.GetString(2)), tx)).ToDictionary(p => p.Id, StringComparer.Ordinal);
+        var foreign = report.VmStates.Keys.Where(id => !servers.ContainsKey(id)).Select(id => $"server {id}")
+            .Concat(report.PortStatuses.Keys.Where(id => !ports.ContainsKey(id)).Select(id => $"port {id}")).ToList();
+        if (foreign.Count > 0)
+            throw new ForeignResourceException($"not on {host}: {string.Join(", ", foreign)}");
+
+        var now = Now;
+        await c.ExecuteAsync("UPDATE hosts SET heartbeat_at = @now, applied_revision = @applied WHERE name = @host",
+            new { now, applied = report.AppliedRevision, host }, tx);
+        foreach (var (id, status) in report.PortStatuses)
+        {
+            if (ports[id].Status != status)
+                await c.ExecuteAsync("UPDATE ports SET status = @status WHERE id = @id", new { status, id }, tx);
+            ports[id] = ports[id] with { Status = status };
+        }
+        var transitions = new List<ServerTransition>();
+        var touched = report.VmStates.Keys.Concat(report.PortStatuses.Keys.Select(p => ports[p].Server)).Distinct(StringComparer.Ordinal);
+        foreach (var id in touched)
+        {
+            var s = servers[id];
+            var vm = report.VmStates.TryGetValue(id, out var reported) ? reported : s.Vm;
+            var step = ServerLifecycle.Next(new LifecycleState(s.Status, s.Task, s.Power, vm,
+                ports.Values.Where(p => p.Server == id).Select(p => p.Status).ToList()));
+            // Conditional on the status read: a timeout that moved it to ERROR meanwhile wins.
+            await c.ExecuteAsync("""
+                UPDATE servers SET status = @Status, task_state = @TaskState, power_state = @PowerState, vm_state = @vm, updated_at = @now,
+                    build_deadline = CASE WHEN @Status = 'BUILD' THEN build_deadline ELSE NULL END
+                WHERE id = @id AND status = @was
+                """, new { step.Status, step.TaskState, step.PowerState, vm, now, id, was = s.Status }, tx);
+            if (step.Status != s.Status || step.TaskState != s.Task || step.PowerState != s.Power)
+                transitions.Add(new ServerTransition(id, s.Status, s.Task, step));
+        }
+        var moved = transitions.Any(t => t.To.DesiredChanged);
+        if (moved)
+            await c.ExecuteAsync("UPDATE hosts SET revision = revision + 1 WHERE name = @host", new { host }, tx);
+        await tx.CommitAsync();
+        return (transitions, moved);
+    }
+
+    /// <summary>Servers still in BUILD past their deadline, with what held them up.</summary>
+    public async Task<IReadOnlyList<OverdueServer>> OverdueAsync()
+    {
+        await using var c = await factory.OpenAsync();
+        var servers = await c.RowsAsync("""
+            SELECT id, host, name, task_state, vm_state FROM servers WHERE status = 'BUILD' AND build_deadline IS NOT NULL AND build_deadline < @now ORDER BY build_deadline
+            """, new { now = Now }, r => (Id: r.GetString(0), Host: r.GetString(1), Name: r.GetString(2), Task: r.NullableString(3), Vm: r.NullableString(4)));
+        var overdue = new List<OverdueServer>();
+        foreach (var s in servers)
+        {
+            var ports = await c.RowsAsync("SELECT name, status FROM ports WHERE server_id = @id ORDER BY name", new { id = s.Id }, r => (r.GetString(0), r.GetString(1)));
+            overdue.Add(new OverdueServer(s.Id, s.Host, s.Name, s.Task, s.Vm, ports));
+        }
+        return overdue;
+    }
+
+    /// <summary>Hosts and when their agents last reported.</summary>
+    public async Task<IReadOnlyDictionary<string, (long Revision, long Applied, string? Heartbeat)>> AgentsAsync()
+    {
+        await using var c = await factory.OpenAsync();
+        return (await c.RowsAsync("SELECT name, revision, applied_revision, heartbeat_at FROM hosts", null,
+            r => (Name: r.GetString(0), Revision: r.Long(1), Applied: r.Long(2), Heartbeat: r.NullableString(3))))
+            .ToDictionary(h => h.Name, h => (h.Revision, h.Applied, h.Heartbeat), StringComparer.Ordinal);
+    }
+}

@@ -1,0 +1,210 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Isola.Server.Lifecycle;
+using Isola.Tests.Store;
+using Isola.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Isola.Tests.Server;
+
+/// <summary>
+/// A server's way from BUILD to ACTIVE (or to ERROR) over real HTTP, with the host's agent played by
+/// a client holding the host's token; run on SQLite and on PostgreSQL.
+/// </summary>
+public abstract class LifecycleSuite
+{
+    protected abstract Task<string> NewStoreAsync();
+
+    private readonly ShiftedClock _clock = new();
+
+    private async Task<ApiWorld> Start() => await ApiWorld.StartAsync(await NewStoreAsync(), _clock);
+
+    private static async Task<HttpClient> Agent(ApiWorld w, string host)
+    {
+        var (_, token) = await w.Admin.Post("/v1/tokens", new { role = "host", host });
+        return w.Server.Client(token.Str("secret"));
+    }
+
+    /// <summary>A server with one direct port on a VLAN network; answers (server id, port id, host).</summary>
+    private static async Task<(string Server, string Port, string Host)> CreateServer(ApiWorld w, string name = "vnf1")
+    {
+        if ((await w.Member.Get("/v1/networks/lan")).Status == 404)
+            await w.Member.Post("/v1/networks", new { name = "lan", type = "vlan", physnet = "physnet2" });
+        var (_, port) = await w.Member.Post("/v1/ports", new { name = name + "-p", network = "lan", vnicType = "direct" });
+        var (status, server) = await w.Member.Post("/v1/servers", new { name, flavor = "nfv.small", ports = new[] { name + "-p" } });
+        Assert.Equal(201, status);
+        return (server.Str("id"), port.Str("id"), server.Str("host"));
+    }
+
+    private static Task<(int Status, JsonElement Body)> Report(HttpClient agent, string host, long applied, object[] servers, object[] ports) =>
+        agent.Post($"/v1/hosts/{host}/report", new { appliedRevision = applied, servers, ports });
+
+    [Fact]
+    public async Task A_server_resumes_once_its_ports_are_active_and_is_active_once_running()
+    {
+        await using var w = await Start();
+        var (id, port, host) = await CreateServer(w);
+        var agent = await Agent(w, host);
+        var server = (await w.Member.Get($"/v1/servers/{id}")).Body;
+        Assert.Equal(("BUILD", "scheduled", "paused"), (server.Str("status"), server.Str("taskState"), server.Str("powerState")));
+
+        // The desired state holds the server, paused, with its rendered plan and its port.
+        var (_, desired) = await agent.Get($"/v1/hosts/{host}/desired");
+        var revision = desired.GetProperty("revision").GetInt64();
+        var mine = desired.GetProperty("servers").EnumerateArray().Single();
+        Assert.Equal((id, "paused"), (mine.Str("id"), mine.Str("powerState")));
+        Assert.Contains("<domain type=\"kvm\"", mine.GetProperty("plan").Str("domainXml"), StringComparison.Ordinal);
+        Assert.Equal(port, mine.GetProperty("ports")[0].Str("id"));
+
+        // Defined and paused, port not up yet: spawning, still paused.
+        var (status, answer) = await Report(agent, host, revision, [new { id, vmState = "paused" }], [new { id = port, status = "DOWN" }]);
+        Assert.Equal(200, status);
+        Assert.False(answer.GetProperty("revisionMoved").GetBoolean());
+        Assert.Equal("spawning", (await w.Member.Get($"/v1/servers/{id}")).Body.Str("taskState"));
+
+        // Port ACTIVE: the desired power state turns running and the host's revision moves.
+        (_, answer) = await Report(agent, host, revision, [], [new { id = port, status = "ACTIVE" }]);
+        Assert.True(answer.GetProperty("revisionMoved").GetBoolean());
+        (_, desired) = await agent.Get($"/v1/hosts/{host}/desired?after={revision}");
+        Assert.True(desired.GetProperty("revision").GetInt64() > revision);
+        Assert.Equal("running", desired.GetProperty("servers")[0].Str("powerState"));
+        Assert.Equal("ACTIVE", (await w.Member.Get($"/v1/ports/{port}")).Body.Str("status"));
+
+        // Running: ACTIVE.
+        await Report(agent, host, desired.GetProperty("revision").GetInt64(), [new { id, vmState = "running" }], []);
+        server = (await w.Member.Get($"/v1/servers/{id}")).Body;
+        Assert.Equal(("ACTIVE", JsonValueKind.Null, "running"), (server.Str("status"), server.GetProperty("taskState").ValueKind, server.Str("vmState")));
+        Assert.Equal(200, (await w.Member.Get($"/v1/servers/{id}/plan")).Status);
+    }
+
+    [Fact]
+    public async Task A_long_poll_answers_when_the_hosts_desired_state_changes()
+    {
+        await using var w = await Start();
+        var agents = new[] { await Agent(w, "h1"), await Agent(w, "h2") };
+        var revisions = new List<long>();
+        foreach (var (agent, host) in agents.Zip(new[] { "h1", "h2" }))
+            revisions.Add((await agent.Get($"/v1/hosts/{host}/desired")).Body.GetProperty("revision").GetInt64());
+        var clock = Stopwatch.StartNew();
+        var polls = agents.Zip(new[] { "h1", "h2" }, (agent, host) => agent.Get($"/v1/hosts/{host}/desired?after={revisions[host == "h1" ? 0 : 1]}&wait=20")).ToList();
+        await Task.Delay(200);
+        Assert.DoesNotContain(polls, p => p.IsCompleted);
+        var (_, _, on) = await CreateServer(w);
+        var woken = await Task.WhenAny(polls);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"the poll took {clock.Elapsed}");
+        var body = (await woken).Body;
+        Assert.Equal(on, body.Str("host"));
+        Assert.Single(body.GetProperty("servers").EnumerateArray());
+        var (_, quiet) = await agents[0].Get("/v1/hosts/h1/desired?after=999999&wait=1");
+        Assert.True(quiet.GetProperty("revision").GetInt64() < 999999);
+    }
+
+    [Fact]
+    public async Task A_build_that_times_out_goes_to_error_and_gives_back_everything()
+    {
+        await using var w = await Start();
+        var (id, port, host) = await CreateServer(w);
+        var agent = await Agent(w, host);
+        await Report(agent, host, 1, [new { id, vmState = "paused" }], [new { id = port, status = "DOWN" }]);
+        var sweeper = w.Server.App.Services.GetRequiredService<BuildTimeouts>();
+        Assert.Empty(await sweeper.SweepAsync());
+
+        _clock.Advance(TimeSpan.FromSeconds(301));
+        Assert.Equal([id], await sweeper.SweepAsync());
+        var server = (await w.Member.Get($"/v1/servers/{id}")).Body;
+        Assert.Equal("ERROR", server.Str("status"));
+        Assert.Contains("vnf1-p DOWN", server.Str("fault"), StringComparison.Ordinal);
+        var portNow = (await w.Member.Get($"/v1/ports/{port}")).Body;
+        Assert.Equal(("DOWN", JsonValueKind.Null), (portNow.Str("status"), portNow.GetProperty("binding").ValueKind));
+        Assert.All((await w.Admin.Get("/v1/hosts")).Body.EnumerateArray(), h => Assert.Equal(0, h.GetProperty("pinnedUsed").GetInt32()));
+        Assert.Empty((await agent.Get($"/v1/hosts/{host}/desired")).Body.GetProperty("servers").EnumerateArray());
+        // A late report of it is not the agent's business any more.
+        Assert.Equal(403, (await Report(agent, host, 2, [new { id, vmState = "running" }], [])).Status);
+        Assert.Empty(await sweeper.SweepAsync());
+
+        // What it held is free again: a server of the same shape fits where it was.
+        Assert.Equal(201, (await w.Member.Post("/v1/servers", new { name = "vnf2", flavor = "nfv.small", ports = new[] { "vnf1-p" } })).Status);
+        Assert.Equal(204, (await w.Member.Delete($"/v1/servers/{id}")).Status);
+        Assert.Equal(404, (await w.Member.Delete($"/v1/servers/{id}")).Status);
+    }
+
+    [Fact]
+    public async Task An_active_server_is_not_failed_by_the_timeout()
+    {
+        await using var w = await Start();
+        var (id, port, host) = await CreateServer(w);
+        var agent = await Agent(w, host);
+        await Report(agent, host, 1, [new { id, vmState = "paused" }], [new { id = port, status = "ACTIVE" }]);
+        await Report(agent, host, 2, [new { id, vmState = "running" }], []);
+        _clock.Advance(TimeSpan.FromHours(1));
+        Assert.Empty(await w.Server.App.Services.GetRequiredService<BuildTimeouts>().SweepAsync());
+        Assert.Equal("ACTIVE", (await w.Member.Get($"/v1/servers/{id}")).Body.Str("status"));
+    }
+
+    [Fact]
+    public async Task An_agent_reads_and_writes_only_its_own_host()
+    {
+        await using var w = await Start();
+        var (id, port, host) = await CreateServer(w);
+        var other = host == "h1" ? "h2" : "h1";
+        var stranger = await Agent(w, other);
+        Assert.Equal(403, (await stranger.Get($"/v1/hosts/{host}/desired")).Status);
+        Assert.Equal(403, (await stranger.Post($"/v1/hosts/{host}/report", new { appliedRevision = 1 })).Status);
+        var (status, error) = await Report(stranger, other, 1, [], [new { id = port, status = "ACTIVE" }]);
+        Assert.Equal(403, status);
+        Assert.Contains(port, error.GetProperty("error").Str("message"), StringComparison.Ordinal);
+        Assert.Equal("BOUND", (await w.Member.Get($"/v1/ports/{port}")).Body.Str("status"));
+        Assert.Equal(403, (await w.Member.Get($"/v1/hosts/{host}/desired")).Status);
+        var agent = await Agent(w, host);
+        (status, error) = await Report(agent, host, 1, [new { id, vmState = "sleeping" }], []);
+        Assert.Equal((400, "servers[0].vmState"), (status, error.ErrorField()));
+        (status, error) = await Report(agent, host, 1, [], [new { id = port, status = "UP" }]);
+        Assert.Equal((400, "ports[0].status"), (status, error.ErrorField()));
+    }
+
+    [Fact]
+    public async Task Server_groups_keep_anti_affinity_members_apart()
+    {
+        await using var w = await Start();
+        var (status, group) = await w.Member.Post("/v1/server-groups", new { name = "pair", policy = "anti-affinity" });
+        Assert.Equal(201, status);
+        Assert.Equal("policy", (await w.Member.Post("/v1/server-groups", new { name = "x", policy = "together" })).Body.ErrorField());
+        var hosts = new List<string>();
+        foreach (var name in new[] { "a", "b" })
+        {
+            var (s, server) = await w.Member.Post("/v1/servers", new { name, flavor = "nfv.small", group = "pair" });
+            Assert.Equal(201, s);
+            Assert.Equal(group.Str("id"), server.Str("group"));
+            hosts.Add(server.Str("host"));
+        }
+        Assert.Equal(2, hosts.Distinct().Count());
+        var (third, error) = await w.Member.Post("/v1/servers", new { name = "c", flavor = "nfv.small", group = "pair" });
+        Assert.Equal((409, "no-valid-host"), (third, error.ErrorCode()));
+        Assert.Equal(2, (await w.Member.Get("/v1/server-groups/pair")).Body.GetProperty("members").GetArrayLength());
+        Assert.Equal(404, (await w.Other.Get("/v1/server-groups/pair")).Status);
+        Assert.Equal("group", (await w.Other.Post("/v1/servers", new { name = "d", flavor = "nfv.small", group = "pair" })).Body.ErrorField());
+        Assert.Equal(409, (await w.Member.Delete("/v1/server-groups/pair")).Status);
+        await w.Member.Delete("/v1/servers/a");
+        await w.Member.Delete("/v1/servers/b");
+        Assert.Equal(204, (await w.Member.Delete("/v1/server-groups/pair")).Status);
+    }
+}
+
+public sealed class SqliteLifecycleTests : LifecycleSuite, IDisposable
+{
+    private readonly TempDir _dir = new();
+
+    protected override Task<string> NewStoreAsync() => Task.FromResult(_dir.Sub($"isola-{Guid.NewGuid():N}.db"));
+
+    public void Dispose()
+    {
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        _dir.Dispose();
+    }
+}
+
+[Collection(PostgresCollection.Name)]
+public sealed class PostgresLifecycleTests(PostgresServer server) : LifecycleSuite
+{
+    protected override Task<string> NewStoreAsync() => server.CreateDatabaseAsync();
+}
