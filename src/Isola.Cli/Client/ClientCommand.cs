@@ -20,14 +20,6 @@ internal sealed class ClientCommand
         _console = console;
         _columns = columns;
         _format.AcceptOnlyFromAmong(ResultWriter.Table, ResultWriter.Json, ResultWriter.Value);
-        command.Options.Add(_url);
-        command.Options.Add(_token);
-        command.Options.Add(_config);
-        if (columns.Count > 0)
-        {
-            command.Options.Add(_format);
-            command.Options.Add(_select);
-        }
     }
 
     public Command Command { get; }
@@ -35,8 +27,20 @@ internal sealed class ClientCommand
     public static ClientCommand Create(string name, string description, CliConsole console, IReadOnlyList<Column> columns) =>
         new(new Command(name, description), console, columns);
 
-    /// <summary>Runs the verb: settings resolved, -c checked, then <paramref name="work"/> with a client and a writer; API errors become exit codes.</summary>
-    public void SetAction(Func<ParseResult, ApiClient, ResultWriter, CancellationToken, Task<int>> work) =>
+    /// <summary>
+    /// Adds the common options (after the verb's own, for the help) and the action: settings resolved,
+    /// -c checked, then <paramref name="work"/> with a client and a writer; API errors become exit codes.
+    /// </summary>
+    public void SetAction(Func<ParseResult, ApiClient, ResultWriter, CancellationToken, Task<int>> work)
+    {
+        Command.Options.Add(_url);
+        Command.Options.Add(_token);
+        Command.Options.Add(_config);
+        if (_columns.Count > 0)
+        {
+            Command.Options.Add(_format);
+            Command.Options.Add(_select);
+        }
         Command.SetAction(async (parse, ct) =>
         {
             var (columns, unknown) = ResultWriter.Select(_columns, parse.GetValue(_select) ?? []);
@@ -61,4 +65,5 @@ internal sealed class ClientCommand
                 return _console.Fail(e.ExitCode, e.Describe());
             }
         });
+    }
 }

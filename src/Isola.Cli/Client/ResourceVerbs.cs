@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Text.Json;
 
 namespace Isola.Cli.Client;
 
@@ -18,7 +19,7 @@ internal static class ResourceVerbs
     }
 
     /// <summary><c>isola KIND show NAME|ID</c>: GET /v1/COLLECTION/{id}; <paramref name="more"/> adds to the table.</summary>
-    public static Command Show(CliConsole console, string collection, string kind, IReadOnlyList<Column> fields, Action<CliConsole, System.Text.Json.JsonElement>? more = null)
+    public static Command Show(CliConsole console, string collection, string kind, IReadOnlyList<Column> fields, Action<CliConsole, JsonElement>? more = null)
     {
         var id = new Argument<string>("name") { Description = $"The {kind}'s name or id" };
         var verb = ClientCommand.Create("show", $"Show a {kind}", console, fields);
