@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Isola.Cli.Client;
 using Isola.Cli.Commands;
 
 namespace Isola.Cli;
@@ -16,6 +17,12 @@ public static class CliApp
         root.Subcommands.Add(CapacityCommand.Create(console));
         root.Subcommands.Add(RenderCommand.Create(console));
         root.Subcommands.Add(ServeCommand.Create(console));
+        root.Subcommands.Add(ProjectCommands.Projects(console));
+        root.Subcommands.Add(ProjectCommands.Tokens(console));
+        root.Subcommands.Add(NetworkCommands.Create(console));
+        root.Subcommands.Add(PortCommands.Create(console));
+        root.Subcommands.Add(FlavorCommands.Create(console));
+        root.Subcommands.Add(ServerCommands.Create(console));
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Isola.Cli.Client;
 using Isola.Cli.Output;
 using Isola.Domain.Serialization;
 using Isola.Host.Commands;
@@ -13,8 +14,9 @@ internal static class HostCommands
 {
     public static Command Create(CliConsole console)
     {
-        var host = new Command("host", "Host inventory");
+        var host = new Command("host", "Host inventory: this machine's (discover), or the API's registered hosts (list)");
         host.Subcommands.Add(Discover(console));
+        host.Subcommands.Add(HostListCommand.Create(console));
         return host;
     }
 

@@ -1,0 +1,68 @@
+using System.Net.Http.Headers;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace Isola.Cli.Client;
+
+/// <summary>
+/// The Isola API over HTTP: sends JSON, returns the answer's JSON text as the server wrote it, and turns
+/// error answers and unreachable servers into <see cref="ApiCallException"/>.
+/// </summary>
+internal sealed class ApiClient(HttpClient http, ClientSettings settings)
+{
+    public Task<string> GetAsync(string path, CancellationToken ct) => SendAsync(HttpMethod.Get, path, null, ct);
+
+    public Task<string> PostAsync(string path, JsonObject body, CancellationToken ct) => SendAsync(HttpMethod.Post, path, body, ct);
+
+    public Task<string> DeleteAsync(string path, CancellationToken ct) => SendAsync(HttpMethod.Delete, path, null, ct);
+
+    /// <summary>A resource path with a name or id as one escaped segment: <c>/v1/networks/lan</c>.</summary>
+    public static string PathOf(string collection, string nameOrId) => $"/v1/{collection}/{Uri.EscapeDataString(nameOrId)}";
+
+    private async Task<string> SendAsync(HttpMethod method, string path, JsonObject? body, CancellationToken ct)
+    {
+        using var request = new HttpRequestMessage(method, new Uri(settings.Url, path));
+        if (settings.Token is not null)
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", settings.Token);
+        if (body is not null)
+            request.Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json");
+        HttpResponseMessage response;
+        try
+        {
+            response = await http.SendAsync(request, ct);
+        }
+        catch (HttpRequestException e)
+        {
+            throw Unreachable(e.InnerException is SocketException s ? s.Message : e.Message);
+        }
+        catch (TaskCanceledException) when (!ct.IsCancellationRequested)
+        {
+            throw Unreachable($"no answer within {http.Timeout.TotalSeconds:0} s");
+        }
+        using (response)
+        {
+            var text = await response.Content.ReadAsStringAsync(ct);
+            if (response.IsSuccessStatusCode)
+                return text;
+            var error = ApiCallException.FromAnswer((int)response.StatusCode, text);
+            return (int)response.StatusCode == 401 && settings.Token is null
+                ? throw new ApiCallException(error.ExitCode, error.Message + "; give --token, ISOLA_TOKEN or a config file", error.Field, error.Code)
+                : throw error;
+        }
+    }
+
+    private ApiCallException Unreachable(string why) => new(ExitCodes.Unavailable,
+        $"cannot reach the Isola API at {settings.Url} (from {settings.UrlSource}): {why}");
+}
+
+/// <summary>Request bodies: only the fields that were given, so the server's defaults apply to the rest.</summary>
+internal static class JsonBody
+{
+    public static JsonObject With(this JsonObject body, string name, JsonNode? value)
+    {
+        if (value is not null)
+            body[name] = value;
+        return body;
+    }
+}
