@@ -52,6 +52,7 @@ public sealed record Placement(
     string? Group,
     double Score)
 {
+    [System.Text.Json.Serialization.JsonIgnore]
     public IEnumerable<int> AllPinned =>
         (Cells ?? []).SelectMany(c => c.Pins.Select(p => p.Pcpu).Concat(c.ReservedSiblings)).Concat(EmulatorPins).Concat(EmulatorReserved);
 }

@@ -9,7 +9,7 @@ internal static class FlavorCommands
 {
     private static readonly Column[] Fields =
     [
-        Column.Of("id"), Column.Of("name"), Column.Of("vcpus"), Column.At("ram", "ramMiB"), Column.At("disk", "diskGiB"),
+        Column.Of("id"), Column.Of("name"), Column.Of("vcpus"), Column.Of("ram"), Column.Of("disk"),
         Column.Of("properties", Properties),
     ];
 

@@ -11,7 +11,7 @@ internal static class NetworkCommands
 
     private static readonly Column[] Fields =
     [
-        Column.Of("id"), Column.Of("name"), Column.At("project", "projectId"),
+        Column.Of("id"), Column.Of("name"), Column.Of("project"),
         Column.Of("type"), Column.Of("physnet"), Column.Of("segment"), Column.Of("mtu"), Column.Of("shared"),
     ];
 

@@ -9,7 +9,7 @@ internal static class ProjectCommands
     private static readonly Column[] ProjectFields = [Column.Of("id"), Column.Of("name")];
 
     private static readonly Column[] TokenFields =
-        [Column.Of("id"), Column.Of("role"), Column.At("project", "projectId"), Column.Of("host"), Column.Of("secret")];
+        [Column.Of("id"), Column.Of("role"), Column.Of("project"), Column.Of("host"), Column.Of("secret")];
 
     public static Command Projects(CliConsole console)
     {

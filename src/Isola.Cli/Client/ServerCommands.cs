@@ -9,7 +9,12 @@ internal static class ServerCommands
     private static readonly Column[] ListColumns = [Column.Of("id"), Column.Of("name"), Column.Of("status"), Column.Of("host"), ServerView.Vfs];
 
     private static readonly Column[] Fields =
-        [Column.Of("id"), Column.Of("name"), Column.Of("project"), Column.Of("status"), Column.Of("host"), .. ServerView.PlacementColumns];
+        [Column.Of("id"), Column.Of("name"), Column.Of("project"), Column.Of("status"), Column.Of("taskState"), Column.Of("powerState"), Column.Of("vmState"),
+         Column.Of("fault"), Column.Of("flavor"), Column.Of("ports", e => Column.Text(Column.Property(e, "ports")) is null ? null
+             : string.Join(", ", Column.Property(e, "ports").EnumerateArray().Select(p => Column.TextAt(p, "name")))),
+         Column.Of("group"), Column.Of("host"), .. ServerView.PlacementColumns];
+
+    private static readonly Column[] GroupColumns = [Column.Of("id"), Column.Of("name"), Column.Of("policy"), Column.Of("members")];
 
     public static Command Create(CliConsole console)
     {
@@ -18,6 +23,7 @@ internal static class ServerCommands
         group.Subcommands.Add(ResourceVerbs.List(console, "servers", "server", ListColumns));
         group.Subcommands.Add(ResourceVerbs.Show(console, "servers", "server", Fields, ServerView.Details));
         group.Subcommands.Add(ResourceVerbs.Delete(console, "servers", "server"));
+        group.Subcommands.Add(GroupCommands(console));
         return group;
     }
 
@@ -28,9 +34,10 @@ internal static class ServerCommands
         var ports = new Option<string[]>("--port") { Description = "A port's name or id (repeatable, in guest NIC order)" };
         var zone = new Option<string?>("--availability-zone") { Description = "Only hosts of this zone" };
         var project = new Option<string?>("--project") { Description = "The project it is for (admin tokens must say)" };
+        var serverGroup = new Option<string?>("--group") { Description = "A server group (name or id) whose policy the placement keeps" };
         var verb = ClientCommand.Create("create", "Create a server: place it on a host and bind its ports", console, Fields);
         verb.Command.Arguments.Add(name);
-        foreach (var option in new Option[] { flavor, ports, zone, project })
+        foreach (var option in new Option[] { flavor, ports, zone, project, serverGroup })
             verb.Command.Options.Add(option);
         verb.SetAction(async (parse, api, output, ct) =>
         {
@@ -39,12 +46,36 @@ internal static class ServerCommands
                 ["name"] = parse.GetValue(name),
                 ["flavor"] = parse.GetValue(flavor),
                 ["ports"] = new JsonArray((parse.GetValue(ports) ?? []).Select(p => (JsonNode?)p).ToArray()),
-            }.With("availabilityZone", parse.GetValue(zone)).With("project", parse.GetValue(project));
+            }.With("availabilityZone", parse.GetValue(zone)).With("project", parse.GetValue(project)).With("group", parse.GetValue(serverGroup));
             var created = output.Show(await api.PostAsync("/v1/servers", body, ct));
             if (output.IsTable)
                 ServerView.Details(console, created);
             return ExitCodes.Ok;
         });
         return verb.Command;
+    }
+
+    /// <summary><c>isola server group create --policy anti-affinity NAME</c>, list, show, delete: /v1/server-groups.</summary>
+    private static Command GroupCommands(CliConsole console)
+    {
+        var group = new Command("group", "Server groups: affinity, anti-affinity, soft-affinity, soft-anti-affinity");
+        var name = new Argument<string>("name") { Description = "The group's name" };
+        var policy = new Option<string>("--policy") { Description = "affinity, anti-affinity, soft-affinity or soft-anti-affinity", Required = true };
+        var project = new Option<string?>("--project") { Description = "The project it is for (admin tokens must say)" };
+        var create = ClientCommand.Create("create", "Create a server group", console, GroupColumns);
+        create.Command.Arguments.Add(name);
+        create.Command.Options.Add(policy);
+        create.Command.Options.Add(project);
+        create.SetAction(async (parse, api, output, ct) =>
+        {
+            var body = new JsonObject { ["name"] = parse.GetValue(name), ["policy"] = parse.GetValue(policy) }.With("project", parse.GetValue(project));
+            output.Show(await api.PostAsync("/v1/server-groups", body, ct));
+            return ExitCodes.Ok;
+        });
+        group.Subcommands.Add(create.Command);
+        group.Subcommands.Add(ResourceVerbs.List(console, "server-groups", "server group", GroupColumns));
+        group.Subcommands.Add(ResourceVerbs.Show(console, "server-groups", "server group", GroupColumns));
+        group.Subcommands.Add(ResourceVerbs.Delete(console, "server-groups", "server group"));
+        return group;
     }
 }

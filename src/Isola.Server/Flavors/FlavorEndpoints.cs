@@ -34,15 +34,15 @@ internal static class FlavorEndpoints
                 throw ApiException.Invalid(errors);
             var record = new FlavorRecord(ResourceStore.NewId(), flavor.Name, flavor.Vcpus, flavor.RamMiB, flavor.DiskGiB, flavor.ExtraSpecs);
             return await store.TryCreateFlavorAsync(record)
-                ? Results.Created($"/v1/flavors/{record.Id}", record)
+                ? Results.Created($"/v1/flavors/{record.Id}", View(record))
                 : throw ApiException.Conflict("name-taken", $"a flavor named {flavor.Name} exists", "name");
         });
         api.MapGet("/flavors", async (HttpContext http, ResourceStore store) =>
         {
             Caller.Of(http).RequireUser();
-            return Results.Ok(await store.FlavorsAsync());
+            return Results.Ok((await store.FlavorsAsync()).Select(View));
         });
-        api.MapGet("/flavors/{id}", async (string id, HttpContext http, ResourceStore store) => Results.Ok(await Find(store, Caller.Of(http), id)));
+        api.MapGet("/flavors/{id}", async (string id, HttpContext http, ResourceStore store) => Results.Ok(View(await Find(store, Caller.Of(http), id))));
         api.MapDelete("/flavors/{id}", async (string id, HttpContext http, ResourceStore store) =>
         {
             Caller.Of(http).RequireAdmin();
@@ -56,6 +56,9 @@ internal static class FlavorEndpoints
         caller.RequireUser();
         return await store.FlavorAsync(id) ?? throw ApiException.NotFound("flavor", id);
     }
+
+    /// <summary>A flavor as the API shows it: the same names it is created with.</summary>
+    public static object View(FlavorRecord f) => new { f.Id, f.Name, f.Vcpus, ram = f.RamMiB, disk = f.DiskGiB, f.ExtraSpecs };
 
     public static Flavor ToFlavor(FlavorRecord f) => new(f.Name, f.Vcpus, f.RamMiB, f.DiskGiB, f.ExtraSpecs);
 }

@@ -61,15 +61,15 @@ internal static class NetworkEndpoints
                     : ApiException.Conflict("segment-in-use", type == "flat" ? $"physnet {body.Physnet} has a flat network already"
                         : $"{type} segment {segment}{(body.Physnet is null ? "" : $" on {body.Physnet}")} is in use", "segment");
             }
-            return Results.Created($"/v1/networks/{network.Id}", network);
+            return Results.Created($"/v1/networks/{network.Id}", View(network));
         });
         api.MapGet("/networks", async (HttpContext http, ResourceStore store) =>
         {
             var caller = Caller.Of(http);
             caller.RequireUser();
-            return Results.Ok(await store.NetworksAsync(caller.ProjectScope));
+            return Results.Ok((await store.NetworksAsync(caller.ProjectScope)).Select(View));
         });
-        api.MapGet("/networks/{id}", async (string id, HttpContext http, ResourceStore store) => Results.Ok(await Find(store, Caller.Of(http), id)));
+        api.MapGet("/networks/{id}", async (string id, HttpContext http, ResourceStore store) => Results.Ok(View(await Find(store, Caller.Of(http), id))));
         api.MapDelete("/networks/{id}", async (string id, HttpContext http, ResourceStore store) =>
         {
             var caller = Caller.Of(http);
@@ -114,4 +114,7 @@ internal static class NetworkEndpoints
             ? ApiException.Invalid("segment", $"give a segment: no {type} range is configured{(physnet is null ? "" : $" for {physnet}")}")
             : ApiException.Conflict("segments-exhausted", $"every {type} segment of the configured ranges{(physnet is null ? "" : $" on {physnet}")} is in use", "segment");
     }
+
+    /// <summary>A network as the API shows it.</summary>
+    public static object View(NetworkRecord n) => new { n.Id, n.Name, project = n.ProjectId, n.Type, n.Physnet, n.Segment, n.Mtu, n.Shared };
 }

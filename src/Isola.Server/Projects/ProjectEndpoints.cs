@@ -54,7 +54,7 @@ internal static class ProjectEndpoints
                     throw ApiException.Invalid("role", "must be member, admin or host");
             }
             var (token, secret) = await store.CreateTokenAsync(role, project, role == "host" ? body.Host : null);
-            return Results.Created($"/v1/tokens/{token.Id}", new { token.Id, token.Role, token.ProjectId, token.Host, secret });
+            return Results.Created($"/v1/tokens/{token.Id}", new { token.Id, token.Role, project = token.ProjectId, token.Host, secret });
         });
     }
 }

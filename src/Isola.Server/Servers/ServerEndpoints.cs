@@ -55,7 +55,7 @@ internal static class ServerEndpoints
                 group = await store.ServerGroupAsync(project, body.Group) ?? throw ApiException.Invalid("group", $"the project has no server group '{body.Group}'");
                 await placement.Placer.AddGroupAsync(group.Id, GroupPolicies.Parse(group.Policy));
             }
-            var specs = ports.Select(PortEndpoints.Spec).ToList();
+            var specs = ports.Select(p => PortEndpoints.Spec(p) with { PortId = p.Id }).ToList();
             PlacementRequest request;
             try
             {
@@ -135,6 +135,8 @@ internal static class ServerEndpoints
         s.Fault,
         group = s.GroupId,
         s.Host,
+        flavor = s.Spec is null ? null : ServerSpec.Parse(s.Spec).Flavor.Name,
+        ports = s.Spec is null ? [] : ServerSpec.Parse(s.Spec).Ports.Select(p => new { p.Name, p.PortId, p.VnicType, p.Mac }),
         placement = s.Placement is null ? (Placement?)null : JsonSerializer.Deserialize<Placement>(s.Placement, IsolaJson.Options),
     };
 }

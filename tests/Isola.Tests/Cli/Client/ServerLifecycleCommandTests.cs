@@ -32,7 +32,7 @@ public sealed class ServerLifecycleCommandTests
         (exit, output, _) = await w.RunAs(member, "server", "show", "vnf1", "-f", "json");
         Assert.Equal(ExitCodes.Ok, exit);
         var server = System.Text.Json.JsonDocument.Parse(output).RootElement;
-        Assert.Equal("BUILD", server.Str("status"));
+        Assert.Equal(("BUILD", "nfv.medium", "bond"), (server.Str("status"), server.Str("flavor"), server.GetProperty("ports")[0].Str("name")));
         var host = server.Str("host");
         Assert.Contains(host, new[] { "h1", "h2" });
         var vfs = server.GetProperty("placement").GetProperty("vfs").EnumerateArray().ToList();
@@ -91,5 +91,31 @@ public sealed class ServerLifecycleCommandTests
         Assert.Contains("isola: network missing: no network 'missing'", error, StringComparison.Ordinal);
         Assert.Contains("1 of 3 networks not deleted", error, StringComparison.Ordinal);
         Assert.Equal(0, (await w.Json("network", "list")).GetArrayLength());
+    }
+
+    [Fact]
+    public async Task Server_groups_made_with_the_cli_keep_their_members_apart()
+    {
+        await using var w = await ClientWorld.StartAsync(hosts: 2);
+        var member = await w.MemberOf("tenant-a");
+        var (exit, _, error) = await w.RunAs(member, "server", "group", "create", "--policy", "anti-affinity", "pair");
+        Assert.True(exit == ExitCodes.Ok, error);
+        (exit, _, error) = await w.RunAs(member, "server", "group", "create", "--policy", "sideways", "bad");
+        Assert.Equal(ExitCodes.Usage, exit);
+        Assert.Contains("field: policy", error, StringComparison.Ordinal);
+        await w.Run("flavor", "create", "--vcpus", "2", "--ram", "1024", "--property", "hw:cpu_policy=dedicated", "small");
+        var hosts = new List<string>();
+        foreach (var name in new[] { "a", "b" })
+        {
+            (exit, var output, error) = await w.RunAs(member, "server", "create", "--flavor", "small", "--group", "pair", "-f", "value", "-c", "host", name);
+            Assert.True(exit == ExitCodes.Ok, error);
+            hosts.Add(output.Trim());
+        }
+        Assert.Equal(2, hosts.Distinct().Count());
+        (exit, _, _) = await w.RunAs(member, "server", "create", "--flavor", "small", "--group", "pair", "c");
+        Assert.Equal(ExitCodes.Conflict, exit);
+        (exit, var members, _) = await w.RunAs(member, "server", "group", "show", "pair", "-f", "value", "-c", "members");
+        Assert.Equal(ExitCodes.Ok, exit);
+        Assert.Equal(2, members.Trim().Split(", ").Length);
     }
 }
