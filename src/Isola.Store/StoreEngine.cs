@@ -39,11 +39,15 @@ public sealed class StoreConnectionFactory
             ? Postgres(value)
             : Sqlite(value);
 
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<object, object> Configured = [];
+
+    private static readonly object Marker = new();
+
     public async Task<DbConnection> OpenAsync(CancellationToken ct = default)
     {
         DbConnection connection = Engine == StoreEngine.Sqlite ? new SqliteConnection(ConnectionString) : new NpgsqlConnection(ConnectionString);
         await connection.OpenAsync(ct);
-        if (Engine == StoreEngine.Sqlite)
+        if (Engine == StoreEngine.Sqlite && !Configured.TryGetValue(((SqliteConnection)connection).Handle!, out _))
         {
             await using var pragma = connection.CreateCommand();
             // Per connection (foreign keys come from the connection string): in WAL mode (set once, by the
@@ -51,6 +55,8 @@ public sealed class StoreConnectionFactory
             // may lose the last commits, never half of one).
             pragma.CommandText = "PRAGMA synchronous = NORMAL";
             await pragma.ExecuteNonQueryAsync(ct);
+            // Pooled connections keep their SQLite handle, and the setting with it: once per handle is enough.
+            Configured.AddOrUpdate(((SqliteConnection)connection).Handle!, Marker);
         }
         return connection;
     }

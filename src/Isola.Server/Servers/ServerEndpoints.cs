@@ -7,6 +7,7 @@ using Isola.Server.Flavors;
 using Isola.Server.Lifecycle;
 using Isola.Server.Ports;
 using Isola.Store;
+using Isola.Store.Lifecycle;
 using Isola.Store.Resources;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -82,7 +83,10 @@ internal static class ServerEndpoints
                 };
             }
             signals.Notify(result.Placement.Host);
-            return Results.Created($"/v1/servers/{id}", View((await store.ServerAsync(project, id))!));
+            // The row as the commit wrote it (no need to read it back).
+            var created = new ServerRecord(id, project, body.Name!, ServerStatus.Build, result.Placement.Host, null, spec, TaskState.Scheduled, PowerState.Paused,
+                GroupId: group?.Id);
+            return Results.Created($"/v1/servers/{id}", View(created, result.Placement));
         });
         api.MapGet("/servers", async (HttpContext http, ResourceStore store) =>
         {
@@ -123,7 +127,9 @@ internal static class ServerEndpoints
         pf = p.Pfs.FirstOrDefault(x => x.Port == port)?.Pf.ToString(),
     }, IsolaJson.Compact);
 
-    private static object View(ServerRecord s) => new
+    private static object View(ServerRecord s) => View(s, null);
+
+    private static object View(ServerRecord s, Placement? placed) => new
     {
         s.Id,
         s.Name,
@@ -137,6 +143,6 @@ internal static class ServerEndpoints
         s.Host,
         flavor = s.Spec is null ? null : ServerSpec.Parse(s.Spec).Flavor.Name,
         ports = s.Spec is null ? [] : ServerSpec.Parse(s.Spec).Ports.Select(p => new { p.Name, p.PortId, p.VnicType, p.Mac }),
-        placement = s.Placement is null ? (Placement?)null : JsonSerializer.Deserialize<Placement>(s.Placement, IsolaJson.Options),
+        placement = placed ?? (s.Placement is null ? null : JsonSerializer.Deserialize<Placement>(s.Placement, IsolaJson.Options)),
     };
 }
