@@ -31,8 +31,11 @@ internal sealed record Cidr(IPAddress Network, int Prefix)
 
     public override string ToString() => $"{Network}/{Prefix}";
 
-    /// <summary>Parses "address/prefix"; host bits must be zero (the error says which prefix was meant).</summary>
-    public static bool TryParse(string? text, out Cidr cidr, out string error)
+    /// <summary>
+    /// Parses "address/prefix"; host bits must be zero (the error says which prefix was meant), or with
+    /// <paramref name="clearHostBits"/> are cleared ("10.1.2.3/8" is 10.0.0.0/8).
+    /// </summary>
+    public static bool TryParse(string? text, out Cidr cidr, out string error, bool clearHostBits = false)
     {
         cidr = null!;
         var slash = text?.IndexOf('/', StringComparison.Ordinal) ?? -1;
@@ -51,15 +54,18 @@ internal sealed record Cidr(IPAddress Network, int Prefix)
         }
         var number = Number(address);
         var network = number & ~HostMask(bits, prefix);
-        if (network != number)
+        if (network != number && !clearHostBits)
         {
             error = $"host bits are set: the network is {FromNumber(network, address.AddressFamily)}/{prefix}";
             return false;
         }
-        cidr = new Cidr(address, prefix);
+        cidr = new Cidr(FromNumber(network, address.AddressFamily), prefix);
         error = "";
         return true;
     }
+
+    /// <summary>A prefix known to be well formed (a stored one).</summary>
+    public static Cidr Parse(string text) => TryParse(text, out var cidr, out var error) ? cidr : throw new FormatException(error);
 
     /// <summary>Parses one IPv4 address in dotted-quad form or one IPv6 address (no zone).</summary>
     public static bool TryParseAddress(string? text, out IPAddress address, out string error)

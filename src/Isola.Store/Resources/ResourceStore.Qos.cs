@@ -27,21 +27,30 @@ public sealed partial class ResourceStore
     private static QosRuleRecord QosRule(DbDataReader r) =>
         new(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.NullableLong(4), r.NullableLong(5), r.NullableLong(6), (int?)r.NullableLong(7));
 
-    /// <summary>Inserts a policy; false when the project has one of that name.</summary>
-    public async Task<bool> TryCreateQosPolicyAsync(QosPolicyRecord q)
+    /// <summary>Inserts a policy with its first rules in one transaction; false when the project has a policy of that name.</summary>
+    public async Task<bool> TryCreateQosPolicyAsync(QosPolicyRecord q, IReadOnlyList<QosRuleRecord> rules)
     {
         await using var c = await factory.OpenAsync();
+        await using var tx = await c.BeginTransactionAsync();
         try
         {
             await c.ExecuteAsync($"INSERT INTO qos_policies ({QosPolicyColumns}, created_at) VALUES (@Id, @ProjectId, @Name, @Description, @Shared, @now)",
-                new { q.Id, q.ProjectId, q.Name, q.Description, q.Shared, now = Now });
-            return true;
+                new { q.Id, q.ProjectId, q.Name, q.Description, q.Shared, now = Now }, tx);
         }
         catch (Exception e) when (StoreConnectionFactory.IsUniqueViolation(e))
         {
             return false;
         }
+        foreach (var r in rules)
+            await InsertQosRuleAsync(c, tx, r);
+        await tx.CommitAsync();
+        return true;
     }
+
+    private Task InsertQosRuleAsync(DbConnection c, DbTransaction tx, QosRuleRecord r) => c.ExecuteAsync("""
+        INSERT INTO qos_rules (id, policy_id, type, direction, max_kbps, max_burst_kbps, min_kbps, dscp_mark, created_at)
+        VALUES (@Id, @PolicyId, @Type, @Direction, @MaxKbps, @MaxBurstKbps, @MinKbps, @DscpMark, @now)
+        """, new { r.Id, r.PolicyId, r.Type, r.Direction, r.MaxKbps, r.MaxBurstKbps, r.MinKbps, r.DscpMark, now = Now }, tx);
 
     /// <summary>Policies the project sees: its own and shared ones (all for null).</summary>
     public async Task<IReadOnlyList<QosPolicyRecord>> QosPoliciesAsync(string? projectId)
@@ -86,10 +95,7 @@ public sealed partial class ResourceStore
             return RuleCreate.InUse;
         try
         {
-            await c.ExecuteAsync("""
-                INSERT INTO qos_rules (id, policy_id, type, direction, max_kbps, max_burst_kbps, min_kbps, dscp_mark, created_at)
-                VALUES (@Id, @PolicyId, @Type, @Direction, @MaxKbps, @MaxBurstKbps, @MinKbps, @DscpMark, @now)
-                """, new { r.Id, r.PolicyId, r.Type, r.Direction, r.MaxKbps, r.MaxBurstKbps, r.MinKbps, r.DscpMark, now = Now }, tx);
+            await InsertQosRuleAsync(c, tx, r);
         }
         catch (Exception e) when (StoreConnectionFactory.IsUniqueViolation(e))
         {
