@@ -14,12 +14,12 @@ namespace Isola.Server.QosPolicies;
 /// </summary>
 internal static class VfRates
 {
-    /// <summary>The VF rates (0: the policy sets none); faults go to <paramref name="errors"/> under field qosPolicy.</summary>
-    public static (int MaxTxRateMbps, int MinTxRateMbps) Of(VnicType vnic, QosPolicyRecord policy, IReadOnlyList<QosRuleRecord> rules, List<FieldError> errors)
+    /// <summary>The VF rates the policy sets (null: it has no such rule); faults go to <paramref name="errors"/> under field qosPolicy.</summary>
+    public static (int? MaxTxRateMbps, int? MinTxRateMbps) Of(VnicType vnic, QosPolicyRecord policy, IReadOnlyList<QosRuleRecord> rules, List<FieldError> errors)
     {
         if (vnic == VnicType.Normal)
-            return (0, 0);
-        var (max, min) = (0, 0);
+            return (null, null);
+        var (max, min) = ((int?)null, (int?)null);
         foreach (var rule in rules)
         {
             var what = rule.Type == QosRules.DscpMarking ? "a dscp-marking rule" : $"an {rule.Direction} {rule.Type} rule";

@@ -54,10 +54,8 @@ internal static class SecurityGroupRules
                     errors.Add(new("portRangeMin", "an ICMP code (portRangeMax) needs its type (portRangeMin)"));
                 break;
             default:
-                if (min is not null)
-                    errors.Add(new("portRangeMin", $"ports are for tcp and udp (type and code for icmp), not protocol {protocol ?? "any"}"));
-                if (max is not null)
-                    errors.Add(new("portRangeMax", $"ports are for tcp and udp (type and code for icmp), not protocol {protocol ?? "any"}"));
+                if (min is not null || max is not null)
+                    errors.Add(new(min is not null ? "portRangeMin" : "portRangeMax", $"a port range is for protocol tcp or udp (type and code for icmp), not {protocol ?? "any protocol"}"));
                 break;
         }
         string? prefix = null;

@@ -117,14 +117,14 @@ public sealed partial class ResourceStore
     public async Task<IReadOnlyDictionary<string, PortExtras>> PortExtrasAsync(IReadOnlyCollection<string> portIds)
     {
         await using var c = await factory.OpenAsync();
-        var ids = portIds.Distinct().ToList();
+        var (ids, p) = InList.Of(portIds);
         var ips = (await c.QueryAsync<(string Port, string Subnet, string Address)>(
-            "SELECT port_id, subnet_id, address FROM ip_allocations WHERE port_id IN @ids", new { ids })).ToLookup(r => r.Port);
+            $"SELECT port_id, subnet_id, address FROM ip_allocations WHERE port_id IN {ids}", p)).ToLookup(r => r.Port);
         var groups = (await c.QueryAsync<(string Port, string Group)>(
-            "SELECT port_id, group_id FROM port_security_groups WHERE port_id IN @ids ORDER BY group_id", new { ids })).ToLookup(r => r.Port);
-        var ports = await c.RowsAsync("SELECT id, qos_policy_id, port_security FROM ports WHERE id IN @ids", new { ids },
+            $"SELECT port_id, group_id FROM port_security_groups WHERE port_id IN {ids} ORDER BY group_id", p)).ToLookup(r => r.Port);
+        var ports = await c.RowsAsync($"SELECT id, qos_policy_id, port_security FROM ports WHERE id IN {ids}", p,
             r => (Id: r.GetString(0), Qos: r.NullableString(1), Security: r.Bool(2)));
-        return ports.ToDictionary(p => p.Id, p => new PortExtras(
-            ips[p.Id].Select(r => new AllocatedAddress(r.Subnet, r.Address)).ToList(), p.Qos, p.Security, groups[p.Id].Select(g => g.Group).ToList()));
+        return ports.ToDictionary(x => x.Id, x => new PortExtras(
+            ips[x.Id].Select(r => new AllocatedAddress(r.Subnet, r.Address)).ToList(), x.Qos, x.Security, groups[x.Id].Select(g => g.Group).ToList()));
     }
 }

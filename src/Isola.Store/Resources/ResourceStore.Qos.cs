@@ -75,10 +75,11 @@ public sealed partial class ResourceStore
     public async Task<IReadOnlyList<QosRuleRecord>> QosRulesAsync(IReadOnlyCollection<string> policyIds)
     {
         await using var c = await factory.OpenAsync();
-        return await c.RowsAsync("""
+        var (ids, p) = InList.Of(policyIds);
+        return await c.RowsAsync($"""
             SELECT id, policy_id, type, direction, max_kbps, max_burst_kbps, min_kbps, dscp_mark FROM qos_rules
-            WHERE policy_id IN @ids ORDER BY created_at, id
-            """, new { ids = policyIds.Distinct().ToList() }, QosRule);
+            WHERE policy_id IN {ids} ORDER BY created_at, id
+            """, p, QosRule);
     }
 
     /// <summary>

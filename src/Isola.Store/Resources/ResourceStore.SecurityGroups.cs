@@ -86,13 +86,13 @@ public sealed partial class ResourceStore
     public async Task<IReadOnlyList<SecurityGroupRuleRecord>> SecurityGroupRulesAsync(string? projectId, IReadOnlyCollection<string>? groupIds = null)
     {
         await using var c = await factory.OpenAsync();
+        var (ids, p) = InList.Of(groupIds ?? []);
         return groupIds is null
             ? await c.RowsAsync($"""
                 SELECT {RuleColumns} FROM security_group_rules r JOIN security_groups g ON g.id = r.group_id
                 WHERE @projectId IS NULL OR g.project_id = @projectId ORDER BY r.created_at, r.id
                 """, new { projectId }, SecurityGroupRule)
-            : await c.RowsAsync($"SELECT {RuleColumns} FROM security_group_rules r WHERE r.group_id IN @ids ORDER BY r.created_at, r.id",
-                new { ids = groupIds.Distinct().ToList() }, SecurityGroupRule);
+            : await c.RowsAsync($"SELECT {RuleColumns} FROM security_group_rules r WHERE r.group_id IN {ids} ORDER BY r.created_at, r.id", p, SecurityGroupRule);
     }
 
     /// <summary>Adds a rule: Duplicate when the group has the same rule, ParentGone when its group (or remote group) is gone.</summary>
