@@ -1,6 +1,8 @@
 using System.Text.Json;
+using Isola.Store.Resources;
 using Isola.Tests.Store;
 using Isola.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Isola.Tests.Server;
 
@@ -154,6 +156,14 @@ public abstract class NetworkResourcesSuite
         Assert.Equal(404, (await w.Member.Get("/v1/ports/p3")).Status);
         Assert.Equal(["10.8.0.2"], Ips(await Created(w.Member.Post("/v1/ports", new { name = "p4", network = "lan", fixedIps = new[] { new { subnet = "wide" } } }))));
         Assert.Equal(["p1", "p4"], (await w.Member.Get("/v1/ports")).Body.EnumerateArray().Select(p => p.Str("name")));
+        // A failure just before the commit (a crash) leaves neither the port nor its address.
+        var store = w.Server.App.Services.GetRequiredService<ResourceStore>();
+        store.BeforePortCommit = () => throw new InvalidOperationException("crash before commit");
+        Assert.Equal(500, (await w.Member.Post("/v1/ports", new { name = "p5", network = "lan", fixedIps = new[] { new { subnet = "wide" } } })).Status);
+        store.BeforePortCommit = null;
+        Assert.Equal(404, (await w.Member.Get("/v1/ports/p5")).Status);
+        Assert.Equal(["10.8.0.3"], Ips(await Created(w.Member.Post("/v1/ports", new { name = "p6", network = "lan", fixedIps = new[] { new { subnet = "wide" } } }))));
+        Assert.Equal(204, (await w.Member.Delete("/v1/ports/p6")).Status);
         // fixedIps: [] asks for no address.
         Assert.Empty(Ips(await Created(w.Member.Post("/v1/ports", new { name = "bare", network = "lan", fixedIps = Array.Empty<object>() }))));
     }
