@@ -61,6 +61,9 @@ public static class IsolaServer
         var api = app.MapGroup("/v1");
         ProjectEndpoints.Map(api);
         NetworkEndpoints.Map(api);
+        Subnets.SubnetEndpoints.Map(api);
+        QosPolicies.QosPolicyEndpoints.Map(api);
+        SecurityGroups.SecurityGroupEndpoints.Map(api);
         FlavorEndpoints.Map(api);
         PortEndpoints.Map(api);
         ServerEndpoints.Map(api);

@@ -14,10 +14,15 @@ using Microsoft.AspNetCore.Routing;
 namespace Isola.Server.Ports;
 
 public sealed record CreatePort(
-    string? Name, string? Network, string? VnicType, bool Ha = false, string? Mac = null, int VlanQos = 0, bool SpoofCheck = true, bool Trust = false,
-    int MaxTxRateMbps = 0, int MinTxRateMbps = 0, string? BondMode = null, IReadOnlyList<string>? Addresses = null, string? Gateway = null, string? Project = null);
+    string? Name, string? Network, string? VnicType, bool Ha = false, string? Mac = null, int VlanQos = 0, bool? SpoofCheck = null, bool Trust = false,
+    int? MaxTxRateMbps = null, int? MinTxRateMbps = null, string? BondMode = null, IReadOnlyList<string>? Addresses = null, string? Gateway = null,
+    IReadOnlyList<FixedIpBody>? FixedIps = null, string? QosPolicy = null, IReadOnlyList<string>? SecurityGroups = null, bool PortSecurityEnabled = true,
+    string? Project = null);
 
-/// <summary>/v1/ports. SR-IOV vnic types only on flat and vlan networks; HA only for direct ports; MACs unique.</summary>
+/// <summary>
+/// /v1/ports. SR-IOV vnic types only on flat and vlan networks; HA only for direct ports; MACs
+/// unique. A port, its addresses and its security groups are written in one transaction.
+/// </summary>
 internal static partial class PortEndpoints
 {
     public static void Map(IEndpointRouteBuilder api)
@@ -27,36 +32,7 @@ internal static partial class PortEndpoints
             var caller = Caller.Of(http);
             caller.RequireUser();
             var errors = new List<FieldError>();
-            Names.Check(body.Name, "name", errors);
-            var vnic = body.VnicType switch
-            {
-                null or "normal" => VnicType.Normal,
-                "direct" => VnicType.Direct,
-                "direct-physical" => VnicType.DirectPhysical,
-                "macvtap" => VnicType.Macvtap,
-                "vdpa" => VnicType.Vdpa,
-                _ => (VnicType?)null,
-            };
-            if (vnic is null)
-                errors.Add(new("vnicType", "must be normal, direct, direct-physical, macvtap or vdpa"));
-            if (body.Ha && vnic != VnicType.Direct)
-                errors.Add(new("ha", "an HA bond needs vnic type direct"));
-            var mac = body.Mac?.ToLowerInvariant();
-            if (mac is not null && (!MacRule().IsMatch(mac) || (Convert.ToInt32(mac[..2], 16) & 1) == 1 || mac == "00:00:00:00:00:00"))
-                errors.Add(new("mac", $"'{body.Mac}' is not a unicast MAC aa:bb:cc:dd:ee:ff"));
-            var bond = body.BondMode switch
-            {
-                null or "active-backup" => BondMode.ActiveBackup,
-                "balance-rr" => BondMode.BalanceRr,
-                "balance-xor" => BondMode.BalanceXor,
-                _ => (BondMode?)null,
-            };
-            if (bond is null)
-                errors.Add(new("bondMode", "must be active-backup, balance-rr or balance-xor"));
-            if (body.VlanQos is < 0 or > 7)
-                errors.Add(new("vlanQos", "must be 0-7"));
-            if (body.MaxTxRateMbps < 0 || body.MinTxRateMbps < 0 || (body.MaxTxRateMbps > 0 && body.MinTxRateMbps > body.MaxTxRateMbps))
-                errors.Add(new("minTxRateMbps", "rates are not negative and the minimum does not exceed the maximum"));
+            var (vnic, bond, mac) = CheckFields(body, errors);
             NetworkRecord? network = null;
             if (body.Network is null)
                 errors.Add(new("network", "a port is on a network"));
@@ -65,17 +41,39 @@ internal static partial class PortEndpoints
             var sriov = vnic is VnicType.Direct or VnicType.DirectPhysical or VnicType.Macvtap or VnicType.Vdpa;
             if (network is not null && sriov && network.Type is not ("flat" or "vlan"))
                 errors.Add(new("vnicType", $"SR-IOV ports ({body.VnicType}) live on flat or vlan networks; {network.Name} is {network.Type}"));
-            if (errors.Count > 0)
+            if (errors.Count > 0 || network is null || vnic is null)
                 throw ApiException.Invalid(errors);
             var project = await caller.ProjectForAsync(store, body.Project);
+            var planned = await PortAddresses.PlanAsync(store, network, body.FixedIps, errors);
+            var qos = await PortPolicies.QosAsync(store, project, body, vnic.Value, errors);
+            var groups = await PortPolicies.SecurityGroupsAsync(store, project, body, vnic.Value, errors);
+            if (qos.MaxTxRateMbps > 0 && qos.MinTxRateMbps > qos.MaxTxRateMbps)
+                errors.Add(new("minTxRateMbps", $"the minimum ({qos.MinTxRateMbps} Mbps) exceeds the maximum ({qos.MaxTxRateMbps} Mbps)"));
+            if (errors.Count > 0)
+                throw ApiException.Invalid(errors);
+            var options = new PortOptions(planned.Select(p => p.Request).ToList(), qos.Policy?.Id, qos.RuleIds, body.PortSecurityEnabled, groups);
             for (var attempt = 0; attempt < 5; attempt++)
             {
-                var spec = new PortSpec(body.Name!, vnic!.Value, mac ?? NewMac(), body.Ha, sriov ? network!.Physnet : null,
-                    network!.Type == "vlan" ? (int?)network.Segment : null, body.VlanQos, "802.1Q", body.SpoofCheck, body.Trust, Isola.Domain.Pci.VfLinkState.Auto,
-                    body.MaxTxRateMbps, body.MinTxRateMbps, bond!.Value, Mtu: network.Mtu, Addresses: body.Addresses, Gateway: body.Gateway);
-                var port = new PortRecord(ResourceStore.NewId(), project, network.Id, spec.Name, spec.Mac, "DOWN", null, JsonSerializer.Serialize(spec, IsolaJson.Compact), null);
-                if (await store.TryCreatePortAsync(port))
-                    return Results.Created($"/v1/ports/{port.Id}", View(port));
+                var spec = new PortSpec(body.Name!, vnic.Value, mac ?? NewMac(), body.Ha, sriov ? network.Physnet : null,
+                    network.Type == "vlan" ? (int?)network.Segment : null, body.VlanQos, "802.1Q", body.SpoofCheck ?? body.PortSecurityEnabled, body.Trust,
+                    Isola.Domain.Pci.VfLinkState.Auto, qos.MaxTxRateMbps, qos.MinTxRateMbps, bond!.Value, Mtu: network.Mtu, Addresses: body.Addresses, Gateway: body.Gateway);
+                var port = new PortRecord(ResourceStore.NewId(), project, network.Id, spec.Name, spec.Mac, "DOWN", null, Json(spec), null);
+                var result = await store.CreatePortAsync(port, options, allocated =>
+                {
+                    var (addresses, gateway, dns) = PortAddresses.Guest(planned, allocated, body.Addresses, body.Gateway);
+                    return Json(spec with { Addresses = addresses, Gateway = gateway, DnsServers = dns });
+                });
+                switch (result.Outcome)
+                {
+                    case PortCreate.Created:
+                        return Results.Created($"/v1/ports/{port.Id}", await PortView.OneAsync(store, (await store.PortAsync(null, port.Id))!));
+                    case PortCreate.AddressInUse:
+                        throw ApiException.Conflict("ip-in-use", $"{planned[result.Index].Request.Address} is held by another port", planned[result.Index].Field);
+                    case PortCreate.AddressesExhausted:
+                        throw ApiException.Conflict("ips-exhausted", $"subnet {planned[result.Index].Subnet.Name} has no free address left", planned[result.Index].Field);
+                    case PortCreate.ReferenceGone:
+                        throw new ApiException(503, "busy", "a subnet, QoS policy or security group the port names changed meanwhile; retry");
+                }
                 if (await store.PortAsync(project, port.Name) is not null)
                     throw ApiException.Conflict("name-taken", $"the project has a port named {port.Name}", "name");
                 if (mac is not null)
@@ -87,16 +85,57 @@ internal static partial class PortEndpoints
         {
             var caller = Caller.Of(http);
             caller.RequireUser();
-            return Results.Ok((await store.PortsAsync(caller.ProjectScope)).Select(View));
+            return Results.Ok(await PortView.ManyAsync(store, await store.PortsAsync(caller.ProjectScope)));
         });
-        api.MapGet("/ports/{id}", async (string id, HttpContext http, ResourceStore store) => Results.Ok(View(await Find(store, Caller.Of(http), id))));
+        api.MapGet("/ports/{id}", async (string id, HttpContext http, ResourceStore store) => Results.Ok(await PortView.OneAsync(store, await Find(store, Caller.Of(http), id))));
         api.MapDelete("/ports/{id}", async (string id, HttpContext http, ResourceStore store) =>
         {
+            // Its addresses and group links go with the row (ON DELETE CASCADE).
             var port = await Find(store, Caller.Of(http), id);
             if (port.ServerId is not null || !await store.DeletePortAsync(port.Id))
                 throw ApiException.Conflict("in-use", $"port {port.Name} is bound to a server; delete the server first");
             return Results.NoContent();
         });
+    }
+
+    /// <summary>The fields that need nothing from the store: name, vnic type, HA, MAC, bond mode, VLAN QoS, rates, spoof check.</summary>
+    private static (VnicType? Vnic, BondMode? Bond, string? Mac) CheckFields(CreatePort body, List<FieldError> errors)
+    {
+        Names.Check(body.Name, "name", errors);
+        var vnic = body.VnicType switch
+        {
+            null or "normal" => VnicType.Normal,
+            "direct" => VnicType.Direct,
+            "direct-physical" => VnicType.DirectPhysical,
+            "macvtap" => VnicType.Macvtap,
+            "vdpa" => VnicType.Vdpa,
+            _ => (VnicType?)null,
+        };
+        if (vnic is null)
+            errors.Add(new("vnicType", "must be normal, direct, direct-physical, macvtap or vdpa"));
+        if (body.Ha && vnic != VnicType.Direct)
+            errors.Add(new("ha", "an HA bond needs vnic type direct"));
+        var mac = body.Mac?.ToLowerInvariant();
+        if (mac is not null && (!MacRule().IsMatch(mac) || (Convert.ToInt32(mac[..2], 16) & 1) == 1 || mac == "00:00:00:00:00:00"))
+            errors.Add(new("mac", $"'{body.Mac}' is not a unicast MAC aa:bb:cc:dd:ee:ff"));
+        var bond = body.BondMode switch
+        {
+            null or "active-backup" => BondMode.ActiveBackup,
+            "balance-rr" => BondMode.BalanceRr,
+            "balance-xor" => BondMode.BalanceXor,
+            _ => (BondMode?)null,
+        };
+        if (bond is null)
+            errors.Add(new("bondMode", "must be active-backup, balance-rr or balance-xor"));
+        if (body.VlanQos is < 0 or > 7)
+            errors.Add(new("vlanQos", "must be 0-7"));
+        if (body.MaxTxRateMbps < 0)
+            errors.Add(new("maxTxRateMbps", "a rate is not negative"));
+        if (body.MinTxRateMbps < 0)
+            errors.Add(new("minTxRateMbps", "a rate is not negative"));
+        if (body.SpoofCheck == true && !body.PortSecurityEnabled)
+            errors.Add(new("spoofCheck", "a port with portSecurityEnabled false has no spoof check"));
+        return (vnic, bond, mac);
     }
 
     public static async Task<PortRecord> Find(ResourceStore store, Caller caller, string id)
@@ -107,18 +146,7 @@ internal static partial class PortEndpoints
 
     public static PortSpec Spec(PortRecord port) => JsonSerializer.Deserialize<PortSpec>(port.Spec, IsolaJson.Options)!;
 
-    public static object View(PortRecord p) => new
-    {
-        p.Id,
-        p.Name,
-        project = p.ProjectId,
-        network = p.NetworkId,
-        p.Mac,
-        p.Status,
-        server = p.ServerId,
-        spec = Spec(p),
-        binding = p.Binding is null ? (JsonElement?)null : JsonSerializer.Deserialize<JsonElement>(p.Binding),
-    };
+    private static string Json(PortSpec spec) => JsonSerializer.Serialize(spec, IsolaJson.Compact);
 
     private static string NewMac()
     {

@@ -8,7 +8,7 @@ using Dapper;
 namespace Isola.Store.Resources;
 
 /// <summary>Projects, tokens, networks, flavors, ports and servers as rows; rules about them live in the server.</summary>
-public sealed class ResourceStore(StoreConnectionFactory factory, TimeProvider time)
+public sealed partial class ResourceStore(StoreConnectionFactory factory, TimeProvider time)
 {
     private string Now => time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture);
 

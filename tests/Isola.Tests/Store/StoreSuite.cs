@@ -35,8 +35,7 @@ public abstract class StoreSuite
     public async Task Migrations_apply_once_and_hosts_round_trip()
     {
         var store = await NewStoreAsync();
-        Assert.Equal(Migrator.Migrations.Select(m => m.Version), await Migrator.MigrateAsync(store.Factory, TimeProvider.System));
-        Assert.Contains(4, Migrator.Migrations.Select(m => m.Version));
+        Assert.Equal([1, 2, 3, 4], await Migrator.MigrateAsync(store.Factory, TimeProvider.System));
         Assert.Empty(await Migrator.MigrateAsync(store.Factory, TimeProvider.System));
         var built = SmallHost("h1").Build();
         await store.UpsertHostAsync(built, "az1", ["gold", "sriov"]);

@@ -1,0 +1,122 @@
+using Isola.Server.Api;
+using Isola.Store.Resources;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Isola.Server.QosPolicies;
+
+public sealed record CreateQosPolicy(string? Name, bool Shared = false, string? Description = null, IReadOnlyList<CreateQosRule>? Rules = null, string? Project = null);
+
+/// <summary>/v1/qos-policies and their rules: bandwidth-limit, minimum-bandwidth, dscp-marking (Neutron's meaning).</summary>
+internal static class QosPolicyEndpoints
+{
+    public const int MaxDescription = 255;
+
+    public static void Map(IEndpointRouteBuilder api)
+    {
+        api.MapPost("/qos-policies", async (CreateQosPolicy body, HttpContext http, ResourceStore store) =>
+        {
+            var caller = Caller.Of(http);
+            caller.RequireUser();
+            var errors = new List<FieldError>();
+            Names.Check(body.Name, "name", errors);
+            if (body.Description is { Length: > MaxDescription })
+                errors.Add(new("description", $"at most {MaxDescription} characters"));
+            if (body.Shared && !caller.IsAdmin)
+                errors.Add(new("shared", "only an admin makes a QoS policy shared"));
+            var id = ResourceStore.NewId();
+            var rules = new List<QosRuleRecord>();
+            for (var i = 0; i < (body.Rules?.Count ?? 0); i++)
+            {
+                if (QosRules.Check(body.Rules![i], id, $"rules[{i}].", errors) is not { } rule)
+                    continue;
+                if (rules.Any(r => (r.Type, r.Direction) == (rule.Type, rule.Direction)))
+                    errors.Add(new($"rules[{i}]", $"a policy has one {rule.Type} rule per direction"));
+                rules.Add(rule);
+            }
+            if (errors.Count > 0)
+                throw ApiException.Invalid(errors);
+            var policy = new QosPolicyRecord(id, await caller.ProjectForAsync(store, body.Project), body.Name!, body.Description ?? "", body.Shared);
+            if (!await store.TryCreateQosPolicyAsync(policy, rules))
+                throw ApiException.Conflict("name-taken", $"the project has a QoS policy named {policy.Name}", "name");
+            return Results.Created($"/v1/qos-policies/{policy.Id}", View(policy, rules));
+        });
+        api.MapGet("/qos-policies", async (HttpContext http, ResourceStore store) =>
+        {
+            var caller = Caller.Of(http);
+            caller.RequireUser();
+            var policies = await store.QosPoliciesAsync(caller.ProjectScope);
+            var rules = (await store.QosRulesAsync(policies.Select(p => p.Id).ToList())).ToLookup(r => r.PolicyId);
+            return Results.Ok(policies.Select(p => View(p, rules[p.Id].ToList())));
+        });
+        api.MapGet("/qos-policies/{id}", async (string id, HttpContext http, ResourceStore store) =>
+        {
+            var policy = await Find(store, Caller.Of(http), id);
+            return Results.Ok(View(policy, await store.QosRulesAsync([policy.Id])));
+        });
+        api.MapDelete("/qos-policies/{id}", async (string id, HttpContext http, ResourceStore store) =>
+        {
+            var policy = await FindOwned(store, Caller.Of(http), id);
+            return await store.DeleteQosPolicyAsync(policy.Id) switch
+            {
+                Removal.InUse => throw ApiException.Conflict("in-use", $"ports use QoS policy {policy.Name}"),
+                Removal.NotFound => throw ApiException.NotFound("QoS policy", id),
+                _ => Results.NoContent(),
+            };
+        });
+        api.MapPost("/qos-policies/{id}/rules", async (string id, CreateQosRule body, HttpContext http, ResourceStore store) =>
+        {
+            var policy = await FindOwned(store, Caller.Of(http), id);
+            var errors = new List<FieldError>();
+            var rule = QosRules.Check(body, policy.Id, "", errors);
+            if (rule is null)
+                throw ApiException.Invalid(errors);
+            return await store.TryCreateQosRuleAsync(rule) switch
+            {
+                RuleCreate.Created => Results.Created($"/v1/qos-policies/{policy.Id}/rules/{rule.Id}", QosRules.View(rule)),
+                RuleCreate.Duplicate => throw ApiException.Conflict("duplicate-rule", $"policy {policy.Name} has a {rule.Type} rule{(rule.Type == QosRules.DscpMarking ? "" : $" for {rule.Direction}")} already", "type"),
+                RuleCreate.InUse => throw InUse(policy),
+                _ => throw ApiException.NotFound("QoS policy", id),
+            };
+        });
+        api.MapDelete("/qos-policies/{id}/rules/{ruleId}", async (string id, string ruleId, HttpContext http, ResourceStore store) =>
+        {
+            var policy = await FindOwned(store, Caller.Of(http), id);
+            return await store.DeleteQosRuleAsync(policy.Id, ruleId) switch
+            {
+                Removal.InUse => throw InUse(policy),
+                Removal.NotFound => throw ApiException.NotFound("QoS rule", ruleId),
+                _ => Results.NoContent(),
+            };
+        });
+    }
+
+    private static ApiException InUse(QosPolicyRecord policy) =>
+        ApiException.Conflict("in-use", $"ports use QoS policy {policy.Name} and their VF rates were made from its rules; change the rules of a policy no port uses");
+
+    /// <summary>A policy the caller sees (its project's or shared), by id or name.</summary>
+    public static async Task<QosPolicyRecord> Find(ResourceStore store, Caller caller, string id)
+    {
+        caller.RequireUser();
+        return await store.QosPolicyAsync(caller.ProjectScope, id) ?? throw ApiException.NotFound("QoS policy", id);
+    }
+
+    private static async Task<QosPolicyRecord> FindOwned(ResourceStore store, Caller caller, string id)
+    {
+        var policy = await Find(store, caller, id);
+        if (!caller.Sees(policy.ProjectId))
+            throw ApiException.Forbidden("a shared QoS policy is changed by its owner");
+        return policy;
+    }
+
+    public static object View(QosPolicyRecord p, IReadOnlyList<QosRuleRecord> rules) => new
+    {
+        p.Id,
+        p.Name,
+        project = p.ProjectId,
+        p.Description,
+        p.Shared,
+        rules = rules.Select(QosRules.View),
+    };
+}

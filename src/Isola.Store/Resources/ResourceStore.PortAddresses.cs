@@ -1,0 +1,130 @@
+using Dapper;
+
+namespace Isola.Store.Resources;
+
+/// <summary>
+/// An address a new port asks for in a subnet: <see cref="Address"/> when given, else the one
+/// <see cref="Pick"/> chooses given the subnet's used addresses (null: none left).
+/// </summary>
+public sealed record AddressRequest(string SubnetId, string? Address, Func<IReadOnlySet<string>, string?>? Pick = null);
+
+public sealed record AllocatedAddress(string SubnetId, string Address);
+
+public enum PortCreate
+{
+    Created,
+    /// <summary>Its MAC is in use or its name taken in the project.</summary>
+    NameOrMacTaken,
+    /// <summary>The address of request <see cref="PortCreateResult.Index"/> is held by another port.</summary>
+    AddressInUse,
+    /// <summary>The subnet of request <see cref="PortCreateResult.Index"/> has no free address left.</summary>
+    AddressesExhausted,
+    /// <summary>A subnet, QoS policy or security group it refers to was deleted (or the policy's rules changed) meanwhile.</summary>
+    ReferenceGone,
+}
+
+public sealed record PortCreateResult(PortCreate Outcome, int Index = -1, IReadOnlyList<AllocatedAddress>? Addresses = null);
+
+/// <summary>What a port has beyond its row of 0002: addresses, QoS policy, port security and groups.</summary>
+public sealed record PortExtras(IReadOnlyList<AllocatedAddress> FixedIps, string? QosPolicyId, bool PortSecurityEnabled, IReadOnlyList<string> SecurityGroupIds);
+
+/// <summary>
+/// The port options of 0003 a port is created with. <see cref="QosRuleIds"/>: the policy's rules the
+/// port's spec was made from; if they changed meanwhile, the create is refused.
+/// </summary>
+public sealed record PortOptions(
+    IReadOnlyList<AddressRequest> Addresses, string? QosPolicyId, IReadOnlyList<string> QosRuleIds, bool PortSecurityEnabled, IReadOnlyList<string> SecurityGroupIds);
+
+public sealed partial class ResourceStore
+{
+    /// <summary>Test seam: runs after every write of a port create and before its commit (a failure there must leave nothing).</summary>
+    internal Func<Task>? BeforePortCommit { get; set; }
+
+    /// <summary>
+    /// Inserts a port, its addresses and its security groups in one transaction: either all are
+    /// written or nothing is. Addresses are claimed with INSERT .. ON CONFLICT DO NOTHING on the key
+    /// (subnet, address), so of two processes picking the same free address one gets it and the
+    /// other picks again. <paramref name="spec"/> makes the port's spec once its addresses are known.
+    /// </summary>
+    public async Task<PortCreateResult> CreatePortAsync(PortRecord p, PortOptions options, Func<IReadOnlyList<AllocatedAddress>, string> spec)
+    {
+        await using var c = await factory.OpenAsync();
+        await using var tx = await c.BeginTransactionAsync();
+        try
+        {
+            // The port first: on SQLite this write takes the database's write lock, so what is read next stays true.
+            await c.ExecuteAsync("""
+                INSERT INTO ports (id, project_id, network_id, name, mac, status, server_id, spec, binding, qos_policy_id, port_security, created_at)
+                VALUES (@Id, @ProjectId, @NetworkId, @Name, @Mac, @Status, @ServerId, @Spec, @Binding, @qos, @security, @now)
+                """, new { p.Id, p.ProjectId, p.NetworkId, p.Name, p.Mac, p.Status, p.ServerId, p.Spec, p.Binding, qos = options.QosPolicyId, security = options.PortSecurityEnabled, now = Now }, tx);
+        }
+        catch (Exception e) when (StoreConnectionFactory.IsUniqueViolation(e))
+        {
+            return new(PortCreate.NameOrMacTaken);
+        }
+        try
+        {
+            if (options.QosPolicyId is { } policy)
+            {
+                // Locked as a rule create locks it: rules added after they were read are seen here.
+                await c.ExecuteAsync("UPDATE qos_policies SET name = name WHERE id = @policy", new { policy }, tx);
+                var rules = await c.QueryAsync<string>("SELECT id FROM qos_rules WHERE policy_id = @policy", new { policy }, tx);
+                if (!rules.ToHashSet(StringComparer.Ordinal).SetEquals(options.QosRuleIds))
+                    return new(PortCreate.ReferenceGone);
+            }
+            var allocated = new List<AllocatedAddress>();
+            for (var i = 0; i < options.Addresses.Count; i++)
+            {
+                var request = options.Addresses[i];
+                var address = await ClaimAsync(c, tx, p.Id, request);
+                if (address is null)
+                    return new(request.Address is null ? PortCreate.AddressesExhausted : PortCreate.AddressInUse, i);
+                allocated.Add(new AllocatedAddress(request.SubnetId, address));
+            }
+            foreach (var group in options.SecurityGroupIds.Distinct())
+                await c.ExecuteAsync("INSERT INTO port_security_groups (port_id, group_id) VALUES (@port, @group)", new { port = p.Id, group }, tx);
+            await c.ExecuteAsync("UPDATE ports SET spec = @spec WHERE id = @Id", new { p.Id, spec = spec(allocated) }, tx);
+            if (BeforePortCommit is { } hook)
+                await hook();
+            await tx.CommitAsync();
+            return new(PortCreate.Created, Addresses: allocated);
+        }
+        catch (Exception e) when (IsForeignKeyViolation(e))
+        {
+            return new(PortCreate.ReferenceGone);
+        }
+    }
+
+    /// <summary>The address claimed for the port, or null: the given one is taken, or the subnet has none free.</summary>
+    private static async Task<string?> ClaimAsync(System.Data.Common.DbConnection c, System.Data.Common.DbTransaction tx, string portId, AddressRequest request)
+    {
+        const string Insert = "INSERT INTO ip_allocations (subnet_id, address, port_id) VALUES (@subnet, @address, @portId) ON CONFLICT (subnet_id, address) DO NOTHING";
+        if (request.Address is { } given)
+            return await c.ExecuteAsync(Insert, new { subnet = request.SubnetId, address = given, portId }, tx) == 1 ? given : null;
+        // Each miss means another process took that address since the read; 64 misses in a row is a subnet nearly full under heavy load.
+        for (var attempt = 0; attempt < 64; attempt++)
+        {
+            var used = (await c.QueryAsync<string>("SELECT address FROM ip_allocations WHERE subnet_id = @subnet", new { subnet = request.SubnetId }, tx)).ToHashSet(StringComparer.Ordinal);
+            if (request.Pick!(used) is not { } address)
+                return null;
+            if (await c.ExecuteAsync(Insert, new { subnet = request.SubnetId, address, portId }, tx) == 1)
+                return address;
+        }
+        return null;
+    }
+
+    /// <summary>The addresses, QoS policy, port security and groups of the given ports.</summary>
+    public async Task<IReadOnlyDictionary<string, PortExtras>> PortExtrasAsync(IReadOnlyCollection<string> portIds)
+    {
+        await using var c = await factory.OpenAsync();
+        var (ids, p) = InList.Of(portIds);
+        var ips = (await c.QueryAsync<(string Port, string Subnet, string Address)>(
+            $"SELECT port_id, subnet_id, address FROM ip_allocations WHERE port_id IN {ids}", p)).ToLookup(r => r.Port);
+        var groups = (await c.QueryAsync<(string Port, string Group)>(
+            $"SELECT port_id, group_id FROM port_security_groups WHERE port_id IN {ids} ORDER BY group_id", p)).ToLookup(r => r.Port);
+        var ports = await c.RowsAsync($"SELECT id, qos_policy_id, port_security FROM ports WHERE id IN {ids}", p,
+            r => (Id: r.GetString(0), Qos: r.NullableString(1), Security: r.Bool(2)));
+        return ports.ToDictionary(x => x.Id, x => new PortExtras(
+            ips[x.Id].Select(r => new AllocatedAddress(r.Subnet, r.Address)).ToList(), x.Qos, x.Security, groups[x.Id].Select(g => g.Group).ToList()));
+    }
+}
