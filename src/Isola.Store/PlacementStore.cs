@@ -51,19 +51,25 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
     public async Task UpsertHostAsync(HostTopology inventory, string? zone = null, IReadOnlyList<string>? aggregates = null, CancellationToken ct = default)
     {
         await using var connection = await Factory.OpenAsync(ct);
-        await connection.ExecuteAsync("""
-            INSERT INTO hosts (name, zone, aggregates, inventory, generation, enabled, updated_at)
-            VALUES (@name, @zone, @aggregates, @inventory, 0, TRUE, @now)
-            ON CONFLICT (name) DO UPDATE SET zone = excluded.zone, aggregates = excluded.aggregates,
-                inventory = excluded.inventory, updated_at = excluded.updated_at
-            """, new
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        var row = new
         {
             name = inventory.Hostname,
             zone,
             aggregates = JsonSerializer.Serialize(aggregates ?? [], IsolaJson.Compact),
             inventory = InventoryDocument.Of(inventory).ToJson(),
             now = Now,
-        });
+        };
+        await connection.ExecuteAsync("""
+            INSERT INTO hosts (name, zone, aggregates, generation, enabled, updated_at)
+            VALUES (@name, @zone, @aggregates, 0, TRUE, @now)
+            ON CONFLICT (name) DO UPDATE SET zone = excluded.zone, aggregates = excluded.aggregates, updated_at = excluded.updated_at
+            """, row, tx);
+        await connection.ExecuteAsync("""
+            INSERT INTO host_inventories (host, inventory) VALUES (@name, @inventory)
+            ON CONFLICT (host) DO UPDATE SET inventory = excluded.inventory
+            """, row, tx);
+        await tx.CommitAsync(ct);
     }
 
     public Task<IReadOnlyList<StoredHost>> HostsAsync(CancellationToken ct = default) => QueryHostsAsync(null, ct);
@@ -74,7 +80,10 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
     {
         await using var connection = await Factory.OpenAsync(ct);
         var rows = await connection.QueryAsync<(string Name, string? Zone, string Aggregates, string Inventory, long Generation, bool Enabled)>(
-            "SELECT name, zone, aggregates, inventory, generation, enabled FROM hosts WHERE @name IS NULL OR name = @name ORDER BY name", new { name });
+            """
+            SELECT h.name, h.zone, h.aggregates, i.inventory, h.generation, h.enabled FROM hosts h JOIN host_inventories i ON i.host = h.name
+            WHERE @name IS NULL OR h.name = @name ORDER BY h.name
+            """, new { name });
         return rows.Select(r => new StoredHost(r.Name, r.Zone, JsonSerializer.Deserialize<List<string>>(r.Aggregates) ?? [],
             InventoryDocument.Parse(r.Inventory).Host, r.Generation, r.Enabled)).ToList();
     }
@@ -114,7 +123,7 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
     {
         await using var connection = await Factory.OpenAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
-        var outcome = await CommitInAsync(connection, tx, serverId, project, placement, expectedGeneration, null, within);
+        var outcome = await CommitInAsync(connection, tx, serverId, project, placement, PlacementJson(placement), expectedGeneration, null, within);
         if (outcome != CommitOutcome.Committed)
         {
             await tx.RollbackAsync(ct);
@@ -132,7 +141,7 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
     /// the server row, one claim row per pCPU, VF and PF, and <paramref name="within"/>.
     /// </summary>
     public async Task<CommitOutcome> CommitInAsync(DbConnection connection, DbTransaction tx, string serverId, string project, Placement placement,
-        long expectedGeneration, string? spec, WithinCommit? within)
+        string placementJson, long expectedGeneration, string? spec, WithinCommit? within)
     {
         var bumped = await connection.ExecuteAsync(
             "UPDATE hosts SET generation = generation + 1, revision = revision + 1 WHERE name = @host AND generation = @expected",
@@ -146,7 +155,7 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
                 VALUES (@id, @project, @name, 'BUILD', 'scheduled', 'paused', @host, @placement, @spec, @group, @deadline, @now, @now)
                 """, new
             {
-                id = serverId, project, name = placement.Server, host = placement.Host, placement = JsonSerializer.Serialize(placement, IsolaJson.Compact), spec,
+                id = serverId, project, name = placement.Server, host = placement.Host, placement = placementJson, spec,
                 group = placement.Group, deadline = (time.GetUtcNow() + BuildTimeout).ToString("O", CultureInfo.InvariantCulture), now = Now,
             }, tx);
         }
@@ -156,8 +165,22 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
         }
         try
         {
-            await connection.ExecuteAsync("INSERT INTO claims (host, kind, item, server_id) VALUES (@host, @kind, @item, @server)",
-                Claims(placement).Select(c => new { host = placement.Host, kind = c.Kind, item = c.Item, server = serverId }), tx);
+            // One statement for all of the server's claim rows.
+            var claims = Claims(placement).ToList();
+            if (claims.Count > 0)
+            {
+                var values = new DynamicParameters();
+                values.Add("host", placement.Host);
+                values.Add("server", serverId);
+                var rows = new System.Text.StringBuilder("INSERT INTO claims (host, kind, item, server_id) VALUES ");
+                for (var i = 0; i < claims.Count; i++)
+                {
+                    rows.Append(CultureInfo.InvariantCulture, $"{(i == 0 ? "" : ", ")}(@host, @k{i}, @i{i}, @server)");
+                    values.Add($"k{i}", claims[i].Kind);
+                    values.Add($"i{i}", claims[i].Item);
+                }
+                await connection.ExecuteAsync(rows.ToString(), values, tx);
+            }
         }
         catch (Exception e) when (StoreConnectionFactory.IsUniqueViolation(e))
         {
@@ -233,6 +256,9 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
         p.AllPinned.Select(cpu => ("pcpu", cpu.ToString(CultureInfo.InvariantCulture)))
             .Concat(p.Vfs.Select(v => ("vf", v.Vf.ToString())))
             .Concat(p.Pfs.Select(x => ("pf", x.Pf.ToString())));
+
+    /// <summary>A placement as stored.</summary>
+    public static string PlacementJson(Placement placement) => JsonSerializer.Serialize(placement, IsolaJson.Compact);
 
     private static Placement ParsePlacement(string json) =>
         JsonSerializer.Deserialize<Placement>(json, IsolaJson.Options) ?? throw new JsonException("a stored placement is null");

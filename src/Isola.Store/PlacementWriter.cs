@@ -31,7 +31,7 @@ public sealed class PlacementWriter(PlacementStore store, int maxBatch = 64)
         public bool Stale;
     }
 
-    private sealed record Commit(string ServerId, string Project, Placement Placement, int Epoch, WithinCommit? Within, string? Spec,
+    private sealed record Commit(string ServerId, string Project, Placement Placement, string PlacementJson, int Epoch, WithinCommit? Within, string? Spec,
         TaskCompletionSource<CommitOutcome> Done);
 
     private readonly Dictionary<string, HostVersion> _hosts = new(StringComparer.Ordinal);
@@ -53,7 +53,8 @@ public sealed class PlacementWriter(PlacementStore store, int maxBatch = 64)
     public Task<CommitOutcome> CommitAsync(string serverId, string project, Placement placement, int epoch, WithinCommit? within, string? spec = null)
     {
         var done = new TaskCompletionSource<CommitOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
-        Enqueue(new Commit(serverId, project, placement, epoch, within, spec, done));
+        // Serialized here, on the caller's thread: the writer's time is what every create waits for.
+        Enqueue(new Commit(serverId, project, placement, PlacementStore.PlacementJson(placement), epoch, within, spec, done));
         return done.Task;
     }
 
@@ -182,6 +183,8 @@ public sealed class PlacementWriter(PlacementStore store, int maxBatch = 64)
         {
             await using var connection = await store.Factory.OpenAsync();
             await using var tx = await connection.BeginTransactionAsync();
+            // A batch of one needs no savepoint: when it is refused, the whole transaction is rolled back.
+            var isolate = batch.Count > 1;
             for (var i = 0; i < batch.Count; i++)
             {
                 var c = batch[i];
@@ -196,35 +199,46 @@ public sealed class PlacementWriter(PlacementStore store, int maxBatch = 64)
                     expected = moved.TryGetValue(c.Placement.Host, out var m) ? m : v.Generation;
                 }
                 var savepoint = "c" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                await tx.SaveAsync(savepoint);
+                if (isolate)
+                    await tx.SaveAsync(savepoint);
                 CommitOutcome outcome;
                 try
                 {
-                    outcome = await store.CommitInAsync(connection, tx, c.ServerId, c.Project, c.Placement, expected, c.Spec, c.Within);
+                    outcome = await store.CommitInAsync(connection, tx, c.ServerId, c.Project, c.Placement, c.PlacementJson, expected, c.Spec, c.Within);
                 }
                 catch (Exception e)
                 {
-                    await tx.RollbackAsync(savepoint);
+                    if (isolate)
+                        await tx.RollbackAsync(savepoint);
                     outcomes[i] = CommitOutcome.Failed;
                     c.Done.TrySetException(e);
                     continue;
                 }
                 if (outcome == CommitOutcome.Committed)
                 {
-                    await tx.ReleaseAsync(savepoint);
+                    if (isolate)
+                        await tx.ReleaseAsync(savepoint);
                     moved[c.Placement.Host] = expected + 1;
                 }
                 else
                 {
-                    await tx.RollbackAsync(savepoint);
+                    if (isolate)
+                        await tx.RollbackAsync(savepoint);
                     if (outcome is CommitOutcome.StaleHost or CommitOutcome.ResourceTaken)
                         MarkStale(c.Placement.Host);
                 }
                 outcomes[i] = outcome;
             }
-            if (store.BeforeCommit is not null)
-                await store.BeforeCommit();
-            await tx.CommitAsync();
+            if (moved.Count == 0)
+            {
+                await tx.RollbackAsync();
+            }
+            else
+            {
+                if (store.BeforeCommit is not null)
+                    await store.BeforeCommit();
+                await tx.CommitAsync();
+            }
         }
         catch (Exception e)
         {
@@ -258,3 +272,4 @@ public sealed class PlacementWriter(PlacementStore store, int maxBatch = 64)
         }
     }
 }
+

@@ -74,10 +74,10 @@ public sealed class StorePlacer
         }
     }
 
-    /// <param name="within">Writes that must commit with the placement or not at all.</param>
+    /// <param name="within">Given the placement, the writes that must commit with it or not at all (made on the caller's thread; only their SQL runs in the writer).</param>
     /// <param name="spec">What the server was asked for (flavor, ports), stored with it.</param>
     public async Task<StoredPlacementResult> PlaceAsync(string serverId, string project, PlacementRequest request,
-        Func<System.Data.Common.DbConnection, System.Data.Common.DbTransaction, Placement, Task>? within = null, CancellationToken ct = default,
+        Func<Placement, WithinCommit>? within = null, CancellationToken ct = default,
         string? spec = null)
     {
         PlacementResult decision = new(null, [], 0, 0);
@@ -105,7 +105,7 @@ public sealed class StorePlacer
             }
             try
             {
-                outcome = await _writer.CommitAsync(serverId, project, placement, epoch, within is null ? null : (c, tx) => within(c, tx, placement), spec);
+                outcome = await _writer.CommitAsync(serverId, project, placement, epoch, within?.Invoke(placement), spec);
             }
             catch
             {

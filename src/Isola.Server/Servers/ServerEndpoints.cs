@@ -69,8 +69,11 @@ internal static class ServerEndpoints
             }
             var id = ResourceStore.NewId();
             var spec = new ServerSpec(flavor, specs).ToJson();
-            var result = await placement.Placer.PlaceAsync(id, project, request, (c, tx, p) =>
-                ResourceStore.BindPortsAsync(c, tx, id, ports.Select(port => (port.Id, Binding(p, port.Name)))), spec: spec);
+            var result = await placement.Placer.PlaceAsync(id, project, request, p =>
+            {
+                var bindings = ports.Select(port => (port.Id, Binding(p, port.Name))).ToList();
+                return (c, tx) => ResourceStore.BindPortsAsync(c, tx, id, bindings);
+            }, spec: spec);
             if (result.Placement is null)
             {
                 throw result.LastOutcome switch
@@ -146,3 +149,4 @@ internal static class ServerEndpoints
         placement = placed ?? (s.Placement is null ? null : JsonSerializer.Deserialize<Placement>(s.Placement, IsolaJson.Options)),
     };
 }
+
