@@ -15,7 +15,7 @@ namespace Isola.Bench;
 /// Servers created per second through the API, end to end: a real server on 127.0.0.1 with its
 /// store (a fresh SQLite file, or a PostgreSQL database given by connection string), x710-2s hosts
 /// registered as agents do, ports made beforehand, then timed POST /v1/servers with a few clients at once.
-/// Usage: api [--store sqlite|&lt;connection string&gt;] [--hosts 100] [--servers 1000] [--concurrency 8]
+/// Usage: api [--store sqlite|&lt;connection string&gt;] [--hosts 100] [--servers 1000] [--concurrency 8] [--warmup 200]
 /// </summary>
 internal static class ApiBench
 {
@@ -25,6 +25,7 @@ internal static class ApiBench
         var hosts = BenchArgs.Int(args, "--hosts", 100);
         var servers = BenchArgs.Int(args, "--servers", 1000);
         var concurrency = BenchArgs.Int(args, "--concurrency", 8);
+        var warmup = BenchArgs.Int(args, "--warmup", 200);
         var dir = Path.Join(Path.GetTempPath(), "isola-apibench-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(dir);
         var store = storeArg == "sqlite" ? Path.Join(dir, "isola.db") : storeArg;
@@ -51,8 +52,11 @@ internal static class ApiBench
             });
             using var member = Client(url, secret);
             await Post(member, "/v1/networks", new { name = "lan", type = "vlan", physnet = "physnet2", segment = 100 });
-            for (var i = 0; i < servers; i++)
+            for (var i = 0; i < servers + warmup; i++)
                 await Post(member, "/v1/ports", new { name = $"p{i}", network = "lan", vnicType = "direct" });
+            // Warm up (JIT tiers, pools, caches) with creates that are not timed.
+            for (var i = servers; i < servers + warmup; i++)
+                await Post(member, "/v1/servers", new { name = $"warm{i}", flavor = "nfv.bench", ports = new[] { $"p{i}" } });
 
             var latencies = new double[servers];
             var failures = 0;

@@ -48,7 +48,6 @@ public static class IsolaServer
         {
             foreach (var converter in IsolaJson.Options.Converters)
                 o.SerializerOptions.Converters.Add(converter);
-            o.SerializerOptions.WriteIndented = true;
         });
         builder.Services.AddSingleton(settings).AddSingleton(time).AddSingleton(placements).AddSingleton(resources).AddSingleton(placement)
             .AddSingleton(new LifecycleStore(factory, time)).AddSingleton<HostSignals>().AddSingleton<BuildTimeouts>()

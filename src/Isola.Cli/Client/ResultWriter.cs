@@ -15,12 +15,16 @@ internal sealed class ResultWriter(CliConsole console, string format, IReadOnlyL
 
     public bool IsTable => format == Table;
 
+    /// <summary>The API's answer (compact on the wire), indented for reading; the same JSON.</summary>
+    private static string Pretty(string answer) =>
+        JsonSerializer.Serialize(JsonDocument.Parse(answer).RootElement, Isola.Domain.Serialization.IsolaJson.Options);
+
     /// <summary>An array answer: one row per element.</summary>
     public void List(string answer)
     {
         if (format == Json)
         {
-            console.Out.WriteLine(answer.Trim());
+            console.Out.WriteLine(Pretty(answer));
             return;
         }
         var rows = JsonDocument.Parse(answer).RootElement.EnumerateArray().ToList();
@@ -42,7 +46,7 @@ internal sealed class ResultWriter(CliConsole console, string format, IReadOnlyL
         var element = JsonDocument.Parse(answer).RootElement.Clone();
         if (format == Json)
         {
-            console.Out.WriteLine(answer.Trim());
+            console.Out.WriteLine(Pretty(answer));
             return element;
         }
         if (format == Value)
