@@ -10,7 +10,8 @@ using Isola.Scheduling.Requests;
 namespace Isola.Store;
 
 /// <summary>A host as stored: its inventory and the generation its claims are at.</summary>
-public sealed record StoredHost(string Name, string? Zone, IReadOnlyList<string> Aggregates, HostTopology Inventory, long Generation, bool Enabled);
+public sealed record StoredHost(string Name, string? Zone, IReadOnlyList<string> Aggregates, HostTopology Inventory, long Generation, bool Enabled,
+    string? DisabledReason = null);
 
 /// <summary>Why a commit did not happen.</summary>
 public enum CommitOutcome
@@ -79,13 +80,29 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
     private async Task<IReadOnlyList<StoredHost>> QueryHostsAsync(string? name, CancellationToken ct)
     {
         await using var connection = await Factory.OpenAsync(ct);
-        var rows = await connection.QueryAsync<(string Name, string? Zone, string Aggregates, string Inventory, long Generation, bool Enabled)>(
+        var rows = await connection.QueryAsync<(string Name, string? Zone, string Aggregates, string Inventory, long Generation, bool Enabled, string? Reason)>(
             """
-            SELECT h.name, h.zone, h.aggregates, i.inventory, h.generation, h.enabled FROM hosts h JOIN host_inventories i ON i.host = h.name
+            SELECT h.name, h.zone, h.aggregates, i.inventory, h.generation, h.enabled, h.disabled_reason FROM hosts h JOIN host_inventories i ON i.host = h.name
             WHERE @name IS NULL OR h.name = @name ORDER BY h.name
             """, new { name });
         return rows.Select(r => new StoredHost(r.Name, r.Zone, JsonSerializer.Deserialize<List<string>>(r.Aggregates) ?? [],
-            InventoryDocument.Parse(r.Inventory).Host, r.Generation, r.Enabled)).ToList();
+            InventoryDocument.Parse(r.Inventory).Host, r.Generation, r.Enabled, r.Reason)).ToList();
+    }
+
+    /// <summary>Takes a host out of scheduling or back in; moves its generation so every process re-reads it. False for an unknown host.</summary>
+    public async Task<bool> SetEnabledAsync(string host, bool enabled, string? reason, CancellationToken ct = default)
+    {
+        await using var connection = await Factory.OpenAsync(ct);
+        return await connection.ExecuteAsync(
+            "UPDATE hosts SET enabled = @enabled, disabled_reason = @reason, generation = generation + 1, updated_at = @now WHERE name = @host",
+            new { host, enabled, reason = enabled ? null : reason, now = Now }) > 0;
+    }
+
+    /// <summary>Whether a host takes new servers.</summary>
+    public async Task<bool> EnabledAsync(string host, CancellationToken ct = default)
+    {
+        await using var connection = await Factory.OpenAsync(ct);
+        return await connection.ExecuteScalarAsync<bool>("SELECT enabled FROM hosts WHERE name = @host", new { host });
     }
 
     /// <summary>Every server group's id and policy (what the scheduler needs of them).</summary>

@@ -7,7 +7,7 @@ namespace Isola.Store;
 public delegate Task WithinCommit(DbConnection connection, DbTransaction transaction);
 
 /// <summary>What the writer read of a host when it took the store's word for it.</summary>
-public sealed record HostSnapshot(string Host, int Epoch, long Generation, IReadOnlyList<Placement> Placements);
+public sealed record HostSnapshot(string Host, int Epoch, long Generation, IReadOnlyList<Placement> Placements, bool Enabled = true);
 
 /// <summary>
 /// The one writer of a process's placements. Commits that arrive while another is being written
@@ -67,13 +67,14 @@ public sealed class PlacementWriter(PlacementStore store, int maxBatch = 64)
             foreach (var host in names)
             {
                 var (generation, placements) = await store.HostStateAsync(host);
+                var enabled = await store.EnabledAsync(host);
                 lock (_lock)
                 {
                     var version = _hosts.TryGetValue(host, out var v) ? v : _hosts[host] = new HostVersion();
                     version.Epoch++;
                     version.Generation = generation;
                     version.Stale = false;
-                    snapshots.Add(new HostSnapshot(host, version.Epoch, generation, placements));
+                    snapshots.Add(new HostSnapshot(host, version.Epoch, generation, placements, enabled));
                 }
             }
             return (IReadOnlyList<HostSnapshot>)snapshots;

@@ -185,6 +185,23 @@ public sealed class StorePlacer
         }
     }
 
+    /// <summary>Takes a host out of scheduling (or back in), in the store and here; false for an unknown host.</summary>
+    public async Task<bool> SetEnabledAsync(string host, bool enabled, string? reason, CancellationToken ct = default)
+    {
+        await _gate.WaitAsync(ct);
+        try
+        {
+            if (!await _store.SetEnabledAsync(host, enabled, reason, ct))
+                return false;
+            Apply(await _writer.RefreshAsync([host]));
+            return true;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
     /// <summary>Re-reads hosts whose store generation is not what this process wrote (another process changed them).</summary>
     public async Task RefreshChangedAsync(CancellationToken ct = default)
     {
@@ -207,6 +224,7 @@ public sealed class StorePlacer
             if (Fleet.Host(snapshot.Host) is null)
                 continue; // registered by another process; it joins this fleet when this process hears of it
             Fleet.ResetHost(snapshot.Host, snapshot.Placements, inventory);
+            Fleet.SetDisabled(snapshot.Host, !snapshot.Enabled);
             _epochs[snapshot.Host] = snapshot.Epoch;
         }
     }

@@ -17,6 +17,8 @@ internal sealed class ApiClient(HttpClient http, ClientSettings settings)
 
     public Task<string> DeleteAsync(string path, CancellationToken ct) => SendAsync(HttpMethod.Delete, path, null, ct);
 
+    public Task<string> PatchAsync(string path, JsonObject body, CancellationToken ct) => SendAsync(HttpMethod.Patch, path, body, ct);
+
     /// <summary>A resource path with a name or id as one escaped segment: <c>/v1/networks/lan</c>.</summary>
     public static string PathOf(string collection, string nameOrId) => $"/v1/{collection}/{Uri.EscapeDataString(nameOrId)}";
 

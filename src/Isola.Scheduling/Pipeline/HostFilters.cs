@@ -10,6 +10,13 @@ public interface IHostFilter
     Rejection? Check(HostState host, RequestContext ctx);
 }
 
+/// <summary>Hosts an operator disabled take no new servers.</summary>
+public sealed class EnabledFilter : IHostFilter
+{
+    public Rejection? Check(HostState host, RequestContext ctx) =>
+        host.Disabled ? new Rejection(RejectionCode.HostDisabled, "disabled") : null;
+}
+
 /// <summary>Only hosts of the requested availability zone.</summary>
 public sealed class ZoneFilter : IHostFilter
 {

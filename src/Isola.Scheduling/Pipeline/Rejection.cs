@@ -20,6 +20,7 @@ public enum RejectionCode
     HaDistinctPfs,
     NoFreePf,
     NoVdpaDevice,
+    HostDisabled,
 }
 
 /// <summary>A host's rejection: the code and what exactly it lacked.</summary>
@@ -45,6 +46,7 @@ public sealed record Rejection(RejectionCode Code, string Detail)
         RejectionCode.HaDistinctPfs => "fewer than two PFs with a free VF on the physnet (HA bond)",
         RejectionCode.NoFreePf => "no wholly free PF on the physnet (direct-physical)",
         RejectionCode.NoVdpaDevice => "no vDPA device on the physnet",
+        RejectionCode.HostDisabled => "disabled by an operator",
         _ => code.ToString(),
     };
 

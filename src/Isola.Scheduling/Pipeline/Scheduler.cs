@@ -22,6 +22,7 @@ public sealed class Scheduler
         // Stage 2: filters, cheapest first. Each names why it turns a host down.
         _filters =
         [
+            new EnabledFilter(),       // not disabled by an operator
             new ZoneFilter(),          // availability zone (the index is per zone; this guards the rest)
             new AggregateFilter(),     // host aggregates
             new GroupFilter(fleet),    // hard affinity / anti-affinity

@@ -65,6 +65,7 @@ public sealed class FleetState(SchedulingOptions options)
             var list = placements.ToList();
             var host = HostState.Create(old.Index, name, topology ?? old.Topology, Options, old.AvailabilityZone, old.Aggregates,
                 list.SelectMany(p => p.Vfs.Select(v => v.Vf)).ToHashSet());
+            host.Disabled = old.Disabled;
             _hosts[old.Index] = host;
             foreach (var group in _groups.Values)
                 group.MembersByHost.Remove(old.Index);
@@ -77,6 +78,13 @@ public sealed class FleetState(SchedulingOptions options)
             Reindex(host);
             return host;
         }
+    }
+
+    /// <summary>Takes a host out of scheduling (or back in); what it holds stays.</summary>
+    public void SetDisabled(string name, bool disabled)
+    {
+        lock (_lock)
+            (Host(name) ?? throw new ArgumentException($"host '{name}' is not in the fleet")).Disabled = disabled;
     }
 
     public GroupState AddGroup(string name, GroupPolicy policy)

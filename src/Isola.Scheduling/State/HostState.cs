@@ -38,6 +38,9 @@ public sealed class HostState
 
     public long Generation { get; internal set; }
 
+    /// <summary>Taken out of scheduling by an operator (what it holds stays).</summary>
+    public bool Disabled { get; internal set; }
+
     public CellState[] Cells { get; }
 
     public VfPool[] Pools { get; }

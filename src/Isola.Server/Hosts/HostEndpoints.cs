@@ -10,9 +10,30 @@ using Microsoft.AspNetCore.Routing;
 
 namespace Isola.Server.Hosts;
 
+/// <summary>What an operator may change of a host.</summary>
+public sealed record SetHost(bool? Enabled, string? DisabledReason = null);
+
 /// <summary>/v1/hosts: inventory in (agents and admins), utilisation out (admins).</summary>
 internal static class HostEndpoints
 {
+    private static object View(StoredHost h, ILookup<(string Host, string Kind), (string Host, string Kind, string Item, string Server)> claims)
+    {
+        var sets = Isola.Scheduling.State.HostCpuSets.Of(h.Inventory);
+        return new
+        {
+            h.Name,
+            h.Zone,
+            h.Aggregates,
+            h.Generation,
+            h.Enabled,
+            h.DisabledReason,
+            pinnedUsed = claims[(h.Name, "pcpu")].Count(),
+            pinnedTotal = sets.Dedicated.Count,
+            vfsUsed = claims[(h.Name, "vf")].Count(),
+            vfsTotal = h.Inventory.Devices.Where(d => d.Physnet is not null && d.Allowed).Sum(d => d.AssignableVfs.Count()),
+        };
+    }
+
     public static void Map(IEndpointRouteBuilder api)
     {
         api.MapPut("/hosts/{name}", async (string name, HttpRequest request, HttpContext http, PlacementStore store, PlacementService placement, HostSignals signals) =>
@@ -38,24 +59,29 @@ internal static class HostEndpoints
         {
             Caller.Of(http).RequireAdmin();
             // Utilisation from the store's claims: this process's in-memory view may lag other processes'.
-            var hosts = await store.HostsAsync();
             var claims = (await store.ClaimsAsync()).ToLookup(c => (c.Host, c.Kind));
-            return Results.Ok(hosts.Select(h =>
-            {
-                var sets = Isola.Scheduling.State.HostCpuSets.Of(h.Inventory);
-                return new
-                {
-                    h.Name,
-                    h.Zone,
-                    h.Aggregates,
-                    h.Generation,
-                    h.Enabled,
-                    pinnedUsed = claims[(h.Name, "pcpu")].Count(),
-                    pinnedTotal = sets.Dedicated.Count,
-                    vfsUsed = claims[(h.Name, "vf")].Count(),
-                    vfsTotal = h.Inventory.Devices.Where(d => d.Physnet is not null && d.Allowed).Sum(d => d.AssignableVfs.Count()),
-                };
-            }));
+            return Results.Ok((await store.HostsAsync()).Select(h => View(h, claims)));
+        });
+        api.MapGet("/hosts/{name}", async (string name, HttpContext http, PlacementStore store) =>
+        {
+            Caller.Of(http).RequireAgentOf(name);
+            var host = await store.HostAsync(name) ?? throw ApiException.NotFound("host", name);
+            return Results.Ok(View(host, (await store.ClaimsAsync()).Where(c => c.Host == name).ToLookup(c => (c.Host, c.Kind))));
+        });
+        // Like `openstack compute service set --disable --disable-reason R`: no new servers there; what it holds stays.
+        api.MapPatch("/hosts/{name}", async (string name, SetHost body, HttpContext http, PlacementStore store, PlacementService placement) =>
+        {
+            Caller.Of(http).RequireAdmin();
+            if (body.Enabled is null)
+                throw ApiException.Invalid("enabled", "say whether the host takes new servers: true or false");
+            if (body.DisabledReason is { Length: > 255 })
+                throw ApiException.Invalid("disabledReason", "at most 255 characters");
+            if (body.Enabled.Value && body.DisabledReason is not null)
+                throw ApiException.Invalid("disabledReason", "only a disabled host has a reason");
+            if (!await placement.Placer.SetEnabledAsync(name, body.Enabled.Value, body.DisabledReason))
+                throw ApiException.NotFound("host", name);
+            var host = (await store.HostAsync(name))!;
+            return Results.Ok(View(host, (await store.ClaimsAsync()).Where(c => c.Host == name).ToLookup(c => (c.Host, c.Kind))));
         });
     }
 }

@@ -133,6 +133,33 @@ public abstract class ApiSuite
     }
 
     [Fact]
+    public async Task A_disabled_host_takes_no_new_servers_and_keeps_what_it_holds()
+    {
+        await using var w = await Start();
+        var (_, first) = await w.Member.Post("/v1/servers", new { name = "a", flavor = "nfv.small" });
+        var holder = first.Str("host");
+        var other = holder == "h1" ? "h2" : "h1";
+        Assert.Equal(403, (await w.Member.Send(HttpMethod.Patch, $"/v1/hosts/{holder}", new { enabled = false })).Status);
+        Assert.Equal("enabled", (await w.Admin.Send(HttpMethod.Patch, $"/v1/hosts/{holder}", new { disabledReason = "x" })).Body.ErrorField());
+        Assert.Equal(404, (await w.Admin.Send(HttpMethod.Patch, "/v1/hosts/nope", new { enabled = false })).Status);
+        foreach (var host in new[] { "h1", "h2" })
+        {
+            var (status, view) = await w.Admin.Send(HttpMethod.Patch, $"/v1/hosts/{host}", new { enabled = false, disabledReason = "firmware update" });
+            Assert.Equal((200, false, "firmware update"), (status, view.GetProperty("enabled").GetBoolean(), view.Str("disabledReason")));
+        }
+        var (refused, error) = await w.Member.Post("/v1/servers", new { name = "b", flavor = "nfv.small" });
+        Assert.Equal((409, "no-valid-host"), (refused, error.ErrorCode()));
+        Assert.Contains("disabled", error.GetProperty("error").Str("message"), StringComparison.Ordinal);
+        // What it holds stays: the first server is still there and its pCPUs still counted.
+        Assert.Equal(200, (await w.Member.Get("/v1/servers/a")).Status);
+        Assert.Equal(2, (await w.Admin.Get($"/v1/hosts/{holder}")).Body.GetProperty("pinnedUsed").GetInt32());
+        await w.Admin.Send(HttpMethod.Patch, $"/v1/hosts/{other}", new { enabled = true });
+        var (placed, second) = await w.Member.Post("/v1/servers", new { name = "b", flavor = "nfv.small" });
+        Assert.Equal((201, other), (placed, second.Str("host")));
+        Assert.Equal(JsonValueKind.Null, (await w.Admin.Get($"/v1/hosts/{other}")).Body.GetProperty("disabledReason").ValueKind);
+    }
+
+    [Fact]
     public async Task The_openapi_document_is_served()
     {
         await using var w = await Start();
