@@ -64,6 +64,11 @@ internal sealed class ClientCommand
             {
                 return _console.Fail(e.ExitCode, e.Describe());
             }
+            catch (ArgumentException e)
+            {
+                // A value the command line could not turn into a request (e.g. a --nic spec).
+                return _console.Fail(ExitCodes.Usage, e.Message);
+            }
         });
     }
 }

@@ -34,15 +34,23 @@ internal static class ServerCommands
         var ports = new Option<string[]>("--port") { Description = "A port's name or id (repeatable, in guest NIC order)" };
         var zone = new Option<string?>("--availability-zone") { Description = "Only hosts of this zone" };
         var project = new Option<string?>("--project") { Description = "The project it is for (admin tokens must say)" };
+        var nics = new Option<string[]>("--nic")
+        {
+            Description = "A NIC whose port the server makes (and deletes with itself): net=NETWORK[,vnic-type=direct][,ha][,ip-address=IP] (repeatable, after the --port ones)",
+        };
         var serverGroup = new Option<string?>("--group") { Description = "A server group (name or id) whose policy the placement keeps" };
         var verb = ClientCommand.Create("create", "Create a server: place it on a host and bind its ports", console, Fields);
         verb.Command.Arguments.Add(name);
-        foreach (var option in new Option[] { flavor, ports, zone, project, serverGroup })
+        foreach (var option in new Option[] { flavor, ports, nics, zone, project, serverGroup })
             verb.Command.Options.Add(option);
         verb.SetAction(async (parse, api, output, ct) =>
         {
+            var networks = new JsonArray();
+            foreach (var nic in parse.GetValue(nics) ?? [])
+                networks.Add(Nic(nic));
             var body = new JsonObject
             {
+                ["networks"] = networks,
                 ["name"] = parse.GetValue(name),
                 ["flavor"] = parse.GetValue(flavor),
                 ["ports"] = new JsonArray((parse.GetValue(ports) ?? []).Select(p => (JsonNode?)p).ToArray()),
@@ -53,6 +61,36 @@ internal static class ServerCommands
             return ExitCodes.Ok;
         });
         return verb.Command;
+    }
+
+    /// <summary>"net=lan,vnic-type=direct,ha,ip-address=10.0.0.5" as the API's NIC object.</summary>
+    internal static JsonObject Nic(string text)
+    {
+        var nic = new JsonObject();
+        foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var (key, value) = part.IndexOf('=') is var i and >= 0 ? (part[..i], part[(i + 1)..]) : (part, "");
+            switch (key)
+            {
+                case "net" or "network":
+                    nic["network"] = value;
+                    break;
+                case "vnic-type":
+                    nic["vnicType"] = value;
+                    break;
+                case "ha":
+                    nic["ha"] = value is "" or "true";
+                    break;
+                case "ip-address":
+                    nic["fixedIps"] = new JsonArray(new JsonObject { ["ipAddress"] = value });
+                    break;
+                default:
+                    throw new ArgumentException($"--nic: '{key}' is not net, vnic-type, ha or ip-address");
+            }
+        }
+        if (nic["network"] is null)
+            throw new ArgumentException("--nic: net=NETWORK is required");
+        return nic;
     }
 
     /// <summary><c>isola server group create --policy anti-affinity NAME</c>, list, show, delete: /v1/server-groups.</summary>

@@ -20,6 +20,12 @@ public sealed class ApiException(int status, string code, string message, string
 
     public object? Extra { get; } = extra;
 
+    /// <summary>The same error about a part of a bigger request: its fields under <paramref name="prefix"/> (e.g. "networks[0].").</summary>
+    public ApiException Under(string prefix) =>
+        Code == "invalid" && Details.Count > 0
+            ? Invalid(Details.Select(d => d with { Field = prefix + d.Field }).ToList())
+            : new(Status, Code, Message, Field is null ? prefix.TrimEnd('.') : prefix + Field, Details.Select(d => d with { Field = prefix + d.Field }).ToList(), Extra);
+
     public static ApiException Invalid(IReadOnlyList<FieldError> errors) =>
         new(400, "invalid", string.Join("; ", errors.Select(e => $"{e.Field}: {e.Message}")), errors.Count == 1 ? errors[0].Field : null, errors);
 

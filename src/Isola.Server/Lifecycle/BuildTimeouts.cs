@@ -10,10 +10,11 @@ namespace Isola.Server.Lifecycle;
 /// <summary>
 /// Moves servers that stayed in BUILD past their deadline to ERROR, with a fault that says what they
 /// waited for, and gives back everything they held: claims, VFs, the port bindings. Their hosts'
-/// desired state loses them, so the agents tear them down.
+/// desired state loses them, so the agents tear them down. Also deletes ports made for servers that
+/// were never committed.
 /// </summary>
-public sealed class BuildTimeouts(LifecycleStore lifecycle, PlacementService placement, HostSignals signals, TimeProvider time, ServerSettings settings,
-    ILogger<BuildTimeouts> log) : BackgroundService
+public sealed class BuildTimeouts(LifecycleStore lifecycle, ResourceStore resources, PlacementService placement, HostSignals signals, TimeProvider time,
+    ServerSettings settings, ILogger<BuildTimeouts> log) : BackgroundService
 {
     /// <summary>One pass: every overdue server failed. Answers the ids failed.</summary>
     public async Task<IReadOnlyList<string>> SweepAsync(CancellationToken ct = default)
@@ -29,8 +30,15 @@ public sealed class BuildTimeouts(LifecycleStore lifecycle, PlacementService pla
                 log.LogWarning("server {Server} ({Id}) on {Host}: {Fault}", server.Name, server.Id, server.Host, fault);
             }
         }
+        // Ports made for a server that never committed (its process died in between) go too, once surely abandoned.
+        var orphans = await resources.DeleteOrphanedPortsAsync(time.GetUtcNow() - OrphanAge);
+        if (orphans > 0)
+            log.LogWarning("deleted {Count} port(s) made for servers that were never created", orphans);
         return failed;
     }
+
+    /// <summary>How old a port made for a server that does not exist must be before it is taken for abandoned.</summary>
+    public static readonly TimeSpan OrphanAge = TimeSpan.FromMinutes(10);
 
     /// <summary>What held a build up, in words.</summary>
     public static string Fault(OverdueServer s, TimeSpan timeout)

@@ -31,55 +31,8 @@ internal static partial class PortEndpoints
         {
             var caller = Caller.Of(http);
             caller.RequireUser();
-            var errors = new List<FieldError>();
-            var (vnic, bond, mac) = CheckFields(body, errors);
-            NetworkRecord? network = null;
-            if (body.Network is null)
-                errors.Add(new("network", "a port is on a network"));
-            else
-                network = await NetworkEndpoints.Find(store, caller, body.Network);
-            var sriov = vnic is VnicType.Direct or VnicType.DirectPhysical or VnicType.Macvtap or VnicType.Vdpa;
-            if (network is not null && sriov && network.Type is not ("flat" or "vlan"))
-                errors.Add(new("vnicType", $"SR-IOV ports ({body.VnicType}) live on flat or vlan networks; {network.Name} is {network.Type}"));
-            if (errors.Count > 0 || network is null || vnic is null)
-                throw ApiException.Invalid(errors);
-            var project = await caller.ProjectForAsync(store, body.Project);
-            var planned = await PortAddresses.PlanAsync(store, network, body.FixedIps, errors);
-            var qos = await PortPolicies.QosAsync(store, project, body, vnic.Value, errors);
-            var groups = await PortPolicies.SecurityGroupsAsync(store, project, body, vnic.Value, errors);
-            if (qos.MaxTxRateMbps > 0 && qos.MinTxRateMbps > qos.MaxTxRateMbps)
-                errors.Add(new("minTxRateMbps", $"the minimum ({qos.MinTxRateMbps} Mbps) exceeds the maximum ({qos.MaxTxRateMbps} Mbps)"));
-            if (errors.Count > 0)
-                throw ApiException.Invalid(errors);
-            var options = new PortOptions(planned.Select(p => p.Request).ToList(), qos.Policy?.Id, qos.RuleIds, body.PortSecurityEnabled, groups);
-            for (var attempt = 0; attempt < 5; attempt++)
-            {
-                var spec = new PortSpec(body.Name!, vnic.Value, mac ?? NewMac(), body.Ha, sriov ? network.Physnet : null,
-                    network.Type == "vlan" ? (int?)network.Segment : null, body.VlanQos, "802.1Q", body.SpoofCheck ?? body.PortSecurityEnabled, body.Trust,
-                    Isola.Domain.Pci.VfLinkState.Auto, qos.MaxTxRateMbps, qos.MinTxRateMbps, bond!.Value, Mtu: network.Mtu, Addresses: body.Addresses, Gateway: body.Gateway);
-                var port = new PortRecord(ResourceStore.NewId(), project, network.Id, spec.Name, spec.Mac, "DOWN", null, Json(spec), null);
-                var result = await store.CreatePortAsync(port, options, allocated =>
-                {
-                    var (addresses, gateway, dns) = PortAddresses.Guest(planned, allocated, body.Addresses, body.Gateway);
-                    return Json(spec with { Addresses = addresses, Gateway = gateway, DnsServers = dns });
-                });
-                switch (result.Outcome)
-                {
-                    case PortCreate.Created:
-                        return Results.Created($"/v1/ports/{port.Id}", await PortView.OneAsync(store, (await store.PortAsync(null, port.Id))!));
-                    case PortCreate.AddressInUse:
-                        throw ApiException.Conflict("ip-in-use", $"{planned[result.Index].Request.Address} is held by another port", planned[result.Index].Field);
-                    case PortCreate.AddressesExhausted:
-                        throw ApiException.Conflict("ips-exhausted", $"subnet {planned[result.Index].Subnet.Name} has no free address left", planned[result.Index].Field);
-                    case PortCreate.ReferenceGone:
-                        throw new ApiException(503, "busy", "a subnet, QoS policy or security group the port names changed meanwhile; retry");
-                }
-                if (await store.PortAsync(project, port.Name) is not null)
-                    throw ApiException.Conflict("name-taken", $"the project has a port named {port.Name}", "name");
-                if (mac is not null)
-                    throw ApiException.Conflict("mac-in-use", $"MAC {mac} is in use", "mac");
-            }
-            throw ApiException.Conflict("mac-in-use", "no free MAC after 5 tries", "mac");
+            var port = await CreateAsync(store, caller, body);
+            return Results.Created($"/v1/ports/{port.Id}", await PortView.OneAsync(store, port));
         });
         api.MapGet("/ports", async (HttpContext http, ResourceStore store) =>
         {
@@ -96,6 +49,63 @@ internal static partial class PortEndpoints
                 throw ApiException.Conflict("in-use", $"port {port.Name} is bound to a server; delete the server first");
             return Results.NoContent();
         });
+    }
+
+    /// <summary>
+    /// Makes a port: checks it, allocates its addresses, writes it with its addresses and groups in one
+    /// transaction. <paramref name="createdFor"/>: the server that made it for itself (it goes with that server).
+    /// </summary>
+    public static async Task<PortRecord> CreateAsync(ResourceStore store, Caller caller, CreatePort body, string? createdFor = null)
+    {
+        var errors = new List<FieldError>();
+        var (vnic, bond, mac) = CheckFields(body, errors);
+        NetworkRecord? network = null;
+        if (body.Network is null)
+            errors.Add(new("network", "a port is on a network"));
+        else
+            network = await NetworkEndpoints.Find(store, caller, body.Network);
+        var sriov = vnic is VnicType.Direct or VnicType.DirectPhysical or VnicType.Macvtap or VnicType.Vdpa;
+        if (network is not null && sriov && network.Type is not ("flat" or "vlan"))
+            errors.Add(new("vnicType", $"SR-IOV ports ({body.VnicType}) live on flat or vlan networks; {network.Name} is {network.Type}"));
+        if (errors.Count > 0 || network is null || vnic is null)
+            throw ApiException.Invalid(errors);
+        var project = await caller.ProjectForAsync(store, body.Project);
+        var planned = await PortAddresses.PlanAsync(store, network, body.FixedIps, errors);
+        var qos = await PortPolicies.QosAsync(store, project, body, vnic.Value, errors);
+        var groups = await PortPolicies.SecurityGroupsAsync(store, project, body, vnic.Value, errors);
+        if (qos.MaxTxRateMbps > 0 && qos.MinTxRateMbps > qos.MaxTxRateMbps)
+            errors.Add(new("minTxRateMbps", $"the minimum ({qos.MinTxRateMbps} Mbps) exceeds the maximum ({qos.MaxTxRateMbps} Mbps)"));
+        if (errors.Count > 0)
+            throw ApiException.Invalid(errors);
+        var options = new PortOptions(planned.Select(p => p.Request).ToList(), qos.Policy?.Id, qos.RuleIds, body.PortSecurityEnabled, groups, createdFor);
+        for (var attempt = 0; attempt < 5; attempt++)
+        {
+            var spec = new PortSpec(body.Name!, vnic.Value, mac ?? NewMac(), body.Ha, sriov ? network.Physnet : null,
+                network.Type == "vlan" ? (int?)network.Segment : null, body.VlanQos, "802.1Q", body.SpoofCheck ?? body.PortSecurityEnabled, body.Trust,
+                Isola.Domain.Pci.VfLinkState.Auto, qos.MaxTxRateMbps, qos.MinTxRateMbps, bond!.Value, Mtu: network.Mtu, Addresses: body.Addresses, Gateway: body.Gateway);
+            var port = new PortRecord(ResourceStore.NewId(), project, network.Id, spec.Name, spec.Mac, "DOWN", null, Json(spec), null);
+            var result = await store.CreatePortAsync(port, options, allocated =>
+            {
+                var (addresses, gateway, dns) = PortAddresses.Guest(planned, allocated, body.Addresses, body.Gateway);
+                return Json(spec with { Addresses = addresses, Gateway = gateway, DnsServers = dns });
+            });
+            switch (result.Outcome)
+            {
+                case PortCreate.Created:
+                    return (await store.PortAsync(null, port.Id))!;
+                case PortCreate.AddressInUse:
+                    throw ApiException.Conflict("ip-in-use", $"{planned[result.Index].Request.Address} is held by another port", planned[result.Index].Field);
+                case PortCreate.AddressesExhausted:
+                    throw ApiException.Conflict("ips-exhausted", $"subnet {planned[result.Index].Subnet.Name} has no free address left", planned[result.Index].Field);
+                case PortCreate.ReferenceGone:
+                    throw new ApiException(503, "busy", "a subnet, QoS policy or security group the port names changed meanwhile; retry");
+            }
+            if (await store.PortAsync(project, port.Name) is not null)
+                throw ApiException.Conflict("name-taken", $"the project has a port named {port.Name}", "name");
+            if (mac is not null)
+                throw ApiException.Conflict("mac-in-use", $"MAC {mac} is in use", "mac");
+        }
+        throw ApiException.Conflict("mac-in-use", "no free MAC after 5 tries", "mac");
     }
 
     /// <summary>The fields that need nothing from the store: name, vnic type, HA, MAC, bond mode, VLAN QoS, rates, spoof check.</summary>

@@ -15,7 +15,11 @@ using Microsoft.AspNetCore.Routing;
 
 namespace Isola.Server.Servers;
 
-public sealed record CreateServer(string? Name, string? Flavor, IReadOnlyList<string>? Ports, string? AvailabilityZone = null, string? Project = null, string? Group = null);
+/// <summary>A NIC on a network, its port made by the server create (and deleted with the server).</summary>
+public sealed record ServerNic(string? Network, string? VnicType = null, bool Ha = false, IReadOnlyList<FixedIpBody>? FixedIps = null);
+
+public sealed record CreateServer(string? Name, string? Flavor, IReadOnlyList<string>? Ports, string? AvailabilityZone = null, string? Project = null, string? Group = null,
+    IReadOnlyList<ServerNic>? Networks = null);
 
 /// <summary>
 /// /v1/servers. Create = validate, place, and commit the placement, its claims and the port bindings
@@ -36,6 +40,12 @@ internal static class ServerEndpoints
             var names = body.Ports ?? [];
             if (names.Distinct().Count() != names.Count)
                 errors.Add(new("ports", "a port is given twice"));
+            var nics = body.Networks ?? [];
+            for (var i = 0; i < nics.Count; i++)
+            {
+                if (nics[i]?.Network is null)
+                    errors.Add(new($"networks[{i}].network", "a NIC names its network"));
+            }
             if (errors.Count > 0)
                 throw ApiException.Invalid(errors);
             var project = await caller.ProjectForAsync(store, body.Project);
@@ -50,46 +60,17 @@ internal static class ServerEndpoints
                     throw ApiException.Conflict("port-in-use", $"port {port.Name} is bound to another server", "ports");
                 ports.Add(port);
             }
-            ServerGroupRecord? group = null;
-            if (body.Group is not null)
-            {
-                group = await store.ServerGroupAsync(project, body.Group) ?? throw ApiException.Invalid("group", $"the project has no server group '{body.Group}'");
-                await placement.Placer.AddGroupAsync(group.Id, GroupPolicies.Parse(group.Policy));
-            }
-            var specs = ports.Select(p => PortEndpoints.Spec(p) with { PortId = p.Id }).ToList();
-            PlacementRequest request;
+            var id = ResourceStore.NewId();
             try
             {
-                request = PlacementRequest.Create(body.Name!, flavor, specs.Select(s => new PortRequest(s.Name, s.VnicType, s.Physnet, s.Ha, s.Mac)).ToList(),
-                    group: group?.Id, availabilityZone: body.AvailabilityZone);
+                return await CreateAsync(body, caller, store, placement, signals, id, project, flavor, ports, nics);
             }
-            catch (RequestValidationException e)
+            catch (Exception) when (nics.Count > 0)
             {
-                throw ApiException.Invalid(e.Errors.Select(x => new FieldError(x.Field, x.Message)).ToList());
+                // A create that fails leaves no port it made.
+                await store.DeletePortsCreatedForAsync(id);
+                throw;
             }
-            var id = ResourceStore.NewId();
-            var spec = new ServerSpec(flavor, specs).ToJson();
-            var result = await placement.Placer.PlaceAsync(id, project, request, p =>
-            {
-                var bindings = ports.Select(port => (port.Id, Binding(p, port.Name))).ToList();
-                return (c, tx) => ResourceStore.BindPortsAsync(c, tx, id, bindings);
-            }, spec: spec);
-            if (result.Placement is null)
-            {
-                throw result.LastOutcome switch
-                {
-                    CommitOutcome.NameTaken => ApiException.Conflict("name-taken", $"the project has a server named {body.Name}", "name"),
-                    // Other processes kept winning the host: nothing is wrong with the request; try again.
-                    CommitOutcome.StaleHost or CommitOutcome.ResourceTaken when result.Decision.Placement is not null =>
-                        new ApiException(503, "busy", result.Explain()),
-                    _ => ApiException.Conflict("no-valid-host", result.Explain(), extra: new { reasons = result.Decision.Rejections }),
-                };
-            }
-            signals.Notify(result.Placement.Host);
-            // The row as the commit wrote it (no need to read it back).
-            var created = new ServerRecord(id, project, body.Name!, ServerStatus.Build, result.Placement.Host, null, spec, TaskState.Scheduled, PowerState.Paused,
-                GroupId: group?.Id);
-            return Results.Created($"/v1/servers/{id}", View(created, result.Placement));
         });
         api.MapGet("/servers", async (HttpContext http, ResourceStore store) =>
         {
@@ -110,10 +91,70 @@ internal static class ServerEndpoints
         {
             var server = await Find(store, Caller.Of(http), id);
             await placement.Placer.ReleaseAsync(server.Id, server.Host, (c, tx) => ResourceStore.UnbindPortsAsync(c, tx, server.Id));
+            // The ports it made for itself (created from networks) go with it, as Nova's do.
+            await store.DeletePortsCreatedForAsync(server.Id);
             if (server.Host is not null)
                 signals.Notify(server.Host);
             return Results.NoContent();
         });
+    }
+
+    private static async Task<IResult> CreateAsync(CreateServer body, Caller caller, ResourceStore store, PlacementService placement, HostSignals signals,
+        string id, string project, Flavor flavor, List<PortRecord> ports, IReadOnlyList<ServerNic> nics)
+    {
+        for (var i = 0; i < nics.Count; i++)
+        {
+            var nic = nics[i];
+            var name = $"{body.Name![..Math.Min(body.Name!.Length, 58)]}-nic{i}";
+            try
+            {
+                ports.Add(await PortEndpoints.CreateAsync(store, caller, new CreatePort(name, nic.Network, nic.VnicType, nic.Ha, FixedIps: nic.FixedIps,
+                    Project: body.Project), createdFor: id));
+            }
+            catch (ApiException e)
+            {
+                throw e.Under($"networks[{i}].");
+            }
+        }
+        ServerGroupRecord? group = null;
+        if (body.Group is not null)
+        {
+            group = await store.ServerGroupAsync(project, body.Group) ?? throw ApiException.Invalid("group", $"the project has no server group '{body.Group}'");
+            await placement.Placer.AddGroupAsync(group.Id, GroupPolicies.Parse(group.Policy));
+        }
+        var specs = ports.Select(p => PortEndpoints.Spec(p) with { PortId = p.Id }).ToList();
+        PlacementRequest request;
+        try
+        {
+            request = PlacementRequest.Create(body.Name!, flavor, specs.Select(s => new PortRequest(s.Name, s.VnicType, s.Physnet, s.Ha, s.Mac)).ToList(),
+                group: group?.Id, availabilityZone: body.AvailabilityZone);
+        }
+        catch (RequestValidationException e)
+        {
+            throw ApiException.Invalid(e.Errors.Select(x => new FieldError(x.Field, x.Message)).ToList());
+        }
+        var spec = new ServerSpec(flavor, specs).ToJson();
+        var result = await placement.Placer.PlaceAsync(id, project, request, p =>
+        {
+            var bindings = ports.Select(port => (port.Id, Binding(p, port.Name))).ToList();
+            return (c, tx) => ResourceStore.BindPortsAsync(c, tx, id, bindings);
+        }, spec: spec);
+        if (result.Placement is null)
+        {
+            throw result.LastOutcome switch
+            {
+                CommitOutcome.NameTaken => ApiException.Conflict("name-taken", $"the project has a server named {body.Name}", "name"),
+                // Other processes kept winning the host: nothing is wrong with the request; try again.
+                CommitOutcome.StaleHost or CommitOutcome.ResourceTaken when result.Decision.Placement is not null =>
+                    new ApiException(503, "busy", result.Explain()),
+                _ => ApiException.Conflict("no-valid-host", result.Explain(), extra: new { reasons = result.Decision.Rejections }),
+            };
+        }
+        signals.Notify(result.Placement.Host);
+        // The row as the commit wrote it (no need to read it back).
+        var created = new ServerRecord(id, project, body.Name!, ServerStatus.Build, result.Placement.Host, null, spec, TaskState.Scheduled, PowerState.Paused,
+            GroupId: group?.Id);
+        return Results.Created($"/v1/servers/{id}", View(created, result.Placement));
     }
 
     private static async Task<ServerRecord> Find(ResourceStore store, Caller caller, string id)

@@ -33,7 +33,8 @@ public sealed record PortExtras(IReadOnlyList<AllocatedAddress> FixedIps, string
 /// port's spec was made from; if they changed meanwhile, the create is refused.
 /// </summary>
 public sealed record PortOptions(
-    IReadOnlyList<AddressRequest> Addresses, string? QosPolicyId, IReadOnlyList<string> QosRuleIds, bool PortSecurityEnabled, IReadOnlyList<string> SecurityGroupIds);
+    IReadOnlyList<AddressRequest> Addresses, string? QosPolicyId, IReadOnlyList<string> QosRuleIds, bool PortSecurityEnabled, IReadOnlyList<string> SecurityGroupIds,
+    string? CreatedFor = null);
 
 public sealed partial class ResourceStore
 {
@@ -54,9 +55,13 @@ public sealed partial class ResourceStore
         {
             // The port first: on SQLite this write takes the database's write lock, so what is read next stays true.
             await c.ExecuteAsync("""
-                INSERT INTO ports (id, project_id, network_id, name, mac, status, server_id, spec, binding, qos_policy_id, port_security, created_at)
-                VALUES (@Id, @ProjectId, @NetworkId, @Name, @Mac, @Status, @ServerId, @Spec, @Binding, @qos, @security, @now)
-                """, new { p.Id, p.ProjectId, p.NetworkId, p.Name, p.Mac, p.Status, p.ServerId, p.Spec, p.Binding, qos = options.QosPolicyId, security = options.PortSecurityEnabled, now = Now }, tx);
+                INSERT INTO ports (id, project_id, network_id, name, mac, status, server_id, spec, binding, qos_policy_id, port_security, created_for, created_at)
+                VALUES (@Id, @ProjectId, @NetworkId, @Name, @Mac, @Status, @ServerId, @Spec, @Binding, @qos, @security, @createdFor, @now)
+                """, new
+                {
+                    p.Id, p.ProjectId, p.NetworkId, p.Name, p.Mac, p.Status, p.ServerId, p.Spec, p.Binding, qos = options.QosPolicyId, security = options.PortSecurityEnabled,
+                    createdFor = options.CreatedFor, now = Now,
+                }, tx);
         }
         catch (Exception e) when (StoreConnectionFactory.IsUniqueViolation(e))
         {

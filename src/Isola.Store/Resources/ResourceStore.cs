@@ -175,22 +175,6 @@ public sealed partial class ResourceStore(StoreConnectionFactory factory, TimePr
     private static PortRecord Port(DbDataReader r) =>
         new(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetString(5), r.NullableString(6), r.GetString(7), r.NullableString(8));
 
-    /// <summary>Inserts a port; false when its MAC is in use or its name taken in the project.</summary>
-    public async Task<bool> TryCreatePortAsync(PortRecord p)
-    {
-        await using var c = await factory.OpenAsync();
-        try
-        {
-            await c.ExecuteAsync($"INSERT INTO ports ({PortColumns}, created_at) VALUES (@Id, @ProjectId, @NetworkId, @Name, @Mac, @Status, @ServerId, @Spec, @Binding, @now)",
-                new { p.Id, p.ProjectId, p.NetworkId, p.Name, p.Mac, p.Status, p.ServerId, p.Spec, p.Binding, now = Now });
-            return true;
-        }
-        catch (Exception e) when (StoreConnectionFactory.IsUniqueViolation(e))
-        {
-            return false;
-        }
-    }
-
     public async Task<IReadOnlyList<PortRecord>> PortsAsync(string? projectId)
     {
         await using var c = await factory.OpenAsync();
@@ -216,6 +200,26 @@ public sealed partial class ResourceStore(StoreConnectionFactory factory, TimePr
     {
         await using var c = await factory.OpenAsync();
         return await c.ExecuteAsync("DELETE FROM ports WHERE id = @id AND server_id IS NULL", new { id }) > 0;
+    }
+
+    /// <summary>Deletes the unbound ports a server made for itself (when it goes, or when its create failed).</summary>
+    public async Task<int> DeletePortsCreatedForAsync(string serverId)
+    {
+        await using var c = await factory.OpenAsync();
+        return await c.ExecuteAsync("DELETE FROM ports WHERE created_for = @serverId AND server_id IS NULL", new { serverId });
+    }
+
+    /// <summary>
+    /// Deletes ports made for a server that never came to be (the process died between making them and
+    /// committing the server), once older than <paramref name="before"/>.
+    /// </summary>
+    public async Task<int> DeleteOrphanedPortsAsync(DateTimeOffset before)
+    {
+        await using var c = await factory.OpenAsync();
+        return await c.ExecuteAsync("""
+            DELETE FROM ports WHERE created_for IS NOT NULL AND server_id IS NULL AND created_at < @before
+                AND NOT EXISTS (SELECT 1 FROM servers s WHERE s.id = ports.created_for)
+            """, new { before = before.ToString("O", CultureInfo.InvariantCulture) });
     }
 
     /// <summary>Binds ports to a server inside the server's commit, so a failed create binds nothing.</summary>

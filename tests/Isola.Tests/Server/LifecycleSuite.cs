@@ -163,6 +163,61 @@ public abstract class LifecycleSuite
     }
 
     [Fact]
+    public async Task A_server_made_from_networks_makes_its_ports_and_takes_them_along()
+    {
+        await using var w = await Start();
+        await w.Member.Post("/v1/networks", new { name = "lan", type = "vlan", physnet = "physnet2" });
+        await w.Member.Post("/v1/networks", new { name = "overlay", type = "vxlan" });
+        Assert.Equal(201, (await w.Member.Post("/v1/subnets", new { name = "lan4", network = "lan", cidr = "10.0.0.0/24" })).Status);
+
+        // A NIC that cannot be: the field is named under networks[i] and no port is left behind.
+        var (status, error) = await w.Member.Post("/v1/servers", new
+        {
+            name = "bad", flavor = "nfv.small", networks = new object[] { new { network = "lan", vnicType = "direct" }, new { network = "overlay", vnicType = "direct" } },
+        });
+        Assert.Equal((400, "networks[1].vnicType"), (status, error.ErrorField()));
+        Assert.Equal(0, (await w.Member.Get("/v1/ports")).Body.GetArrayLength());
+        // No room: no port left either.
+        await w.Admin.Post("/v1/flavors", new { name = "huge", vcpus = 64, ram = 1024, disk = 1, extraSpecs = new Dictionary<string, string> { ["hw:cpu_policy"] = "dedicated" } });
+        (status, _) = await w.Member.Post("/v1/servers", new { name = "big", flavor = "huge", networks = new[] { new { network = "lan", vnicType = "direct" } } });
+        Assert.Equal(409, status);
+        Assert.Equal(0, (await w.Member.Get("/v1/ports")).Body.GetArrayLength());
+
+        var (created, server) = await w.Member.Post("/v1/servers", new
+        {
+            name = "g1", flavor = "nfv.small", networks = new object[] { new { network = "lan", vnicType = "direct" }, new { network = "lan" } },
+        });
+        Assert.Equal(201, created);
+        Assert.Equal(["g1-nic0", "g1-nic1"], server.GetProperty("ports").EnumerateArray().Select(p => p.Str("name")));
+        var nic0 = (await w.Member.Get("/v1/ports/g1-nic0")).Body;
+        Assert.Equal(("BOUND", "10.0.0.2"), (nic0.Str("status"), nic0.GetProperty("fixedIps")[0].Str("ipAddress")));
+        Assert.Single(server.GetProperty("placement").GetProperty("vfs").EnumerateArray());
+
+        Assert.Equal(204, (await w.Member.Delete("/v1/servers/g1")).Status);
+        Assert.Equal(0, (await w.Member.Get("/v1/ports")).Body.GetArrayLength());
+    }
+
+    [Fact]
+    public async Task Ports_made_for_a_server_that_never_committed_are_swept()
+    {
+        await using var w = await Start();
+        var (_, net) = await w.Member.Post("/v1/networks", new { name = "lan", type = "vlan", physnet = "physnet2" });
+        var store = w.Server.App.Services.GetRequiredService<Isola.Store.Resources.ResourceStore>();
+        var project = (await w.Admin.Get("/v1/projects")).Body.EnumerateArray().Single(p => p.Str("name") == "tenant-a").Str("id");
+        // What a process that died between making a server's ports and committing the server leaves.
+        var ghost = new Isola.Store.Resources.PortRecord("p-ghost", project, net.Str("id"), "ghost-nic0", "fa:16:3e:00:00:99", "DOWN", null, "{}", null);
+        await store.CreatePortAsync(ghost, new Isola.Store.Resources.PortOptions([], null, [], true, [], CreatedFor: "never-committed"), _ => "{}");
+        var (_, mine) = await w.Member.Post("/v1/ports", new { name = "mine", network = "lan", vnicType = "direct" });
+        var sweeper = w.Server.App.Services.GetRequiredService<BuildTimeouts>();
+        await sweeper.SweepAsync();
+        Assert.Equal(200, (await w.Member.Get("/v1/ports/ghost-nic0")).Status);
+        _clock.Advance(BuildTimeouts.OrphanAge + TimeSpan.FromMinutes(1));
+        await sweeper.SweepAsync();
+        Assert.Equal(404, (await w.Member.Get("/v1/ports/ghost-nic0")).Status);
+        Assert.Equal(200, (await w.Member.Get($"/v1/ports/{mine.Str("id")}")).Status);
+    }
+
+    [Fact]
     public async Task Server_groups_keep_anti_affinity_members_apart()
     {
         await using var w = await Start();
