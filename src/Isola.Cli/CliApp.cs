@@ -20,6 +20,8 @@ public static class CliApp
         root.Subcommands.Add(ProjectCommands.Projects(console));
         root.Subcommands.Add(ProjectCommands.Tokens(console));
         root.Subcommands.Add(NetworkCommands.Create(console));
+        root.Subcommands.Add(SubnetCommands.Create(console));
+        root.Subcommands.Add(SecurityGroupCommands.Create(console));
         root.Subcommands.Add(PortCommands.Create(console));
         root.Subcommands.Add(FlavorCommands.Create(console));
         root.Subcommands.Add(ServerCommands.Create(console));

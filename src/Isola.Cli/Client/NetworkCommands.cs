@@ -3,7 +3,7 @@ using System.Text.Json.Nodes;
 
 namespace Isola.Cli.Client;
 
-/// <summary><c>isola network create|list|show|delete</c>: /v1/networks.</summary>
+/// <summary><c>isola network create|list|show|delete</c>: /v1/networks; <c>isola network qos ...</c> is in <see cref="QosCommands"/>.</summary>
 internal static class NetworkCommands
 {
     private static readonly Column[] ListColumns =
@@ -22,6 +22,7 @@ internal static class NetworkCommands
         group.Subcommands.Add(ResourceVerbs.List(console, "networks", "network", ListColumns));
         group.Subcommands.Add(ResourceVerbs.Show(console, "networks", "network", Fields));
         group.Subcommands.Add(ResourceVerbs.Delete(console, "networks", "network"));
+        group.Subcommands.Add(QosCommands.Create(console));
         return group;
     }
 

@@ -7,33 +7,74 @@ namespace Isola.Cli.Client;
 /// <summary><c>isola port create|list|show|delete</c>: /v1/ports.</summary>
 internal static class PortCommands
 {
-    private static readonly Column[] ListColumns =
-    [
-        Column.Of("id"), Column.Of("name"), Column.Of("network"), Column.At("vnicType", "spec", "vnicType"), Column.At("ha", "spec", "ha"),
-        Column.Of("mac"), Column.Of("status"), Column.Of("server"),
-    ];
+    private static readonly string[] FixedIpKeys = ["subnet", "ip-address"];
 
-    private static readonly Column[] Fields =
-    [
-        Column.Of("id"), Column.Of("name"), Column.Of("project"), Column.Of("network"), Column.Of("mac"), Column.Of("status"), Column.Of("server"),
-        Column.At("vnicType", "spec", "vnicType"), Column.At("ha", "spec", "ha"), Column.At("bondMode", "spec", "bondMode"),
-        Column.At("physnet", "spec", "physnet"), Column.At("vlan", "spec", "vlan"), Column.At("vlanQos", "spec", "vlanQos"),
-        Column.At("spoofCheck", "spec", "spoofCheck"), Column.At("trust", "spec", "trust"),
-        Column.At("maxTxRateMbps", "spec", "maxTxRateMbps"), Column.At("minTxRateMbps", "spec", "minTxRateMbps"), Column.At("mtu", "spec", "mtu"),
-        Column.At("addresses", "spec", "addresses"), Column.At("gateway", "spec", "gateway"), Column.Of("binding", Binding),
-    ];
+    /// <summary>A list's rows and a show's fields; the fixed IPs, QoS policy and security groups by the names <paramref name="names"/> found.</summary>
+    private static (Column[] List, Column[] Fields) Columns(NameLookup names)
+    {
+        var fixedIps = Column.Of("fixedIps", p => FixedIps(p, names));
+        var qosPolicy = Column.Of("qosPolicy", p => Column.TextAt(p, "qosPolicy") is { } id ? names.Of(id) : null);
+        var groups = Column.Of("securityGroups", p => Column.Property(p, "securityGroups") is { ValueKind: JsonValueKind.Array } g && g.GetArrayLength() > 0
+            ? string.Join(", ", g.EnumerateArray().Select(x => names.Of(x.GetString() ?? "?")))
+            : null);
+        Column[] list =
+        [
+            Column.Of("id"), Column.Of("name"), Column.Of("network"), Column.At("vnicType", "spec", "vnicType"), Column.At("ha", "spec", "ha"),
+            Column.Of("mac"), fixedIps, Column.Of("status"), Column.Of("server"),
+        ];
+        Column[] fields =
+        [
+            Column.Of("id"), Column.Of("name"), Column.Of("project"), Column.Of("network"), Column.Of("mac"), Column.Of("status"), Column.Of("server"),
+            fixedIps, qosPolicy, groups, Column.Of("portSecurityEnabled"),
+            Column.At("vnicType", "spec", "vnicType"), Column.At("ha", "spec", "ha"), Column.At("bondMode", "spec", "bondMode"),
+            Column.At("physnet", "spec", "physnet"), Column.At("vlan", "spec", "vlan"), Column.At("vlanQos", "spec", "vlanQos"),
+            Column.At("spoofCheck", "spec", "spoofCheck"), Column.At("trust", "spec", "trust"),
+            Column.At("maxTxRateMbps", "spec", "maxTxRateMbps"), Column.At("minTxRateMbps", "spec", "minTxRateMbps"), Column.At("mtu", "spec", "mtu"),
+            Column.At("addresses", "spec", "addresses"), Column.At("gateway", "spec", "gateway"), Column.At("dnsServers", "spec", "dnsServers"),
+            Column.Of("binding", Binding),
+        ];
+        return (list, fields);
+    }
 
     public static Command Create(CliConsole console)
     {
+        var names = new NameLookup();
+        var (list, fields) = Columns(names);
+        ResourceVerbs.Resolver resolve = (api, answer, ct) => ResolveAsync(names, api, answer, ct);
         var group = new Command("port", "Ports (SR-IOV and virtio) through the API");
-        group.Subcommands.Add(CreateVerb(console));
-        group.Subcommands.Add(ResourceVerbs.List(console, "ports", "port", ListColumns));
-        group.Subcommands.Add(ResourceVerbs.Show(console, "ports", "port", Fields));
+        group.Subcommands.Add(CreateVerb(console, fields, resolve));
+        group.Subcommands.Add(ResourceVerbs.List(console, "ports", "port", list, resolve));
+        group.Subcommands.Add(ResourceVerbs.Show(console, "ports", "port", fields, resolve: resolve));
         group.Subcommands.Add(ResourceVerbs.Delete(console, "ports", "port"));
         return group;
     }
 
-    private static Command CreateVerb(CliConsole console)
+    /// <summary>Reads the names of the subnets, QoS policies and security groups the ports (one or a list) name; only the collections they use.</summary>
+    private static async Task ResolveAsync(NameLookup names, ApiClient api, JsonElement answer, CancellationToken ct)
+    {
+        var ports = answer.ValueKind == JsonValueKind.Array ? answer.EnumerateArray().ToList() : [answer];
+        static bool Has(JsonElement port, string field) => Column.Property(port, field) switch
+        {
+            { ValueKind: JsonValueKind.String } => true,
+            { ValueKind: JsonValueKind.Array } ids => ids.GetArrayLength() > 0,
+            _ => false,
+        };
+        if (ports.Any(p => Has(p, "fixedIps")))
+            await names.LoadAsync(api, "subnets", ct);
+        if (ports.Any(p => Has(p, "qosPolicy")))
+            await names.LoadAsync(api, "qos-policies", ct);
+        if (ports.Any(p => Has(p, "securityGroups")))
+            await names.LoadAsync(api, "security-groups", ct);
+    }
+
+    /// <summary>"10.0.0.2 (sub1), fd00::2 (sub6)".</summary>
+    private static string? FixedIps(JsonElement port, NameLookup names) =>
+        Column.Property(port, "fixedIps") is { ValueKind: JsonValueKind.Array } ips && ips.GetArrayLength() > 0
+            ? string.Join(", ", ips.EnumerateArray().Select(ip =>
+                $"{Column.TextAt(ip, "ipAddress")} ({(Column.TextAt(ip, "subnet") is { } subnet ? names.Of(subnet) : "?")})"))
+            : null;
+
+    private static Command CreateVerb(CliConsole console, Column[] fields, ResourceVerbs.Resolver resolve)
     {
         var name = new Argument<string>("name") { Description = "The port's name" };
         var network = new Option<string>("--network") { Description = "The network's name or id", Required = true };
@@ -49,13 +90,40 @@ internal static class PortCommands
         var bond = new Option<string?>("--bond-mode") { Description = "HA bond mode: active-backup (default), balance-rr or balance-xor" };
         var addresses = new Option<string[]>("--address") { Description = "An address in CIDR form for the guest's network config (repeatable)" };
         var gateway = new Option<string?>("--gateway") { Description = "The guest's default gateway on this port" };
+        var fixedIps = new Option<string[]>("--fixed-ip") { Description = "subnet=SUBNET,ip-address=IP, either key optional (repeatable; default: one address per IP version)" };
+        KeyValues.Validate(fixedIps, FixedIpKeys, []);
+        var noFixedIp = new Option<bool>("--no-fixed-ip") { Description = "No address at all" };
+        var qosPolicy = new Option<string?>("--qos-policy") { Description = "A QoS policy (name or id); on a VF its egress rules become the VF rates" };
+        var groups = new Option<string[]>("--security-group") { Description = "A security group (name or id; repeatable; normal ports only; default: the project's default group)" };
+        var noGroups = new Option<bool>("--no-security-group") { Description = "No security group" };
+        var noPortSecurity = new Option<bool>("--disable-port-security") { Description = "Port security off: no security groups, and the VF's spoof check off unless --spoof-check says" };
         var project = new Option<string?>("--project") { Description = "The project it is for (admin tokens must say)" };
-        var verb = ClientCommand.Create("create", "Create a port", console, Fields);
+        var verb = ClientCommand.Create("create", "Create a port", console, fields);
         verb.Command.Arguments.Add(name);
-        foreach (var option in new Option[] { network, vnic, ha, mac, qos, spoof, trust, maxRate, minRate, bond, addresses, gateway, project })
+        foreach (var option in new Option[]
+                 { network, vnic, ha, mac, qos, spoof, trust, maxRate, minRate, bond, addresses, gateway, fixedIps, noFixedIp, qosPolicy, groups, noGroups, noPortSecurity, project })
             verb.Command.Options.Add(option);
+        verb.Command.Validators.Add(result =>
+        {
+            if (result.GetValue(noFixedIp) && result.GetValue(fixedIps) is { Length: > 0 })
+                result.AddError("--fixed-ip and --no-fixed-ip: give one of them");
+            if (result.GetValue(noGroups) && result.GetValue(groups) is { Length: > 0 })
+                result.AddError("--security-group and --no-security-group: give one of them");
+        });
         verb.SetAction(async (parse, api, output, ct) =>
         {
+            JsonArray? ips = parse.GetValue(noFixedIp) ? [] : null;
+            if (parse.GetValue(fixedIps) is { Length: > 0 } given)
+            {
+                ips = new JsonArray(given.Select(text =>
+                {
+                    var values = KeyValues.Parse(fixedIps.Name, text, FixedIpKeys).Values!;
+                    return (JsonNode?)new JsonObject().With("subnet", values.GetValueOrDefault("subnet")).With("ipAddress", values.GetValueOrDefault("ip-address"));
+                }).ToArray());
+            }
+            JsonArray? securityGroups = parse.GetValue(noGroups) ? [] : null;
+            if (parse.GetValue(groups) is { Length: > 0 } named)
+                securityGroups = new JsonArray(named.Select(g => (JsonNode?)g).ToArray());
             var body = new JsonObject { ["name"] = parse.GetValue(name), ["network"] = parse.GetValue(network) }
                 .With("vnicType", parse.GetValue(vnic))
                 .With("ha", parse.GetValue(ha) ? true : null)
@@ -68,8 +136,14 @@ internal static class PortCommands
                 .With("bondMode", parse.GetValue(bond))
                 .With("addresses", parse.GetValue(addresses) is { Length: > 0 } a ? new JsonArray(a.Select(x => (JsonNode?)x).ToArray()) : null)
                 .With("gateway", parse.GetValue(gateway))
+                .With("fixedIps", ips)
+                .With("qosPolicy", parse.GetValue(qosPolicy))
+                .With("securityGroups", securityGroups)
+                .With("portSecurityEnabled", parse.GetValue(noPortSecurity) ? false : null)
                 .With("project", parse.GetValue(project));
-            output.Show(await api.PostAsync("/v1/ports", body, ct));
+            var answer = await api.PostAsync("/v1/ports", body, ct);
+            await ResourceVerbs.ResolveAsync(resolve, output, api, answer, ct);
+            output.Show(answer);
             return ExitCodes.Ok;
         });
         return verb.Command;

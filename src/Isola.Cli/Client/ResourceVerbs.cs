@@ -6,27 +6,42 @@ namespace Isola.Cli.Client;
 /// <summary>The list, show and delete verbs, which are the same for every resource but for its path and columns.</summary>
 internal static class ResourceVerbs
 {
+    /// <summary>Looks up what the table needs beyond the answer (names of ids it holds); not called for -f json.</summary>
+    public delegate Task Resolver(ApiClient api, JsonElement answer, CancellationToken ct);
+
+    /// <summary>Runs <paramref name="resolve"/> on an answer unless it is printed as JSON.</summary>
+    public static async Task ResolveAsync(Resolver? resolve, ResultWriter output, ApiClient api, string answer, CancellationToken ct)
+    {
+        if (resolve is not null && !output.IsJson)
+            await resolve(api, JsonDocument.Parse(answer).RootElement.Clone(), ct);
+    }
+
     /// <summary><c>isola KIND list</c>: GET /v1/COLLECTION.</summary>
-    public static Command List(CliConsole console, string collection, string kind, IReadOnlyList<Column> columns)
+    public static Command List(CliConsole console, string collection, string kind, IReadOnlyList<Column> columns, Resolver? resolve = null)
     {
         var verb = ClientCommand.Create("list", $"List {kind}s", console, columns);
         verb.SetAction(async (_, api, output, ct) =>
         {
-            output.List(await api.GetAsync($"/v1/{collection}", ct));
+            var answer = await api.GetAsync($"/v1/{collection}", ct);
+            await ResolveAsync(resolve, output, api, answer, ct);
+            output.List(answer);
             return ExitCodes.Ok;
         });
         return verb.Command;
     }
 
     /// <summary><c>isola KIND show NAME|ID</c>: GET /v1/COLLECTION/{id}; <paramref name="more"/> adds to the table.</summary>
-    public static Command Show(CliConsole console, string collection, string kind, IReadOnlyList<Column> fields, Action<CliConsole, JsonElement>? more = null)
+    public static Command Show(
+        CliConsole console, string collection, string kind, IReadOnlyList<Column> fields, Action<CliConsole, JsonElement>? more = null, Resolver? resolve = null)
     {
         var id = new Argument<string>("name") { Description = $"The {kind}'s name or id" };
         var verb = ClientCommand.Create("show", $"Show a {kind}", console, fields);
         verb.Command.Arguments.Add(id);
         verb.SetAction(async (parse, api, output, ct) =>
         {
-            var shown = output.Show(await api.GetAsync(ApiClient.PathOf(collection, parse.GetValue(id)!), ct));
+            var answer = await api.GetAsync(ApiClient.PathOf(collection, parse.GetValue(id)!), ct);
+            await ResolveAsync(resolve, output, api, answer, ct);
+            var shown = output.Show(answer);
             if (output.IsTable)
                 more?.Invoke(console, shown);
             return ExitCodes.Ok;

@@ -15,6 +15,9 @@ internal sealed class ResultWriter(CliConsole console, string format, IReadOnlyL
 
     public bool IsTable => format == Table;
 
+    /// <summary>-f json prints the answer as is: nothing to look up for it.</summary>
+    public bool IsJson => format == Json;
+
     /// <summary>The API's answer (compact on the wire), indented for reading; the same JSON.</summary>
     private static string Pretty(string answer) =>
         JsonSerializer.Serialize(JsonDocument.Parse(answer).RootElement, Isola.Domain.Serialization.IsolaJson.Options);
@@ -60,6 +63,15 @@ internal sealed class ResultWriter(CliConsole console, string format, IReadOnlyL
             table.AddRow(Markup.Escape(column.Name), Markup.Escape(column.Value(element) ?? "-"));
         console.Ansi.Write(table);
         return element;
+    }
+
+    /// <summary>A titled table under a show's (a policy's or group's rules): one row per element.</summary>
+    public static void SubTable(CliConsole console, string title, IReadOnlyList<Column> columns, IEnumerable<JsonElement> rows)
+    {
+        var table = new Table().Title(title).AddColumns(columns.Select(c => new TableColumn(c.Name)).ToArray());
+        foreach (var row in rows)
+            table.AddRow(columns.Select(c => Markup.Escape(c.Value(row) ?? "-")).ToArray());
+        console.Ansi.Write(table);
     }
 
     /// <summary>The columns -c asks for, in its order, out of those a command has (all when -c is not given); null names an unknown one.</summary>
