@@ -28,6 +28,10 @@ internal sealed class ApiMiddleware(RequestDelegate next, ResourceStore resource
         {
             await Write(context, e);
         }
+        catch (AmbiguousNameException e)
+        {
+            await Write(context, ApiException.Conflict("ambiguous-name", e.Message));
+        }
         catch (BadHttpRequestException e)
         {
             await Write(context, ApiException.Invalid("body", e.Message));

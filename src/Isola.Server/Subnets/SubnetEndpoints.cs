@@ -69,7 +69,11 @@ internal static class SubnetEndpoints
             caller.RequireUser();
             var subnets = await store.SubnetsAsync(caller.ProjectScope);
             if (network is not null)
-                subnets = subnets.Where(s => s.NetworkId == network).ToList();
+            {
+                // An id or a name, like every other place a network is named.
+                var id = (await store.NetworkAsync(caller.ProjectScope, network))?.Id;
+                subnets = subnets.Where(s => s.NetworkId == id).ToList();
+            }
             return Results.Ok(subnets.Select(View));
         });
         api.MapGet("/subnets/{id}", async (string id, HttpContext http, ResourceStore store) => Results.Ok(View(await Find(store, Caller.Of(http), id))));

@@ -68,7 +68,7 @@ public sealed partial class ResourceStore
             SELECT {QosPolicyColumns} FROM qos_policies
             WHERE (id = @idOrName OR name = @idOrName) AND (@projectId IS NULL OR project_id = @projectId OR shared)
             """, new { projectId, idOrName }, QosPolicy);
-        return rows.FirstOrDefault(q => q.Id == idOrName) ?? rows.FirstOrDefault(q => q.ProjectId == projectId) ?? rows.FirstOrDefault();
+        return ByIdOrName.Pick(rows, idOrName, projectId, q => q.Id, q => q.ProjectId);
     }
 
     /// <summary>The rules of the given policies.</summary>

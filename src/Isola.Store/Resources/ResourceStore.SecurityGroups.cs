@@ -79,7 +79,7 @@ public sealed partial class ResourceStore
         await using var c = await factory.OpenAsync();
         var rows = await c.RowsAsync($"SELECT {SecurityGroupColumns} FROM security_groups WHERE (id = @idOrName OR name = @idOrName) AND (@projectId IS NULL OR project_id = @projectId)",
             new { projectId, idOrName }, SecurityGroup);
-        return rows.FirstOrDefault(g => g.Id == idOrName) ?? rows.FirstOrDefault();
+        return ByIdOrName.Pick(rows, idOrName, projectId, g => g.Id, g => g.ProjectId);
     }
 
     /// <summary>The rules of the given groups, or of the project's groups (all for null) when none are given.</summary>

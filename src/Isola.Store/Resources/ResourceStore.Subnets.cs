@@ -91,7 +91,7 @@ public sealed partial class ResourceStore
             SELECT {SubnetColumns} FROM subnets s JOIN networks n ON n.id = s.network_id
             WHERE (s.id = @idOrName OR s.name = @idOrName) AND (@projectId IS NULL OR s.project_id = @projectId OR n.shared)
             """, new { projectId, idOrName }, Subnet);
-        return rows.FirstOrDefault(s => s.Id == idOrName) ?? rows.FirstOrDefault(s => s.ProjectId == projectId) ?? rows.FirstOrDefault();
+        return ByIdOrName.Pick(rows, idOrName, projectId, s => s.Id, s => s.ProjectId);
     }
 
     /// <summary>A network's subnets, oldest first.</summary>

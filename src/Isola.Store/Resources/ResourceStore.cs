@@ -114,7 +114,7 @@ public sealed partial class ResourceStore(StoreConnectionFactory factory, TimePr
             SELECT {NetworkColumns} FROM networks
             WHERE (id = @idOrName OR name = @idOrName) AND (@projectId IS NULL OR project_id = @projectId OR shared)
             """, new { projectId, idOrName }, Network);
-        return rows.FirstOrDefault(n => n.Id == idOrName) ?? rows.FirstOrDefault(n => n.ProjectId == projectId) ?? rows.FirstOrDefault();
+        return ByIdOrName.Pick(rows, idOrName, projectId, n => n.Id, n => n.ProjectId);
     }
 
     public async Task<IReadOnlyList<long>> SegmentsInUseAsync(string type, string? physnet)
@@ -187,7 +187,7 @@ public sealed partial class ResourceStore(StoreConnectionFactory factory, TimePr
         await using var c = await factory.OpenAsync();
         var rows = await c.RowsAsync($"SELECT {PortColumns} FROM ports WHERE (id = @idOrName OR name = @idOrName) AND (@projectId IS NULL OR project_id = @projectId)",
             new { projectId, idOrName }, Port);
-        return rows.FirstOrDefault(p => p.Id == idOrName) ?? rows.FirstOrDefault();
+        return ByIdOrName.Pick(rows, idOrName, projectId, p => p.Id, p => p.ProjectId);
     }
 
     public async Task<int> PortsOnNetworkAsync(string networkId)
@@ -246,7 +246,7 @@ public sealed partial class ResourceStore(StoreConnectionFactory factory, TimePr
         await using var c = await factory.OpenAsync();
         var rows = await c.RowsAsync($"SELECT {ServerColumns} FROM servers WHERE (id = @idOrName OR name = @idOrName) AND (@projectId IS NULL OR project_id = @projectId)",
             new { projectId, idOrName }, Server);
-        return rows.FirstOrDefault(s => s.Id == idOrName) ?? rows.FirstOrDefault();
+        return ByIdOrName.Pick(rows, idOrName, projectId, s => s.Id, s => s.ProjectId);
     }
 
     public async Task<IReadOnlyList<ServerRecord>> ServersAsync(string? projectId)
@@ -287,7 +287,7 @@ public sealed partial class ResourceStore(StoreConnectionFactory factory, TimePr
     }
 
     public async Task<ServerGroupRecord?> ServerGroupAsync(string? projectId, string idOrName) =>
-        (await ServerGroupsAsync(projectId)).Where(g => g.Id == idOrName || g.Name == idOrName).OrderBy(g => g.Id == idOrName ? 0 : 1).FirstOrDefault();
+        ByIdOrName.Pick((await ServerGroupsAsync(projectId)).Where(g => g.Id == idOrName || g.Name == idOrName).ToList(), idOrName, projectId, g => g.Id, g => g.ProjectId);
 
     /// <summary>The ids of a group's members.</summary>
     public async Task<IReadOnlyList<string>> ServerGroupMembersAsync(string groupId)

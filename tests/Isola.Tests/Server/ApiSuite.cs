@@ -160,6 +160,20 @@ public abstract class ApiSuite
     }
 
     [Fact]
+    public async Task A_name_two_projects_use_is_ambiguous_for_an_admin_but_not_for_its_owners()
+    {
+        await using var w = await Start();
+        var (_, mine) = await w.Member.Post("/v1/networks", new { name = "lan", type = "vxlan" });
+        await w.Other.Post("/v1/networks", new { name = "lan", type = "vxlan" });
+        Assert.Equal(mine.Str("id"), (await w.Member.Get("/v1/networks/lan")).Body.Str("id"));
+        var (status, error) = await w.Admin.Get("/v1/networks/lan");
+        Assert.Equal((409, "ambiguous-name"), (status, error.ErrorCode()));
+        Assert.Equal(200, (await w.Admin.Get($"/v1/networks/{mine.Str("id")}")).Status);
+        await w.Member.Post("/v1/subnets", new { name = "s", network = "lan", cidr = "10.1.0.0/24" });
+        Assert.Equal(1, (await w.Member.Get("/v1/subnets?network=lan")).Body.GetArrayLength());
+    }
+
+    [Fact]
     public async Task The_openapi_document_is_served()
     {
         await using var w = await Start();
