@@ -28,9 +28,11 @@ internal static class AgentEndpoints
     public static void Map(IEndpointRouteBuilder api)
     {
         api.MapGet("/hosts/{name}/desired", async (string name, long? after, int? wait, HttpContext http, LifecycleStore lifecycle, PlacementStore placements,
-            HostSignals signals, TimeProvider time) =>
+            HostSignals signals, TimeProvider time, Microsoft.Extensions.Hosting.IHostApplicationLifetime lifetime) =>
         {
             Caller.Of(http).RequireAgentOf(name);
+            // A poll ends when the agent goes away or the server stops, whichever is first.
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, lifetime.ApplicationStopping);
             if (wait is < 0 or > MaxWaitSeconds)
                 throw ApiException.Invalid("wait", $"wait is 0-{MaxWaitSeconds} seconds");
             var until = time.GetUtcNow() + TimeSpan.FromSeconds(wait ?? 0);
@@ -39,10 +41,10 @@ internal static class AgentEndpoints
                 var changed = signals.Next(name);
                 var revision = await lifecycle.RevisionAsync(name) ?? throw ApiException.NotFound("host", name);
                 var left = until - time.GetUtcNow();
-                if (after is null || revision > after || left <= TimeSpan.Zero || http.RequestAborted.IsCancellationRequested)
+                if (after is null || revision > after || left <= TimeSpan.Zero || stop.IsCancellationRequested)
                     break;
                 // Woken by this process's changes; another process's are seen at the next look (at most a second later).
-                await Task.WhenAny(changed, Task.Delay(left < TimeSpan.FromSeconds(1) ? left : TimeSpan.FromSeconds(1), time, http.RequestAborted));
+                await Task.WhenAny(changed, Task.Delay(left < TimeSpan.FromSeconds(1) ? left : TimeSpan.FromSeconds(1), time, stop.Token));
             }
             var desired = (await lifecycle.DesiredAsync(name))!;
             var inventory = (await placements.HostAsync(name))!.Inventory;
