@@ -14,10 +14,14 @@ public sealed record ServerSpec(Flavor Flavor, IReadOnlyList<PortSpec> Ports)
 
     public static ServerSpec Parse(string json) => JsonSerializer.Deserialize<ServerSpec>(json, IsolaJson.Options) ?? throw new JsonException("a stored server spec is null");
 
+    /// <summary>The libvirt domain of a server on its host.</summary>
+    public static string DomainName(string serverId) => "isola-" + serverId;
+
     /// <summary>The server's host plan: what its host must look like (the same rendering `isola render` does).</summary>
     public static HostPlan Plan(string serverId, string placementJson, string specJson, HostTopology host)
     {
-        var placement = JsonSerializer.Deserialize<Placement>(placementJson, IsolaJson.Options)!;
+        // The domain is named by the server's id: names are unique per project only, and a host holds many projects' servers.
+        var placement = JsonSerializer.Deserialize<Placement>(placementJson, IsolaJson.Options)! with { Server = DomainName(serverId) };
         var spec = Parse(specJson);
         return HostPlanner.Render(new RenderInput(placement, spec.Flavor, spec.Ports, host, serverId));
     }

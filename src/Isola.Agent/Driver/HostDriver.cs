@@ -1,0 +1,85 @@
+using System.Text.Json;
+using Isola.Domain.Pci;
+using Isola.Host.Commands;
+using Isola.Host.IpLink;
+using Isola.Rendering.Vf;
+
+namespace Isola.Agent.Driver;
+
+/// <summary>A host command that failed: its argv and what it said.</summary>
+public sealed class DriverException(string message) : Exception(message);
+
+/// <summary>
+/// The agent's hands on a Linux host: <c>ip</c> for VFs, <c>virsh</c> for domains. Every call goes
+/// through the command runner (a real one, or a simulated host that answers from its own state); a
+/// non-zero exit, a timeout or output that cannot be read becomes a <see cref="DriverException"/>.
+/// </summary>
+public sealed class HostDriver(ICommandRunner runner, string stateDirectory, string libvirtUri = "qemu:///system")
+{
+    /// <summary>The VF settings a PF's driver holds now.</summary>
+    public async Task<IReadOnlyDictionary<int, VfState>> VfStatesAsync(string pf, CancellationToken ct = default)
+    {
+        var argv = IpCommands.LinkShowDetails(pf);
+        var output = await RunAsync(argv, ct);
+        try
+        {
+            return IpLinkParser.ParseVfStates(output, pf);
+        }
+        catch (Exception e) when (e is JsonException or FormatException or InvalidOperationException or KeyNotFoundException)
+        {
+            throw new DriverException($"`{string.Join(' ', argv)}` printed something that is not ip's JSON: {e.Message}");
+        }
+    }
+
+    /// <summary>Gives a VF its settings, one <c>ip link set</c> per concern.</summary>
+    public async Task ProgramVfAsync(VfSettings vf, CancellationToken ct = default)
+    {
+        foreach (var argv in VfCommands.Program(vf))
+            await RunAsync(argv, ct);
+    }
+
+    /// <summary>Puts a VF back as Isola found it.</summary>
+    public async Task ResetVfAsync(string pf, int index, string? driver, CancellationToken ct = default)
+    {
+        foreach (var argv in VfCommands.Reset(pf, index, driver))
+            await RunAsync(argv, ct);
+    }
+
+    /// <summary>The domains libvirt has, and their states ("running", "paused", "shut off").</summary>
+    public async Task<IReadOnlyDictionary<string, string>> DomainsAsync(CancellationToken ct = default)
+    {
+        var names = (await Virsh(ct, "list", "--all", "--name")).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var states = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var name in names)
+            states[name] = (await Virsh(ct, "domstate", name)).Trim();
+        return states;
+    }
+
+    /// <summary>Defines (or redefines) a domain from its XML, kept under the agent's state directory.</summary>
+    public async Task DefineAsync(string name, string xml, CancellationToken ct = default)
+    {
+        var dir = Path.Join(stateDirectory, "domains");
+        Directory.CreateDirectory(dir);
+        var file = Path.Join(dir, name + ".xml");
+        await File.WriteAllTextAsync(file, xml, ct);
+        await Virsh(ct, "define", file);
+    }
+
+    public Task StartPausedAsync(string name, CancellationToken ct = default) => Virsh(ct, "start", "--paused", name);
+
+    public Task ResumeAsync(string name, CancellationToken ct = default) => Virsh(ct, "resume", name);
+
+    public Task DestroyAsync(string name, CancellationToken ct = default) => Virsh(ct, "destroy", name);
+
+    public Task UndefineAsync(string name, CancellationToken ct = default) => Virsh(ct, "undefine", name);
+
+    private Task<string> Virsh(CancellationToken ct, params string[] args) => RunAsync(["virsh", "-c", libvirtUri, .. args], ct);
+
+    private async Task<string> RunAsync(IReadOnlyList<string> argv, CancellationToken ct)
+    {
+        var result = await runner.RunAsync(argv, ct);
+        if (!result.Succeeded)
+            throw new DriverException(result.Describe(argv));
+        return result.StandardOutput;
+    }
+}

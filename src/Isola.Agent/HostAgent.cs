@@ -1,0 +1,130 @@
+using Isola.Agent.Driver;
+using Isola.Agent.Reconcile;
+using Isola.Domain.Pci;
+using Isola.Domain.Topology;
+
+namespace Isola.Agent;
+
+/// <summary>What one reconcile cycle did.</summary>
+public sealed record CycleResult(long Revision, IReadOnlyList<Step> Done, IReadOnlyList<string> Failures, IReadOnlyList<string> Drift);
+
+/// <summary>
+/// The agent of one host: registers the host's inventory, then loops — fetch the desired state (a
+/// long poll that also returns every <see cref="Resync"/> so drift is found without changes), compare
+/// with what the host holds, make the difference, report. Idempotent: a cycle after a crash at any
+/// point finds what is done and does the rest (what it put on the host is on disk before it acts).
+/// </summary>
+public sealed class HostAgent(HostTopology inventory, ControllerClient controller, HostDriver driver, AppliedStore applied, TimeProvider time)
+{
+    public TimeSpan Resync { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Drift found and repaired so far, newest last.</summary>
+    public List<string> DriftLog { get; } = [];
+
+    public async Task RegisterAsync(CancellationToken ct) => await controller.RegisterAsync(inventory, ct);
+
+    /// <summary>One cycle: desired (waiting for a revision after <paramref name="after"/> if given), actual, steps, report.</summary>
+    public async Task<CycleResult> CycleAsync(long? after = null, CancellationToken ct = default)
+    {
+        var desired = await controller.DesiredAsync(after, Resync, ct);
+        var records = applied.Load();
+        var steps = Reconciler.Plan(desired, await ReadAsync(desired, records, ct), records);
+        var done = new List<Step>();
+        var failures = new List<string>();
+        var drift = new List<string>();
+        var failed = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var step in steps)
+        {
+            if (failed.Contains(step.Server))
+                continue; // the rest of a server's steps wait for the next cycle
+            try
+            {
+                await ApplyAsync(step, ct);
+                done.Add(step);
+                if (step is Step.ProgramVf { Drift: { } d })
+                    drift.Add(d);
+            }
+            catch (DriverException e)
+            {
+                failed.Add(step.Server);
+                failures.Add($"{step.GetType().Name} for {step.Server}: {e.Message}");
+            }
+        }
+        DriftLog.AddRange(drift);
+        var report = Reconciler.Report(desired, await ReadAsync(desired, applied.Load(), ct));
+        await controller.ReportAsync(report, ct);
+        return new CycleResult(desired.Revision, done, failures, drift);
+    }
+
+    /// <summary>Registers, then runs cycles until cancelled; a failed cycle is retried after a pause.</summary>
+    public async Task RunAsync(CancellationToken ct)
+    {
+        await RetryAsync(RegisterAsync, ct);
+        long? revision = null;
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                revision = (await CycleAsync(revision, ct)).Revision;
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e) when (e is HttpRequestException or DriverException or IOException or TaskCanceledException)
+            {
+                revision = null;
+                await Task.Delay(TimeSpan.FromSeconds(1), time, ct).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+        }
+    }
+
+    private async Task RetryAsync(Func<CancellationToken, Task> action, CancellationToken ct)
+    {
+        while (true)
+        {
+            try
+            {
+                await action(ct);
+                return;
+            }
+            catch (HttpRequestException) when (!ct.IsCancellationRequested)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1), time, ct);
+            }
+        }
+    }
+
+    private async Task<ActualHost> ReadAsync(DesiredHost desired, IReadOnlyDictionary<string, AppliedServer> records, CancellationToken ct)
+    {
+        var pfs = desired.Servers.SelectMany(s => s.Plan?.Vfs ?? []).Concat(records.Values.SelectMany(r => r.Vfs)).Select(v => v.PfNetDev)
+            .Distinct(StringComparer.Ordinal);
+        var vfs = new Dictionary<(string, int), VfState>();
+        foreach (var pf in pfs)
+        {
+            foreach (var (index, state) in await driver.VfStatesAsync(pf, ct))
+                vfs[(pf, index)] = state;
+        }
+        return new ActualHost(await driver.DomainsAsync(ct), vfs);
+    }
+
+    private Task ApplyAsync(Step step, CancellationToken ct) => step switch
+    {
+        Step.Remember r => Do(() => applied.Save(r.Applied)),
+        Step.Define d => driver.DefineAsync(d.Domain, d.Xml, ct),
+        Step.StartPaused s => driver.StartPausedAsync(s.Domain, ct),
+        Step.ProgramVf p => driver.ProgramVfAsync(p.Vf, ct),
+        Step.Resume r => driver.ResumeAsync(r.Domain, ct),
+        Step.Destroy d => driver.DestroyAsync(d.Domain, ct),
+        Step.Undefine u => driver.UndefineAsync(u.Domain, ct),
+        Step.ResetVf v => driver.ResetVfAsync(v.Vf.PfNetDev, v.Vf.VfIndex, v.Vf.Driver, ct),
+        Step.Forget f => Do(() => applied.Forget(f.Id)),
+        _ => throw new InvalidOperationException($"unknown step {step}"),
+    };
+
+    private static Task Do(Action action)
+    {
+        action();
+        return Task.CompletedTask;
+    }
+}

@@ -1,0 +1,116 @@
+using Isola.Rendering.Vf;
+
+namespace Isola.Agent.Reconcile;
+
+/// <summary>One thing to do on the host, for one server.</summary>
+public abstract record Step(string Server)
+{
+    public sealed record Remember(AppliedServer Applied) : Step(Applied.Id);
+    public sealed record Define(string Id, string Domain, string Xml) : Step(Id);
+    public sealed record StartPaused(string Id, string Domain) : Step(Id);
+    public sealed record ProgramVf(string Id, VfSettings Vf, string? Drift) : Step(Id);
+    public sealed record Resume(string Id, string Domain) : Step(Id);
+    public sealed record Destroy(string Id, string Domain) : Step(Id);
+    public sealed record Undefine(string Id, string Domain) : Step(Id);
+    public sealed record ResetVf(string Id, VfSettings Vf) : Step(Id);
+    public sealed record Forget(string Id) : Step(Id);
+}
+
+/// <summary>What the agent reports after a cycle.</summary>
+public sealed record AgentReportBody(long AppliedRevision, IReadOnlyList<(string Id, string VmState)> Servers, IReadOnlyList<(string Id, string Status)> Ports);
+
+/// <summary>
+/// The agent's decisions as a pure function of what should be (desired), what is (actual) and what
+/// it put there before (applied): the steps that make the host match, in order — a domain is defined
+/// and started paused before its VFs are programmed (libvirt sets MAC and VLAN of a hostdev VF when
+/// the domain starts), VFs that drifted are set again, a server resumes only when told to, and a
+/// server that left the desired state is destroyed, undefined and its VFs reset.
+/// </summary>
+public static class Reconciler
+{
+    public static IReadOnlyList<Step> Plan(DesiredHost desired, ActualHost actual, IReadOnlyDictionary<string, AppliedServer> applied)
+    {
+        var steps = new List<Step>();
+        foreach (var server in desired.Servers)
+        {
+            if (server.Plan is not { } plan)
+                continue;
+            var domain = plan.Server;
+            var known = applied.ContainsKey(server.Id);
+            if (!known)
+                steps.Add(new Step.Remember(new AppliedServer(server.Id, domain, plan.Vfs)));
+            var state = actual.Domains.GetValueOrDefault(domain);
+            if (state is null)
+                steps.Add(new Step.Define(server.Id, domain, plan.DomainXml));
+            if (state is null or "shut off")
+                steps.Add(new Step.StartPaused(server.Id, domain));
+            foreach (var vf in plan.Vfs)
+            {
+                var now = actual.Vfs.GetValueOrDefault((vf.PfNetDev, vf.VfIndex));
+                if (now == vf.Desired && state is not (null or "shut off"))
+                    continue;
+                // Set before and not by this agent's hand since: drift, to be reported.
+                var drift = known && state is not (null or "shut off") && now is not null ? Describe(vf, now) : null;
+                steps.Add(new Step.ProgramVf(server.Id, vf, drift));
+            }
+            if (server.PowerState == "running" && state is not "running")
+                steps.Add(new Step.Resume(server.Id, domain));
+        }
+        var wanted = desired.Servers.Select(s => s.Id).ToHashSet(StringComparer.Ordinal);
+        foreach (var gone in applied.Values.Where(a => !wanted.Contains(a.Id)).OrderBy(a => a.Id, StringComparer.Ordinal))
+        {
+            var state = actual.Domains.GetValueOrDefault(gone.Domain);
+            if (state is "running" or "paused")
+                steps.Add(new Step.Destroy(gone.Id, gone.Domain));
+            if (state is not null)
+                steps.Add(new Step.Undefine(gone.Id, gone.Domain));
+            foreach (var vf in gone.Vfs)
+            {
+                if (actual.Vfs.GetValueOrDefault((vf.PfNetDev, vf.VfIndex)) != Isola.Domain.Pci.VfState.Reset)
+                    steps.Add(new Step.ResetVf(gone.Id, vf));
+            }
+            steps.Add(new Step.Forget(gone.Id));
+        }
+        return steps;
+    }
+
+    /// <summary>
+    /// The report after a cycle: each server's domain state, each port ACTIVE when its domain is
+    /// defined and every VF of it holds its settings (DOWN otherwise).
+    /// </summary>
+    public static AgentReportBody Report(DesiredHost desired, ActualHost actual)
+    {
+        var servers = new List<(string, string)>();
+        var ports = new List<(string, string)>();
+        foreach (var server in desired.Servers)
+        {
+            var state = server.Plan is null ? null : actual.Domains.GetValueOrDefault(server.Plan.Server);
+            servers.Add((server.Id, state switch
+            {
+                null => "absent",
+                "shut off" => "shutoff",
+                _ => state,
+            }));
+            foreach (var port in server.Ports)
+            {
+                var vfs = server.Plan?.Vfs.Where(v => v.Port == port.Name).ToList() ?? [];
+                var ready = state is "paused" or "running" && vfs.All(v => actual.Vfs.GetValueOrDefault((v.PfNetDev, v.VfIndex)) == v.Desired);
+                ports.Add((port.Id, ready ? "ACTIVE" : "DOWN"));
+            }
+        }
+        return new AgentReportBody(desired.Revision, servers, ports);
+    }
+
+    private static string Describe(VfSettings vf, Isola.Domain.Pci.VfState now)
+    {
+        var d = vf.Desired;
+        var what = new List<string>();
+        if (now.Mac != d.Mac) what.Add($"mac {now.Mac} (want {d.Mac})");
+        if (now.Vlan != d.Vlan || now.Qos != d.Qos || now.VlanProtocol != d.VlanProtocol) what.Add($"vlan {now.Vlan} (want {d.Vlan})");
+        if (now.SpoofCheck != d.SpoofCheck) what.Add($"spoofchk {(now.SpoofCheck ? "on" : "off")}");
+        if (now.Trust != d.Trust) what.Add($"trust {(now.Trust ? "on" : "off")}");
+        if (now.LinkState != d.LinkState) what.Add($"state {now.LinkState}");
+        if (now.MaxTxRateMbps != d.MaxTxRateMbps || now.MinTxRateMbps != d.MinTxRateMbps) what.Add($"rates {now.MaxTxRateMbps}/{now.MinTxRateMbps}");
+        return $"{vf.PfNetDev} vf {vf.VfIndex} ({vf.Port}): {string.Join(", ", what)}";
+    }
+}

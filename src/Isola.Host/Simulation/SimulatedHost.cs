@@ -1,0 +1,71 @@
+using Isola.Domain.Topology;
+using Isola.Host.Commands;
+
+namespace Isola.Host.Simulation;
+
+/// <summary>
+/// A host that is not there: a NIC that keeps VF state, a libvirt that keeps domains, answering the
+/// commands the agent's Linux driver issues — so the agent's real logic runs unchanged. Faults can be
+/// injected: a command failing, hanging past its time, or printing garbage.
+/// </summary>
+public sealed class SimulatedHost : ICommandRunner
+{
+    private readonly List<(Func<IReadOnlyList<string>, bool> Matches, CommandResult Result, int Times)> _faults = [];
+    private readonly List<IReadOnlyList<string>> _log = [];
+    private readonly Lock _lock = new();
+
+    public SimulatedHost(HostTopology host)
+    {
+        Host = host;
+        Nic = new SimulatedNic(host);
+    }
+
+    public HostTopology Host { get; }
+
+    public SimulatedNic Nic { get; }
+
+    public SimulatedLibvirt Libvirt { get; } = new();
+
+    /// <summary>Every command run, in order.</summary>
+    public IReadOnlyList<IReadOnlyList<string>> Log
+    {
+        get
+        {
+            lock (_lock)
+                return [.. _log];
+        }
+    }
+
+    /// <summary>The next <paramref name="times"/> commands that match answer <paramref name="result"/> instead of running.</summary>
+    public void Fail(Func<IReadOnlyList<string>, bool> matches, CommandResult result, int times = 1)
+    {
+        lock (_lock)
+            _faults.Add((matches, result, times));
+    }
+
+    public Task<CommandResult> RunAsync(IReadOnlyList<string> argv, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            _log.Add(argv);
+            for (var i = 0; i < _faults.Count; i++)
+            {
+                var (matches, result, times) = _faults[i];
+                if (!matches(argv))
+                    continue;
+                if (times <= 1)
+                    _faults.RemoveAt(i);
+                else
+                    _faults[i] = (matches, result, times - 1);
+                return Task.FromResult(result);
+            }
+        }
+        return Task.FromResult(argv switch
+        {
+            ["ip", "-d", "-j", "link", "show", "dev", var pf] => Nic.Show(pf),
+            ["ip", "link", "set", ..] => Nic.Set([.. argv.Skip(3)]),
+            ["virsh", "-c", _, ..] => Libvirt.Run([.. argv.Skip(3)]),
+            _ => new CommandResult(CommandResult.NotFound, "", $"{argv[0]}: command not found in the simulated host\n"),
+        });
+    }
+}

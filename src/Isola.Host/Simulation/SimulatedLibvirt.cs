@@ -1,0 +1,102 @@
+using System.Text.RegularExpressions;
+using Isola.Host.Commands;
+
+namespace Isola.Host.Simulation;
+
+/// <summary>
+/// The libvirt of a simulated host: domains defined from their XML, and their states, answering the
+/// <c>virsh</c> subcommands the agent uses (define, start --paused, resume, destroy, undefine, list,
+/// domstate) with virsh's words and exit codes.
+/// </summary>
+public sealed partial class SimulatedLibvirt
+{
+    /// <summary>A domain and its state in virsh's words: "shut off", "paused", "running".</summary>
+    public sealed record Domain(string Name, string Uuid, string Xml, string State);
+
+    private readonly Dictionary<string, Domain> _domains = new(StringComparer.Ordinal);
+    private readonly Lock _lock = new();
+
+    public IReadOnlyDictionary<string, Domain> Domains
+    {
+        get
+        {
+            lock (_lock)
+                return new Dictionary<string, Domain>(_domains);
+        }
+    }
+
+    public CommandResult Run(IReadOnlyList<string> args)
+    {
+        lock (_lock)
+        {
+            switch (args)
+            {
+                case ["define", var file]:
+                {
+                    var xml = File.ReadAllText(file);
+                    var name = NameRule().Match(xml) is { Success: true } n ? n.Groups[1].Value : null;
+                    if (name is null)
+                        return Fail("error: Failed to define domain from " + file + "\nerror: XML error: missing domain name");
+                    var uuid = UuidRule().Match(xml) is { Success: true } u ? u.Groups[1].Value : Guid.NewGuid().ToString();
+                    _domains[name] = _domains.TryGetValue(name, out var old) ? old with { Xml = xml, Uuid = uuid } : new Domain(name, uuid, xml, "shut off");
+                    return Ok($"Domain '{name}' defined from {file}\n");
+                }
+                case ["start", "--paused", var name]:
+                    return Change(name, d => d.State == "shut off" ? (d with { State = "paused" }, null) : (d, "error: Requested operation is not valid: domain is already running"),
+                        $"Domain '{name}' started\n");
+                case ["resume", var name]:
+                    return Change(name, d => d.State == "paused" ? (d with { State = "running" }, null) : (d, "error: Requested operation is not valid: domain is not running"),
+                        $"Domain '{name}' resumed\n");
+                case ["destroy", var name]:
+                    return Change(name, d => d.State != "shut off" ? (d with { State = "shut off" }, null) : (d, "error: Requested operation is not valid: domain is not running"),
+                        $"Domain '{name}' destroyed\n");
+                case ["undefine", var name]:
+                    if (!_domains.TryGetValue(name, out var gone))
+                        return NoDomain(name);
+                    if (gone.State != "shut off")
+                        return Fail("error: Failed to undefine domain '" + name + "'\nerror: Requested operation is not valid: cannot undefine an active domain");
+                    _domains.Remove(name);
+                    return Ok($"Domain '{name}' has been undefined\n");
+                case ["list", "--all", "--name"]:
+                    return Ok(string.Concat(_domains.Keys.Order(StringComparer.Ordinal).Select(n => n + "\n")) + "\n");
+                case ["domstate", var name]:
+                    return _domains.TryGetValue(name, out var d2) ? Ok(d2.State + "\n\n") : NoDomain(name);
+                default:
+                    return Fail($"error: unknown command: '{string.Join(' ', args)}'");
+            }
+        }
+    }
+
+    /// <summary>A domain that stops behind the agent's back (a crash, an operator).</summary>
+    public void Stop(string name)
+    {
+        lock (_lock)
+        {
+            if (_domains.TryGetValue(name, out var d))
+                _domains[name] = d with { State = "shut off" };
+        }
+    }
+
+    private CommandResult Change(string name, Func<Domain, (Domain Next, string? Error)> change, string ok)
+    {
+        if (!_domains.TryGetValue(name, out var d))
+            return NoDomain(name);
+        var (next, error) = change(d);
+        if (error is not null)
+            return Fail(error);
+        _domains[name] = next;
+        return Ok(ok);
+    }
+
+    private static CommandResult NoDomain(string name) => Fail($"error: failed to get domain '{name}'");
+
+    private static CommandResult Ok(string output) => new(0, output, "");
+
+    private static CommandResult Fail(string message) => new(1, "", message + "\n");
+
+    [GeneratedRegex(@"<name>([^<]+)</name>")]
+    private static partial Regex NameRule();
+
+    [GeneratedRegex(@"<uuid>([^<]+)</uuid>")]
+    private static partial Regex UuidRule();
+}

@@ -1,0 +1,163 @@
+using Isola.Agent;
+using Isola.Agent.Driver;
+using Isola.Domain.Pci;
+using Isola.Host.Commands;
+using Isola.Host.Fixtures;
+using Isola.Host.Simulation;
+using Isola.Tests.Server;
+using Isola.Tests.Support;
+
+namespace Isola.Tests.Agent;
+
+/// <summary>
+/// A real API server, a real agent, a simulated host (a NIC that keeps VF state, a libvirt that keeps
+/// domains): servers created and deleted through the API, the host checked after each step.
+/// </summary>
+public sealed class AgentEndToEndTests : IAsyncLifetime
+{
+    private readonly TempDir _dir = new();
+    private ApiServer _server = null!;
+    private HttpClient _admin = null!;
+    private SimulatedHost _host = null!;
+    private string _agentToken = "";
+
+    public async Task InitializeAsync()
+    {
+        _server = await ApiServer.StartAsync(_dir.Sub("isola.db"));
+        _admin = _server.Client(_server.AdminSecret);
+        _host = new SimulatedHost(ProfileExpander.Expand(ProfileCatalog.Get("x710-2s")) with { Hostname = "sim1" });
+        _agentToken = (await _admin.Post("/v1/tokens", new { role = "host", host = "sim1" })).Body.Str("secret");
+        await _admin.Post("/v1/projects", new { name = "p" });
+        await _admin.Post("/v1/flavors", new
+        {
+            name = "nfv", vcpus = 2, ram = 2048, disk = 10,
+            extraSpecs = new Dictionary<string, string> { ["hw:cpu_policy"] = "dedicated", ["hw:mem_page_size"] = "1GB" },
+        });
+        await _admin.Post("/v1/networks", new { name = "lan", type = "vlan", physnet = "physnet2", segment = 100, project = "p" });
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _server.DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        _dir.Dispose();
+    }
+
+    /// <summary>An agent for sim1; a new one over the same state directory is the same agent restarted.</summary>
+    private HostAgent Agent() =>
+        new(_host.Host, ControllerClient.Create(new Uri(_server.Url), _agentToken, "sim1"), new HostDriver(_host, _dir.Sub("agent"), "qemu:///system"),
+            new AppliedStore(_dir.Sub("agent")), TimeProvider.System)
+        { Resync = TimeSpan.FromSeconds(1) };
+
+    private async Task<(string Id, string Mac)> CreateServer(string name)
+    {
+        var (_, port) = await _admin.Post("/v1/ports", new { name = name + "-p", network = "lan", vnicType = "direct", project = "p" });
+        var (status, server) = await _admin.Post("/v1/servers", new { name, flavor = "nfv", ports = new[] { name + "-p" }, project = "p" });
+        Assert.Equal(201, status);
+        return (server.Str("id"), port.Str("mac"));
+    }
+
+    private async Task<string> Status(string id) => (await _admin.Get($"/v1/servers/{id}")).Body.Str("status");
+
+    [Fact]
+    public async Task A_server_goes_active_its_vf_programmed_and_leaves_no_trace()
+    {
+        var agent = Agent();
+        await agent.RegisterAsync(default);
+        var (id, mac) = await CreateServer("vm1");
+
+        var first = await agent.CycleAsync();
+        Assert.Empty(first.Failures);
+        // Defined and paused, the VF programmed, the port reported ACTIVE: the server is told to resume.
+        Assert.Equal("paused", _host.Libvirt.Domains["isola-" + id].State);
+        var programmed = Assert.Single(_host.Nic.Programmed());
+        Assert.Equal((mac, 100, true), (programmed.State.Mac, programmed.State.Vlan, programmed.State.SpoofCheck));
+        await agent.CycleAsync(first.Revision);
+        Assert.Equal("running", _host.Libvirt.Domains["isola-" + id].State);
+        await agent.CycleAsync();
+        Assert.Equal("ACTIVE", await Status(id));
+        Assert.Equal("ACTIVE", (await _admin.Get("/v1/ports/vm1-p")).Body.Str("status"));
+
+        // Delete: the domain goes, the VF is reset, nothing of it is left on the host.
+        Assert.Equal(204, (await _admin.Delete($"/v1/servers/{id}")).Status);
+        var cleanup = await agent.CycleAsync();
+        Assert.Empty(cleanup.Failures);
+        Assert.Empty(_host.Libvirt.Domains);
+        Assert.Empty(_host.Nic.Programmed());
+        Assert.Empty(new AppliedStore(_dir.Sub("agent")).Load());
+    }
+
+    [Fact]
+    public async Task A_vf_changed_behind_the_agents_back_is_set_again_and_reported()
+    {
+        var agent = Agent();
+        await agent.RegisterAsync(default);
+        var (id, mac) = await CreateServer("vm1");
+        for (var i = 0; i < 3; i++)
+            await agent.CycleAsync();
+        Assert.Equal("ACTIVE", await Status(id));
+        var (pf, vf, _) = Assert.Single(_host.Nic.Programmed());
+        _host.Nic.Tamper(pf, vf, s => s with { Mac = "fa:16:3e:66:66:66", Vlan = 200 });
+
+        var repair = await agent.CycleAsync();
+        var drift = Assert.Single(repair.Drift);
+        Assert.Contains("mac fa:16:3e:66:66:66", drift, StringComparison.Ordinal);
+        Assert.Contains("vlan 200 (want 100)", drift, StringComparison.Ordinal);
+        Assert.Equal((mac, 100), (_host.Nic.Vf(pf, vf).Mac, _host.Nic.Vf(pf, vf).Vlan));
+        // Nothing else was redone: the domain kept running.
+        Assert.DoesNotContain(repair.Done, s => s is Isola.Agent.Reconcile.Step.Define or Isola.Agent.Reconcile.Step.StartPaused);
+        Assert.Empty((await agent.CycleAsync()).Drift);
+    }
+
+    [Fact]
+    public async Task A_failing_command_is_reported_and_the_next_cycle_converges()
+    {
+        var agent = Agent();
+        await agent.RegisterAsync(default);
+        var (id, _) = await CreateServer("vm1");
+        _host.Fail(argv => argv.Contains("vlan"), new CommandResult(2, "", "RTNETLINK answers: Device or resource busy\n"));
+
+        var failed = await agent.CycleAsync();
+        Assert.Contains(failed.Failures, f => f.Contains("Device or resource busy", StringComparison.Ordinal));
+        Assert.Equal("DOWN", (await _admin.Get("/v1/ports/vm1-p")).Body.Str("status"));
+        for (var i = 0; i < 3; i++)
+            Assert.Empty((await agent.CycleAsync()).Failures);
+        Assert.Equal("ACTIVE", await Status(id));
+    }
+
+    [Fact]
+    public async Task Garbage_from_ip_is_a_failure_not_a_crash()
+    {
+        var agent = Agent();
+        await agent.RegisterAsync(default);
+        await CreateServer("vm1");
+        _host.Fail(argv => argv.Contains("-j"), new CommandResult(0, "this is not json", ""));
+        await Assert.ThrowsAsync<DriverException>(() => agent.CycleAsync());
+        Assert.Empty((await agent.CycleAsync()).Failures);
+    }
+
+    [Fact]
+    public async Task An_agent_killed_mid_apply_and_restarted_converges_without_duplicates()
+    {
+        var agent = Agent();
+        await agent.RegisterAsync(default);
+        var (id, _) = await CreateServer("vm1");
+        // The agent dies after defining the domain, before starting it (the start never comes back).
+        _host.Fail(argv => argv.Contains("start"), new CommandResult(CommandResult.TimedOut, "", ""));
+        await agent.CycleAsync();
+        Assert.Equal("shut off", _host.Libvirt.Domains["isola-" + id].State);
+
+        var restarted = Agent();
+        for (var i = 0; i < 3; i++)
+            await restarted.CycleAsync();
+        Assert.Equal("ACTIVE", await Status(id));
+        Assert.Single(_host.Libvirt.Domains);
+        Assert.Equal(1, _host.Log.Count(a => a.Contains("define")));
+
+        // Deleted while no agent runs; the next agent takes it down from what is on disk.
+        await _admin.Delete($"/v1/servers/{id}");
+        await Agent().CycleAsync();
+        Assert.Empty(_host.Libvirt.Domains);
+        Assert.Empty(_host.Nic.Programmed());
+    }
+}
