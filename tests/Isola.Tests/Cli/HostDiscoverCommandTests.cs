@@ -101,17 +101,4 @@ public class HostDiscoverCommandTests
         foreach (var p in ProfileCatalog.BuiltIn)
             Assert.Contains(p.Name, output, StringComparison.Ordinal);
     }
-
-    [Fact]
-    public async Task Up_generates_and_discovers_simulated_hosts()
-    {
-        using var dir = new TempDir();
-        var (exit, output, _) = await CliRunner.Run("up", "--hosts", "2", "--profile", "igb-1s", "--dir", dir.Path);
-        Assert.Equal(ExitCodes.Ok, exit);
-        Assert.Matches(@"edge-igb-1 .*│ 4\s+│ 1\s+│ 2Mx2048\s+│ 2\s+│ 14\s+│ physnet1\s+│ 0 ", output);
-        Assert.Contains("edge-igb-2", output, StringComparison.Ordinal);
-        Assert.True(Directory.Exists(Path.Join(dir.Path, "hosts", "edge-igb-2", "sys", "bus", "pci", "devices")));
-        // Running it again replaces the generated trees instead of failing.
-        Assert.Equal(ExitCodes.Ok, (await CliRunner.Run("up", "--hosts", "1", "--profile", "igb-1s", "--dir", dir.Path)).Exit);
-    }
 }

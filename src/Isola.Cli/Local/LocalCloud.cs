@@ -1,0 +1,144 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Isola.Agent;
+using Isola.Agent.Driver;
+using Isola.Domain.Serialization;
+using Isola.Domain.Topology;
+using Isola.Host.Commands;
+using Isola.Host.Config;
+using Isola.Host.Discovery;
+using Isola.Host.Fixtures;
+using Isola.Host.Simulation;
+using Isola.Server;
+using Microsoft.AspNetCore.Builder;
+
+namespace Isola.Cli.Local;
+
+/// <summary>What <c>isola up</c> starts.</summary>
+/// <param name="Directory">Working directory: the store, the simulated hosts' trees, the agents' state.</param>
+public sealed record LocalCloudOptions(string Directory = ".isola", int Hosts = 2, string Profile = "x710-2s", string Urls = "http://127.0.0.1:8780",
+    TimeSpan? Resync = null);
+
+/// <summary>A simulated host with its agent.</summary>
+public sealed record LocalHost(string Name, string Root, HostTopology Inventory, SimulatedHost Simulation, HostAgent Agent);
+
+/// <summary>
+/// Isola on one machine: the API server on 127.0.0.1 with SQLite under the working directory, and N
+/// simulated hosts, each a generated sysfs tree discovered like a real one, with a real agent that talks
+/// to the server over HTTP and drives a simulated NIC and libvirt. Example flavors and networks are made
+/// on first start. The admin token is kept in <c>admin-token</c> (mode 600) so later starts can print it.
+/// </summary>
+public sealed class LocalCloud : IAsyncDisposable
+{
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<Task> _agents = [];
+
+    private LocalCloud(WebApplication app, string url, string adminToken, IReadOnlyList<LocalHost> hosts)
+    {
+        App = app;
+        Url = url;
+        AdminToken = adminToken;
+        Hosts = hosts;
+    }
+
+    public WebApplication App { get; }
+
+    public string Url { get; }
+
+    public string AdminToken { get; }
+
+    public IReadOnlyList<LocalHost> Hosts { get; }
+
+    public static async Task<LocalCloud> StartAsync(LocalCloudOptions options, Action<string>? progress = null, CancellationToken ct = default)
+    {
+        var hw = ProfileCatalog.Get(options.Profile);
+        Directory.CreateDirectory(options.Directory);
+        var started = await IsolaServer.BuildAsync(new ServerSettings(Path.Join(options.Directory, "isola.db"), options.Urls,
+            VlanRanges: ["physnet2:100:199"], VniRanges: ["5000:5999"]));
+        await started.App.StartAsync(ct);
+        var url = started.App.Urls.First();
+        var tokenFile = Path.Join(options.Directory, "admin-token");
+        if (started.InitialAdminSecret is { } secret)
+        {
+            await File.WriteAllTextAsync(tokenFile, secret + "\n", ct);
+            if (!OperatingSystem.IsWindows())
+                File.SetUnixFileMode(tokenFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+        var admin = File.Exists(tokenFile) ? (await File.ReadAllTextAsync(tokenFile, ct)).Trim()
+            : throw new InvalidOperationException($"{options.Directory} has a store but no admin-token file: start with an empty directory");
+        using var api = Client(url, admin);
+
+        var hosts = new List<LocalHost>();
+        for (var i = 1; i <= options.Hosts; i++)
+        {
+            var name = $"{hw.Hostname}-{i}";
+            var root = Path.Join(options.Directory, "hosts", name);
+            if (!File.Exists(Path.Join(root, SysfsTreeWriter.HostConfigPath)))
+                SysfsTreeWriter.Write(ProfileExpander.Expand(hw, name), hw.HostConfig, root, replace: true);
+            var config = HostConfigFile.Load(Path.Join(root, SysfsTreeWriter.HostConfigPath)).ToConfig();
+            var inventory = await new HostDiscovery(root, CommandRunners.ForRoot(root), config).DiscoverAsync(ct);
+            var (status, token) = await Post(api, "/v1/tokens", new { role = "host", host = name }, ct);
+            if (status != 201)
+                throw new InvalidOperationException($"could not make a host token for {name}: {status}");
+            var simulation = new SimulatedHost(inventory);
+            var state = Path.Join(options.Directory, "agents", name);
+            var agent = new HostAgent(inventory, ControllerClient.Create(new Uri(url), token.GetProperty("secret").GetString()!, name),
+                new HostDriver(simulation, state), new AppliedStore(state), TimeProvider.System)
+            { Resync = options.Resync ?? TimeSpan.FromSeconds(10) };
+            await agent.RegisterAsync(ct);
+            hosts.Add(new LocalHost(name, root, inventory, simulation, agent));
+            progress?.Invoke($"host {name}: {inventory.Cpus.Count} CPUs, {inventory.Devices.Sum(d => d.AssignableVfs.Count())} VFs, agent registered");
+        }
+        await ExamplesAsync(api, ct);
+        var cloud = new LocalCloud(started.App, url, admin, hosts);
+        foreach (var host in hosts)
+            cloud._agents.Add(Task.Run(() => host.Agent.RunAsync(cloud._stop.Token), CancellationToken.None));
+        return cloud;
+    }
+
+    /// <summary>The examples the demo uses: a project, flavors for both scenarios, a shared VLAN and an internal VXLAN network.</summary>
+    private static async Task ExamplesAsync(HttpClient api, CancellationToken ct)
+    {
+        await Post(api, "/v1/projects", new { name = "demo" }, ct);
+        await Post(api, "/v1/flavors", new
+        {
+            name = "game.small", vcpus = 2, ram = 2048, disk = 10,
+            extraSpecs = new Dictionary<string, string> { ["hw:cpu_policy"] = "dedicated", ["hw:mem_page_size"] = "1GB" },
+        }, ct);
+        await Post(api, "/v1/flavors", new
+        {
+            name = "nfv.medium", vcpus = 4, ram = 4096, disk = 20,
+            extraSpecs = new Dictionary<string, string>
+            {
+                ["hw:cpu_policy"] = "dedicated", ["hw:emulator_threads_policy"] = "isolate",
+                ["hw:mem_page_size"] = "1GB", ["hw:pci_numa_affinity_policy"] = "required",
+            },
+        }, ct);
+        await Post(api, "/v1/networks", new { name = "ext", type = "vlan", physnet = "physnet2", segment = 100, shared = true, project = "demo" }, ct);
+        await Post(api, "/v1/networks", new { name = "internal", type = "vxlan", project = "demo" }, ct);
+    }
+
+    private static HttpClient Client(string url, string token)
+    {
+        var http = new HttpClient { BaseAddress = new Uri(url) };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return http;
+    }
+
+    private static async Task<(int Status, JsonElement Body)> Post(HttpClient api, string path, object body, CancellationToken ct)
+    {
+        using var response = await api.PostAsJsonAsync(path, body, IsolaJson.Options, ct);
+        var text = await response.Content.ReadAsStringAsync(ct);
+        return ((int)response.StatusCode, text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone());
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        await Task.WhenAll(_agents);
+        await App.StopAsync();
+        await App.DisposeAsync();
+        _stop.Dispose();
+    }
+}

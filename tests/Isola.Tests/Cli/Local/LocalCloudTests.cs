@@ -1,0 +1,69 @@
+using Isola.Cli;
+using Isola.Cli.Local;
+using Isola.Domain.Pci;
+using Isola.Tests.Server;
+using Isola.Tests.Support;
+
+namespace Isola.Tests.Cli.Local;
+
+/// <summary>isola up's cloud (API server, simulated hosts, real agents over HTTP) with servers made and deleted through the API.</summary>
+public sealed class LocalCloudTests
+{
+    private static async Task<string> WaitFor(HttpClient api, string id, string status)
+    {
+        var now = "";
+        for (var i = 0; i < 200 && now != status; i++)
+        {
+            await Task.Delay(50);
+            now = (await api.Get($"/v1/servers/{id}")).Body.Str("status");
+        }
+        return now;
+    }
+
+    [Fact]
+    public async Task An_ha_nfv_server_goes_active_with_both_vfs_set_and_leaves_nothing_when_deleted()
+    {
+        using var dir = new TempDir();
+        await using var cloud = await LocalCloud.StartAsync(new LocalCloudOptions(dir.Path, Hosts: 2, Urls: "http://127.0.0.1:0", Resync: TimeSpan.FromSeconds(1)));
+        using var api = new HttpClient { BaseAddress = new Uri(cloud.Url) };
+        api.DefaultRequestHeaders.Authorization = new("Bearer", cloud.AdminToken);
+        var (_, port) = await api.Post("/v1/ports", new { name = "bond", network = "ext", vnicType = "direct", ha = true, project = "demo" });
+        var (status, server) = await api.Post("/v1/servers", new { name = "vnf1", flavor = "nfv.medium", ports = new[] { "bond" }, project = "demo" });
+        Assert.Equal(201, status);
+        var id = server.Str("id");
+        Assert.Equal("ACTIVE", await WaitFor(api, id, "ACTIVE"));
+
+        var host = cloud.Hosts.Single(h => h.Name == server.Str("host"));
+        Assert.Equal("running", host.Simulation.Libvirt.Domains["isola-" + id].State);
+        var vfs = host.Simulation.Nic.Programmed();
+        Assert.Equal(2, vfs.Count);
+        Assert.NotEqual(vfs[0].Pf, vfs[1].Pf);
+        Assert.All(vfs, v => Assert.Equal((port.Str("mac"), 100, true), (v.State.Mac, v.State.Vlan, v.State.SpoofCheck)));
+        Assert.All(cloud.Hosts.Where(h => h != host), h => Assert.Empty(h.Simulation.Libvirt.Domains));
+
+        Assert.Equal(204, (await api.Delete($"/v1/servers/{id}")).Status);
+        for (var i = 0; i < 100 && (host.Simulation.Libvirt.Domains.Count > 0 || host.Simulation.Nic.Programmed().Count > 0); i++)
+            await Task.Delay(50);
+        Assert.Empty(host.Simulation.Libvirt.Domains);
+        Assert.Empty(host.Simulation.Nic.Programmed());
+    }
+
+    [Fact]
+    public async Task The_demo_runs_both_scenarios_and_every_step_succeeds()
+    {
+        using var dir = new TempDir();
+        await using var cloud = await LocalCloud.StartAsync(new LocalCloudOptions(dir.Path, Hosts: 2, Urls: "http://127.0.0.1:0", Resync: TimeSpan.FromSeconds(1)));
+        var output = new StringWriter();
+        var exit = await CliApp.RunAsync(["demo", "--url", cloud.Url, "--token", cloud.AdminToken], new CliConsole(output, new StringWriter(), interactive: false));
+        var text = output.ToString();
+        Assert.True(exit == ExitCodes.Ok, text);
+        Assert.Contains("game server", text, StringComparison.Ordinal);
+        Assert.Matches(@"ACTIVE after \d+\.\d s", text);
+        Assert.DoesNotContain("FAIL", text, StringComparison.Ordinal);
+        // Nothing of either scenario is left on any host.
+        for (var i = 0; i < 100 && cloud.Hosts.Any(h => h.Simulation.Libvirt.Domains.Count > 0 || h.Simulation.Nic.Programmed().Count > 0); i++)
+            await Task.Delay(50);
+        Assert.All(cloud.Hosts, h => Assert.Empty(h.Simulation.Libvirt.Domains));
+        Assert.All(cloud.Hosts, h => Assert.Empty(h.Simulation.Nic.Programmed()));
+    }
+}
