@@ -18,6 +18,9 @@ public sealed class HostAgent(HostTopology inventory, ControllerClient controlle
 {
     public TimeSpan Resync { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>The last failure of a cycle, for status and tests.</summary>
+    public Exception? LastError { get; private set; }
+
     /// <summary>Drift found and repaired so far, newest last.</summary>
     public List<string> DriftLog { get; } = [];
 
@@ -67,12 +70,14 @@ public sealed class HostAgent(HostTopology inventory, ControllerClient controlle
             {
                 revision = (await CycleAsync(revision, ct)).Revision;
             }
-            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            catch (Exception) when (ct.IsCancellationRequested)
             {
-                return;
+                return; // stopping: whatever the last call threw on the way out
             }
-            catch (Exception e) when (e is HttpRequestException or DriverException or IOException or TaskCanceledException)
+            catch (Exception e) when (e is not OutOfMemoryException)
             {
+                // An agent outlives any one failure: the next cycle starts from what the host holds.
+                LastError = e;
                 revision = null;
                 await Task.Delay(TimeSpan.FromSeconds(1), time, ct).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
@@ -88,8 +93,9 @@ public sealed class HostAgent(HostTopology inventory, ControllerClient controlle
                 await action(ct);
                 return;
             }
-            catch (HttpRequestException) when (!ct.IsCancellationRequested)
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !ct.IsCancellationRequested)
             {
+                LastError = e;
                 await Task.Delay(TimeSpan.FromSeconds(1), time, ct);
             }
         }

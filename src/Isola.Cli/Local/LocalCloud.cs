@@ -136,7 +136,14 @@ public sealed class LocalCloud : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
-        await Task.WhenAll(_agents);
+        try
+        {
+            await Task.WhenAll(_agents);
+        }
+        catch (OperationCanceledException)
+        {
+            // an agent stopped while it waited to register
+        }
         await App.StopAsync();
         await App.DisposeAsync();
         _stop.Dispose();
