@@ -1,0 +1,76 @@
+using Isola.Agent.Driver;
+using Isola.Domain.Pci;
+using Isola.Host.Commands;
+using Isola.Rendering.Vf;
+using Isola.Tests.Support;
+
+namespace Isola.Tests.Agent;
+
+/// <summary>The Linux driver: the exact argv it runs, and what it does with a failure, a timeout or garbage.</summary>
+public sealed class HostDriverTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+    private readonly ScriptedCommandRunner _runner = new();
+
+    private HostDriver Driver() => new(_runner, _dir.Path);
+
+    public void Dispose() => _dir.Dispose();
+
+    private static readonly VfSettings Vf = new("p1", "ens1f0", "i40e", PciAddress.Parse("0000:3b:00.0"), PciAddress.Parse("0000:3b:02.0"), 3,
+        new VfState("fa:16:3e:00:00:01", 100, 2, "802.1Q", SpoofCheck: true, Trust: false, VfLinkState.Enable, 1000, 0));
+
+    [Fact]
+    public async Task A_vf_is_programmed_one_concern_per_command_in_order()
+    {
+        foreach (var argv in VfCommands.Program(Vf))
+            _runner.Answer(argv, "");
+        await Driver().ProgramVfAsync(Vf);
+        Assert.Equal(
+        [
+            "ip link set dev ens1f0 vf 3 mac fa:16:3e:00:00:01",
+            "ip link set dev ens1f0 vf 3 vlan 100 qos 2 proto 802.1Q",
+            "ip link set dev ens1f0 vf 3 spoofchk on",
+            "ip link set dev ens1f0 vf 3 trust off",
+            "ip link set dev ens1f0 vf 3 state enable",
+            "ip link set dev ens1f0 vf 3 max_tx_rate 1000 min_tx_rate 0",
+        ], _runner.Calls.Select(c => string.Join(' ', c)));
+    }
+
+    [Fact]
+    public async Task Domains_are_driven_through_virsh_with_the_uri()
+    {
+        string[] define = ["virsh", "-c", "qemu:///system", "define", Path.Join(_dir.Path, "domains", "isola-1.xml")];
+        _runner.Answer(define, "Domain 'isola-1' defined\n")
+            .Answer(["virsh", "-c", "qemu:///system", "start", "--paused", "isola-1"], "")
+            .Answer(["virsh", "-c", "qemu:///system", "resume", "isola-1"], "")
+            .Answer(["virsh", "-c", "qemu:///system", "list", "--all", "--name"], "isola-1\nother\n\n")
+            .Answer(["virsh", "-c", "qemu:///system", "domstate", "isola-1"], "running\n\n")
+            .Answer(["virsh", "-c", "qemu:///system", "domstate", "other"], "shut off\n\n");
+        var driver = Driver();
+        await driver.DefineAsync("isola-1", "<domain><name>isola-1</name></domain>");
+        Assert.Equal("<domain><name>isola-1</name></domain>", File.ReadAllText(define[4]));
+        await driver.StartPausedAsync("isola-1");
+        await driver.ResumeAsync("isola-1");
+        Assert.Equal(new Dictionary<string, string> { ["isola-1"] = "running", ["other"] = "shut off" }, await driver.DomainsAsync());
+    }
+
+    [Theory]
+    [InlineData(2, "RTNETLINK answers: Operation not permitted", "exited 2: RTNETLINK answers: Operation not permitted")]
+    [InlineData(CommandResult.TimedOut, "", "exited 124")]
+    [InlineData(CommandResult.NotFound, "ip: not found", "exited 127")]
+    public async Task A_failed_command_is_a_driver_error_naming_the_command(int exit, string stderr, string expected)
+    {
+        _runner.Answer(VfCommands.Mac("ens1f0", 3, "fa:16:3e:00:00:01"), new CommandResult(exit, "", stderr));
+        var e = await Assert.ThrowsAsync<DriverException>(() => Driver().ProgramVfAsync(Vf));
+        Assert.Contains("`ip link set dev ens1f0 vf 3 mac fa:16:3e:00:00:01` " + expected, e.Message, StringComparison.Ordinal);
+        Assert.Single(_runner.Calls); // nothing after the failure
+    }
+
+    [Fact]
+    public async Task Garbage_from_ip_is_a_driver_error_not_a_crash()
+    {
+        _runner.Answer(["ip", "-d", "-j", "link", "show", "dev", "ens1f0"], "Segmentation fault (core dumped)");
+        var e = await Assert.ThrowsAsync<DriverException>(() => Driver().VfStatesAsync("ens1f0"));
+        Assert.Contains("not ip's JSON", e.Message, StringComparison.Ordinal);
+    }
+}
