@@ -48,10 +48,22 @@ public sealed class HostDriver(ICommandRunner runner, string stateDirectory, str
     /// <summary>The domains libvirt has, and their states ("running", "paused", "shut off").</summary>
     public async Task<IReadOnlyDictionary<string, string>> DomainsAsync(CancellationToken ct = default)
     {
-        var names = (await Virsh(ct, "list", "--all", "--name")).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        // One call for every domain: " Id   Name   State" / "-----" / " 3    vm1    running" / " -    vm2    shut off".
+        var argv = new[] { "virsh", "-c", libvirtUri, "list", "--all" };
+        var lines = (await RunAsync(argv, ct)).Split('\n');
         var states = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var name in names)
-            states[name] = (await Virsh(ct, "domstate", name)).Trim();
+        var rows = lines.SkipWhile(l => !l.TrimStart().StartsWith("---", StringComparison.Ordinal)).Skip(1);
+        if (!lines.Any(l => l.TrimStart().StartsWith("---", StringComparison.Ordinal)))
+            throw new DriverException($"`{string.Join(' ', argv)}` printed no domain table");
+        foreach (var line in rows)
+        {
+            var parts = line.Split(' ', 3, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            if (parts.Length == 0)
+                continue;
+            if (parts.Length < 3)
+                throw new DriverException($"`{string.Join(' ', argv)}` printed a row that is not Id Name State: '{line.Trim()}'");
+            states[parts[1]] = parts[2];
+        }
         return states;
     }
 

@@ -57,6 +57,12 @@ public sealed partial class SimulatedLibvirt
                         return Fail("error: Failed to undefine domain '" + name + "'\nerror: Requested operation is not valid: cannot undefine an active domain");
                     _domains.Remove(name);
                     return Ok($"Domain '{name}' has been undefined\n");
+                case ["list", "--all"]:
+                {
+                    var rows = _domains.Values.OrderBy(d => d.Name, StringComparer.Ordinal).Select((d, i) =>
+                        $" {(d.State == "shut off" ? "-" : (i + 1).ToString(System.Globalization.CultureInfo.InvariantCulture)),-4} {d.Name,-40} {d.State}\n");
+                    return Ok(" Id   Name                                       State\n" + new string('-', 58) + "\n" + string.Concat(rows) + "\n");
+                }
                 case ["list", "--all", "--name"]:
                     return Ok(string.Concat(_domains.Keys.Order(StringComparer.Ordinal).Select(n => n + "\n")) + "\n");
                 case ["domstate", var name]:

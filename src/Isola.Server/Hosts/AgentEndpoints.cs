@@ -28,7 +28,7 @@ internal static class AgentEndpoints
     public static void Map(IEndpointRouteBuilder api)
     {
         api.MapGet("/hosts/{name}/desired", async (string name, long? after, int? wait, HttpContext http, LifecycleStore lifecycle, PlacementStore placements,
-            HostSignals signals, TimeProvider time, Microsoft.Extensions.Hosting.IHostApplicationLifetime lifetime) =>
+            HostSignals signals, TimeProvider time, PlanCache plans, Microsoft.Extensions.Hosting.IHostApplicationLifetime lifetime) =>
         {
             Caller.Of(http).RequireAgentOf(name);
             // A poll ends when the agent goes away or the server stops, whichever is first.
@@ -47,8 +47,11 @@ internal static class AgentEndpoints
                 await Task.WhenAny(changed, Task.Delay(left < TimeSpan.FromSeconds(1) ? left : TimeSpan.FromSeconds(1), time, stop.Token));
             }
             var desired = (await lifecycle.DesiredAsync(name))!;
-            var inventory = (await placements.HostAsync(name))!.Inventory;
             var ports = desired.Ports.ToLookup(p => p.ServerId);
+            plans.Keep(name, desired.Servers.Select(s => s.Id).ToHashSet(StringComparer.Ordinal));
+            var rendered = new Dictionary<string, Isola.Rendering.HostPlan>(StringComparer.Ordinal);
+            foreach (var s in desired.Servers.Where(s => s.Spec is not null))
+                rendered[s.Id] = await plans.PlanAsync(s.Id, name, desired.InventoryStamp, s.Placement, s.Spec!, async () => (await placements.HostAsync(name))!.Inventory);
             return Results.Ok(new
             {
                 desired.Host,
@@ -64,7 +67,7 @@ internal static class AgentEndpoints
                     s.PowerState,
                     s.VmState,
                     ports = ports[s.Id].Select(p => new { p.Id, p.Name, p.Mac, p.Status }),
-                    plan = s.Spec is null ? null : ServerSpec.Plan(s.Id, s.Placement, s.Spec, inventory),
+                    plan = rendered.GetValueOrDefault(s.Id),
                 }),
             });
         });

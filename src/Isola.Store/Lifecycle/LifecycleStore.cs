@@ -13,8 +13,9 @@ public sealed record DesiredServer(string Id, string ProjectId, string Name, str
 public sealed record DesiredPort(string Id, string Name, string ServerId, string Mac, string Status);
 
 /// <summary>Everything a host should hold, at a revision.</summary>
+/// <param name="InventoryStamp">When the host's inventory was last registered: plans rendered from an older one are stale.</param>
 public sealed record HostDesired(string Host, long Revision, long AppliedRevision, string? HeartbeatAt, IReadOnlyList<DesiredServer> Servers,
-    IReadOnlyList<DesiredPort> Ports);
+    IReadOnlyList<DesiredPort> Ports, string InventoryStamp = "");
 
 /// <summary>What an agent reports: the revision it applied, its domains' states, its ports' statuses.</summary>
 public sealed record AgentReport(long AppliedRevision, IReadOnlyDictionary<string, string> VmStates, IReadOnlyDictionary<string, string> PortStatuses);
@@ -44,8 +45,8 @@ public sealed class LifecycleStore(StoreConnectionFactory factory, TimeProvider 
     {
         await using var c = await factory.OpenAsync();
         await using var tx = await c.BeginTransactionAsync();
-        var heads = await c.RowsAsync("SELECT revision, applied_revision, heartbeat_at FROM hosts WHERE name = @host", new { host },
-            r => (Revision: r.Long(0), Applied: r.Long(1), Heartbeat: r.NullableString(2)), tx);
+        var heads = await c.RowsAsync("SELECT revision, applied_revision, heartbeat_at, updated_at FROM hosts WHERE name = @host", new { host },
+            r => (Revision: r.Long(0), Applied: r.Long(1), Heartbeat: r.NullableString(2), Stamp: r.GetString(3)), tx);
         if (heads.Count == 0)
             return null;
         var head = heads[0];
@@ -59,7 +60,7 @@ public sealed class LifecycleStore(StoreConnectionFactory factory, TimeProvider 
             WHERE s.host = @host AND s.status IN ({ServerStatus.HoldingList}) ORDER BY p.server_id, p.name
             """, new { host }, r => new DesiredPort(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4)), tx);
         await tx.CommitAsync();
-        return new HostDesired(host, head.Revision, head.Applied, head.Heartbeat, servers, ports);
+        return new HostDesired(host, head.Revision, head.Applied, head.Heartbeat, servers, ports, head.Stamp);
     }
 
     /// <summary>
@@ -102,6 +103,8 @@ public sealed class LifecycleStore(StoreConnectionFactory factory, TimeProvider 
             var vm = report.VmStates.TryGetValue(id, out var reported) ? reported : s.Vm;
             var step = ServerLifecycle.Next(new LifecycleState(s.Status, s.Task, s.Power, vm,
                 ports.Values.Where(p => p.Server == id).Select(p => p.Status).ToList()));
+            if (step.Status == s.Status && step.TaskState == s.Task && step.PowerState == s.Power && vm == s.Vm)
+                continue; // nothing new: most reports of a steady host
             // Conditional on the status read: a timeout that moved it to ERROR meanwhile wins.
             await c.ExecuteAsync("""
                 UPDATE servers SET status = @Status, task_state = @TaskState, power_state = @PowerState, vm_state = @vm, updated_at = @now,

@@ -43,9 +43,8 @@ public sealed class HostDriverTests : IDisposable
         _runner.Answer(define, "Domain 'isola-1' defined\n")
             .Answer(["virsh", "-c", "qemu:///system", "start", "--paused", "isola-1"], "")
             .Answer(["virsh", "-c", "qemu:///system", "resume", "isola-1"], "")
-            .Answer(["virsh", "-c", "qemu:///system", "list", "--all", "--name"], "isola-1\nother\n\n")
-            .Answer(["virsh", "-c", "qemu:///system", "domstate", "isola-1"], "running\n\n")
-            .Answer(["virsh", "-c", "qemu:///system", "domstate", "other"], "shut off\n\n");
+            .Answer(["virsh", "-c", "qemu:///system", "list", "--all"],
+                " Id   Name      State\n-------------------------\n 3    isola-1   running\n -    other     shut off\n\n");
         var driver = Driver();
         await driver.DefineAsync("isola-1", "<domain><name>isola-1</name></domain>");
         Assert.Equal("<domain><name>isola-1</name></domain>", File.ReadAllText(define[4]));
@@ -64,6 +63,13 @@ public sealed class HostDriverTests : IDisposable
         var e = await Assert.ThrowsAsync<DriverException>(() => Driver().ProgramVfAsync(Vf));
         Assert.Contains("`ip link set dev ens1f0 vf 3 mac fa:16:3e:00:00:01` " + expected, e.Message, StringComparison.Ordinal);
         Assert.Single(_runner.Calls); // nothing after the failure
+    }
+
+    [Fact]
+    public async Task Garbage_from_virsh_is_a_driver_error()
+    {
+        _runner.Answer(["virsh", "-c", "qemu:///system", "list", "--all"], "error: failed to connect to the hypervisor");
+        await Assert.ThrowsAsync<DriverException>(() => Driver().DomainsAsync());
     }
 
     [Fact]

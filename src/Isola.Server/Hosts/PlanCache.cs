@@ -1,0 +1,38 @@
+using System.Collections.Concurrent;
+using Isola.Domain.Topology;
+using Isola.Rendering;
+using Isola.Server.Servers;
+
+namespace Isola.Server.Hosts;
+
+/// <summary>
+/// Rendered host plans, so an agent's poll of a host with a hundred servers does not render a hundred
+/// plans (and parse the host's inventory) every time. A plan is a pure function of the server's
+/// placement and spec (which never change) and the host's inventory (stamped by when it was registered).
+/// </summary>
+public sealed class PlanCache
+{
+    private readonly ConcurrentDictionary<string, (string Host, string Stamp, HostPlan Plan)> _plans = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (string Stamp, HostTopology Inventory)> _inventories = new(StringComparer.Ordinal);
+
+    public async Task<HostPlan> PlanAsync(string serverId, string host, string stamp, string placementJson, string specJson, Func<Task<HostTopology>> inventory)
+    {
+        if (_plans.TryGetValue(serverId, out var known) && known.Host == host && known.Stamp == stamp)
+            return known.Plan;
+        if (!_inventories.TryGetValue(host, out var inv) || inv.Stamp != stamp)
+            _inventories[host] = inv = (stamp, await inventory());
+        var plan = ServerSpec.Plan(serverId, placementJson, specJson, inv.Inventory);
+        _plans[serverId] = (host, stamp, plan);
+        return plan;
+    }
+
+    /// <summary>Forgets the plans of a host's servers that are no longer there.</summary>
+    public void Keep(string host, IReadOnlySet<string> servers)
+    {
+        foreach (var (id, entry) in _plans)
+        {
+            if (entry.Host == host && !servers.Contains(id))
+                _plans.TryRemove(id, out _);
+        }
+    }
+}
