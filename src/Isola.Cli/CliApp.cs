@@ -12,6 +12,7 @@ public static class CliApp
         var root = new RootCommand("Isola: placement and host configuration for SR-IOV and NFV virtual machines on KVM.");
         root.Subcommands.Add(UpCommand.Create(console));
         root.Subcommands.Add(DemoCommand.Create(console));
+        root.Subcommands.Add(AgentCommand.Create(console));
         root.Subcommands.Add(HostCommands.Create(console));
         root.Subcommands.Add(FixtureCommand.Create(console));
         root.Subcommands.Add(PlanCommand.Create(console));

@@ -63,7 +63,7 @@ internal static class HostCommands
         return command;
     }
 
-    private static HostConfig LoadConfig(string root, string? file, string[] mappings, string[] excludes, string[] allow)
+    internal static HostConfig LoadConfig(string root, string? file, string[] mappings, string[] excludes, string[] allow)
     {
         var path = file ?? Path.Join(root, SysfsTreeWriter.HostConfigPath);
         var fromFile = file is not null || File.Exists(path) ? HostConfigFile.Load(path) : new HostConfigFile(null, null, null);

@@ -1,0 +1,44 @@
+using Isola.Cli;
+using Isola.Host.Fixtures;
+using Isola.Tests.Server;
+using Isola.Tests.Support;
+
+namespace Isola.Tests.Cli;
+
+/// <summary><c>isola agent</c> with the simulated driver against a real API server, on a generated host tree.</summary>
+public sealed class AgentCommandTests
+{
+    [Fact]
+    public async Task The_agent_registers_its_host_and_brings_a_server_to_active()
+    {
+        using var dir = new TempDir();
+        await using var server = await ApiServer.StartAsync(dir.Sub("isola.db"));
+        var admin = server.Client(server.AdminSecret);
+        var hw = ProfileCatalog.Get("x710-2s");
+        SysfsTreeWriter.Write(ProfileExpander.Expand(hw, "edge1"), hw.HostConfig, dir.Sub("root"), replace: true);
+        var token = (await admin.Post("/v1/tokens", new { role = "host", host = "edge1" })).Body.Str("secret");
+
+        Assert.Equal(ExitCodes.Usage, (await CliRunner.Run("agent", "--controller", server.Url, "--token", token, "--root", dir.Sub("nope"))).Exit);
+        Assert.Equal(ExitCodes.Usage, (await CliRunner.Run("agent", "--controller", server.Url, "--token", token, "--root", dir.Sub("root"), "--driver", "xen")).Exit);
+
+        using var stop = new CancellationTokenSource();
+        var run = CliApp.RunAsync(["agent", "--controller", server.Url, "--token", token, "--root", dir.Sub("root"), "--driver", "simulated", "--state-dir", dir.Sub("state")],
+            new CliConsole(new StringWriter(), new StringWriter(), interactive: false), stop.Token);
+        for (var i = 0; i < 200 && (await admin.Get("/v1/hosts")).Body.GetArrayLength() == 0; i++)
+            await Task.Delay(50);
+        await admin.Post("/v1/projects", new { name = "p" });
+        await admin.Post("/v1/flavors", new { name = "f", vcpus = 1, ram = 1024, disk = 1, extraSpecs = new Dictionary<string, string> { ["hw:cpu_policy"] = "dedicated" } });
+        var (status, created) = await admin.Post("/v1/servers", new { name = "vm", flavor = "f", project = "p" });
+        Assert.Equal((201, "edge1"), (status, created.Str("host")));
+        var now = "";
+        for (var i = 0; i < 200 && now != "ACTIVE"; i++)
+        {
+            await Task.Delay(50);
+            now = (await admin.Get($"/v1/servers/{created.Str("id")}")).Body.Str("status");
+        }
+        Assert.Equal("ACTIVE", now);
+        Assert.Single(Directory.GetFiles(dir.Sub(Path.Join("state", "servers"))));
+        await stop.CancelAsync();
+        Assert.Equal(ExitCodes.Ok, await run);
+    }
+}
