@@ -22,15 +22,15 @@ public sealed class DemoScenarios(HttpClient api, TimeSpan? activeTimeout = null
     public async IAsyncEnumerable<DemoStep> RunAsync([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct = default)
     {
         const string game = "game server";
-        yield return await Step(game, "port ext-p: direct (SR-IOV VF) on ext, VLAN 100", () => Post("/v1/ports", new { name = "game-ext", network = "ext", vnicType = "direct", project = "demo" }, ct),
+        yield return await Step(game, "port game-ext: direct (SR-IOV VF) on ext, VLAN 100", () => Post("/v1/ports", new { name = "game-ext", network = "ext", vnicType = "direct", project = "demo" }, ct),
             b => $"MAC {b.GetProperty("mac").GetString()}");
-        yield return await Step(game, "port int-p: normal (virtio) on internal, VXLAN", () => Post("/v1/ports", new { name = "game-int", network = "internal", project = "demo" }, ct),
+        yield return await Step(game, "port game-int: normal (virtio) on internal, VXLAN", () => Post("/v1/ports", new { name = "game-int", network = "internal", project = "demo" }, ct),
             b => $"MAC {b.GetProperty("mac").GetString()}");
         await foreach (var step in Lifecycle(game, "game1", "game.small", ["game-ext", "game-int"], ct))
             yield return step;
 
         const string nfv = "NFV VM";
-        yield return await Step(nfv, "port bond: direct, HA (two VFs on two PFs, one MAC)", () => Post("/v1/ports", new { name = "vnf-bond", network = "ext", vnicType = "direct", ha = true, project = "demo" }, ct),
+        yield return await Step(nfv, "port vnf-bond: direct, HA (two VFs on two PFs, one MAC)", () => Post("/v1/ports", new { name = "vnf-bond", network = "ext", vnicType = "direct", ha = true, project = "demo" }, ct),
             b => $"MAC {b.GetProperty("mac").GetString()}");
         await foreach (var step in Lifecycle(nfv, "vnf1", "nfv.medium", ["vnf-bond"], ct))
             yield return step;
