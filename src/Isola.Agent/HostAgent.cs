@@ -46,6 +46,8 @@ public sealed class HostAgent(HostTopology inventory, ControllerClient controlle
                 done.Add(step);
                 if (step is Step.ProgramVf { Drift: { } d })
                     drift.Add(d);
+                if (step is Step.SteerIrq { Drift: { } irqDrift })
+                    drift.Add(irqDrift);
             }
             catch (DriverException e)
             {
@@ -111,7 +113,18 @@ public sealed class HostAgent(HostTopology inventory, ControllerClient controlle
             foreach (var (index, state) in await driver.VfStatesAsync(pf, ct))
                 vfs[(pf, index)] = state;
         }
-        return new ActualHost(await driver.DomainsAsync(ct), vfs);
+        var msi = new Dictionary<Isola.Domain.Pci.PciAddress, IReadOnlyList<int>>();
+        foreach (var rule in desired.Servers.SelectMany(s => s.Plan?.Irqs?.Rules ?? []))
+            msi[rule.Vf] = driver.MsiIrqs(rule.Vf);
+        var irqs = desired.Servers.SelectMany(s => s.Plan?.Irqs?.Known.Select(k => k.Irq) ?? []).Concat(msi.Values.SelectMany(v => v))
+            .Concat(records.Values.SelectMany(r => r.IrqsBefore?.Keys ?? Enumerable.Empty<int>())).Distinct();
+        var affinity = new Dictionary<int, string>();
+        foreach (var irq in irqs)
+        {
+            if (driver.IrqAffinity(irq) is { } cpus)
+                affinity[irq] = cpus;
+        }
+        return new ActualHost(await driver.DomainsAsync(ct), vfs, msi, affinity);
     }
 
     private Task ApplyAsync(Step step, CancellationToken ct) => step switch
@@ -125,6 +138,16 @@ public sealed class HostAgent(HostTopology inventory, ControllerClient controlle
         Step.Undefine u => driver.UndefineAsync(u.Domain, ct),
         Step.ResetVf v => driver.ResetVfAsync(v.Vf.PfNetDev, v.Vf.VfIndex, v.Vf.Driver, ct),
         Step.Forget f => Do(() => applied.Forget(f.Id)),
+        Step.SteerIrq s => Do(() =>
+        {
+            // The affinity before is on disk before it is changed: a crash right after still restores it.
+            var record = applied.Load()[s.Id];
+            var before = new Dictionary<int, string>(record.IrqsBefore ?? new Dictionary<int, string>());
+            if (before.TryAdd(s.Irq, s.Before))
+                applied.Save(record with { IrqsBefore = before });
+            driver.SetIrqAffinity(s.Irq, s.Cpus);
+        }),
+        Step.RestoreIrq r => Do(() => driver.SetIrqAffinity(r.Irq, r.Cpus)),
         _ => throw new InvalidOperationException($"unknown step {step}"),
     };
 

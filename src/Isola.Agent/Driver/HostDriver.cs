@@ -14,8 +14,40 @@ public sealed class DriverException(string message) : Exception(message);
 /// through the command runner (a real one, or a simulated host that answers from its own state); a
 /// non-zero exit, a timeout or output that cannot be read becomes a <see cref="DriverException"/>.
 /// </summary>
-public sealed class HostDriver(ICommandRunner runner, string stateDirectory, string libvirtUri = "qemu:///system")
+public sealed class HostDriver(ICommandRunner runner, string stateDirectory, string libvirtUri = "qemu:///system", string root = "/")
 {
+    /// <summary>The host IRQs a PCI function has now (<c>sys/bus/pci/devices/BDF/msi_irqs/</c>; none before its driver enables MSI-X).</summary>
+    public IReadOnlyList<int> MsiIrqs(Isola.Domain.Pci.PciAddress function)
+    {
+        var dir = Path.Join(root, "sys", "bus", "pci", "devices", function.ToString(), "msi_irqs");
+        return Directory.Exists(dir)
+            ? Directory.EnumerateFileSystemEntries(dir).Select(Path.GetFileName).Select(n => int.TryParse(n, System.Globalization.CultureInfo.InvariantCulture, out var irq) ? irq : -1)
+                .Where(irq => irq >= 0).Order().ToList()
+            : [];
+    }
+
+    /// <summary>An IRQ's <c>smp_affinity_list</c>; null when the IRQ is not there.</summary>
+    public string? IrqAffinity(int irq)
+    {
+        var file = IrqFile(irq);
+        return File.Exists(file) ? File.ReadAllText(file).Trim() : null;
+    }
+
+    /// <summary>Writes an IRQ's <c>smp_affinity_list</c> (as <c>echo CPUS &gt; /proc/irq/N/smp_affinity_list</c>).</summary>
+    public void SetIrqAffinity(int irq, string cpus)
+    {
+        try
+        {
+            File.WriteAllText(IrqFile(irq), cpus + "\n");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DriverException($"writing {cpus} to {IrqFile(irq)}: {e.Message}");
+        }
+    }
+
+    private string IrqFile(int irq) => Path.Join(root, "proc", "irq", irq.ToString(System.Globalization.CultureInfo.InvariantCulture), "smp_affinity_list");
+
     /// <summary>The VF settings a PF's driver holds now.</summary>
     public async Task<IReadOnlyDictionary<int, VfState>> VfStatesAsync(string pf, CancellationToken ct = default)
     {

@@ -3,7 +3,7 @@ using Isola.Rendering.Vf;
 namespace Isola.Agent.Reconcile;
 
 /// <summary>The part of a server's host plan the agent applies today: its domain and its VFs.</summary>
-public sealed record DesiredPlan(string Server, string Uuid, string DomainXml, IReadOnlyList<VfSettings> Vfs);
+public sealed record DesiredPlan(string Server, string Uuid, string DomainXml, IReadOnlyList<VfSettings> Vfs, Isola.Rendering.Isolation.IrqAffinityPlan? Irqs = null);
 
 public sealed record DesiredPort(string Id, string Name, string Mac, string Status);
 
@@ -14,10 +14,14 @@ public sealed record DesiredServer(string Id, string Name, string Status, string
 public sealed record DesiredHost(string Host, long Revision, IReadOnlyList<DesiredServer> Servers);
 
 /// <summary>What the host holds: its domains' states (virsh's words) and the VF settings its PFs hold.</summary>
-public sealed record ActualHost(IReadOnlyDictionary<string, string> Domains, IReadOnlyDictionary<(string Pf, int Vf), Isola.Domain.Pci.VfState> Vfs);
+/// <param name="MsiIrqs">The host IRQs each VF of interest has now (its msi_irqs).</param>
+/// <param name="IrqAffinity">smp_affinity_list of each IRQ of interest.</param>
+public sealed record ActualHost(IReadOnlyDictionary<string, string> Domains, IReadOnlyDictionary<(string Pf, int Vf), Isola.Domain.Pci.VfState> Vfs,
+    IReadOnlyDictionary<Isola.Domain.Pci.PciAddress, IReadOnlyList<int>>? MsiIrqs = null, IReadOnlyDictionary<int, string>? IrqAffinity = null);
 
 /// <summary>
 /// What the agent has put on the host for a server, kept on disk before it acts: a restarted agent
 /// knows what to take down even when the server left the desired state meanwhile.
 /// </summary>
-public sealed record AppliedServer(string Id, string Domain, IReadOnlyList<VfSettings> Vfs);
+/// <param name="IrqsBefore">Each IRQ the agent steered and its affinity before: restored when the server goes.</param>
+public sealed record AppliedServer(string Id, string Domain, IReadOnlyList<VfSettings> Vfs, IReadOnlyDictionary<int, string>? IrqsBefore = null);

@@ -14,6 +14,9 @@ public abstract record Step(string Server)
     public sealed record Undefine(string Id, string Domain) : Step(Id);
     public sealed record ResetVf(string Id, VfSettings Vf) : Step(Id);
     public sealed record Forget(string Id) : Step(Id);
+    /// <summary>Steers an IRQ; <see cref="Before"/> is its affinity now, kept to restore it.</summary>
+    public sealed record SteerIrq(string Id, int Irq, string Cpus, string Before, string? Drift) : Step(Id);
+    public sealed record RestoreIrq(string Id, int Irq, string Cpus) : Step(Id);
 }
 
 /// <summary>What the agent reports after a cycle.</summary>
@@ -53,6 +56,20 @@ public static class Reconciler
                 var drift = known && state is not (null or "shut off") && now is not null ? Describe(vf, now) : null;
                 steps.Add(new Step.ProgramVf(server.Id, vf, drift));
             }
+            if (plan.Irqs is { } irqs && state is "paused" or "running")
+            {
+                var record = applied.GetValueOrDefault(server.Id);
+                foreach (var a in Assignments(irqs, actual))
+                {
+                    var now = actual.IrqAffinity?.GetValueOrDefault(a.Irq);
+                    var want = a.Cpu.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                    if (now is null || now == want)
+                        continue;
+                    var before = record?.IrqsBefore?.GetValueOrDefault(a.Irq);
+                    steps.Add(new Step.SteerIrq(server.Id, a.Irq, want, before ?? now,
+                        before is not null ? $"irq {a.Irq} ({a.Vf}): on {now} (want {want})" : null));
+                }
+            }
             if (server.PowerState == "running" && state is not "running")
                 steps.Add(new Step.Resume(server.Id, domain));
         }
@@ -68,6 +85,11 @@ public static class Reconciler
             {
                 if (actual.Vfs.GetValueOrDefault((vf.PfNetDev, vf.VfIndex)) != Isola.Domain.Pci.VfState.Reset)
                     steps.Add(new Step.ResetVf(gone.Id, vf));
+            }
+            foreach (var (irq, before) in gone.IrqsBefore ?? new Dictionary<int, string>())
+            {
+                if (actual.IrqAffinity?.GetValueOrDefault(irq) is { } now && now != before)
+                    steps.Add(new Step.RestoreIrq(gone.Id, irq, before));
             }
             steps.Add(new Step.Forget(gone.Id));
         }
@@ -100,6 +122,11 @@ public static class Reconciler
         }
         return new AgentReportBody(desired.Revision, servers, ports);
     }
+
+    /// <summary>Where each IRQ of a plan goes: the ones known beforehand and, per rule, the IRQs its VF has now.</summary>
+    public static IEnumerable<Isola.Rendering.Isolation.IrqAssignment> Assignments(Isola.Rendering.Isolation.IrqAffinityPlan irqs, ActualHost actual) =>
+        irqs.Known.Concat(irqs.Rules.SelectMany(r => Isola.Rendering.Isolation.IrqAffinityPlan.Assign(r, actual.MsiIrqs?.GetValueOrDefault(r.Vf) ?? [])))
+            .DistinctBy(a => a.Irq);
 
     private static string Describe(VfSettings vf, Isola.Domain.Pci.VfState now)
     {

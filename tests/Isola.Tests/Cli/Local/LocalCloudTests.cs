@@ -41,11 +41,30 @@ public sealed class LocalCloudTests
         Assert.All(vfs, v => Assert.Equal((port.Str("mac"), 100, true), (v.State.Mac, v.State.Vlan, v.State.SpoofCheck)));
         Assert.All(cloud.Hosts.Where(h => h != host), h => Assert.Empty(h.Simulation.Libvirt.Domains));
 
+        // The VFs' interrupts go to the server's pCPUs (the generated tree's /proc/irq), and are put back when it goes.
+        var pins = server.GetProperty("placement").GetProperty("cells").EnumerateArray()
+            .SelectMany(c => c.GetProperty("pins").EnumerateArray().Select(p => p.GetProperty("pcpu").GetInt32().ToString(System.Globalization.CultureInfo.InvariantCulture))).ToHashSet();
+        var vfAddresses = server.GetProperty("placement").GetProperty("vfs").EnumerateArray().Select(v => v.Str("vf")).ToList();
+        var irqs = vfAddresses.SelectMany(vf => Directory.GetFiles(Path.Join(host.Root, "sys", "bus", "pci", "devices", vf, "msi_irqs")).Select(Path.GetFileName)).ToList();
+        Assert.NotEmpty(irqs);
+        string Affinity(string irq) => File.ReadAllText(Path.Join(host.Root, "proc", "irq", irq!, "smp_affinity_list")).Trim();
+        for (var i = 0; i < 100 && irqs.Any(q => !pins.Contains(Affinity(q!))); i++)
+            await Task.Delay(50);
+        Assert.All(irqs, q => Assert.Contains(Affinity(q!), pins));
+        // Moved behind the agent's back: steered again on its next cycle.
+        File.WriteAllText(Path.Join(host.Root, "proc", "irq", irqs[0]!, "smp_affinity_list"), "0\n");
+        for (var i = 0; i < 100 && !pins.Contains(Affinity(irqs[0]!)); i++)
+            await Task.Delay(50);
+        Assert.Contains(Affinity(irqs[0]!), pins);
+
         Assert.Equal(204, (await api.Delete($"/v1/servers/{id}")).Status);
         for (var i = 0; i < 100 && (host.Simulation.Libvirt.Domains.Count > 0 || host.Simulation.Nic.Programmed().Count > 0); i++)
             await Task.Delay(50);
         Assert.Empty(host.Simulation.Libvirt.Domains);
         Assert.Empty(host.Simulation.Nic.Programmed());
+        for (var i = 0; i < 100 && irqs.Any(q => pins.Contains(Affinity(q!))); i++)
+            await Task.Delay(50);
+        Assert.All(irqs, q => Assert.DoesNotContain(Affinity(q!), pins));
     }
 
     [Fact]
