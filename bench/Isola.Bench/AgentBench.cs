@@ -37,7 +37,7 @@ internal static class AgentBench
             profile.CoresPerSocket = 64;
             var sim = new SimulatedHost(ProfileExpander.Expand(profile, "sim1"));
             var token = (await Post(admin, "/v1/tokens", new { role = "host", host = "sim1" })).GetProperty("secret").GetString()!;
-            var agent = new HostAgent(sim.Host, ControllerClient.Create(new Uri(url), token, "sim1"), new HostDriver(sim, Path.Join(dir, "agent")),
+            var agent = new HostAgent(sim.Host, ControllerClient.Create(new Uri(url), token, "sim1"), new HostDriver(sim, Path.Join(dir, "root"), Path.Join(dir, "agent")),
                 new AppliedStore(Path.Join(dir, "agent")), TimeProvider.System);
             await agent.RegisterAsync(default);
             await Post(admin, "/v1/projects", new { name = "b" });

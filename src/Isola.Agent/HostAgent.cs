@@ -124,7 +124,7 @@ public sealed class HostAgent(HostTopology inventory, ControllerClient controlle
             if (driver.IrqAffinity(irq) is { } cpus)
                 affinity[irq] = cpus;
         }
-        return new ActualHost(await driver.DomainsAsync(ct), vfs, msi, affinity);
+        return new ActualHost(await driver.DomainsAsync(ct), vfs, msi, affinity, driver.ReadHostFile(IrqbalancePath));
     }
 
     private Task ApplyAsync(Step step, CancellationToken ct) => step switch
@@ -148,8 +148,17 @@ public sealed class HostAgent(HostTopology inventory, ControllerClient controlle
             driver.SetIrqAffinity(s.Irq, s.Cpus);
         }),
         Step.RestoreIrq r => Do(() => driver.SetIrqAffinity(r.Irq, r.Cpus)),
+        Step.Irqbalance b => IrqbalanceAsync(b, ct),
         _ => throw new InvalidOperationException($"unknown step {step}"),
     };
+
+    private const string IrqbalancePath = "/etc/default/irqbalance";
+
+    private async Task IrqbalanceAsync(Step.Irqbalance step, CancellationToken ct)
+    {
+        driver.WriteHostFile(step.Path, step.Content);
+        await driver.RestartIrqbalanceAsync(ct);
+    }
 
     private static Task Do(Action action)
     {

@@ -14,7 +14,8 @@ public sealed class DriverException(string message) : Exception(message);
 /// through the command runner (a real one, or a simulated host that answers from its own state); a
 /// non-zero exit, a timeout or output that cannot be read becomes a <see cref="DriverException"/>.
 /// </summary>
-public sealed class HostDriver(ICommandRunner runner, string stateDirectory, string libvirtUri = "qemu:///system", string root = "/")
+/// <param name="root">The host's root directory ("/" on a real host; a generated tree for a simulated one): /proc, /sys and /etc are read and written under it.</param>
+public sealed class HostDriver(ICommandRunner runner, string root, string stateDirectory, string libvirtUri = "qemu:///system")
 {
     /// <summary>The host IRQs a PCI function has now (<c>sys/bus/pci/devices/BDF/msi_irqs/</c>; none before its driver enables MSI-X).</summary>
     public IReadOnlyList<int> MsiIrqs(Isola.Domain.Pci.PciAddress function)
@@ -45,6 +46,32 @@ public sealed class HostDriver(ICommandRunner runner, string stateDirectory, str
             throw new DriverException($"writing {cpus} to {IrqFile(irq)}: {e.Message}");
         }
     }
+
+    /// <summary>A host file's content under the root; null when it is not there.</summary>
+    public string? ReadHostFile(string path)
+    {
+        var file = Path.Join(root, path);
+        return File.Exists(file) ? File.ReadAllText(file) : null;
+    }
+
+    /// <summary>Writes a host file under the root (through a temporary file, so a reader never sees half of it).</summary>
+    public void WriteHostFile(string path, string content)
+    {
+        var file = Path.Join(root, path);
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+            File.WriteAllText(file + ".isola-tmp", content);
+            File.Move(file + ".isola-tmp", file, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DriverException($"writing {file}: {e.Message}");
+        }
+    }
+
+    /// <summary>Makes irqbalance read its file again (only if it runs: <c>systemctl try-restart</c>).</summary>
+    public Task RestartIrqbalanceAsync(CancellationToken ct = default) => RunAsync(["systemctl", "try-restart", "irqbalance.service"], ct);
 
     private string IrqFile(int irq) => Path.Join(root, "proc", "irq", irq.ToString(System.Globalization.CultureInfo.InvariantCulture), "smp_affinity_list");
 

@@ -3,7 +3,8 @@ using Isola.Rendering.Vf;
 namespace Isola.Agent.Reconcile;
 
 /// <summary>The part of a server's host plan the agent applies today: its domain and its VFs.</summary>
-public sealed record DesiredPlan(string Server, string Uuid, string DomainXml, IReadOnlyList<VfSettings> Vfs, Isola.Rendering.Isolation.IrqAffinityPlan? Irqs = null);
+public sealed record DesiredPlan(string Server, string Uuid, string DomainXml, IReadOnlyList<VfSettings> Vfs, Isola.Rendering.Isolation.IrqAffinityPlan? Irqs = null,
+    Isola.Rendering.Isolation.HostIsolation? Isolation = null);
 
 public sealed record DesiredPort(string Id, string Name, string Mac, string Status);
 
@@ -17,7 +18,8 @@ public sealed record DesiredHost(string Host, long Revision, IReadOnlyList<Desir
 /// <param name="MsiIrqs">The host IRQs each VF of interest has now (its msi_irqs).</param>
 /// <param name="IrqAffinity">smp_affinity_list of each IRQ of interest.</param>
 public sealed record ActualHost(IReadOnlyDictionary<string, string> Domains, IReadOnlyDictionary<(string Pf, int Vf), Isola.Domain.Pci.VfState> Vfs,
-    IReadOnlyDictionary<Isola.Domain.Pci.PciAddress, IReadOnlyList<int>>? MsiIrqs = null, IReadOnlyDictionary<int, string>? IrqAffinity = null);
+    IReadOnlyDictionary<Isola.Domain.Pci.PciAddress, IReadOnlyList<int>>? MsiIrqs = null, IReadOnlyDictionary<int, string>? IrqAffinity = null,
+    string? Irqbalance = null);
 
 /// <summary>
 /// What the agent has put on the host for a server, kept on disk before it acts: a restarted agent

@@ -17,6 +17,8 @@ public abstract record Step(string Server)
     /// <summary>Steers an IRQ; <see cref="Before"/> is its affinity now, kept to restore it.</summary>
     public sealed record SteerIrq(string Id, int Irq, string Cpus, string Before, string? Drift) : Step(Id);
     public sealed record RestoreIrq(string Id, int Irq, string Cpus) : Step(Id);
+    /// <summary>The host's one irqbalance file, merged over every server, then irqbalance restarted.</summary>
+    public sealed record Irqbalance(string Path, string Content) : Step("");
 }
 
 /// <summary>What the agent reports after a cycle.</summary>
@@ -73,6 +75,8 @@ public static class Reconciler
             if (server.PowerState == "running" && state is not "running")
                 steps.Add(new Step.Resume(server.Id, domain));
         }
+        if (IrqbalanceFile(desired, actual) is { } file && file.Content != actual.Irqbalance)
+            steps.Add(new Step.Irqbalance(file.Path, file.Content));
         var wanted = desired.Servers.Select(s => s.Id).ToHashSet(StringComparer.Ordinal);
         foreach (var gone in applied.Values.Where(a => !wanted.Contains(a.Id)).OrderBy(a => a.Id, StringComparer.Ordinal))
         {
@@ -121,6 +125,27 @@ public static class Reconciler
             }
         }
         return new AgentReportBody(desired.Revision, servers, ports);
+    }
+
+    /// <summary>
+    /// irqbalance's file for the whole host: keep off the dedicated pCPUs (host-wide, the same in every
+    /// plan) and leave alone every IRQ any server's plan steers. With no server left, Isola's file keeps
+    /// the CPU list and loses the IRQs; a file Isola did not write is left alone.
+    /// </summary>
+    public static Isola.Rendering.Isolation.HostFile? IrqbalanceFile(DesiredHost desired, ActualHost actual)
+    {
+        var plans = desired.Servers.Select(s => s.Plan).OfType<DesiredPlan>().Where(p => p.Isolation is not null).ToList();
+        if (plans.Count == 0)
+        {
+            // No server left: the CPUs stay banned (host policy), the IRQs Isola steered are irqbalance's again.
+            return actual.Irqbalance is { } now && now.StartsWith("# Written by Isola", StringComparison.Ordinal)
+                ? new Isola.Rendering.Isolation.HostFile("/etc/default/irqbalance",
+                    string.Concat(now.Split('\n').Where(l => l.Length > 0 && !l.StartsWith("IRQBALANCE_ARGS=", StringComparison.Ordinal)).Select(l => l + "\n")))
+                : null;
+        }
+        var steered = plans.Where(p => p.Irqs is not null).SelectMany(p => Assignments(p.Irqs!, actual)).Select(a => a.Irq).Distinct().Order().ToList();
+        var isolation = plans[0].Isolation!;
+        return (isolation with { BannedIrqs = steered }).IrqbalanceDefaults;
     }
 
     /// <summary>Where each IRQ of a plan goes: the ones known beforehand and, per rule, the IRQs its VF has now.</summary>

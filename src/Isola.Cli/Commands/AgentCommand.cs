@@ -45,7 +45,7 @@ internal static class AgentCommand
             ICommandRunner runner = parse.GetValue(driver) == "simulated" ? new SimulatedHost(inventory) : new ProcessCommandRunner();
             var stateDir = parse.GetValue(state)!;
             var agent = new HostAgent(inventory, ControllerClient.Create(url, parse.GetValue(token)!, inventory.Hostname),
-                new HostDriver(runner, stateDir, parse.GetValue(libvirt)!, rootPath), new AppliedStore(stateDir), TimeProvider.System);
+                new HostDriver(runner, rootPath, stateDir, parse.GetValue(libvirt)!), new AppliedStore(stateDir), TimeProvider.System);
             console.Out.WriteLine($"agent for {inventory.Hostname} ({parse.GetValue(driver)} driver) on {url}");
             await agent.RunAsync(ct);
             return ExitCodes.Ok;

@@ -84,7 +84,7 @@ public sealed class LocalCloud : IAsyncDisposable
             var simulation = new SimulatedHost(inventory);
             var state = Path.Join(options.Directory, "agents", name);
             var agent = new HostAgent(inventory, ControllerClient.Create(new Uri(url), token.GetProperty("secret").GetString()!, name),
-                new HostDriver(simulation, state, root: root), new AppliedStore(state), TimeProvider.System)
+                new HostDriver(simulation, root, state), new AppliedStore(state), TimeProvider.System)
             { Resync = options.Resync ?? TimeSpan.FromSeconds(10) };
             await agent.RegisterAsync(ct);
             hosts.Add(new LocalHost(name, root, inventory, simulation, agent));

@@ -45,7 +45,7 @@ public sealed class AgentEndToEndTests : IAsyncLifetime
 
     /// <summary>An agent for sim1; a new one over the same state directory is the same agent restarted.</summary>
     private HostAgent Agent() =>
-        new(_host.Host, ControllerClient.Create(new Uri(_server.Url), _agentToken, "sim1"), new HostDriver(_host, _dir.Sub("agent"), "qemu:///system"),
+        new(_host.Host, ControllerClient.Create(new Uri(_server.Url), _agentToken, "sim1"), new HostDriver(_host, _dir.Sub("root"), _dir.Sub("agent")),
             new AppliedStore(_dir.Sub("agent")), TimeProvider.System)
         { Resync = TimeSpan.FromSeconds(1) };
 

@@ -12,7 +12,7 @@ public sealed class HostDriverTests : IDisposable
     private readonly TempDir _dir = new();
     private readonly ScriptedCommandRunner _runner = new();
 
-    private HostDriver Driver() => new(_runner, _dir.Path);
+    private HostDriver Driver() => new(_runner, _dir.Sub("root"), _dir.Path);
 
     public void Dispose() => _dir.Dispose();
 

@@ -51,6 +51,11 @@ public sealed class LocalCloudTests
         for (var i = 0; i < 100 && irqs.Any(q => !pins.Contains(Affinity(q!))); i++)
             await Task.Delay(50);
         Assert.All(irqs, q => Assert.Contains(Affinity(q!), pins));
+        // irqbalance keeps off the dedicated pCPUs and leaves the steered IRQs alone (one file for the host).
+        var irqbalance = Path.Join(host.Root, "etc", "default", "irqbalance");
+        Assert.Contains("IRQBALANCE_BANNED_CPULIST=", File.ReadAllText(irqbalance), StringComparison.Ordinal);
+        Assert.All(irqs, q => Assert.Contains($"--banirq={q}", File.ReadAllText(irqbalance), StringComparison.Ordinal));
+        Assert.Contains(host.Simulation.Log, c => string.Join(' ', c) == "systemctl try-restart irqbalance.service");
         // Moved behind the agent's back: steered again on its next cycle.
         File.WriteAllText(Path.Join(host.Root, "proc", "irq", irqs[0]!, "smp_affinity_list"), "0\n");
         for (var i = 0; i < 100 && !pins.Contains(Affinity(irqs[0]!)); i++)
@@ -65,6 +70,10 @@ public sealed class LocalCloudTests
         for (var i = 0; i < 100 && irqs.Any(q => pins.Contains(Affinity(q!))); i++)
             await Task.Delay(50);
         Assert.All(irqs, q => Assert.DoesNotContain(Affinity(q!), pins));
+        for (var i = 0; i < 100 && File.ReadAllText(irqbalance).Contains("--banirq", StringComparison.Ordinal); i++)
+            await Task.Delay(50);
+        Assert.DoesNotContain("--banirq", File.ReadAllText(irqbalance), StringComparison.Ordinal);
+        Assert.Contains("IRQBALANCE_BANNED_CPULIST=", File.ReadAllText(irqbalance), StringComparison.Ordinal);
     }
 
     [Fact]
