@@ -11,7 +11,7 @@ internal static class HostListCommand
 {
     private static readonly Column[] Columns =
     [
-        Column.Of("name"), Column.Of("zone"), Column.Of("aggregates"), Column.Of("generation"), Column.Of("enabled"), Column.Of("disabledReason"),
+        Column.Of("name"), Column.Of("zone"), Column.Of("aggregates"), Column.Of("generation"), Column.Of("enabled"), Column.Of("disabledReason"), Column.Of("agent"),
         Column.Of("pinned", h => Column.UsedOf(h, "pinnedUsed", "pinnedTotal")), Column.Of("vfs", h => Column.UsedOf(h, "vfsUsed", "vfsTotal")),
     ];
 

@@ -4,6 +4,7 @@ using Isola.Server.Api;
 using Isola.Server.Lifecycle;
 using Isola.Server.Servers;
 using Isola.Store;
+using Isola.Store.Lifecycle;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -16,11 +17,21 @@ public sealed record SetHost(bool? Enabled, string? DisabledReason = null);
 /// <summary>/v1/hosts: inventory in (agents and admins), utilisation out (admins).</summary>
 internal static class HostEndpoints
 {
-    private static object View(StoredHost h, ILookup<(string Host, string Kind), (string Host, string Kind, string Item, string Server)> claims)
+    /// <summary>An agent that has not reported for this long is shown down (it reports at least every 10 s).</summary>
+    public static readonly TimeSpan AgentSilence = TimeSpan.FromSeconds(30);
+
+    private static object View(StoredHost h, ILookup<(string Host, string Kind), (string Host, string Kind, string Item, string Server)> claims,
+        IReadOnlyDictionary<string, (long Revision, long Applied, string? Heartbeat)> agents, DateTimeOffset now)
     {
         var sets = Isola.Scheduling.State.HostCpuSets.Of(h.Inventory);
+        var agent = agents.GetValueOrDefault(h.Name);
         return new
         {
+            agent = agent.Heartbeat is null ? "never-reported"
+                : now - DateTimeOffset.Parse(agent.Heartbeat, System.Globalization.CultureInfo.InvariantCulture) > AgentSilence ? "down" : "up",
+            heartbeatAt = agent.Heartbeat,
+            revision = agent.Revision,
+            appliedRevision = agent.Applied,
             h.Name,
             h.Zone,
             h.Aggregates,
@@ -55,21 +66,23 @@ internal static class HostEndpoints
             signals.Notify(name);
             return Results.NoContent();
         });
-        api.MapGet("/hosts", async (HttpContext http, PlacementStore store) =>
+        api.MapGet("/hosts", async (HttpContext http, PlacementStore store, LifecycleStore lifecycle, TimeProvider time) =>
         {
             Caller.Of(http).RequireAdmin();
             // Utilisation from the store's claims: this process's in-memory view may lag other processes'.
             var claims = (await store.ClaimsAsync()).ToLookup(c => (c.Host, c.Kind));
-            return Results.Ok((await store.HostsAsync()).Select(h => View(h, claims)));
+            var agents = await lifecycle.AgentsAsync();
+            return Results.Ok((await store.HostsAsync()).Select(h => View(h, claims, agents, time.GetUtcNow())));
         });
-        api.MapGet("/hosts/{name}", async (string name, HttpContext http, PlacementStore store) =>
+        api.MapGet("/hosts/{name}", async (string name, HttpContext http, PlacementStore store, LifecycleStore lifecycle, TimeProvider time) =>
         {
             Caller.Of(http).RequireAgentOf(name);
             var host = await store.HostAsync(name) ?? throw ApiException.NotFound("host", name);
-            return Results.Ok(View(host, (await store.ClaimsAsync()).Where(c => c.Host == name).ToLookup(c => (c.Host, c.Kind))));
+            return Results.Ok(View(host, (await store.ClaimsAsync()).Where(c => c.Host == name).ToLookup(c => (c.Host, c.Kind)), await lifecycle.AgentsAsync(), time.GetUtcNow()));
         });
         // Like `openstack compute service set --disable --disable-reason R`: no new servers there; what it holds stays.
-        api.MapPatch("/hosts/{name}", async (string name, SetHost body, HttpContext http, PlacementStore store, PlacementService placement) =>
+        api.MapPatch("/hosts/{name}", async (string name, SetHost body, HttpContext http, PlacementStore store, PlacementService placement, LifecycleStore lifecycle,
+            TimeProvider time) =>
         {
             Caller.Of(http).RequireAdmin();
             if (body.Enabled is null)
@@ -81,7 +94,7 @@ internal static class HostEndpoints
             if (!await placement.Placer.SetEnabledAsync(name, body.Enabled.Value, body.DisabledReason))
                 throw ApiException.NotFound("host", name);
             var host = (await store.HostAsync(name))!;
-            return Results.Ok(View(host, (await store.ClaimsAsync()).Where(c => c.Host == name).ToLookup(c => (c.Host, c.Kind))));
+            return Results.Ok(View(host, (await store.ClaimsAsync()).Where(c => c.Host == name).ToLookup(c => (c.Host, c.Kind)), await lifecycle.AgentsAsync(), time.GetUtcNow()));
         });
     }
 }

@@ -43,7 +43,11 @@ public sealed class ApiServer : IAsyncDisposable
         return client;
     }
 
-    public async ValueTask DisposeAsync() => await App.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await App.StopAsync(); // ends long polls (ApplicationStopping) before the services go
+        await App.DisposeAsync();
+    }
 }
 
 internal static class Http

@@ -142,6 +142,20 @@ public abstract class LifecycleSuite
     }
 
     [Fact]
+    public async Task A_host_whose_agent_went_silent_shows_down()
+    {
+        await using var w = await Start();
+        var (id, port, host) = await CreateServer(w);
+        var other = host == "h1" ? "h2" : "h1";
+        await Report(await Agent(w, host), host, 1, [new { id, vmState = "paused" }], [new { id = port, status = "DOWN" }]);
+        string AgentOf(System.Text.Json.JsonElement hosts, string name) => hosts.EnumerateArray().Single(h => h.Str("name") == name).Str("agent");
+        var (_, hosts) = await w.Admin.Get("/v1/hosts");
+        Assert.Equal(("up", "never-reported"), (AgentOf(hosts, host), AgentOf(hosts, other)));
+        _clock.Advance(TimeSpan.FromSeconds(31));
+        Assert.Equal("down", (await w.Admin.Get($"/v1/hosts/{host}")).Body.Str("agent"));
+    }
+
+    [Fact]
     public async Task An_agent_reads_and_writes_only_its_own_host()
     {
         await using var w = await Start();
