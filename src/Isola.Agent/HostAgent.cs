@@ -124,7 +124,9 @@ public sealed class HostAgent(HostTopology inventory, ControllerClient controlle
             if (driver.IrqAffinity(irq) is { } cpus)
                 affinity[irq] = cpus;
         }
-        return new ActualHost(await driver.DomainsAsync(ct), vfs, msi, affinity, driver.ReadHostFile(IrqbalancePath));
+        var dropIns = desired.Servers.Select(s => s.Plan?.Isolation).OfType<Isola.Rendering.Isolation.HostIsolation>().FirstOrDefault()?.SliceDropIns ?? [];
+        return new ActualHost(await driver.DomainsAsync(ct), vfs, msi, affinity, driver.ReadHostFile(IrqbalancePath),
+            dropIns.ToDictionary(f => f.Path, f => driver.ReadHostFile(f.Path)));
     }
 
     private Task ApplyAsync(Step step, CancellationToken ct) => step switch
@@ -149,6 +151,7 @@ public sealed class HostAgent(HostTopology inventory, ControllerClient controlle
         }),
         Step.RestoreIrq r => Do(() => driver.SetIrqAffinity(r.Irq, r.Cpus)),
         Step.Irqbalance b => IrqbalanceAsync(b, ct),
+        Step.SystemdDropIns d => DropInsAsync(d, ct),
         _ => throw new InvalidOperationException($"unknown step {step}"),
     };
 
@@ -158,6 +161,13 @@ public sealed class HostAgent(HostTopology inventory, ControllerClient controlle
     {
         driver.WriteHostFile(step.Path, step.Content);
         await driver.RestartIrqbalanceAsync(ct);
+    }
+
+    private async Task DropInsAsync(Step.SystemdDropIns step, CancellationToken ct)
+    {
+        foreach (var file in step.Files)
+            driver.WriteHostFile(file.Path, file.Content);
+        await driver.ReloadSystemdAsync(ct);
     }
 
     private static Task Do(Action action)

@@ -70,6 +70,9 @@ public sealed class HostDriver(ICommandRunner runner, string root, string stateD
         }
     }
 
+    /// <summary>Makes systemd read changed unit files and drop-ins.</summary>
+    public Task ReloadSystemdAsync(CancellationToken ct = default) => RunAsync(["systemctl", "daemon-reload"], ct);
+
     /// <summary>Makes irqbalance read its file again (only if it runs: <c>systemctl try-restart</c>).</summary>
     public Task RestartIrqbalanceAsync(CancellationToken ct = default) => RunAsync(["systemctl", "try-restart", "irqbalance.service"], ct);
 

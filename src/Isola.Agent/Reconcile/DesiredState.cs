@@ -19,7 +19,7 @@ public sealed record DesiredHost(string Host, long Revision, IReadOnlyList<Desir
 /// <param name="IrqAffinity">smp_affinity_list of each IRQ of interest.</param>
 public sealed record ActualHost(IReadOnlyDictionary<string, string> Domains, IReadOnlyDictionary<(string Pf, int Vf), Isola.Domain.Pci.VfState> Vfs,
     IReadOnlyDictionary<Isola.Domain.Pci.PciAddress, IReadOnlyList<int>>? MsiIrqs = null, IReadOnlyDictionary<int, string>? IrqAffinity = null,
-    string? Irqbalance = null);
+    string? Irqbalance = null, IReadOnlyDictionary<string, string?>? HostFiles = null);
 
 /// <summary>
 /// What the agent has put on the host for a server, kept on disk before it acts: a restarted agent

@@ -19,6 +19,8 @@ public abstract record Step(string Server)
     public sealed record RestoreIrq(string Id, int Irq, string Cpus) : Step(Id);
     /// <summary>The host's one irqbalance file, merged over every server, then irqbalance restarted.</summary>
     public sealed record Irqbalance(string Path, string Content) : Step("");
+    /// <summary>Host-wide files (systemd CPU isolation drop-ins), then systemd told to reload.</summary>
+    public sealed record SystemdDropIns(IReadOnlyList<Isola.Rendering.Isolation.HostFile> Files) : Step("");
 }
 
 /// <summary>What the agent reports after a cycle.</summary>
@@ -77,6 +79,11 @@ public static class Reconciler
         }
         if (IrqbalanceFile(desired, actual) is { } file && file.Content != actual.Irqbalance)
             steps.Add(new Step.Irqbalance(file.Path, file.Content));
+        // Host services on the reserved CPUs: host policy, the same in every plan; kept when the last server goes.
+        var dropIns = desired.Servers.Select(s => s.Plan?.Isolation).OfType<Isola.Rendering.Isolation.HostIsolation>().FirstOrDefault()?.SliceDropIns ?? [];
+        var changed = dropIns.Where(f => actual.HostFiles?.GetValueOrDefault(f.Path) != f.Content).ToList();
+        if (changed.Count > 0)
+            steps.Add(new Step.SystemdDropIns(changed));
         var wanted = desired.Servers.Select(s => s.Id).ToHashSet(StringComparer.Ordinal);
         foreach (var gone in applied.Values.Where(a => !wanted.Contains(a.Id)).OrderBy(a => a.Id, StringComparer.Ordinal))
         {

@@ -65,7 +65,7 @@ public sealed class SimulatedHost : ICommandRunner
             ["ip", "-d", "-j", "link", "show", "dev", var pf] => Nic.Show(pf),
             ["ip", "link", "set", ..] => Nic.Set([.. argv.Skip(3)]),
             ["virsh", "-c", _, ..] => Libvirt.Run([.. argv.Skip(3)]),
-            ["systemctl", "try-restart", "irqbalance.service"] => new CommandResult(0, "", ""),
+            ["systemctl", "try-restart", "irqbalance.service"] or ["systemctl", "daemon-reload"] => new CommandResult(0, "", ""),
             _ => new CommandResult(CommandResult.NotFound, "", $"{argv[0]}: command not found in the simulated host\n"),
         });
     }

@@ -56,6 +56,10 @@ public sealed class LocalCloudTests
         Assert.Contains("IRQBALANCE_BANNED_CPULIST=", File.ReadAllText(irqbalance), StringComparison.Ordinal);
         Assert.All(irqs, q => Assert.Contains($"--banirq={q}", File.ReadAllText(irqbalance), StringComparison.Ordinal));
         Assert.Contains(host.Simulation.Log, c => string.Join(' ', c) == "systemctl try-restart irqbalance.service");
+        // Host services confined to the reserved CPUs by systemd drop-ins, systemd reloaded.
+        var slice = File.ReadAllText(Path.Join(host.Root, "etc", "systemd", "system", "system.slice.d", "50-isola-cpus.conf"));
+        Assert.Matches(@"AllowedCPUs=\d", slice);
+        Assert.Contains(host.Simulation.Log, c => string.Join(' ', c) == "systemctl daemon-reload");
         // Moved behind the agent's back: steered again on its next cycle.
         File.WriteAllText(Path.Join(host.Root, "proc", "irq", irqs[0]!, "smp_affinity_list"), "0\n");
         for (var i = 0; i < 100 && !pins.Contains(Affinity(irqs[0]!)); i++)
