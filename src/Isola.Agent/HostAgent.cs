@@ -21,9 +21,6 @@ public sealed class HostAgent(HostTopology inventory, ControllerClient controlle
     /// <summary>The last failure of a cycle, for status and tests.</summary>
     public Exception? LastError { get; private set; }
 
-    /// <summary>Drift found and repaired so far, newest last.</summary>
-    public List<string> DriftLog { get; } = [];
-
     public async Task RegisterAsync(CancellationToken ct) => await controller.RegisterAsync(inventory, ct);
 
     /// <summary>One cycle: desired (waiting for a revision after <paramref name="after"/> if given), actual, steps, report.</summary>
@@ -55,7 +52,6 @@ public sealed class HostAgent(HostTopology inventory, ControllerClient controlle
                 failures.Add($"{step.GetType().Name} for {step.Server}: {e.Message}");
             }
         }
-        DriftLog.AddRange(drift);
         var report = Reconciler.Report(desired, await ReadAsync(desired, applied.Load(), ct));
         await controller.ReportAsync(report, ct);
         return new CycleResult(desired.Revision, done, failures, drift);
@@ -124,7 +120,7 @@ public sealed class HostAgent(HostTopology inventory, ControllerClient controlle
             if (driver.IrqAffinity(irq) is { } cpus)
                 affinity[irq] = cpus;
         }
-        var dropIns = desired.Servers.Select(s => s.Plan?.Isolation).OfType<Isola.Rendering.Isolation.HostIsolation>().FirstOrDefault()?.SliceDropIns ?? [];
+        var dropIns = desired.Isolation?.SliceDropIns ?? [];
         return new ActualHost(await driver.DomainsAsync(ct), vfs, msi, affinity, driver.ReadHostFile(IrqbalancePath),
             dropIns.ToDictionary(f => f.Path, f => driver.ReadHostFile(f.Path)));
     }

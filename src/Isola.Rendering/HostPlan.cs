@@ -9,6 +9,7 @@ namespace Isola.Rendering;
 /// interrupts and vhost threads run, host-wide isolation, kernel advice and the guest's network
 /// configuration. Pure data: the agent applies it.
 /// </summary>
+/// <param name="Server">The libvirt domain's name: the server's name unless the render input named the domain.</param>
 public sealed record HostPlan(
     string Server,
     string Host,

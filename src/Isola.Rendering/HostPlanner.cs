@@ -34,7 +34,7 @@ public static class HostPlanner
             throw new RenderException(errors.Distinct().ToList());
         var sets = HostCpuSets.Of(input.Host);
         var isolation = new HostIsolation(sets.Dedicated, sets.Reserved, irqs.Known.Select(k => k.Irq).Order().ToList());
-        return new HostPlan(placement.Server, placement.Host, uuid, xml.ToString(), vfs, irqs, isolation,
+        return new HostPlan(input.Domain, placement.Host, uuid, xml.ToString(), vfs, irqs, isolation,
             KernelAdvice.For(input.Host, placement), nics, NetworkConfigRenderer.Render(placement.Server, nics));
     }
 

@@ -6,7 +6,12 @@ namespace Isola.Rendering;
 
 /// <summary>Everything a host plan is made from: the placement, what was asked, and the host it is on.</summary>
 /// <param name="Uuid">The server's UUID; derived from its name when null.</param>
-public sealed record RenderInput(Placement Placement, Flavor Flavor, IReadOnlyList<PortSpec> Ports, HostTopology Host, string? Uuid = null);
+/// <param name="DomainName">The libvirt domain's name (and its instance directory); the server's name when null.</param>
+public sealed record RenderInput(Placement Placement, Flavor Flavor, IReadOnlyList<PortSpec> Ports, HostTopology Host, string? Uuid = null, string? DomainName = null)
+{
+    /// <summary>The name the domain has on the host.</summary>
+    public string Domain => DomainName ?? Placement.Server;
+}
 
 /// <summary>Where a host plan's files point on the host.</summary>
 public sealed record RenderOptions(string InstancesDirectory = "/var/lib/isola/instances", string Emulator = "/usr/bin/qemu-system-x86_64")

@@ -98,13 +98,6 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
             new { host, enabled, reason = enabled ? null : reason, now = Now }) > 0;
     }
 
-    /// <summary>Whether a host takes new servers.</summary>
-    public async Task<bool> EnabledAsync(string host, CancellationToken ct = default)
-    {
-        await using var connection = await Factory.OpenAsync(ct);
-        return await connection.ExecuteScalarAsync<bool>("SELECT enabled FROM hosts WHERE name = @host", new { host });
-    }
-
     /// <summary>Every server group's id and policy (what the scheduler needs of them).</summary>
     public async Task<IReadOnlyList<(string Id, GroupPolicy Policy)>> GroupsAsync(CancellationToken ct = default)
     {
@@ -124,13 +117,21 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
     /// <summary>The committed placements on a host, and the generation they add up to.</summary>
     public async Task<(long Generation, IReadOnlyList<Placement> Placements)> HostStateAsync(string host, CancellationToken ct = default)
     {
+        var (generation, _, placements) = await HostSnapshotAsync(host, ct);
+        return (generation, placements);
+    }
+
+    /// <summary>A host's generation, whether it takes new servers, and its committed placements, read together.</summary>
+    public async Task<(long Generation, bool Enabled, IReadOnlyList<Placement> Placements)> HostSnapshotAsync(string host, CancellationToken ct = default)
+    {
         await using var connection = await Factory.OpenAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
-        var generation = await connection.ExecuteScalarAsync<long>("SELECT generation FROM hosts WHERE name = @host", new { host }, tx);
+        var head = await connection.QuerySingleOrDefaultAsync<(long Generation, bool Enabled)>(
+            "SELECT generation, enabled FROM hosts WHERE name = @host", new { host }, tx);
         var placements = await connection.QueryAsync<string>(
             $"SELECT placement FROM servers WHERE host = @host AND status IN ({ServerStatus.HoldingList}) ORDER BY created_at, id", new { host }, tx);
         await tx.CommitAsync(ct);
-        return (generation, placements.Select(ParsePlacement).ToList());
+        return (head.Generation, head.Enabled, placements.Select(ParsePlacement).ToList());
     }
 
     /// <summary>Commits a server's placement if the host is still at <paramref name="expectedGeneration"/>; all or nothing.</summary>
@@ -255,11 +256,12 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
         return (deleted > 0 || fault is not null, holds ? row!.Value.Host : null, holds && row!.Value.Placement is { } json ? ParsePlacement(json) : null, generation);
     }
 
-    /// <summary>Every claim row: (host, kind, item, server).</summary>
-    public async Task<IReadOnlyList<(string Host, string Kind, string Item, string Server)>> ClaimsAsync(CancellationToken ct = default)
+    /// <summary>Every claim row (of one host, when named): (host, kind, item, server).</summary>
+    public async Task<IReadOnlyList<(string Host, string Kind, string Item, string Server)>> ClaimsAsync(string? host = null, CancellationToken ct = default)
     {
         await using var connection = await Factory.OpenAsync(ct);
-        return (await connection.QueryAsync<(string, string, string, string)>("SELECT host, kind, item, server_id FROM claims ORDER BY host, kind, item")).ToList();
+        return (await connection.QueryAsync<(string, string, string, string)>(
+            "SELECT host, kind, item, server_id FROM claims WHERE @host IS NULL OR host = @host ORDER BY host, kind, item", new { host })).ToList();
     }
 
     public async Task<int> ServerCountAsync(CancellationToken ct = default)

@@ -42,13 +42,6 @@ public sealed class PlacementWriter(PlacementStore store, int maxBatch = 64)
     /// <summary>Batches written so far (and their commits): how well group commit is doing.</summary>
     public (long Batches, long Commits) Written { get; private set; }
 
-    /// <summary>The epoch commits on <paramref name="host"/> are tagged with now.</summary>
-    public int EpochOf(string host)
-    {
-        lock (_lock)
-            return _hosts.TryGetValue(host, out var v) ? v.Epoch : 0;
-    }
-
     /// <summary>Commits one placement (after the ones queued before it); the outcome says whether it is in the store.</summary>
     public Task<CommitOutcome> CommitAsync(string serverId, string project, Placement placement, int epoch, WithinCommit? within, string? spec = null)
     {
@@ -66,8 +59,7 @@ public sealed class PlacementWriter(PlacementStore store, int maxBatch = 64)
             var snapshots = new List<HostSnapshot>();
             foreach (var host in names)
             {
-                var (generation, placements) = await store.HostStateAsync(host);
-                var enabled = await store.EnabledAsync(host);
+                var (generation, enabled, placements) = await store.HostSnapshotAsync(host);
                 lock (_lock)
                 {
                     var version = _hosts.TryGetValue(host, out var v) ? v : _hosts[host] = new HostVersion();

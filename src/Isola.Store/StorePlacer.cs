@@ -202,20 +202,6 @@ public sealed class StorePlacer
         }
     }
 
-    /// <summary>Re-reads hosts whose store generation is not what this process wrote (another process changed them).</summary>
-    public async Task RefreshChangedAsync(CancellationToken ct = default)
-    {
-        await _gate.WaitAsync(ct);
-        try
-        {
-            Apply(await _writer.RefreshAsync(null));
-        }
-        finally
-        {
-            _gate.Release();
-        }
-    }
-
     // Under the gate: the fleet takes the store's word for each host read.
     private void Apply(IReadOnlyList<HostSnapshot> snapshots, Isola.Domain.Topology.HostTopology? inventory = null)
     {

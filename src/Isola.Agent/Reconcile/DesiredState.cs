@@ -12,7 +12,11 @@ public sealed record DesiredPort(string Id, string Name, string Mac, string Stat
 public sealed record DesiredServer(string Id, string Name, string Status, string PowerState, IReadOnlyList<DesiredPort> Ports, DesiredPlan? Plan);
 
 /// <summary>What the host should hold, at a revision.</summary>
-public sealed record DesiredHost(string Host, long Revision, IReadOnlyList<DesiredServer> Servers);
+public sealed record DesiredHost(string Host, long Revision, IReadOnlyList<DesiredServer> Servers)
+{
+    /// <summary>The host-wide CPU isolation (the same in every plan); null when no server has a plan.</summary>
+    public Isola.Rendering.Isolation.HostIsolation? Isolation => Servers.Select(s => s.Plan?.Isolation).FirstOrDefault(i => i is not null);
+}
 
 /// <summary>What the host holds: its domains' states (virsh's words) and the VF settings its PFs hold.</summary>
 /// <param name="MsiIrqs">The host IRQs each VF of interest has now (its msi_irqs).</param>

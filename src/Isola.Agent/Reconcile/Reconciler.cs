@@ -80,7 +80,7 @@ public static class Reconciler
         if (IrqbalanceFile(desired, actual) is { } file && file.Content != actual.Irqbalance)
             steps.Add(new Step.Irqbalance(file.Path, file.Content));
         // Host services on the reserved CPUs: host policy, the same in every plan; kept when the last server goes.
-        var dropIns = desired.Servers.Select(s => s.Plan?.Isolation).OfType<Isola.Rendering.Isolation.HostIsolation>().FirstOrDefault()?.SliceDropIns ?? [];
+        var dropIns = desired.Isolation?.SliceDropIns ?? [];
         var changed = dropIns.Where(f => actual.HostFiles?.GetValueOrDefault(f.Path) != f.Content).ToList();
         if (changed.Count > 0)
             steps.Add(new Step.SystemdDropIns(changed));

@@ -22,7 +22,7 @@ internal static class DomainXmlRenderer
         var sets = HostCpuSets.Of(host);
         var memKiB = flavor.RamMiB * 1024;
         var domain = new XElement("domain", new XAttribute("type", "kvm"),
-            new XElement("name", placement.Server),
+            new XElement("name", input.Domain),
             new XElement("uuid", uuid),
             new XElement("metadata", new XElement(XName.Get("server", "https://isola.dev/xmlns/libvirt/1"),
                 new XAttribute(XNamespace.Xmlns + "isola", "https://isola.dev/xmlns/libvirt/1"),
@@ -123,7 +123,7 @@ internal static class DomainXmlRenderer
             Enumerable.Range(1, diskBus).Select(i => new XElement("controller", new XAttribute("type", "pci"), new XAttribute("index", i), new XAttribute("model", "pcie-root-port"))),
             new XElement("disk", new XAttribute("type", "file"), new XAttribute("device", "disk"),
                 new XElement("driver", new XAttribute("name", "qemu"), new XAttribute("type", "qcow2"), new XAttribute("cache", "none"), new XAttribute("io", "native")),
-                new XElement("source", new XAttribute("file", $"{options.InstancesDirectory}/{placement.Server}/disk.qcow2")),
+                new XElement("source", new XAttribute("file", $"{options.InstancesDirectory}/{input.Domain}/disk.qcow2")),
                 new XElement("target", new XAttribute("dev", "vda"), new XAttribute("bus", "virtio")),
                 Quotas.IoTune(input.Flavor, errors),
                 GuestAddress(diskBus)));

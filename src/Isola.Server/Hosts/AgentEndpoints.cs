@@ -1,6 +1,5 @@
 using Isola.Server.Api;
 using Isola.Server.Lifecycle;
-using Isola.Server.Servers;
 using Isola.Store;
 using Isola.Store.Lifecycle;
 using Microsoft.AspNetCore.Builder;

@@ -78,7 +78,7 @@ internal static class HostEndpoints
         {
             Caller.Of(http).RequireAgentOf(name);
             var host = await store.HostAsync(name) ?? throw ApiException.NotFound("host", name);
-            return Results.Ok(View(host, (await store.ClaimsAsync()).Where(c => c.Host == name).ToLookup(c => (c.Host, c.Kind)), await lifecycle.AgentsAsync(), time.GetUtcNow()));
+            return Results.Ok(View(host, (await store.ClaimsAsync(name)).ToLookup(c => (c.Host, c.Kind)), await lifecycle.AgentsAsync(), time.GetUtcNow()));
         });
         // Like `openstack compute service set --disable --disable-reason R`: no new servers there; what it holds stays.
         api.MapPatch("/hosts/{name}", async (string name, SetHost body, HttpContext http, PlacementStore store, PlacementService placement, LifecycleStore lifecycle,
@@ -94,7 +94,7 @@ internal static class HostEndpoints
             if (!await placement.Placer.SetEnabledAsync(name, body.Enabled.Value, body.DisabledReason))
                 throw ApiException.NotFound("host", name);
             var host = (await store.HostAsync(name))!;
-            return Results.Ok(View(host, (await store.ClaimsAsync()).Where(c => c.Host == name).ToLookup(c => (c.Host, c.Kind)), await lifecycle.AgentsAsync(), time.GetUtcNow()));
+            return Results.Ok(View(host, (await store.ClaimsAsync(name)).ToLookup(c => (c.Host, c.Kind)), await lifecycle.AgentsAsync(), time.GetUtcNow()));
         });
     }
 }

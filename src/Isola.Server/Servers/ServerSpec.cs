@@ -20,9 +20,9 @@ public sealed record ServerSpec(Flavor Flavor, IReadOnlyList<PortSpec> Ports)
     /// <summary>The server's host plan: what its host must look like (the same rendering `isola render` does).</summary>
     public static HostPlan Plan(string serverId, string placementJson, string specJson, HostTopology host)
     {
-        // The domain is named by the server's id: names are unique per project only, and a host holds many projects' servers.
-        var placement = JsonSerializer.Deserialize<Placement>(placementJson, IsolaJson.Options)! with { Server = DomainName(serverId) };
+        var placement = JsonSerializer.Deserialize<Placement>(placementJson, IsolaJson.Options)!;
         var spec = Parse(specJson);
-        return HostPlanner.Render(new RenderInput(placement, spec.Flavor, spec.Ports, host, serverId));
+        // The domain is named by the server's id: names are unique per project only, and a host holds many projects' servers.
+        return HostPlanner.Render(new RenderInput(placement, spec.Flavor, spec.Ports, host, serverId, DomainName(serverId)));
     }
 }
