@@ -18,10 +18,14 @@ public sealed class ControllerClient(HttpClient http, string host)
         return new ControllerClient(http, host);
     }
 
+    /// <summary>The host's VXLAN/GRE endpoint, sent with the inventory (Neutron's local_ip); null: the host has no tunnels.</summary>
+    public string? TunnelIp { get; init; }
+
     public async Task RegisterAsync(HostTopology inventory, CancellationToken ct)
     {
         using var body = new StringContent(InventoryDocument.Of(inventory).ToJson(), Encoding.UTF8, "application/json");
-        using var response = await http.PutAsync($"/v1/hosts/{Uri.EscapeDataString(host)}", body, ct);
+        var query = TunnelIp is null ? "" : $"?tunnelIp={Uri.EscapeDataString(TunnelIp)}";
+        using var response = await http.PutAsync($"/v1/hosts/{Uri.EscapeDataString(host)}{query}", body, ct);
         await Ensure(response, ct);
     }
 

@@ -6,7 +6,8 @@ using Isola.Domain.Topology;
 namespace Isola.Agent;
 
 /// <summary>What one reconcile cycle did.</summary>
-public sealed record CycleResult(long Revision, IReadOnlyList<Step> Done, IReadOnlyList<string> Failures, IReadOnlyList<string> Drift);
+public sealed record CycleResult(long Revision, IReadOnlyList<Step> Done, IReadOnlyList<string> Failures, IReadOnlyList<string> Drift,
+    IReadOnlyList<OvsStep>? OvsDone = null);
 
 /// <summary>
 /// The agent of one host: registers the host's inventory, then loops — fetch the desired state (a
@@ -17,6 +18,9 @@ public sealed record CycleResult(long Revision, IReadOnlyList<Step> Done, IReadO
 public sealed class HostAgent(HostTopology inventory, ControllerClient controller, HostDriver driver, AppliedStore applied, TimeProvider time)
 {
     public TimeSpan Resync { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The Open vSwitch part of each cycle (virtio ports' flows); null: the agent leaves OVS alone.</summary>
+    public OvsCycle? Ovs { get; init; }
 
     /// <summary>The last failure of a cycle, for status and tests.</summary>
     public Exception? LastError { get; private set; }
@@ -52,9 +56,13 @@ public sealed class HostAgent(HostTopology inventory, ControllerClient controlle
                 failures.Add($"{step.GetType().Name} for {step.Server}: {e.Message}");
             }
         }
-        var report = Reconciler.Report(desired, await ReadAsync(desired, applied.Load(), ct));
+        // Taps exist once their domains started (libvirt plugs them), so OVS comes after the domains.
+        var network = Ovs is null ? OvsCycleResult.Nothing : await Ovs.RunAsync(desired.Network, ct);
+        failures.AddRange(network.Failures);
+        drift.AddRange(network.Drift);
+        var report = Reconciler.Report(desired, await ReadAsync(desired, applied.Load(), ct), Ovs is null ? null : network.ReadyTaps);
         await controller.ReportAsync(report, ct);
-        return new CycleResult(desired.Revision, done, failures, drift);
+        return new CycleResult(desired.Revision, done, failures, drift, network.Done);
     }
 
     /// <summary>Registers, then runs cycles until cancelled; a failed cycle is retried after a pause.</summary>

@@ -50,7 +50,7 @@ public static class IsolaServer
                 o.SerializerOptions.Converters.Add(converter);
         });
         builder.Services.AddSingleton(settings).AddSingleton(time).AddSingleton(placements).AddSingleton(resources).AddSingleton(placement)
-            .AddSingleton(new LifecycleStore(factory, time)).AddSingleton<HostSignals>().AddSingleton<PlanCache>().AddSingleton<BuildTimeouts>()
+            .AddSingleton(new LifecycleStore(factory, time)).AddSingleton(new HostNetworkStore(factory)).AddSingleton<PeerRevisions>().AddSingleton<HostSignals>().AddSingleton<PlanCache>().AddSingleton<BuildTimeouts>()
             .AddHostedService(sp => sp.GetRequiredService<BuildTimeouts>());
         builder.Services.AddOpenApi();
         var app = builder.Build();

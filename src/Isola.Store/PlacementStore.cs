@@ -49,7 +49,8 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
     private string Now => time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture);
 
     /// <summary>Registers a host or replaces its inventory (its claims and generation stay).</summary>
-    public async Task UpsertHostAsync(HostTopology inventory, string? zone = null, IReadOnlyList<string>? aggregates = null, CancellationToken ct = default)
+    public async Task UpsertHostAsync(HostTopology inventory, string? zone = null, IReadOnlyList<string>? aggregates = null, CancellationToken ct = default,
+        string? tunnelIp = null)
     {
         await using var connection = await Factory.OpenAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
@@ -60,11 +61,14 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
             aggregates = JsonSerializer.Serialize(aggregates ?? [], IsolaJson.Compact),
             inventory = InventoryDocument.Of(inventory).ToJson(),
             now = Now,
+            tunnelIp,
         };
+        // A changed tunnel endpoint reaches the peers through HostNetworkStore.TouchPeersOfHostAsync.
         await connection.ExecuteAsync("""
-            INSERT INTO hosts (name, zone, aggregates, generation, enabled, updated_at)
-            VALUES (@name, @zone, @aggregates, 0, TRUE, @now)
-            ON CONFLICT (name) DO UPDATE SET zone = excluded.zone, aggregates = excluded.aggregates, updated_at = excluded.updated_at
+            INSERT INTO hosts (name, zone, aggregates, generation, enabled, updated_at, tunnel_ip)
+            VALUES (@name, @zone, @aggregates, 0, TRUE, @now, @tunnelIp)
+            ON CONFLICT (name) DO UPDATE SET zone = excluded.zone, aggregates = excluded.aggregates, updated_at = excluded.updated_at,
+                tunnel_ip = excluded.tunnel_ip
             """, row, tx);
         await connection.ExecuteAsync("""
             INSERT INTO host_inventories (host, inventory) VALUES (@name, @inventory)

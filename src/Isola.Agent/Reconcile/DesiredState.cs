@@ -12,7 +12,8 @@ public sealed record DesiredPort(string Id, string Name, string Mac, string Stat
 public sealed record DesiredServer(string Id, string Name, string Status, string PowerState, IReadOnlyList<DesiredPort> Ports, DesiredPlan? Plan);
 
 /// <summary>What the host should hold, at a revision.</summary>
-public sealed record DesiredHost(string Host, long Revision, IReadOnlyList<DesiredServer> Servers)
+/// <param name="Network">What the host's Open vSwitch flows depend on (virtio ports, their networks and peers); null from a controller that does not send it.</param>
+public sealed record DesiredHost(string Host, long Revision, IReadOnlyList<DesiredServer> Servers, Isola.Rendering.Flows.HostNetworkState? Network = null)
 {
     /// <summary>The host-wide CPU isolation (the same in every plan); null when no server has a plan.</summary>
     public Isola.Rendering.Isolation.HostIsolation? Isolation => Servers.Select(s => s.Plan?.Isolation).FirstOrDefault(i => i is not null);

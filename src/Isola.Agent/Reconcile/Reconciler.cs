@@ -109,10 +109,13 @@ public static class Reconciler
 
     /// <summary>
     /// The report after a cycle: each server's domain state, each port ACTIVE when its domain is
-    /// defined and every VF of it holds its settings (DOWN otherwise).
+    /// defined and every VF of it holds its settings, and for a virtio port when its tap is on the
+    /// integration bridge with its flows in place (<paramref name="readyTaps"/>; null: the agent does not manage
+    /// Open vSwitch); DOWN otherwise.
     /// </summary>
-    public static AgentReportBody Report(DesiredHost desired, ActualHost actual)
+    public static AgentReportBody Report(DesiredHost desired, ActualHost actual, IReadOnlySet<string>? readyTaps = null)
     {
+        var virtio = desired.Network?.Ports.ToDictionary(p => p.Id, p => p.Device, StringComparer.Ordinal) ?? new Dictionary<string, string>();
         var servers = new List<(string, string)>();
         var ports = new List<(string, string)>();
         foreach (var server in desired.Servers)
@@ -127,7 +130,8 @@ public static class Reconciler
             foreach (var port in server.Ports)
             {
                 var vfs = server.Plan?.Vfs.Where(v => v.Port == port.Name).ToList() ?? [];
-                var ready = state is "paused" or "running" && vfs.All(v => actual.Vfs.GetValueOrDefault((v.PfNetDev, v.VfIndex)) == v.Desired);
+                var ready = state is "paused" or "running" && vfs.All(v => actual.Vfs.GetValueOrDefault((v.PfNetDev, v.VfIndex)) == v.Desired)
+                    && (readyTaps is null || !virtio.TryGetValue(port.Id, out var tap) || readyTaps.Contains(tap));
                 ports.Add((port.Id, ready ? "ACTIVE" : "DOWN"));
             }
         }

@@ -26,6 +26,9 @@ public sealed class SimulatedHost : ICommandRunner
 
     public SimulatedLibvirt Libvirt { get; } = new();
 
+    /// <summary>The host's Open vSwitch; libvirt plugs a running domain's virtio taps into it.</summary>
+    public SimulatedOvs Ovs { get; } = new();
+
     /// <summary>Every command run, in order.</summary>
     public IReadOnlyList<IReadOnlyList<string>> Log
     {
@@ -41,6 +44,38 @@ public sealed class SimulatedHost : ICommandRunner
     {
         lock (_lock)
             _faults.Add((matches, result, times));
+    }
+
+    /// <summary>Open vSwitch as libvirt leaves it: the taps of running and paused domains plugged, the others' gone.</summary>
+    private CommandResult RunOvs(IReadOnlyList<string> argv)
+    {
+        foreach (var domain in Libvirt.Domains.Values)
+        {
+            var active = domain.State is "running" or "paused";
+            foreach (var nic in OvsInterfaces(domain.Xml))
+            {
+                if (active)
+                    Ovs.Plug(nic.Bridge, nic.Tap, nic.IfaceId, nic.Mac, domain.Uuid);
+                else
+                    Ovs.Unplug(nic.Tap);
+            }
+        }
+        return Ovs.Run(argv);
+    }
+
+    /// <summary>The domain's <c>&lt;interface type='bridge'&gt;</c> elements with an openvswitch virtualport and a target dev.</summary>
+    private static IEnumerable<(string Bridge, string Tap, string IfaceId, string Mac)> OvsInterfaces(string xml)
+    {
+        var doc = System.Xml.Linq.XDocument.Parse(xml);
+        foreach (var nic in doc.Descendants("interface").Where(i => (string?)i.Attribute("type") == "bridge"))
+        {
+            var port = nic.Element("virtualport");
+            var tap = (string?)nic.Element("target")?.Attribute("dev");
+            var bridge = (string?)nic.Element("source")?.Attribute("bridge");
+            if ((string?)port?.Attribute("type") != "openvswitch" || tap is null || bridge is null)
+                continue;
+            yield return (bridge, tap, (string?)port.Element("parameters")?.Attribute("interfaceid") ?? "", (string?)nic.Element("mac")?.Attribute("address") ?? "");
+        }
     }
 
     public Task<CommandResult> RunAsync(IReadOnlyList<string> argv, CancellationToken cancellationToken = default)
@@ -66,6 +101,7 @@ public sealed class SimulatedHost : ICommandRunner
             ["ip", "link", "set", ..] => Nic.Set([.. argv.Skip(3)]),
             ["virsh", "-c", _, ..] => Libvirt.Run([.. argv.Skip(3)]),
             ["systemctl", "try-restart", "irqbalance.service"] or ["systemctl", "daemon-reload"] => new CommandResult(0, "", ""),
+            ["ovs-vsctl" or "ovs-ofctl", ..] => RunOvs(argv),
             _ => new CommandResult(CommandResult.NotFound, "", $"{argv[0]}: command not found in the simulated host\n"),
         });
     }

@@ -192,7 +192,7 @@ internal static class DomainXmlRenderer
                 return new XElement("interface", new XAttribute("type", "bridge"), mac,
                     new XElement("source", new XAttribute("bridge", port.Bridge)),
                     new XElement("virtualport", new XAttribute("type", "openvswitch"), new XElement("parameters", new XAttribute("interfaceid", id))),
-                    new XElement("target", new XAttribute("dev", "tap" + id[..11])),
+                    new XElement("target", new XAttribute("dev", Flows.TapNames.Of(id))),
                     new XElement("model", new XAttribute("type", "virtio")),
                     new XElement("driver", new XAttribute("name", "vhost"), new XAttribute("queues", queues)),
                     port.Mtu != 1500 ? new XElement("mtu", new XAttribute("size", port.Mtu)) : null,

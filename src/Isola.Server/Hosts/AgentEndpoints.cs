@@ -27,7 +27,7 @@ internal static class AgentEndpoints
     public static void Map(IEndpointRouteBuilder api)
     {
         api.MapGet("/hosts/{name}/desired", async (string name, long? after, int? wait, HttpContext http, LifecycleStore lifecycle, PlacementStore placements,
-            HostSignals signals, TimeProvider time, PlanCache plans, Microsoft.Extensions.Hosting.IHostApplicationLifetime lifetime) =>
+            HostSignals signals, TimeProvider time, PlanCache plans, HostNetworkStore networks, Microsoft.Extensions.Hosting.IHostApplicationLifetime lifetime) =>
         {
             Caller.Of(http).RequireAgentOf(name);
             // A poll ends when the agent goes away or the server stops, whichever is first.
@@ -46,6 +46,8 @@ internal static class AgentEndpoints
                 await Task.WhenAny(changed, Task.Delay(left < TimeSpan.FromSeconds(1) ? left : TimeSpan.FromSeconds(1), time, stop.Token));
             }
             var desired = (await lifecycle.DesiredAsync(name))!;
+            // Read after the revision: a change that lands in between shows up now and again at the next revision.
+            var network = HostNetworkView.From((await networks.RowsAsync(name))!);
             var ports = desired.Ports.ToLookup(p => p.ServerId);
             plans.Keep(name, desired.Servers.Select(s => s.Id).ToHashSet(StringComparer.Ordinal));
             var rendered = new Dictionary<string, Isola.Rendering.HostPlan>(StringComparer.Ordinal);
@@ -68,6 +70,7 @@ internal static class AgentEndpoints
                     ports = ports[s.Id].Select(p => new { p.Id, p.Name, p.Mac, p.Status }),
                     plan = rendered.GetValueOrDefault(s.Id),
                 }),
+                network,
             });
         });
 

@@ -47,7 +47,8 @@ internal static class HostEndpoints
 
     public static void Map(IEndpointRouteBuilder api)
     {
-        api.MapPut("/hosts/{name}", async (string name, HttpRequest request, HttpContext http, PlacementStore store, PlacementService placement, HostSignals signals) =>
+        api.MapPut("/hosts/{name}", async (string name, HttpRequest request, HttpContext http, PlacementStore store, PlacementService placement, HostSignals signals,
+            PeerRevisions peers) =>
         {
             Caller.Of(http).RequireAgentOf(name);
             InventoryDocument doc;
@@ -61,9 +62,14 @@ internal static class HostEndpoints
             }
             if (doc.Host.Hostname != name)
                 throw ApiException.Invalid("host.hostname", $"the inventory is of {doc.Host.Hostname}, not {name}");
-            await store.UpsertHostAsync(doc.Host, request.Query["zone"].FirstOrDefault(), request.Query["aggregate"].Where(a => a is not null).Select(a => a!).ToList());
+            var tunnelIp = request.Query["tunnelIp"].FirstOrDefault();
+            if (tunnelIp is not null && !System.Net.IPAddress.TryParse(tunnelIp, out _))
+                throw ApiException.Invalid("tunnelIp", $"'{tunnelIp}' is not an IP address (the host's VXLAN/GRE endpoint)");
+            await store.UpsertHostAsync(doc.Host, request.Query["zone"].FirstOrDefault(), request.Query["aggregate"].Where(a => a is not null).Select(a => a!).ToList(),
+                tunnelIp: tunnelIp);
             await placement.AddOrRefreshHostAsync(name);
             signals.Notify(name);
+            await peers.TouchHostPeersAsync(name);
             return Results.NoContent();
         });
         api.MapGet("/hosts", async (HttpContext http, PlacementStore store, LifecycleStore lifecycle, TimeProvider time) =>

@@ -14,6 +14,7 @@ namespace Isola.Server.Lifecycle;
 /// were never committed.
 /// </summary>
 public sealed class BuildTimeouts(LifecycleStore lifecycle, ResourceStore resources, PlacementService placement, HostSignals signals, TimeProvider time,
+    Isola.Store.Lifecycle.HostNetworkStore networks, Hosts.PeerRevisions peers,
     ServerSettings settings, ILogger<BuildTimeouts> log) : BackgroundService
 {
     /// <summary>One pass: every overdue server failed. Answers the ids failed.</summary>
@@ -23,8 +24,10 @@ public sealed class BuildTimeouts(LifecycleStore lifecycle, ResourceStore resour
         foreach (var server in await lifecycle.OverdueAsync())
         {
             var fault = Fault(server, TimeSpan.FromSeconds(settings.BuildTimeoutSeconds));
+            var onNetworks = await networks.NetworksOfServerAsync(server.Id);
             if (await placement.Placer.ReleaseAsync(server.Id, server.Host, (c, tx) => ResourceStore.UnbindPortsAsync(c, tx, server.Id), ct, fault))
             {
+                await peers.TouchAsync(onNetworks, server.Host);
                 failed.Add(server.Id);
                 signals.Notify(server.Host);
                 log.LogWarning("server {Server} ({Id}) on {Host}: {Fault}", server.Name, server.Id, server.Host, fault);

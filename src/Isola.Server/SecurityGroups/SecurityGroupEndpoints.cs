@@ -63,7 +63,7 @@ internal static class SecurityGroupEndpoints
             };
         });
 
-        api.MapPost("/security-group-rules", async (CreateSecurityGroupRule body, HttpContext http, ResourceStore store) =>
+        api.MapPost("/security-group-rules", async (CreateSecurityGroupRule body, HttpContext http, ResourceStore store, Hosts.PeerRevisions peers) =>
         {
             var caller = Caller.Of(http);
             caller.RequireUser();
@@ -81,7 +81,10 @@ internal static class SecurityGroupEndpoints
             var rule = SecurityGroupRules.Check(body, group.Id, remote, errors);
             if (rule is null || errors.Count > 0)
                 throw ApiException.Invalid(errors);
-            return await store.TryCreateSecurityGroupRuleAsync(rule) switch
+            var created = await store.TryCreateSecurityGroupRuleAsync(rule);
+            if (created == RuleCreate.Created)
+                await peers.TouchGroupAsync(group.Id);
+            return created switch
             {
                 RuleCreate.Created => Results.Created($"/v1/security-group-rules/{rule.Id}", SecurityGroupRules.View(rule)),
                 RuleCreate.Duplicate => throw ApiException.Conflict("duplicate-rule", $"security group {group.Name} has this rule already"),
@@ -96,10 +99,13 @@ internal static class SecurityGroupEndpoints
         });
         api.MapGet("/security-group-rules/{id}", async (string id, HttpContext http, ResourceStore store) =>
             Results.Ok(SecurityGroupRules.View(await FindRule(store, Caller.Of(http), id))));
-        api.MapDelete("/security-group-rules/{id}", async (string id, HttpContext http, ResourceStore store) =>
+        api.MapDelete("/security-group-rules/{id}", async (string id, HttpContext http, ResourceStore store, Hosts.PeerRevisions peers) =>
         {
             var rule = await FindRule(store, Caller.Of(http), id);
-            return await store.DeleteSecurityGroupRuleAsync(rule.Id) ? Results.NoContent() : throw ApiException.NotFound("security group rule", id);
+            if (!await store.DeleteSecurityGroupRuleAsync(rule.Id))
+                throw ApiException.NotFound("security group rule", id);
+            await peers.TouchGroupAsync(rule.GroupId);
+            return Results.NoContent();
         });
     }
 

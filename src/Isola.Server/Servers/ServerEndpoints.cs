@@ -4,6 +4,7 @@ using Isola.Scheduling;
 using Isola.Scheduling.Requests;
 using Isola.Server.Api;
 using Isola.Server.Flavors;
+using Isola.Server.Hosts;
 using Isola.Server.Lifecycle;
 using Isola.Server.Ports;
 using Isola.Store;
@@ -29,7 +30,7 @@ internal static class ServerEndpoints
 {
     public static void Map(IEndpointRouteBuilder api)
     {
-        api.MapPost("/servers", async (CreateServer body, HttpContext http, ResourceStore store, PlacementService placement, HostSignals signals) =>
+        api.MapPost("/servers", async (CreateServer body, HttpContext http, ResourceStore store, PlacementService placement, HostSignals signals, PeerRevisions peers) =>
         {
             var caller = Caller.Of(http);
             caller.RequireUser();
@@ -63,7 +64,7 @@ internal static class ServerEndpoints
             var id = ResourceStore.NewId();
             try
             {
-                return await CreateAsync(body, caller, store, placement, signals, id, project, flavor, ports, nics);
+                return await CreateAsync(body, caller, store, placement, signals, peers, id, project, flavor, ports, nics);
             }
             catch (Exception) when (nics.Count > 0)
             {
@@ -87,10 +88,13 @@ internal static class ServerEndpoints
             var host = await placements.HostAsync(server.Host) ?? throw ApiException.NotFound("host", server.Host);
             return Results.Ok(ServerSpec.Plan(server.Id, server.Placement, server.Spec, host.Inventory));
         });
-        api.MapDelete("/servers/{id}", async (string id, HttpContext http, ResourceStore store, PlacementService placement, HostSignals signals) =>
+        api.MapDelete("/servers/{id}", async (string id, HttpContext http, ResourceStore store, PlacementService placement, HostSignals signals,
+            HostNetworkStore networks, PeerRevisions peers) =>
         {
             var server = await Find(store, Caller.Of(http), id);
+            var onNetworks = await networks.NetworksOfServerAsync(server.Id);
             await placement.Placer.ReleaseAsync(server.Id, server.Host, (c, tx) => ResourceStore.UnbindPortsAsync(c, tx, server.Id));
+            await peers.TouchAsync(onNetworks, server.Host);
             // The ports it made for itself (created from networks) go with it, as Nova's do.
             await store.DeletePortsCreatedForAsync(server.Id);
             if (server.Host is not null)
@@ -99,7 +103,7 @@ internal static class ServerEndpoints
         });
     }
 
-    private static async Task<IResult> CreateAsync(CreateServer body, Caller caller, ResourceStore store, PlacementService placement, HostSignals signals,
+    private static async Task<IResult> CreateAsync(CreateServer body, Caller caller, ResourceStore store, PlacementService placement, HostSignals signals, PeerRevisions peers,
         string id, string project, Flavor flavor, List<PortRecord> ports, IReadOnlyList<ServerNic> nics)
     {
         for (var i = 0; i < nics.Count; i++)
@@ -151,6 +155,9 @@ internal static class ServerEndpoints
             };
         }
         signals.Notify(result.Placement.Host);
+        var virtioNetworks = ports.Where(p => PortEndpoints.Spec(p).VnicType == VnicType.Normal).Select(p => p.NetworkId).ToList();
+        if (virtioNetworks.Count > 0)
+            await peers.TouchAsync(virtioNetworks, result.Placement.Host);
         // The row as the commit wrote it (no need to read it back).
         var created = new ServerRecord(id, project, body.Name!, ServerStatus.Build, result.Placement.Host, null, spec, TaskState.Scheduled, PowerState.Paused,
             GroupId: group?.Id);

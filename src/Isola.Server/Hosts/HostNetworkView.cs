@@ -1,0 +1,64 @@
+using Isola.Rendering.Flows;
+using Isola.Scheduling.Requests;
+using Isola.Server.Ports;
+using Isola.Store.Lifecycle;
+using Isola.Store.Resources;
+
+namespace Isola.Server.Hosts;
+
+/// <summary>
+/// A host's <see cref="HostNetworkState"/> from the store's rows: its virtio ports with their
+/// addresses, security group rules (remote groups turned into their members' addresses) and
+/// bandwidth limits, the networks they are on and, for tunnel networks, the other hosts' ports on
+/// them (l2population). SR-IOV ports are left out: their VFs bypass Open vSwitch.
+/// </summary>
+internal static class HostNetworkView
+{
+    public static HostNetworkState From(HostNetworkRows rows)
+    {
+        var addresses = rows.Addresses.ToLookup(a => a.PortId, a => a.Address);
+        var members = rows.GroupMembers.ToLookup(m => m.GroupId, m => m.Address);
+        var rules = rows.Rules.ToLookup(r => r.PortId);
+        var bandwidth = rows.Bandwidth.ToLookup(b => b.PolicyId);
+        var local = rows.Local.Where(IsVirtio).ToList();
+        var used = local.Select(p => p.NetworkId).ToHashSet(StringComparer.Ordinal);
+        var networks = rows.Networks.Where(n => used.Contains(n.Id)).Select(n =>
+        {
+            var type = Enum.Parse<SegmentType>(n.Type, ignoreCase: true);
+            var peers = type is SegmentType.Vxlan or SegmentType.Gre
+                ? rows.Remote.Where(p => p.NetworkId == n.Id && p.TunnelIp is not null && IsVirtio(p))
+                    .GroupBy(p => (p.Host, p.TunnelIp))
+                    .OrderBy(g => g.Key.Host, StringComparer.Ordinal)
+                    .Select(g => new NetworkPeer(g.Key.Host, g.Key.TunnelIp!, g.Select(p => new RemotePort(p.Mac, addresses[p.Id].ToList())).ToList()))
+                    .ToList()
+                : [];
+            return new OverlayNetwork(n.Id, type, n.Segment, n.Physnet, peers);
+        }).ToList();
+        var ports = local.Select(p =>
+        {
+            var limits = p.QosPolicyId is null ? [] : bandwidth[p.QosPolicyId].ToList();
+            return new OverlayPort(p.Id, p.ServerId, TapNames.Of(p.Id), p.NetworkId, p.Mac, addresses[p.Id].ToList(),
+                rules[p.Id].Select(r => Rule(r, members)).ToList(), p.PortSecurity, Rate(limits, "egress"), Rate(limits, "ingress"));
+        }).ToList();
+        return new HostNetworkState(rows.TunnelIp, networks, ports);
+    }
+
+    private static bool IsVirtio(BoundPortRow port) => PortEndpoints.Spec(SpecOnly(port)).VnicType == VnicType.Normal;
+
+    private static PortRecord SpecOnly(BoundPortRow p) => new(p.Id, "", p.NetworkId, "", p.Mac, "", p.ServerId, p.Spec, null);
+
+    private static SecurityRule Rule(PortRuleRow r, ILookup<string, string> members)
+    {
+        var version = r.Ethertype == "IPv6" ? 6 : 4;
+        IReadOnlyList<string>? remotes = r.RemoteGroupId is not null
+            ? members[r.RemoteGroupId].Where(a => a.Contains(':', StringComparison.Ordinal) == (version == 6)).Select(a => a + (version == 6 ? "/128" : "/32")).ToList()
+            : r.RemoteIpPrefix is not null ? [r.RemoteIpPrefix] : null;
+        return new SecurityRule(r.Direction, version, r.Protocol, r.PortMin, r.PortMax, remotes);
+    }
+
+    /// <summary>A bandwidth limit; without a burst, 80% of the rate (as Neutron's Open vSwitch agent does).</summary>
+    private static PortRate? Rate(IEnumerable<BandwidthRow> limits, string direction) =>
+        limits.FirstOrDefault(l => l.Direction == direction) is { MaxKbps: { } kbps } l
+            ? new PortRate(kbps, l.MaxBurstKbps is > 0 ? l.MaxBurstKbps.Value : Math.Max(1, kbps * 8 / 10))
+            : null;
+}
