@@ -6,8 +6,10 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the tests use for real: iproute2 (ip -j link show); libvirt 9 (virt-xml-validate,
 # virsh with the test:/// driver) and xmllint, which virt-xml-validate calls; PostgreSQL 15, which
-# the store tests start on 127.0.0.1 in a temp directory (tests/Isola.Tests/Store/PostgresServer.cs).
-packages=(iproute2 libvirt-clients libvirt-daemon libxml2-utils postgresql-15)
+# the store tests start on 127.0.0.1 in a temp directory (tests/Isola.Tests/Store/PostgresServer.cs);
+# Open vSwitch 3.1, whose userspace daemons the flow tests start privately (tests/Isola.Tests/Support/
+# OvsSwitch.cs), and iperf3, ping and ethtool for the traffic test between network namespaces.
+packages=(iproute2 libvirt-clients libvirt-daemon libxml2-utils postgresql-15 openvswitch-switch iperf3 iputils-ping ethtool)
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 missing=()
 for p in "${packages[@]}"; do

@@ -22,7 +22,15 @@ internal static class AgentCommand
         var driver = new Option<string>("--driver") { Description = "linux: run ip and virsh; simulated: an in-memory NIC and libvirt", DefaultValueFactory = _ => "linux" };
         var state = new Option<string>("--state-dir") { Description = "Where the agent keeps what it put on the host", DefaultValueFactory = _ => "/var/lib/isola/agent" };
         var libvirt = new Option<string>("--libvirt-uri") { Description = "virsh -c URI", DefaultValueFactory = _ => "qemu:///system" };
-        var command = new Command("agent", "Run the host agent: register, then keep the host as its desired state says") { controller, token, root, driver, state, libvirt };
+        var tunnelIp = new Option<string?>("--tunnel-ip") { Description = "This host's VXLAN/GRE endpoint address (Neutron's local_ip); without it, no tunnels" };
+        var integration = new Option<string>("--integration-bridge") { Description = "The OVS bridge virtio ports are plugged into", DefaultValueFactory = _ => "br-int" };
+        var mappings = new Option<string?>("--bridge-mappings") { Description = "physnet:bridge[,...]: the OVS bridge holding each physical network's NIC" };
+        var datapath = new Option<string?>("--ovs-datapath") { Description = "datapath_type of the integration bridge when the agent creates it (system, netdev)" };
+        var noOvs = new Option<bool>("--no-ovs") { Description = "Leave Open vSwitch alone (hosts with SR-IOV ports only)" };
+        var command = new Command("agent", "Run the host agent: register, then keep the host as its desired state says")
+        {
+            controller, token, root, driver, state, libvirt, tunnelIp, integration, mappings, datapath, noOvs,
+        };
         command.SetAction(async (parse, ct) =>
         {
             var rootPath = parse.GetValue(root)!;
@@ -32,6 +40,17 @@ internal static class AgentCommand
                 return console.Fail(ExitCodes.Usage, "--driver: linux or simulated");
             if (!Uri.TryCreate(parse.GetValue(controller), UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
                 return console.Fail(ExitCodes.Usage, "--controller: an http(s) URL");
+            if (parse.GetValue(tunnelIp) is { } ip && !System.Net.IPAddress.TryParse(ip, out _))
+                return console.Fail(ExitCodes.Usage, $"--tunnel-ip: '{ip}' is not an IP address");
+            Isola.Rendering.Flows.OvsLayout layout;
+            try
+            {
+                layout = Isola.Rendering.Flows.OvsLayout.Parse(parse.GetValue(integration)!, parse.GetValue(mappings));
+            }
+            catch (FormatException e)
+            {
+                return console.Fail(ExitCodes.Usage, $"--bridge-mappings: {e.Message}");
+            }
             HostConfig config;
             try
             {
@@ -44,8 +63,11 @@ internal static class AgentCommand
             var inventory = await new HostDiscovery(rootPath, CommandRunners.ForRoot(rootPath), config).DiscoverAsync(ct);
             ICommandRunner runner = parse.GetValue(driver) == "simulated" ? new SimulatedHost(inventory) : new ProcessCommandRunner();
             var stateDir = parse.GetValue(state)!;
-            var agent = new HostAgent(inventory, ControllerClient.Create(url, parse.GetValue(token)!, inventory.Hostname),
-                new HostDriver(runner, rootPath, stateDir, parse.GetValue(libvirt)!), new AppliedStore(stateDir), TimeProvider.System);
+            var agent = new HostAgent(inventory, ControllerClient.Create(url, parse.GetValue(token)!, inventory.Hostname, parse.GetValue(tunnelIp)),
+                new HostDriver(runner, rootPath, stateDir, parse.GetValue(libvirt)!), new AppliedStore(stateDir), TimeProvider.System)
+            {
+                Ovs = parse.GetValue(noOvs) ? null : new OvsCycle(new OvsDriver(runner, stateDir, parse.GetValue(datapath)), layout),
+            };
             console.Out.WriteLine($"agent for {inventory.Hostname} ({parse.GetValue(driver)} driver) on {url}");
             await agent.RunAsync(ct);
             return ExitCodes.Ok;

@@ -82,10 +82,17 @@ public sealed class LocalCloud : IAsyncDisposable
             if (status != 201)
                 throw new InvalidOperationException($"could not make a host token for {name}: {status}");
             var simulation = new SimulatedHost(inventory);
+            // The operator's part on a real host: a bridge per physical network, holding its NIC.
+            foreach (var bridge in SimulatedLayout.BridgeMappings.Values)
+                simulation.Ovs.AddBridge(bridge);
             var state = Path.Join(options.Directory, "agents", name);
-            var agent = new HostAgent(inventory, ControllerClient.Create(new Uri(url), token.GetProperty("secret").GetString()!, name),
+            // Tunnel endpoints from TEST-NET-2 (RFC 5737): simulated hosts send nothing anywhere.
+            var agent = new HostAgent(inventory, ControllerClient.Create(new Uri(url), token.GetProperty("secret").GetString()!, name, $"198.51.100.{i}"),
                 new HostDriver(simulation, root, state), new AppliedStore(state), TimeProvider.System)
-            { Resync = options.Resync ?? TimeSpan.FromSeconds(10) };
+            {
+                Resync = options.Resync ?? TimeSpan.FromSeconds(10),
+                Ovs = new OvsCycle(new OvsDriver(simulation, state), SimulatedLayout),
+            };
             await agent.RegisterAsync(ct);
             hosts.Add(new LocalHost(name, root, inventory, simulation, agent));
             progress?.Invoke($"host {name}: {inventory.Cpus.Count} CPUs, {inventory.Devices.Sum(d => d.AssignableVfs.Count())} VFs, agent registered");
@@ -96,6 +103,9 @@ public sealed class LocalCloud : IAsyncDisposable
             cloud._agents.Add(Task.Run(() => host.Agent.RunAsync(cloud._stop.Token), CancellationToken.None));
         return cloud;
     }
+
+    /// <summary>The simulated hosts' Open vSwitch: br-int, and physnet2 (the examples' VLAN network) on br-physnet2.</summary>
+    private static readonly Isola.Rendering.Flows.OvsLayout SimulatedLayout = Isola.Rendering.Flows.OvsLayout.Parse("br-int", "physnet2:br-physnet2");
 
     /// <summary>The examples the demo uses: a project, flavors for both scenarios, a shared VLAN and an internal VXLAN network.</summary>
     private static async Task ExamplesAsync(HttpClient api, CancellationToken ct)

@@ -135,8 +135,9 @@ public static class FlowPipeline
                 {
                     var vlan = network.Segment ?? throw new ArgumentException($"network {network.Id} (vlan) has no segment", nameof(state));
                     Add(FlowTables.Classify, 100, $"in_port={patch},dl_vlan={vlan}",
-                        $"strip_vlan,set_field:{zone}->reg6,goto_table:{FlowTables.Forward}");
-                    uplink = $"mod_vlan_vid:{vlan},output:{patch}";
+                        $"pop_vlan,set_field:{zone}->reg6,goto_table:{FlowTables.Forward}");
+                    // OVS's own spelling (it prints mod_vlan_vid this way), so diff-flows sees no difference.
+                    uplink = $"push_vlan:0x8100,set_field:{4096 + vlan}->vlan_vid,output:{patch}";
                 }
                 else
                 {
@@ -309,7 +310,7 @@ public static class FlowPipeline
         var macHex = "0x" + mac.Replace(":", "", StringComparison.Ordinal).ToLowerInvariant();
         var ipHex = "0x" + Convert.ToHexStringLower(IPAddress.Parse(ip).GetAddressBytes());
         return "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[]," +
-               $"mod_dl_src:{Mac(mac)}," +
+               $"set_field:{Mac(mac)}->eth_src," +
                "load:0x2->NXM_OF_ARP_OP[]," +
                "move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[]," +
                "move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[]," +

@@ -66,8 +66,8 @@ public class FlowPipelineTests
         Assert.Contains(flows, f => f.EndsWith($"table=50,priority=90,reg6={Zone(FlowScenarios.NetA)},dl_dst=fa:16:3e:00:02:a3 actions=set_field:0x3e9->tun_id,output:{ofports["vxlan-0a000002"]}", StringComparison.Ordinal));
         Assert.Contains(flows, f => f.EndsWith($"table=0,priority=100,in_port={ofports["gre-0a000003"]},tun_id=0x3ea actions=set_field:{Zone(FlowScenarios.NetB)}->reg6,goto_table:50", StringComparison.Ordinal));
         // The VLAN network leaves tagged on the patch port and arrives untagged.
-        Assert.Contains(flows, f => f.Contains($"mod_vlan_vid:100,output:{ofports["int-br-physnet2"]}", StringComparison.Ordinal));
-        Assert.Contains(flows, f => f.Contains($"in_port={ofports["int-br-physnet2"]},dl_vlan=100 actions=strip_vlan", StringComparison.Ordinal));
+        Assert.Contains(flows, f => f.Contains($"push_vlan:0x8100,set_field:4196->vlan_vid,output:{ofports["int-br-physnet2"]}", StringComparison.Ordinal));
+        Assert.Contains(flows, f => f.Contains($"in_port={ofports["int-br-physnet2"]},dl_vlan=100 actions=pop_vlan", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -112,8 +112,8 @@ public class FlowPipelineTests
         var flows = IntegrationFlows(Render(FlowScenarios.State()));
         var answers = flows.Where(f => f.Contains("table=20,priority=100,", StringComparison.Ordinal) && f.Contains("arp_tpa=10.1.0.11 ", StringComparison.Ordinal)).ToList();
         Assert.Equal(2, answers.Count);
-        Assert.Contains(answers, f => f.Contains($"reg6={Zone(FlowScenarios.NetA)},", StringComparison.Ordinal) && f.Contains("mod_dl_src:fa:16:3e:00:00:a1", StringComparison.Ordinal));
-        Assert.Contains(answers, f => f.Contains($"reg6={Zone(FlowScenarios.NetB)},", StringComparison.Ordinal) && f.Contains("mod_dl_src:fa:16:3e:00:00:b1", StringComparison.Ordinal));
+        Assert.Contains(answers, f => f.Contains($"reg6={Zone(FlowScenarios.NetA)},", StringComparison.Ordinal) && f.Contains("set_field:fa:16:3e:00:00:a1->eth_src", StringComparison.Ordinal));
+        Assert.Contains(answers, f => f.Contains($"reg6={Zone(FlowScenarios.NetB)},", StringComparison.Ordinal) && f.Contains("set_field:fa:16:3e:00:00:b1->eth_src", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -1,0 +1,201 @@
+using Isola.Agent;
+using Isola.Agent.Driver;
+using Isola.Rendering.Flows;
+using Isola.Tests.Rendering.Flows;
+using Isola.Tests.Support;
+
+namespace Isola.Tests.Agent.Ovs;
+
+/// <summary>
+/// The flow pipeline as the agent puts it on a real ovs-vswitchd (userspace, dummy datapath), checked
+/// with ofproto/trace: tenant isolation, tunnels with the right key to the right peer, flooding only
+/// to a network's members, the ARP responder, port security, security groups with conntrack, VLAN
+/// on the physical bridge, meters, drift repair, and nothing left after delete.
+/// </summary>
+public sealed class FlowPipelineOnOvsTests : IAsyncLifetime
+{
+    private readonly OvsSwitch _ovs = new();
+    private readonly TempDir _dir = new();
+    private OvsCycle _cycle = null!;
+    private readonly Dictionary<string, int> _ports = new(StringComparer.Ordinal);
+
+    public async Task InitializeAsync()
+    {
+        await _ovs.InitializeAsync();
+        await _ovs.AddBridgeAsync("br-int");
+        await _ovs.AddBridgeAsync("br-physnet2");
+        foreach (var port in FlowScenarios.State().Ports)
+            await _ovs.PlugAsync("br-int", port.Device, port.Id);
+        _cycle = new OvsCycle(new OvsDriver(_ovs.Runner, _dir.Sub("agent"), "dummy"), FlowScenarios.Layout);
+        var result = await _cycle.RunAsync(FlowScenarios.State(), default);
+        Assert.Empty(result.Failures);
+        Assert.Equal(["tapa1", "tapa2", "tapb1", "tapv1"], result.ReadyTaps.Order(StringComparer.Ordinal));
+        foreach (var name in new[] { "tapa1", "tapa2", "tapb1", "tapv1", "vxlan-0a000002", "gre-0a000003", "int-br-physnet2" })
+            _ports[name] = await _ovs.OfportAsync(name);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _ovs.DisposeAsync();
+        _dir.Dispose();
+    }
+
+    private static string Tcp(string fromMac, string fromIp, string toMac, string toIp, int dport, int sport = 40000) =>
+        $"tcp,dl_src={fromMac},dl_dst={toMac},nw_src={fromIp},nw_dst={toIp},tp_src={sport},tp_dst={dport}";
+
+    private static string Arp(string fromMac, string fromIp, string askFor) =>
+        $"arp,dl_src={fromMac},dl_dst=ff:ff:ff:ff:ff:ff,arp_op=1,arp_spa={fromIp},arp_tpa={askFor},arp_sha={fromMac},arp_tha=00:00:00:00:00:00";
+
+    private Task<OvsSwitch.Trace> From(string tap, string flow, params string[] ctNext) => _ovs.TraceAsync("br-int", $"in_port={_ports[tap]},{flow}", ctNext);
+
+    [Fact]
+    public async Task Unicast_to_a_remote_mac_leaves_on_the_peers_tunnel_with_the_networks_key()
+    {
+        var vxlan = await From("tapa1", Tcp("fa:16:3e:00:00:a1", "10.1.0.11", "fa:16:3e:00:02:a3", "10.1.0.13", 22));
+        Assert.Equal([_ports["vxlan-0a000002"]], vxlan.Outputs);
+        Assert.Contains("set_field:0x3e9->tun_id", vxlan.Text, StringComparison.Ordinal);
+
+        var gre = await From("tapb1", Tcp("fa:16:3e:00:00:b1", "10.1.0.11", "fa:16:3e:00:03:b2", "10.1.0.12", 22));
+        Assert.Equal([_ports["gre-0a000003"]], gre.Outputs);
+        Assert.Contains("set_field:0x3ea->tun_id", gre.Text, StringComparison.Ordinal);
+
+        var options = await _ovs.Vsctl("get", "Interface", "vxlan-0a000002", "options");
+        Assert.Contains("remote_ip=\"10.0.0.2\"", options, StringComparison.Ordinal);
+        Assert.Contains("key=flow", options, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_tenants_frames_never_reach_another_tenants_port_and_broadcast_goes_to_its_members_only()
+    {
+        // To tenant B's MAC from tenant A: not B's port (unknown on A's network: to A's peers only).
+        var cross = await From("tapa1", Tcp("fa:16:3e:00:00:a1", "10.1.0.11", "fa:16:3e:00:00:b1", "10.1.0.12", 22));
+        Assert.DoesNotContain(_ports["tapb1"], cross.Outputs);
+        Assert.DoesNotContain(_ports["gre-0a000003"], cross.Outputs);
+        Assert.Equal([_ports["vxlan-0a000002"]], cross.Outputs);
+
+        var broadcast = await From("tapa1", Arp("fa:16:3e:00:00:a1", "10.1.0.11", "10.1.0.99"));
+        Assert.Equal([_ports["tapa2"], _ports["vxlan-0a000002"]], broadcast.Outputs.Order());
+
+        // From a tunnel: the key picks the network; a frame for a MAC not here goes nowhere (no hairpin).
+        var inbound = await _ovs.TraceAsync("br-int", $"in_port={_ports["vxlan-0a000002"]},tun_id=0x3e9," +
+            Tcp("fa:16:3e:00:02:a3", "10.1.0.13", "fa:16:3e:00:00:a1", "10.1.0.11", 22));
+        Assert.Equal([_ports["tapa1"]], inbound.Outputs);
+        var wrongKey = await _ovs.TraceAsync("br-int", $"in_port={_ports["vxlan-0a000002"]},tun_id=0x3ea," +
+            Tcp("fa:16:3e:00:02:a3", "10.1.0.13", "fa:16:3e:00:00:b1", "10.1.0.11", 22));
+        Assert.True(wrongKey.Dropped, wrongKey.Text);
+        var hairpin = await _ovs.TraceAsync("br-int", $"in_port={_ports["vxlan-0a000002"]},tun_id=0x3e9," +
+            Tcp("fa:16:3e:00:02:a3", "10.1.0.13", "fa:16:3e:00:09:99", "10.1.0.77", 22));
+        Assert.True(hairpin.Dropped, hairpin.Text);
+    }
+
+    [Fact]
+    public async Task Arp_for_a_known_address_is_answered_locally_per_network()
+    {
+        var local = await From("tapa1", Arp("fa:16:3e:00:00:a1", "10.1.0.11", "10.1.0.12"));
+        Assert.True(local.BackToSender, local.Text);
+        Assert.Empty(local.Outputs);
+        Assert.Contains("arp_op=2,arp_sha=fa:16:3e:00:00:a2", local.FinalFlow, StringComparison.Ordinal);
+
+        var remote = await From("tapa1", Arp("fa:16:3e:00:00:a1", "10.1.0.11", "10.1.0.13"));
+        Assert.Contains("arp_sha=fa:16:3e:00:02:a3", remote.FinalFlow, StringComparison.Ordinal);
+
+        // Tenant B's 10.1.0.12 is its own remote VM, not tenant A's.
+        var otherTenant = await From("tapb1", Arp("fa:16:3e:00:00:b1", "10.1.0.11", "10.1.0.12"));
+        Assert.Contains("arp_sha=fa:16:3e:00:03:b2", otherTenant.FinalFlow, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Spoofed_source_mac_or_address_is_dropped()
+    {
+        Assert.True((await From("tapa1", Tcp("fa:16:3e:00:00:ee", "10.1.0.11", "fa:16:3e:00:00:a2", "10.1.0.12", 8080))).Dropped);
+        Assert.True((await From("tapa1", Tcp("fa:16:3e:00:00:a1", "10.1.0.99", "fa:16:3e:00:00:a2", "10.1.0.12", 8080))).Dropped);
+        Assert.True((await From("tapa1", Arp("fa:16:3e:00:00:a1", "10.1.0.12", "10.1.0.13"))).Dropped);
+        // The same frame from the right address passes: the drops are the check, not the trace.
+        Assert.Equal([_ports["tapa2"]], (await From("tapa1", Tcp("fa:16:3e:00:00:a1", "10.1.0.11", "fa:16:3e:00:00:a2", "10.1.0.12", 8080))).Outputs);
+    }
+
+    [Fact]
+    public async Task Security_groups_allow_what_their_rules_say_and_replies_of_allowed_connections()
+    {
+        // a2 takes tcp 8000-8099 from 10.1.0.0/24 only; a1 takes ssh and icmp from anywhere.
+        Assert.Equal([_ports["tapa2"]], (await From("tapa1", Tcp("fa:16:3e:00:00:a1", "10.1.0.11", "fa:16:3e:00:00:a2", "10.1.0.12", 8099))).Outputs);
+        Assert.True((await From("tapa1", Tcp("fa:16:3e:00:00:a1", "10.1.0.11", "fa:16:3e:00:00:a2", "10.1.0.12", 8100))).Dropped);
+        Assert.True((await From("tapa1", Tcp("fa:16:3e:00:00:a1", "10.1.0.11", "fa:16:3e:00:00:a2", "10.1.0.12", 22))).Dropped);
+        Assert.Equal([_ports["tapa1"]], (await From("tapa2", Tcp("fa:16:3e:00:00:a2", "10.1.0.12", "fa:16:3e:00:00:a1", "10.1.0.11", 22))).Outputs);
+        // A reply to a connection a1 opened: a port a1 takes no new connection on, but conntrack knows it.
+        var reply = Tcp("fa:16:3e:00:00:a2", "10.1.0.12", "fa:16:3e:00:00:a1", "10.1.0.11", 40000, sport: 8080);
+        Assert.True((await From("tapa2", reply)).Dropped);
+        Assert.Equal([_ports["tapa1"]], (await From("tapa2", reply, "trk,est,rpl", "trk,est,rpl")).Outputs);
+        var invalid = await From("tapa2", reply, "trk,inv");
+        Assert.True(invalid.Dropped);
+    }
+
+    [Fact]
+    public async Task A_vlan_network_leaves_tagged_through_the_physical_bridge()
+    {
+        var broadcast = await From("tapv1", Arp("fa:16:3e:00:00:c1", "192.168.100.5", "192.168.100.77"));
+        Assert.Equal([_ports["int-br-physnet2"]], broadcast.Outputs);
+        Assert.Contains("bridge(\"br-physnet2\")", broadcast.Text, StringComparison.Ordinal);
+        Assert.Contains("dl_vlan=100,", broadcast.FinalFlow, StringComparison.Ordinal);
+        Assert.Contains("Datapath actions: push_vlan(vid=100", broadcast.Text, StringComparison.Ordinal);
+        var inbound = await _ovs.TraceAsync("br-int", $"in_port={_ports["int-br-physnet2"]},dl_vlan=100," +
+            Tcp("fa:16:3e:00:77:77", "192.168.100.77", "fa:16:3e:00:00:c1", "192.168.100.5", 22));
+        Assert.Equal([_ports["tapv1"]], inbound.Outputs);
+        var otherVlan = await _ovs.TraceAsync("br-int", $"in_port={_ports["int-br-physnet2"]},dl_vlan=101," +
+            Tcp("fa:16:3e:00:77:77", "192.168.100.77", "fa:16:3e:00:00:c1", "192.168.100.5", 22));
+        Assert.True(otherVlan.Dropped);
+    }
+
+    [Fact]
+    public async Task Rate_limits_are_meters_on_the_bridge()
+    {
+        var meters = await _ovs.Ofctl("dump-meters", "br-int");
+        var b1 = _ports["tapb1"];
+        Assert.Contains($"meter={b1 * 2} kbps burst", meters, StringComparison.Ordinal);
+        Assert.Contains("rate=10000 burst_size=1000", meters, StringComparison.Ordinal);
+        Assert.Contains($"meter={b1 * 2 + 1} kbps burst", meters, StringComparison.Ordinal);
+        var trace = await From("tapb1", Tcp("fa:16:3e:00:00:b1", "10.1.0.11", "fa:16:3e:00:03:b2", "10.1.0.12", 22));
+        Assert.Contains($"meter:{b1 * 2}", trace.Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Flows_changed_behind_the_agents_back_are_put_back_and_reported()
+    {
+        var again = await _cycle.RunAsync(FlowScenarios.State(), default);
+        var diff = await _ovs.Runner.RunAsync(["ovs-ofctl", "-O", "OpenFlow13", "diff-flows", "br-int", Path.Join(_dir.Sub("agent"), "ovs", "br-int.flows")]);
+        Assert.True(again.Done.Count == 0, diff.StandardOutput);
+        await _ovs.Ofctl("del-flows", "br-int", "table=20");
+        var repaired = await _cycle.RunAsync(FlowScenarios.State(), default);
+        Assert.Single(repaired.Drift);
+        Assert.Contains(repaired.Done, s => s is Isola.Agent.Reconcile.OvsStep.ReplaceFlows);
+        Assert.True((await From("tapa1", Arp("fa:16:3e:00:00:a1", "10.1.0.11", "10.1.0.12"))).BackToSender);
+    }
+
+    [Fact]
+    public async Task Deleted_ports_leave_no_flow_tunnel_meter_or_arp_answer()
+    {
+        // b1 and a2 go (their VMs deleted, taps unplugged by libvirt): the GRE peer is no longer needed.
+        await _ovs.Vsctl("del-port", "br-int", "tapb1");
+        await _ovs.Vsctl("del-port", "br-int", "tapa2");
+        var fewer = await _cycle.RunAsync(FlowScenarios.State(FlowScenarios.A1, FlowScenarios.V1), default);
+        Assert.Empty(fewer.Failures);
+        var ports = await _ovs.Vsctl("list-ports", "br-int");
+        Assert.DoesNotContain("gre-", ports, StringComparison.Ordinal);
+        var flows = await _ovs.Ofctl("dump-flows", "br-int", "--no-stats");
+        Assert.DoesNotContain("fa:16:3e:00:00:b1", flows, StringComparison.Ordinal);
+        Assert.DoesNotContain("fa:16:3e:00:00:a2", flows, StringComparison.Ordinal);
+        Assert.DoesNotContain("0x3ea", flows, StringComparison.Ordinal);
+        Assert.DoesNotContain("meter=", await _ovs.Ofctl("dump-meters", "br-int"), StringComparison.Ordinal);
+
+        // Every VM gone: no tunnel, no patch, no address or MAC in any flow; only the tables' default drops.
+        await _ovs.Vsctl("del-port", "br-int", "tapa1");
+        await _ovs.Vsctl("del-port", "br-int", "tapv1");
+        var none = await _cycle.RunAsync(HostNetworkState.Empty with { TunnelIp = FlowScenarios.LocalIp }, default);
+        Assert.Empty(none.Failures);
+        Assert.Equal("", (await _ovs.Vsctl("list-ports", "br-int")).Trim());
+        Assert.Equal("", (await _ovs.Vsctl("list-ports", "br-physnet2")).Trim());
+        var left = (await _ovs.Ofctl("dump-flows", "br-int", "--no-stats")).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.All(left, f => Assert.Matches(@"priority=0 actions=(drop|goto_table:\d+)$|priority=(200|190),ct_state=", f.Trim()));
+        Assert.All(left, f => Assert.DoesNotMatch("dl_dst|dl_src|arp_tpa|in_port|reg5=|reg7=", f));
+    }
+}
