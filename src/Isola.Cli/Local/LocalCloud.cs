@@ -107,7 +107,7 @@ public sealed class LocalCloud : IAsyncDisposable
     /// <summary>The simulated hosts' Open vSwitch: br-int, and physnet2 (the examples' VLAN network) on br-physnet2.</summary>
     private static readonly Isola.Rendering.Flows.OvsLayout SimulatedLayout = Isola.Rendering.Flows.OvsLayout.Parse("br-int", "physnet2:br-physnet2");
 
-    /// <summary>The examples the demo uses: a project, flavors for both scenarios, a shared VLAN and an internal VXLAN network.</summary>
+    /// <summary>The examples the demo uses: a project, flavors for both scenarios, a shared VLAN and an internal VXLAN network with a subnet.</summary>
     private static async Task ExamplesAsync(HttpClient api, CancellationToken ct)
     {
         await Post(api, "/v1/projects", new { name = "demo" }, ct);
@@ -127,6 +127,7 @@ public sealed class LocalCloud : IAsyncDisposable
         }, ct);
         await Post(api, "/v1/networks", new { name = "ext", type = "vlan", physnet = "physnet2", segment = 100, shared = true, project = "demo" }, ct);
         await Post(api, "/v1/networks", new { name = "internal", type = "vxlan", project = "demo" }, ct);
+        await Post(api, "/v1/subnets", new { name = "internal-v4", network = "internal", cidr = "10.20.0.0/24", project = "demo" }, ct);
     }
 
     private static HttpClient Client(string url, string token)

@@ -49,19 +49,26 @@ public sealed class SimulatedHost : ICommandRunner
     /// <summary>Open vSwitch as libvirt leaves it: the taps of running and paused domains plugged, the others' gone.</summary>
     private CommandResult RunOvs(IReadOnlyList<string> argv)
     {
-        foreach (var domain in Libvirt.Domains.Values)
+        lock (_lock)
         {
-            var active = domain.State is "running" or "paused";
-            foreach (var nic in OvsInterfaces(domain.Xml))
+            var active = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var domain in Libvirt.Domains.Values.Where(d => d.State is "running" or "paused"))
             {
-                if (active)
+                foreach (var nic in OvsInterfaces(domain.Xml))
+                {
                     Ovs.Plug(nic.Bridge, nic.Tap, nic.IfaceId, nic.Mac, domain.Uuid);
-                else
-                    Ovs.Unplug(nic.Tap);
+                    active.Add(nic.Tap);
+                }
             }
+            foreach (var tap in _plugged.Except(active).ToList())
+                Ovs.Unplug(tap);
+            _plugged.Clear();
+            _plugged.UnionWith(active);
         }
         return Ovs.Run(argv);
     }
+
+    private readonly HashSet<string> _plugged = new(StringComparer.Ordinal);
 
     /// <summary>The domain's <c>&lt;interface type='bridge'&gt;</c> elements with an openvswitch virtualport and a target dev.</summary>
     private static IEnumerable<(string Bridge, string Tap, string IfaceId, string Mac)> OvsInterfaces(string xml)

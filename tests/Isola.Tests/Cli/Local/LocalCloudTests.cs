@@ -81,6 +81,57 @@ public sealed class LocalCloudTests
     }
 
     [Fact]
+    public async Task Virtio_ports_on_two_hosts_get_tunnels_and_flows_to_each_other_and_nothing_is_left_when_they_go()
+    {
+        using var dir = new TempDir();
+        await using var cloud = await LocalCloud.StartAsync(new LocalCloudOptions(dir.Path, Hosts: 2, Urls: "http://127.0.0.1:0", Resync: TimeSpan.FromSeconds(1)));
+        using var api = new HttpClient { BaseAddress = new Uri(cloud.Url) };
+        api.DefaultRequestHeaders.Authorization = new("Bearer", cloud.AdminToken);
+        Assert.Equal(201, (await api.Post("/v1/server-groups", new { name = "spread", policy = "anti-affinity", project = "demo" })).Status);
+        var ids = new List<string>();
+        foreach (var name in new[] { "g1", "g2" })
+        {
+            var (status, created) = await api.Post("/v1/servers", new { name, flavor = "game.small", group = "spread", project = "demo", networks = new[] { new { network = "internal" } } });
+            Assert.Equal(201, status);
+            ids.Add(created.Str("id"));
+        }
+        foreach (var id in ids)
+            Assert.Equal("ACTIVE", await WaitFor(api, id, "ACTIVE"));
+
+        var ports = (await api.Get("/v1/ports")).Body.EnumerateArray().ToList();
+        string Mac(string server) => ports.Single(p => p.GetProperty("server").GetString() == server).Str("mac");
+        var hostOf = new Dictionary<string, LocalHost>();
+        foreach (var id in ids)
+            hostOf[id] = cloud.Hosts.Single(h => h.Name == (api.Get($"/v1/servers/{id}").Result.Body.Str("host")));
+        Assert.NotEqual(hostOf[ids[0]], hostOf[ids[1]]);
+        var (h1, h2) = (hostOf[ids[0]], hostOf[ids[1]]);
+        var ip2 = cloud.Hosts.ToList().IndexOf(h2) + 1;
+        var tunnel = $"vxlan-c63364{ip2:x2}";
+
+        // Each host: its VM's tap, a tunnel to the other host, the other VM's MAC behind it (l2population).
+        Assert.Contains(tunnel, h1.Simulation.Ovs.Ports("br-int"));
+        Assert.Contains(h1.Simulation.Ovs.Flows("br-int"), f => f.Contains($"dl_dst={Mac(ids[1])} actions=set_field:", StringComparison.Ordinal));
+        Assert.Contains(h2.Simulation.Ovs.Flows("br-int"), f => f.Contains($"dl_dst={Mac(ids[0])} actions=set_field:", StringComparison.Ordinal));
+
+        // A flow removed behind the agent's back comes back.
+        h1.Simulation.Ovs.TamperFlows("br-int", flows => flows.Where(f => !f.Contains("table=20,", StringComparison.Ordinal)).ToList());
+        for (var i = 0; i < 100 && !h1.Simulation.Ovs.Flows("br-int").Any(f => f.Contains("table=20,", StringComparison.Ordinal)); i++)
+            await Task.Delay(50);
+        Assert.Contains(h1.Simulation.Ovs.Flows("br-int"), f => f.Contains("table=20,priority=100,", StringComparison.Ordinal));
+
+        // g2 goes: h1 loses the tunnel and every trace of g2; h2 keeps no flow of anyone.
+        Assert.Equal(204, (await api.Delete($"/v1/servers/{ids[1]}")).Status);
+        for (var i = 0; i < 100 && h1.Simulation.Ovs.Ports("br-int").Contains(tunnel); i++)
+            await Task.Delay(50);
+        Assert.DoesNotContain(tunnel, h1.Simulation.Ovs.Ports("br-int"));
+        Assert.DoesNotContain(h1.Simulation.Ovs.Flows("br-int"), f => f.Contains(Mac(ids[1]), StringComparison.Ordinal));
+        for (var i = 0; i < 100 && h2.Simulation.Ovs.Flows("br-int").Any(f => f.Contains("dl_", StringComparison.Ordinal)); i++)
+            await Task.Delay(50);
+        Assert.DoesNotContain(h2.Simulation.Ovs.Flows("br-int"), f => f.Contains("dl_", StringComparison.Ordinal) || f.Contains("arp_tpa", StringComparison.Ordinal));
+        Assert.Equal(["br-int"], h2.Simulation.Ovs.Ports("br-int"));
+    }
+
+    [Fact]
     public async Task The_demo_runs_both_scenarios_and_every_step_succeeds()
     {
         using var dir = new TempDir();
