@@ -81,7 +81,7 @@ public sealed class LocalCloud : IAsyncDisposable
             var (status, token) = await Post(api, "/v1/tokens", new { role = "host", host = name }, ct);
             if (status != 201)
                 throw new InvalidOperationException($"could not make a host token for {name}: {status}");
-            var simulation = new SimulatedHost(inventory);
+            var simulation = new SimulatedHost(inventory, root);
             var state = Path.Join(options.Directory, "agents", name);
             var agent = new HostAgent(inventory, ControllerClient.Create(new Uri(url), token.GetProperty("secret").GetString()!, name),
                 new HostDriver(simulation, root, state), new AppliedStore(state), TimeProvider.System)
