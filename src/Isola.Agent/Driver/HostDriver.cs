@@ -93,12 +93,18 @@ public sealed class HostDriver(ICommandRunner runner, string root, string stateD
     public IReadOnlyList<Reconcile.VhostWorker> VhostWorkers(int pid)
     {
         var invariant = System.Globalization.CultureInfo.InvariantCulture;
-        var tasks = Path.Join(root, "proc", pid.ToString(invariant), "task");
-        if (!Directory.Exists(tasks))
-            return [];
+        string[] dirs;
+        try
+        {
+            dirs = Directory.GetDirectories(Path.Join(root, "proc", pid.ToString(invariant), "task"));
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return []; // no such process (any more)
+        }
         var name = "vhost-" + pid.ToString(invariant);
         var workers = new List<Reconcile.VhostWorker>();
-        foreach (var dir in Directory.EnumerateDirectories(tasks))
+        foreach (var dir in dirs)
         {
             if (!int.TryParse(Path.GetFileName(dir), invariant, out var tid))
                 continue;

@@ -77,10 +77,11 @@ public static class Reconciler
                         before is not null ? $"irq {a.Irq} ({a.Vf}): on {now} (want {want})" : null));
                 }
             }
-            if (state is "paused" or "running" && VhostPairing.Pair(plan.Irqs?.Vhost ?? [], actual.Qemu?.GetValueOrDefault(domain)) is { } workers)
+            var qemu = actual.Qemu?.GetValueOrDefault(domain);
+            if (state is "paused" or "running" && qemu is not null && VhostPairing.Pair(plan.Irqs?.Vhost ?? [], qemu) is { } workers)
             {
                 var pinned = applied.GetValueOrDefault(server.Id)?.Vhost;
-                var pid = actual.Qemu![domain].Pid;
+                var pid = qemu.Pid;
                 foreach (var (pin, worker) in workers.Where(w => !VhostPairing.Holds(w.Pin, w.Worker)))
                 {
                     // Pinned by this agent in this very QEMU before, and moved since: drift.

@@ -1,5 +1,6 @@
 using Isola.Server.Api;
 using Isola.Server.Lifecycle;
+using Isola.Server.Servers;
 using Isola.Store;
 using Isola.Store.Lifecycle;
 using Microsoft.AspNetCore.Builder;
@@ -72,7 +73,7 @@ internal static class AgentEndpoints
         });
 
         api.MapPost("/hosts/{name}/report", async (string name, HostReport body, HttpContext http, LifecycleStore lifecycle, HostSignals signals,
-            Isola.Server.Servers.PlacementService placement) =>
+            PlacementService placement) =>
         {
             Caller.Of(http).RequireAgentOf(name);
             var errors = new List<FieldError>();
