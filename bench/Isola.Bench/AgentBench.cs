@@ -35,7 +35,7 @@ internal static class AgentBench
             // x710-2s with 64 cores per socket: room for 100+ one-pCPU servers (124 isolated pCPUs, 192 x 1 GiB pages, 256 VFs).
             var profile = ProfileCatalog.Get("x710-2s");
             profile.CoresPerSocket = 64;
-            var sim = new SimulatedHost(ProfileExpander.Expand(profile, "sim1"));
+            var sim = new SimulatedHost(ProfileExpander.Expand(profile, "sim1"), Path.Join(dir, "root"));
             var token = (await Post(admin, "/v1/tokens", new { role = "host", host = "sim1" })).GetProperty("secret").GetString()!;
             var agent = new HostAgent(sim.Host, ControllerClient.Create(new Uri(url), token, "sim1"), new HostDriver(sim, Path.Join(dir, "root"), Path.Join(dir, "agent")),
                 new AppliedStore(Path.Join(dir, "agent")), TimeProvider.System);

@@ -27,41 +27,47 @@ public sealed class HostAgent(HostTopology inventory, ControllerClient controlle
 
     public async Task RegisterAsync(CancellationToken ct) => await controller.RegisterAsync(inventory, ct);
 
-    /// <summary>One cycle: desired (waiting for a revision after <paramref name="after"/> if given), actual, steps, report.</summary>
+    /// <summary>
+    /// One cycle: desired (waiting for a revision after <paramref name="after"/> if given), actual,
+    /// steps, report. A cycle that started a domain reads the host and plans once more: what exists
+    /// only once QEMU runs (its vhost workers) is done in the same cycle, so the ports can be reported
+    /// ACTIVE without waiting for the next one.
+    /// </summary>
     public async Task<CycleResult> CycleAsync(long? after = null, CancellationToken ct = default)
     {
         var desired = await controller.DesiredAsync(after, Resync, ct);
-        var records = applied.Load();
-        var steps = Reconciler.Plan(desired, await ReadAsync(desired, records, ct), records);
         var done = new List<Step>();
         var failures = new List<string>();
         var drift = new List<string>();
         var failed = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var step in steps)
+        for (var pass = 0; pass < 2 && (pass == 0 || done.Any(s => s is Step.StartPaused)); pass++)
         {
-            if (failed.Contains(step.Server))
-                continue; // the rest of a server's steps wait for the next cycle
-            try
+            var records = applied.Load();
+            foreach (var step in Reconciler.Plan(desired, await ReadAsync(desired, records, ct), records))
             {
-                await ApplyAsync(step, ct);
-                done.Add(step);
-                if (step is Step.ProgramVf { Drift: { } d })
-                    drift.Add(d);
-                if (step is Step.SteerIrq { Drift: { } irqDrift })
-                    drift.Add(irqDrift);
-            }
-            catch (DriverException e)
-            {
-                failed.Add(step.Server);
-                failures.Add($"{step.GetType().Name} for {step.Server}: {e.Message}");
+                if (failed.Contains(step.Server))
+                    continue; // the rest of a server's steps wait for the next cycle
+                try
+                {
+                    await ApplyAsync(step, ct);
+                    done.Add(step);
+                    if (step switch { Step.ProgramVf v => v.Drift, Step.SteerIrq i => i.Drift, Step.PinVhost p => p.Drift, _ => null } is { } d)
+                        drift.Add(d);
+                }
+                catch (DriverException e)
+                {
+                    failed.Add(step.Server);
+                    failures.Add($"{step.GetType().Name} for {step.Server}: {e.Message}");
+                }
             }
         }
         // Taps exist once their domains started (libvirt plugs them), so OVS comes after the domains.
         var network = Ovs is null ? OvsCycleResult.Nothing : await Ovs.RunAsync(desired.Network, ct);
         failures.AddRange(network.Failures);
         drift.AddRange(network.Drift);
-        var report = Reconciler.Report(desired, await ReadAsync(desired, applied.Load(), ct), Ovs is null ? null : network.ReadyTaps);
-        await controller.ReportAsync(report, ct);
+        var actual = await ReadAsync(desired, applied.Load(), ct);
+        failures.AddRange(Reconciler.VhostUnpaired(desired, actual));
+        await controller.ReportAsync(Reconciler.Report(desired, actual, Ovs is null ? null : network.ReadyTaps), ct);
         return new CycleResult(desired.Revision, done, failures, drift, network.Done);
     }
 
@@ -129,8 +135,16 @@ public sealed class HostAgent(HostTopology inventory, ControllerClient controlle
                 affinity[irq] = cpus;
         }
         var dropIns = desired.Isolation?.SliceDropIns ?? [];
-        return new ActualHost(await driver.DomainsAsync(ct), vfs, msi, affinity, driver.ReadHostFile(IrqbalancePath),
-            dropIns.ToDictionary(f => f.Path, f => driver.ReadHostFile(f.Path)));
+        var domains = await driver.DomainsAsync(ct);
+        // vhost workers exist while QEMU runs: read for the started domains whose plans pin them.
+        var qemu = new Dictionary<string, QemuProcess>(StringComparer.Ordinal);
+        foreach (var plan in desired.Servers.Select(s => s.Plan).OfType<DesiredPlan>().Where(p => p.Irqs?.Vhost is { Count: > 0 }))
+        {
+            if (domains.GetValueOrDefault(plan.Server) is "paused" or "running" && driver.QemuPid(plan.Server) is { } pid)
+                qemu[plan.Server] = new QemuProcess(pid, driver.VhostWorkers(pid));
+        }
+        return new ActualHost(domains, vfs, msi, affinity, driver.ReadHostFile(IrqbalancePath),
+            dropIns.ToDictionary(f => f.Path, f => driver.ReadHostFile(f.Path)), qemu);
     }
 
     private Task ApplyAsync(Step step, CancellationToken ct) => step switch
@@ -154,12 +168,23 @@ public sealed class HostAgent(HostTopology inventory, ControllerClient controlle
             driver.SetIrqAffinity(s.Irq, s.Cpus);
         }),
         Step.RestoreIrq r => Do(() => driver.SetIrqAffinity(r.Irq, r.Cpus)),
+        Step.PinVhost p => PinVhostAsync(p, ct),
         Step.Irqbalance b => IrqbalanceAsync(b, ct),
         Step.SystemdDropIns d => DropInsAsync(d, ct),
         _ => throw new InvalidOperationException($"unknown step {step}"),
     };
 
     private const string IrqbalancePath = "/etc/default/irqbalance";
+
+    private async Task PinVhostAsync(Step.PinVhost step, CancellationToken ct)
+    {
+        await driver.PinTaskAsync(step.Tid, step.Cpus, ct);
+        // Kept after the fact: only to tell a worker moved behind the agent's back (drift) from one never pinned.
+        var record = applied.Load()[step.Id];
+        var tids = record.Vhost is { } v && v.QemuPid == step.Pid ? v.Tids : [];
+        if (!tids.Contains(step.Tid))
+            applied.Save(record with { Vhost = new PinnedVhost(step.Pid, [.. tids, step.Tid]) });
+    }
 
     private async Task IrqbalanceAsync(Step.Irqbalance step, CancellationToken ct)
     {

@@ -51,7 +51,8 @@ public static class IsolaServer
         });
         builder.Services.AddSingleton(settings).AddSingleton(time).AddSingleton(placements).AddSingleton(resources).AddSingleton(placement)
             .AddSingleton(new LifecycleStore(factory, time)).AddSingleton(new HostNetworkStore(factory)).AddSingleton<PeerRevisions>().AddSingleton<HostSignals>().AddSingleton<PlanCache>().AddSingleton<BuildTimeouts>()
-            .AddHostedService(sp => sp.GetRequiredService<BuildTimeouts>());
+            .AddHostedService(sp => sp.GetRequiredService<BuildTimeouts>())
+            .AddSingleton<AgentWatch>().AddHostedService(sp => sp.GetRequiredService<AgentWatch>());
         builder.Services.AddOpenApi();
         var app = builder.Build();
         app.UseMiddleware<ApiMiddleware>();

@@ -121,21 +121,25 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
     /// <summary>The committed placements on a host, and the generation they add up to.</summary>
     public async Task<(long Generation, IReadOnlyList<Placement> Placements)> HostStateAsync(string host, CancellationToken ct = default)
     {
-        var (generation, _, placements) = await HostSnapshotAsync(host, ct);
+        var (generation, _, _, placements) = await HostSnapshotAsync(host, ct);
         return (generation, placements);
     }
 
-    /// <summary>A host's generation, whether it takes new servers, and its committed placements, read together.</summary>
-    public async Task<(long Generation, bool Enabled, IReadOnlyList<Placement> Placements)> HostSnapshotAsync(string host, CancellationToken ct = default)
+    /// <summary>
+    /// A host's generation, whether it takes new servers (enabled by its operator; its agent not
+    /// marked down), and its committed placements, read together.
+    /// </summary>
+    public async Task<(long Generation, bool Enabled, bool AgentDown, IReadOnlyList<Placement> Placements)> HostSnapshotAsync(string host,
+        CancellationToken ct = default)
     {
         await using var connection = await Factory.OpenAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
-        var head = await connection.QuerySingleOrDefaultAsync<(long Generation, bool Enabled)>(
-            "SELECT generation, enabled FROM hosts WHERE name = @host", new { host }, tx);
+        var head = await connection.QuerySingleOrDefaultAsync<(long Generation, bool Enabled, bool AgentDown)>(
+            "SELECT generation, enabled, agent_down_at IS NOT NULL FROM hosts WHERE name = @host", new { host }, tx);
         var placements = await connection.QueryAsync<string>(
             $"SELECT placement FROM servers WHERE host = @host AND status IN ({ServerStatus.HoldingList}) ORDER BY created_at, id", new { host }, tx);
         await tx.CommitAsync(ct);
-        return (head.Generation, head.Enabled, placements.Select(ParsePlacement).ToList());
+        return (head.Generation, head.Enabled, head.AgentDown, placements.Select(ParsePlacement).ToList());
     }
 
     /// <summary>Commits a server's placement if the host is still at <paramref name="expectedGeneration"/>; all or nothing.</summary>

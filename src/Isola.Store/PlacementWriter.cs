@@ -7,7 +7,8 @@ namespace Isola.Store;
 public delegate Task WithinCommit(DbConnection connection, DbTransaction transaction);
 
 /// <summary>What the writer read of a host when it took the store's word for it.</summary>
-public sealed record HostSnapshot(string Host, int Epoch, long Generation, IReadOnlyList<Placement> Placements, bool Enabled = true);
+/// <param name="AgentDown">Its agent reported before and has been silent since (the scheduler skips it).</param>
+public sealed record HostSnapshot(string Host, int Epoch, long Generation, IReadOnlyList<Placement> Placements, bool Enabled = true, bool AgentDown = false);
 
 /// <summary>
 /// The one writer of a process's placements. Commits that arrive while another is being written
@@ -59,14 +60,14 @@ public sealed class PlacementWriter(PlacementStore store, int maxBatch = 64)
             var snapshots = new List<HostSnapshot>();
             foreach (var host in names)
             {
-                var (generation, enabled, placements) = await store.HostSnapshotAsync(host);
+                var (generation, enabled, agentDown, placements) = await store.HostSnapshotAsync(host);
                 lock (_lock)
                 {
                     var version = _hosts.TryGetValue(host, out var v) ? v : _hosts[host] = new HostVersion();
                     version.Epoch++;
                     version.Generation = generation;
                     version.Stale = false;
-                    snapshots.Add(new HostSnapshot(host, version.Epoch, generation, placements, enabled));
+                    snapshots.Add(new HostSnapshot(host, version.Epoch, generation, placements, enabled, agentDown));
                 }
             }
             return (IReadOnlyList<HostSnapshot>)snapshots;

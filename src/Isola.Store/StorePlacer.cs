@@ -202,6 +202,46 @@ public sealed class StorePlacer
         }
     }
 
+    /// <summary>Takes the store's word for one host (after this process moved its generation outside a commit: its agent reported again).</summary>
+    public async Task RefreshHostAsync(string host, CancellationToken ct = default)
+    {
+        await _gate.WaitAsync(ct);
+        try
+        {
+            Apply(await _writer.RefreshAsync([host]));
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Brings this process's fleet in step with the store: hosts other processes registered join it,
+    /// and every host whose generation moved since this process last read it is read again — commits
+    /// and releases of other processes, a host disabled or enabled elsewhere, an agent marked down or
+    /// up. A commit on a changed host finds out by itself (it fails and the host is read again), but a
+    /// host this fleet skips (disabled, agent down) is never tried: without this it would stay skipped
+    /// here after another process put it back. Two small queries (names and generations) when nothing changed.
+    /// </summary>
+    public async Task SyncAsync(CancellationToken ct = default)
+    {
+        await _gate.WaitAsync(ct);
+        try
+        {
+            foreach (var name in (await _store.GenerationsAsync(ct)).Keys.Where(n => Fleet.Host(n) is null).ToList())
+            {
+                if (await _store.HostAsync(name, ct) is { } stored)
+                    Fleet.AddHost(stored.Inventory, stored.Zone, stored.Aggregates);
+            }
+            Apply(await _writer.RefreshAsync(null));
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
     // Under the gate: the fleet takes the store's word for each host read.
     private void Apply(IReadOnlyList<HostSnapshot> snapshots, Isola.Domain.Topology.HostTopology? inventory = null)
     {
@@ -211,6 +251,7 @@ public sealed class StorePlacer
                 continue; // registered by another process; it joins this fleet when this process hears of it
             Fleet.ResetHost(snapshot.Host, snapshot.Placements, inventory);
             Fleet.SetDisabled(snapshot.Host, !snapshot.Enabled);
+            Fleet.SetAgentDown(snapshot.Host, snapshot.AgentDown);
             _epochs[snapshot.Host] = snapshot.Epoch;
         }
     }

@@ -10,7 +10,8 @@ namespace Isola.Agent.Driver;
 public sealed class DriverException(string message) : Exception(message);
 
 /// <summary>
-/// The agent's hands on a Linux host: <c>ip</c> for VFs, <c>virsh</c> for domains. Every call goes
+/// The agent's hands on a Linux host: <c>ip</c> for VFs, <c>virsh</c> for domains, <c>taskset</c> for
+/// vhost workers, files under the host's root for IRQs, QEMU's tasks and host configuration. Every command goes
 /// through the command runner (a real one, or a simulated host that answers from its own state); a
 /// non-zero exit, a timeout or output that cannot be read becomes a <see cref="DriverException"/>.
 /// </summary>
@@ -75,6 +76,57 @@ public sealed class HostDriver(ICommandRunner runner, string root, string stateD
 
     /// <summary>Makes irqbalance read its file again (only if it runs: <c>systemctl try-restart</c>).</summary>
     public Task RestartIrqbalanceAsync(CancellationToken ct = default) => RunAsync(["systemctl", "try-restart", "irqbalance.service"], ct);
+
+    /// <summary>The pid of a domain's QEMU, from the file libvirt keeps (<c>run/libvirt/qemu/NAME.pid</c>); null when there is none or it holds no pid.</summary>
+    public int? QemuPid(string domain)
+    {
+        var text = ReadHostFile(Path.Join("run", "libvirt", "qemu", domain + ".pid"));
+        return int.TryParse(text?.Trim(), System.Globalization.CultureInfo.InvariantCulture, out var pid) && pid > 0 ? pid : null;
+    }
+
+    /// <summary>
+    /// The vhost-net workers of a QEMU process, in TID order, and the CPUs each may run on: its tasks
+    /// whose comm is <c>vhost-PID</c> (<c>proc/PID/task/TID/comm</c>; tasks of the QEMU process on
+    /// kernels 6.4 and later) and the <c>Cpus_allowed_list:</c> of their <c>status</c>. A task that
+    /// ends while being read is left out.
+    /// </summary>
+    public IReadOnlyList<Reconcile.VhostWorker> VhostWorkers(int pid)
+    {
+        var invariant = System.Globalization.CultureInfo.InvariantCulture;
+        string[] dirs;
+        try
+        {
+            dirs = Directory.GetDirectories(Path.Join(root, "proc", pid.ToString(invariant), "task"));
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return []; // no such process (any more)
+        }
+        var name = "vhost-" + pid.ToString(invariant);
+        var workers = new List<Reconcile.VhostWorker>();
+        foreach (var dir in dirs)
+        {
+            if (!int.TryParse(Path.GetFileName(dir), invariant, out var tid))
+                continue;
+            try
+            {
+                if (File.ReadAllText(Path.Join(dir, "comm")).Trim() != name)
+                    continue;
+                var cpus = File.ReadLines(Path.Join(dir, "status")).FirstOrDefault(l => l.StartsWith("Cpus_allowed_list:", StringComparison.Ordinal));
+                if (cpus is not null)
+                    workers.Add(new Reconcile.VhostWorker(tid, cpus["Cpus_allowed_list:".Length..].Trim()));
+            }
+            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+            {
+                // the task ended meanwhile
+            }
+        }
+        return workers.OrderBy(w => w.Tid).ToList();
+    }
+
+    /// <summary>Confines a task (a vhost worker) to CPUs: <c>taskset -p -c CPUS TID</c>.</summary>
+    public Task PinTaskAsync(int tid, string cpus, CancellationToken ct = default) =>
+        RunAsync(["taskset", "-p", "-c", cpus, tid.ToString(System.Globalization.CultureInfo.InvariantCulture)], ct);
 
     private string IrqFile(int irq) => Path.Join(root, "proc", "irq", irq.ToString(System.Globalization.CultureInfo.InvariantCulture), "smp_affinity_list");
 

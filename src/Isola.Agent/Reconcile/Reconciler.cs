@@ -17,6 +17,8 @@ public abstract record Step(string Server)
     /// <summary>Steers an IRQ; <see cref="Before"/> is its affinity now, kept to restore it.</summary>
     public sealed record SteerIrq(string Id, int Irq, string Cpus, string Before, string? Drift) : Step(Id);
     public sealed record RestoreIrq(string Id, int Irq, string Cpus) : Step(Id);
+    /// <summary>Confines a vhost worker (task <see cref="Tid"/> of QEMU <see cref="Pid"/>) to its pin's CPU.</summary>
+    public sealed record PinVhost(string Id, int Pid, int Tid, string Cpus, string? Drift) : Step(Id);
     /// <summary>The host's one irqbalance file, merged over every server, then irqbalance restarted.</summary>
     public sealed record Irqbalance(string Path, string Content) : Step("");
     /// <summary>Host-wide files (systemd CPU isolation drop-ins), then systemd told to reload.</summary>
@@ -30,8 +32,9 @@ public sealed record AgentReportBody(long AppliedRevision, IReadOnlyList<(string
 /// The agent's decisions as a pure function of what should be (desired), what is (actual) and what
 /// it put there before (applied): the steps that make the host match, in order — a domain is defined
 /// and started paused before its VFs are programmed (libvirt sets MAC and VLAN of a hostdev VF when
-/// the domain starts), VFs that drifted are set again, a server resumes only when told to, and a
-/// server that left the desired state is destroyed, undefined and its VFs reset.
+/// the domain starts), its IRQs are steered and its vhost workers pinned once it runs (they exist
+/// only then), VFs, IRQs and workers that drifted are set again, a server resumes only when told to,
+/// and a server that left the desired state is destroyed, undefined and its VFs reset.
 /// </summary>
 public static class Reconciler
 {
@@ -74,6 +77,19 @@ public static class Reconciler
                         before is not null ? $"irq {a.Irq} ({a.Vf}): on {now} (want {want})" : null));
                 }
             }
+            var qemu = actual.Qemu?.GetValueOrDefault(domain);
+            if (state is "paused" or "running" && qemu is not null && VhostPairing.Pair(plan.Irqs?.Vhost ?? [], qemu) is { } workers)
+            {
+                var pinned = applied.GetValueOrDefault(server.Id)?.Vhost;
+                var pid = qemu.Pid;
+                foreach (var (pin, worker) in workers.Where(w => !VhostPairing.Holds(w.Pin, w.Worker)))
+                {
+                    // Pinned by this agent in this very QEMU before, and moved since: drift.
+                    var moved = pinned is not null && pinned.QemuPid == pid && pinned.Tids.Contains(worker.Tid);
+                    steps.Add(new Step.PinVhost(server.Id, pid, worker.Tid, VhostPairing.Cpus(pin),
+                        moved ? $"vhost-{pid} task {worker.Tid} ({pin.Port} queue {pin.Queue}): on {worker.Cpus} (want {VhostPairing.Cpus(pin)})" : null));
+                }
+            }
             if (server.PowerState == "running" && state is not "running")
                 steps.Add(new Step.Resume(server.Id, domain));
         }
@@ -109,9 +125,10 @@ public static class Reconciler
 
     /// <summary>
     /// The report after a cycle: each server's domain state, each port ACTIVE when its domain is
-    /// defined and every VF of it holds its settings, and for a virtio port when its tap is on the
-    /// integration bridge with its flows in place (<paramref name="readyTaps"/>; null: the agent does not manage
-    /// Open vSwitch); DOWN otherwise.
+    /// started (paused or running), every VF of it holds its settings, for a virtio port the plan
+    /// pins vhost workers for, each of its workers runs on its pin's CPU, and for a virtio port when its
+    /// tap is on the integration bridge with its flows in place (<paramref name="readyTaps"/>; null: the
+    /// agent does not manage Open vSwitch); DOWN otherwise.
     /// </summary>
     public static AgentReportBody Report(DesiredHost desired, ActualHost actual, IReadOnlySet<string>? readyTaps = null)
     {
@@ -127,16 +144,27 @@ public static class Reconciler
                 "shut off" => "shutoff",
                 _ => state,
             }));
+            var pins = server.Plan?.Irqs?.Vhost ?? [];
+            var workers = server.Plan is null ? null : VhostPairing.Pair(pins, actual.Qemu?.GetValueOrDefault(server.Plan.Server));
             foreach (var port in server.Ports)
             {
                 var vfs = server.Plan?.Vfs.Where(v => v.Port == port.Name).ToList() ?? [];
-                var ready = state is "paused" or "running" && vfs.All(v => actual.Vfs.GetValueOrDefault((v.PfNetDev, v.VfIndex)) == v.Desired)
+                var vhostPinned = pins.All(p => p.Port != port.Name)
+                    || workers is not null && workers.Where(w => w.Pin.Port == port.Name).All(w => VhostPairing.Holds(w.Pin, w.Worker));
+                var ready = state is "paused" or "running" && vhostPinned && vfs.All(v => actual.Vfs.GetValueOrDefault((v.PfNetDev, v.VfIndex)) == v.Desired)
                     && (readyTaps is null || !virtio.TryGetValue(port.Id, out var tap) || readyTaps.Contains(tap));
                 ports.Add((port.Id, ready ? "ACTIVE" : "DOWN"));
             }
         }
         return new AgentReportBody(desired.Revision, servers, ports);
     }
+
+    /// <summary>Started domains whose vhost workers cannot be paired with their plan's pins, and why.</summary>
+    public static IEnumerable<string> VhostUnpaired(DesiredHost desired, ActualHost actual) =>
+        desired.Servers.Select(s => s.Plan).OfType<DesiredPlan>()
+            .Where(p => actual.Domains.GetValueOrDefault(p.Server) is "paused" or "running")
+            .Select(p => VhostPairing.Unpaired(p.Server, p.Irqs?.Vhost ?? [], actual.Qemu?.GetValueOrDefault(p.Server)))
+            .OfType<string>();
 
     /// <summary>
     /// irqbalance's file for the whole host: keep off the dedicated pCPUs (host-wide, the same in every

@@ -12,7 +12,7 @@ internal static class ServerCommands
         [Column.Of("id"), Column.Of("name"), Column.Of("project"), Column.Of("status"), Column.Of("taskState"), Column.Of("powerState"), Column.Of("vmState"),
          Column.Of("fault"), Column.Of("flavor"), Column.Of("ports", e => Column.Text(Column.Property(e, "ports")) is null ? null
              : string.Join(", ", Column.Property(e, "ports").EnumerateArray().Select(p => Column.TextAt(p, "name")))),
-         Column.Of("group"), Column.Of("host"), .. ServerView.PlacementColumns];
+         Column.Of("group"), Column.Of("host"), Column.Of("hostStatus"), .. ServerView.PlacementColumns];
 
     private static readonly Column[] GroupColumns = [Column.Of("id"), Column.Of("name"), Column.Of("policy"), Column.Of("members")];
 

@@ -38,6 +38,8 @@ internal static class AgentCommand
                 return console.Fail(ExitCodes.Usage, $"--root: {rootPath} is not a directory");
             if (parse.GetValue(driver) is not ("linux" or "simulated"))
                 return console.Fail(ExitCodes.Usage, "--driver: linux or simulated");
+            if (parse.GetValue(driver) == "simulated" && Path.GetFullPath(rootPath) == Path.GetPathRoot(Path.GetFullPath(rootPath)))
+                return console.Fail(ExitCodes.Usage, "--driver simulated: give --root a generated host tree (the simulated host writes its processes under it), not /");
             if (!Uri.TryCreate(parse.GetValue(controller), UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
                 return console.Fail(ExitCodes.Usage, "--controller: an http(s) URL");
             if (parse.GetValue(tunnelIp) is { } ip && !System.Net.IPAddress.TryParse(ip, out _))
@@ -61,7 +63,7 @@ internal static class AgentCommand
                 return console.Fail(ExitCodes.Usage, e.Message);
             }
             var inventory = await new HostDiscovery(rootPath, CommandRunners.ForRoot(rootPath), config).DiscoverAsync(ct);
-            ICommandRunner runner = parse.GetValue(driver) == "simulated" ? new SimulatedHost(inventory) : new ProcessCommandRunner();
+            ICommandRunner runner = parse.GetValue(driver) == "simulated" ? new SimulatedHost(inventory, rootPath) : new ProcessCommandRunner();
             var stateDir = parse.GetValue(state)!;
             var agent = new HostAgent(inventory, ControllerClient.Create(url, parse.GetValue(token)!, inventory.Hostname, parse.GetValue(tunnelIp)),
                 new HostDriver(runner, rootPath, stateDir, parse.GetValue(libvirt)!), new AppliedStore(stateDir), TimeProvider.System)

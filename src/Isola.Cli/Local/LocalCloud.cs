@@ -81,7 +81,7 @@ public sealed class LocalCloud : IAsyncDisposable
             var (status, token) = await Post(api, "/v1/tokens", new { role = "host", host = name }, ct);
             if (status != 201)
                 throw new InvalidOperationException($"could not make a host token for {name}: {status}");
-            var simulation = new SimulatedHost(inventory);
+            var simulation = new SimulatedHost(inventory, root);
             // The operator's part on a real host: a bridge per physical network, holding its NIC.
             foreach (var bridge in SimulatedLayout.BridgeMappings.Values)
                 simulation.Ovs.AddBridge(bridge);

@@ -4,7 +4,8 @@ using Isola.Host.Commands;
 namespace Isola.Host.Simulation;
 
 /// <summary>
-/// A host that is not there: a NIC that keeps VF state, a libvirt that keeps domains, answering the
+/// A host that is not there: a NIC that keeps VF state, a libvirt that keeps domains and starts their
+/// QEMU processes (files under the host's root, where the agent's driver reads /proc), answering the
 /// commands the agent's Linux driver issues — so the agent's real logic runs unchanged. Faults can be
 /// injected: a command failing, hanging past its time, or printing garbage.
 /// </summary>
@@ -14,17 +15,26 @@ public sealed class SimulatedHost : ICommandRunner
     private readonly List<IReadOnlyList<string>> _log = [];
     private readonly Lock _lock = new();
 
-    public SimulatedHost(HostTopology host)
+    /// <param name="root">The host's root directory, shared with the agent's driver: started domains' pid files and /proc tasks are written under it (never under the real /).</param>
+    public SimulatedHost(HostTopology host, string root)
     {
         Host = host;
+        Root = root;
         Nic = new SimulatedNic(host);
+        Qemu = new SimulatedQemu(root, host.AllCpus);
+        Libvirt = new SimulatedLibvirt(Qemu);
     }
 
     public HostTopology Host { get; }
 
+    public string Root { get; }
+
     public SimulatedNic Nic { get; }
 
-    public SimulatedLibvirt Libvirt { get; } = new();
+    public SimulatedLibvirt Libvirt { get; }
+
+    /// <summary>The QEMU processes of started domains, with their vhost workers.</summary>
+    public SimulatedQemu Qemu { get; }
 
     /// <summary>The host's Open vSwitch; libvirt plugs a running domain's virtio taps into it.</summary>
     public SimulatedOvs Ovs { get; } = new();
@@ -109,6 +119,7 @@ public sealed class SimulatedHost : ICommandRunner
             ["virsh", "-c", _, ..] => Libvirt.Run([.. argv.Skip(3)]),
             ["systemctl", "try-restart", "irqbalance.service"] or ["systemctl", "daemon-reload"] => new CommandResult(0, "", ""),
             ["ovs-vsctl" or "ovs-ofctl", ..] => RunOvs(argv),
+            ["taskset", "-p", "-c", var cpus, var tid] => Qemu.Taskset(cpus, tid),
             _ => new CommandResult(CommandResult.NotFound, "", $"{argv[0]}: command not found in the simulated host\n"),
         });
     }

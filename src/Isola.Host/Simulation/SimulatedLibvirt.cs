@@ -6,9 +6,10 @@ namespace Isola.Host.Simulation;
 /// <summary>
 /// The libvirt of a simulated host: domains defined from their XML, and their states, answering the
 /// <c>virsh</c> subcommands the agent uses (define, start --paused, resume, destroy, undefine, list,
-/// domstate) with virsh's words and exit codes.
+/// domstate) with virsh's words and exit codes. A started domain has a QEMU process
+/// (<see cref="SimulatedQemu"/>), which goes when the domain stops.
 /// </summary>
-public sealed partial class SimulatedLibvirt
+public sealed partial class SimulatedLibvirt(SimulatedQemu qemu)
 {
     /// <summary>A domain and its state in virsh's words: "shut off", "paused", "running".</summary>
     public sealed record Domain(string Name, string Uuid, string Xml, string State);
@@ -42,14 +43,24 @@ public sealed partial class SimulatedLibvirt
                     return Ok($"Domain '{name}' defined from {file}\n");
                 }
                 case ["start", "--paused", var name]:
-                    return Change(name, d => d.State == "shut off" ? (d with { State = "paused" }, null) : (d, "error: Requested operation is not valid: domain is already running"),
+                {
+                    var started = Change(name, d => d.State == "shut off" ? (d with { State = "paused" }, null) : (d, "error: Requested operation is not valid: domain is already running"),
                         $"Domain '{name}' started\n");
+                    if (started.Succeeded)
+                        qemu.Start(name, _domains[name].Xml);
+                    return started;
+                }
                 case ["resume", var name]:
                     return Change(name, d => d.State == "paused" ? (d with { State = "running" }, null) : (d, "error: Requested operation is not valid: domain is not running"),
                         $"Domain '{name}' resumed\n");
                 case ["destroy", var name]:
-                    return Change(name, d => d.State != "shut off" ? (d with { State = "shut off" }, null) : (d, "error: Requested operation is not valid: domain is not running"),
+                {
+                    var destroyed = Change(name, d => d.State != "shut off" ? (d with { State = "shut off" }, null) : (d, "error: Requested operation is not valid: domain is not running"),
                         $"Domain '{name}' destroyed\n");
+                    if (destroyed.Succeeded)
+                        qemu.Stop(name);
+                    return destroyed;
+                }
                 case ["undefine", var name]:
                     if (!_domains.TryGetValue(name, out var gone))
                         return NoDomain(name);
@@ -80,6 +91,7 @@ public sealed partial class SimulatedLibvirt
         {
             if (_domains.TryGetValue(name, out var d))
                 _domains[name] = d with { State = "shut off" };
+            qemu.Stop(name);
         }
     }
 

@@ -17,6 +17,17 @@ public sealed class EnabledFilter : IHostFilter
         host.Disabled ? new Rejection(RejectionCode.HostDisabled, "disabled") : null;
 }
 
+/// <summary>
+/// Hosts whose agent reported and then fell silent take no new servers: nothing would build them
+/// (Nova's ComputeFilter skips hosts whose compute service is down). A host whose agent never
+/// reported (inventory registered by an operator) stays a candidate.
+/// </summary>
+public sealed class AgentUpFilter : IHostFilter
+{
+    public Rejection? Check(HostState host, RequestContext ctx) =>
+        host.AgentDown ? new Rejection(RejectionCode.AgentDown, "its agent stopped reporting") : null;
+}
+
 /// <summary>Only hosts of the requested availability zone.</summary>
 public sealed class ZoneFilter : IHostFilter
 {

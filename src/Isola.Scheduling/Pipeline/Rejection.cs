@@ -21,6 +21,7 @@ public enum RejectionCode
     NoFreePf,
     NoVdpaDevice,
     HostDisabled,
+    AgentDown,
 }
 
 /// <summary>A host's rejection: the code and what exactly it lacked.</summary>
@@ -47,6 +48,7 @@ public sealed record Rejection(RejectionCode Code, string Detail)
         RejectionCode.NoFreePf => "no wholly free PF on the physnet (direct-physical)",
         RejectionCode.NoVdpaDevice => "no vDPA device on the physnet",
         RejectionCode.HostDisabled => "disabled by an operator",
+        RejectionCode.AgentDown => "its agent is down (reported before, silent since)",
         _ => code.ToString(),
     };
 

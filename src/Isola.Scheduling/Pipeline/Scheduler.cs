@@ -23,6 +23,7 @@ public sealed class Scheduler
         _filters =
         [
             new EnabledFilter(),       // not disabled by an operator
+            new AgentUpFilter(),       // its agent, if it ever reported, still does
             new ZoneFilter(),          // availability zone (the index is per zone; this guards the rest)
             new AggregateFilter(),     // host aggregates
             new GroupFilter(fleet),    // hard affinity / anti-affinity

@@ -66,6 +66,7 @@ public sealed class FleetState(SchedulingOptions options)
             var host = HostState.Create(old.Index, name, topology ?? old.Topology, Options, old.AvailabilityZone, old.Aggregates,
                 list.SelectMany(p => p.Vfs.Select(v => v.Vf)).ToHashSet());
             host.Disabled = old.Disabled;
+            host.AgentDown = old.AgentDown;
             _hosts[old.Index] = host;
             foreach (var group in _groups.Values)
                 group.MembersByHost.Remove(old.Index);
@@ -85,6 +86,13 @@ public sealed class FleetState(SchedulingOptions options)
     {
         lock (_lock)
             (Host(name) ?? throw new ArgumentException($"host '{name}' is not in the fleet")).Disabled = disabled;
+    }
+
+    /// <summary>Marks a host whose agent fell silent (or reports again); what it holds stays.</summary>
+    public void SetAgentDown(string name, bool down)
+    {
+        lock (_lock)
+            (Host(name) ?? throw new ArgumentException($"host '{name}' is not in the fleet")).AgentDown = down;
     }
 
     public GroupState AddGroup(string name, GroupPolicy policy)

@@ -41,6 +41,9 @@ public sealed class HostState
     /// <summary>Taken out of scheduling by an operator (what it holds stays).</summary>
     public bool Disabled { get; internal set; }
 
+    /// <summary>Its agent reported once and has fallen silent: out of scheduling until it reports again (what it holds stays).</summary>
+    public bool AgentDown { get; internal set; }
+
     public CellState[] Cells { get; }
 
     public VfPool[] Pools { get; }

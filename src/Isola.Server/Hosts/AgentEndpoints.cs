@@ -1,5 +1,6 @@
 using Isola.Server.Api;
 using Isola.Server.Lifecycle;
+using Isola.Server.Servers;
 using Isola.Store;
 using Isola.Store.Lifecycle;
 using Microsoft.AspNetCore.Builder;
@@ -74,7 +75,8 @@ internal static class AgentEndpoints
             });
         });
 
-        api.MapPost("/hosts/{name}/report", async (string name, HostReport body, HttpContext http, LifecycleStore lifecycle, HostSignals signals) =>
+        api.MapPost("/hosts/{name}/report", async (string name, HostReport body, HttpContext http, LifecycleStore lifecycle, HostSignals signals,
+            PlacementService placement) =>
         {
             Caller.Of(http).RequireAgentOf(name);
             var errors = new List<FieldError>();
@@ -103,10 +105,10 @@ internal static class AgentEndpoints
             var report = new AgentReport(body.AppliedRevision, servers.ToDictionary(s => s.Id!, s => s.VmState!, StringComparer.Ordinal),
                 ports.ToDictionary(p => p.Id!, p => p.Status!, StringComparer.Ordinal));
             IReadOnlyList<ServerTransition> transitions;
-            bool moved;
+            bool moved, backUp;
             try
             {
-                (transitions, moved) = await lifecycle.ApplyReportAsync(name, report);
+                (transitions, moved, backUp) = await lifecycle.ApplyReportAsync(name, report);
             }
             catch (ForeignResourceException e)
             {
@@ -114,6 +116,9 @@ internal static class AgentEndpoints
             }
             if (moved)
                 signals.Notify(name);
+            // Its agent was marked down: schedulable again here at once (other processes at their next sync).
+            if (backUp)
+                await placement.Placer.RefreshHostAsync(name);
             return Results.Ok(new
             {
                 revisionMoved = moved,

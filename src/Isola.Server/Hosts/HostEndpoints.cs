@@ -17,21 +17,18 @@ public sealed record SetHost(bool? Enabled, string? DisabledReason = null);
 /// <summary>/v1/hosts: inventory in (agents and admins), utilisation out (admins).</summary>
 internal static class HostEndpoints
 {
-    /// <summary>An agent that has not reported for this long is shown down (it reports at least every 10 s).</summary>
-    public static readonly TimeSpan AgentSilence = TimeSpan.FromSeconds(30);
-
     private static object View(StoredHost h, ILookup<(string Host, string Kind), (string Host, string Kind, string Item, string Server)> claims,
-        IReadOnlyDictionary<string, (long Revision, long Applied, string? Heartbeat)> agents, DateTimeOffset now)
+        IReadOnlyDictionary<string, AgentStatus> agents, DateTimeOffset now)
     {
         var sets = Isola.Scheduling.State.HostCpuSets.Of(h.Inventory);
         var agent = agents.GetValueOrDefault(h.Name);
         return new
         {
-            agent = agent.Heartbeat is null ? "never-reported"
-                : now - DateTimeOffset.Parse(agent.Heartbeat, System.Globalization.CultureInfo.InvariantCulture) > AgentSilence ? "down" : "up",
-            heartbeatAt = agent.Heartbeat,
-            revision = agent.Revision,
-            appliedRevision = agent.Applied,
+            agent = AgentLiveness.Agent(agent, now),
+            heartbeatAt = agent?.Heartbeat,
+            agentDownAt = agent?.DownAt,
+            revision = agent?.Revision ?? 0,
+            appliedRevision = agent?.Applied ?? 0,
             h.Name,
             h.Zone,
             h.Aggregates,
@@ -84,7 +81,7 @@ internal static class HostEndpoints
         {
             Caller.Of(http).RequireAgentOf(name);
             var host = await store.HostAsync(name) ?? throw ApiException.NotFound("host", name);
-            return Results.Ok(View(host, (await store.ClaimsAsync(name)).ToLookup(c => (c.Host, c.Kind)), await lifecycle.AgentsAsync(), time.GetUtcNow()));
+            return Results.Ok(View(host, (await store.ClaimsAsync(name)).ToLookup(c => (c.Host, c.Kind)), await lifecycle.AgentsAsync(name), time.GetUtcNow()));
         });
         // Like `openstack compute service set --disable --disable-reason R`: no new servers there; what it holds stays.
         api.MapPatch("/hosts/{name}", async (string name, SetHost body, HttpContext http, PlacementStore store, PlacementService placement, LifecycleStore lifecycle,
@@ -100,7 +97,7 @@ internal static class HostEndpoints
             if (!await placement.Placer.SetEnabledAsync(name, body.Enabled.Value, body.DisabledReason))
                 throw ApiException.NotFound("host", name);
             var host = (await store.HostAsync(name))!;
-            return Results.Ok(View(host, (await store.ClaimsAsync(name)).ToLookup(c => (c.Host, c.Kind)), await lifecycle.AgentsAsync(), time.GetUtcNow()));
+            return Results.Ok(View(host, (await store.ClaimsAsync(name)).ToLookup(c => (c.Host, c.Kind)), await lifecycle.AgentsAsync(name), time.GetUtcNow()));
         });
     }
 }

@@ -73,13 +73,21 @@ internal static class ServerEndpoints
                 throw;
             }
         });
-        api.MapGet("/servers", async (HttpContext http, ResourceStore store) =>
+        api.MapGet("/servers", async (HttpContext http, ResourceStore store, LifecycleStore lifecycle, TimeProvider time) =>
         {
             var caller = Caller.Of(http);
             caller.RequireUser();
-            return Results.Ok((await store.ServersAsync(caller.ProjectScope)).Select(View));
+            var servers = await store.ServersAsync(caller.ProjectScope);
+            var agents = await lifecycle.AgentsAsync();
+            var now = time.GetUtcNow();
+            return Results.Ok(servers.Select(s => View(s, null, AgentLiveness.HostStatus(s.Host is null ? null : agents.GetValueOrDefault(s.Host), now))));
         });
-        api.MapGet("/servers/{id}", async (string id, HttpContext http, ResourceStore store) => Results.Ok(View(await Find(store, Caller.Of(http), id))));
+        api.MapGet("/servers/{id}", async (string id, HttpContext http, ResourceStore store, LifecycleStore lifecycle, TimeProvider time) =>
+        {
+            var server = await Find(store, Caller.Of(http), id);
+            var agent = server.Host is null ? null : (await lifecycle.AgentsAsync(server.Host)).GetValueOrDefault(server.Host);
+            return Results.Ok(View(server, null, AgentLiveness.HostStatus(agent, time.GetUtcNow())));
+        });
         api.MapGet("/servers/{id}/plan", async (string id, HttpContext http, ResourceStore store, PlacementStore placements) =>
         {
             var server = await Find(store, Caller.Of(http), id);
@@ -178,9 +186,8 @@ internal static class ServerEndpoints
         pf = p.Pfs.FirstOrDefault(x => x.Port == port)?.Pf.ToString(),
     }, IsolaJson.Compact);
 
-    private static object View(ServerRecord s) => View(s, null);
-
-    private static object View(ServerRecord s, Placement? placed) => new
+    /// <param name="hostStatus">Its host as Nova's host_status says it (UP, DOWN, UNKNOWN, MAINTENANCE); not given on create.</param>
+    private static object View(ServerRecord s, Placement? placed, string? hostStatus = null) => new
     {
         s.Id,
         s.Name,
@@ -192,6 +199,7 @@ internal static class ServerEndpoints
         s.Fault,
         group = s.GroupId,
         s.Host,
+        hostStatus,
         flavor = s.Spec is null ? null : ServerSpec.Parse(s.Spec).Flavor.Name,
         ports = s.Spec is null ? [] : ServerSpec.Parse(s.Spec).Ports.Select(p => new { p.Name, p.PortId, p.VnicType, p.Mac }),
         placement = placed ?? (s.Placement is null ? null : JsonSerializer.Deserialize<Placement>(s.Placement, IsolaJson.Options)),

@@ -26,6 +26,12 @@ public sealed record ServerTransition(string ServerId, string FromStatus, string
 /// <summary>A report naming servers or ports that are not on the reporting host.</summary>
 public sealed class ForeignResourceException(string message) : Exception(message);
 
+/// <summary>A host's agent as the store knows it.</summary>
+/// <param name="Heartbeat">When it last reported; null when it never did.</param>
+/// <param name="DownAt">When the scheduler began skipping the host because its agent fell silent; null when it does not.</param>
+/// <param name="Enabled">Whether the host takes new servers by its operator's word.</param>
+public sealed record AgentStatus(long Revision, long Applied, string? Heartbeat, string? DownAt, bool Enabled);
+
 /// <summary>A server in BUILD past its deadline.</summary>
 public sealed record OverdueServer(string Id, string Host, string Name, string? TaskState, string? VmState, IReadOnlyList<(string Port, string Status)> Ports);
 
@@ -66,10 +72,11 @@ public sealed class LifecycleStore(StoreConnectionFactory factory, TimeProvider 
     /// <summary>
     /// Takes an agent's report in one transaction: heartbeat, applied revision, domain states, port
     /// statuses, and each affected server's next lifecycle step. The host's revision moves when a
-    /// step changes what the agent should do. Servers and ports of other hosts are refused, all of
-    /// the report with them.
+    /// step changes what the agent should do. A host marked down is up again, and its generation
+    /// moves (<see cref="AgentBackUp"/>: the caller's fleet reads it again). Servers and ports of
+    /// other hosts are refused, all of the report with them.
     /// </summary>
-    public async Task<(IReadOnlyList<ServerTransition> Transitions, bool RevisionMoved)> ApplyReportAsync(string host, AgentReport report)
+    public async Task<(IReadOnlyList<ServerTransition> Transitions, bool RevisionMoved, bool AgentBackUp)> ApplyReportAsync(string host, AgentReport report)
     {
         await using var c = await factory.OpenAsync();
         await using var tx = await c.BeginTransactionAsync();
@@ -87,8 +94,13 @@ public sealed class LifecycleStore(StoreConnectionFactory factory, TimeProvider 
             throw new ForeignResourceException($"not on {host}: {string.Join(", ", foreign)}");
 
         var now = Now;
+        // The heartbeat first: it locks the row, so a sweep that read the old heartbeat re-reads it
+        // (PostgreSQL) or waits for this transaction (SQLite) and leaves the host up.
         await c.ExecuteAsync("UPDATE hosts SET heartbeat_at = @now, applied_revision = @applied WHERE name = @host",
             new { now, applied = report.AppliedRevision, host }, tx);
+        // Usually matches nothing: a steady host's heartbeat leaves its generation alone.
+        var backUp = await c.ExecuteAsync("UPDATE hosts SET agent_down_at = NULL, generation = generation + 1 WHERE name = @host AND agent_down_at IS NOT NULL",
+            new { host }, tx) > 0;
         foreach (var (id, status) in report.PortStatuses)
         {
             if (ports[id].Status != status)
@@ -118,7 +130,22 @@ public sealed class LifecycleStore(StoreConnectionFactory factory, TimeProvider 
         if (moved)
             await c.ExecuteAsync("UPDATE hosts SET revision = revision + 1 WHERE name = @host", new { host }, tx);
         await tx.CommitAsync();
-        return (transitions, moved);
+        return (transitions, moved, backUp);
+    }
+
+    /// <summary>
+    /// Marks the hosts whose agent reported before and not since <paramref name="silentSince"/> down,
+    /// moving their generations (once: a host marked already is not marked again, so several server
+    /// processes sweeping at once record each fall once). Answers the hosts marked now.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> MarkSilentAgentsDownAsync(DateTimeOffset silentSince)
+    {
+        await using var c = await factory.OpenAsync();
+        return (await c.QueryAsync<string>("""
+            UPDATE hosts SET agent_down_at = @now, generation = generation + 1
+            WHERE agent_down_at IS NULL AND heartbeat_at IS NOT NULL AND heartbeat_at < @silentSince
+            RETURNING name
+            """, new { now = Now, silentSince = silentSince.ToUniversalTime().ToString("O", CultureInfo.InvariantCulture) })).Order(StringComparer.Ordinal).ToList();
     }
 
     /// <summary>Servers still in BUILD past their deadline, with what held them up.</summary>
@@ -137,12 +164,12 @@ public sealed class LifecycleStore(StoreConnectionFactory factory, TimeProvider 
         return overdue;
     }
 
-    /// <summary>Hosts and when their agents last reported.</summary>
-    public async Task<IReadOnlyDictionary<string, (long Revision, long Applied, string? Heartbeat)>> AgentsAsync()
+    /// <summary>Hosts (one, when named) and their agents: when they last reported, whether they are marked down.</summary>
+    public async Task<IReadOnlyDictionary<string, AgentStatus>> AgentsAsync(string? host = null)
     {
         await using var c = await factory.OpenAsync();
-        return (await c.RowsAsync("SELECT name, revision, applied_revision, heartbeat_at FROM hosts", null,
-            r => (Name: r.GetString(0), Revision: r.Long(1), Applied: r.Long(2), Heartbeat: r.NullableString(3))))
-            .ToDictionary(h => h.Name, h => (h.Revision, h.Applied, h.Heartbeat), StringComparer.Ordinal);
+        return (await c.RowsAsync("SELECT name, revision, applied_revision, heartbeat_at, agent_down_at, enabled FROM hosts WHERE @host IS NULL OR name = @host",
+            new { host }, r => (Name: r.GetString(0), Status: new AgentStatus(r.Long(1), r.Long(2), r.NullableString(3), r.NullableString(4), r.GetBoolean(5)))))
+            .ToDictionary(h => h.Name, h => h.Status, StringComparer.Ordinal);
     }
 }

@@ -25,7 +25,7 @@ public sealed class AgentEndToEndTests : IAsyncLifetime
     {
         _server = await ApiServer.StartAsync(_dir.Sub("isola.db"));
         _admin = _server.Client(_server.AdminSecret);
-        _host = new SimulatedHost(ProfileExpander.Expand(ProfileCatalog.Get("x710-2s")) with { Hostname = "sim1" });
+        _host = new SimulatedHost(ProfileExpander.Expand(ProfileCatalog.Get("x710-2s")) with { Hostname = "sim1" }, _dir.Sub("root"));
         _agentToken = (await _admin.Post("/v1/tokens", new { role = "host", host = "sim1" })).Body.Str("secret");
         await _admin.Post("/v1/projects", new { name = "p" });
         await _admin.Post("/v1/flavors", new
@@ -107,6 +107,52 @@ public sealed class AgentEndToEndTests : IAsyncLifetime
         // Nothing else was redone: the domain kept running.
         Assert.DoesNotContain(repair.Done, s => s is Isola.Agent.Reconcile.Step.Define or Isola.Agent.Reconcile.Step.StartPaused);
         Assert.Empty((await agent.CycleAsync()).Drift);
+    }
+
+    [Fact]
+    public async Task A_virtio_ports_vhost_workers_are_pinned_before_it_is_active_kept_there_and_gone_with_it()
+    {
+        var agent = Agent();
+        await agent.RegisterAsync(default);
+        await _admin.Post("/v1/networks", new { name = "overlay", type = "vxlan", project = "p" });
+        await _admin.Post("/v1/ports", new { name = "web", network = "overlay", project = "p" });
+        var (_, server) = await _admin.Post("/v1/servers", new { name = "vm1", flavor = "nfv", ports = new[] { "web" }, project = "p" });
+        var id = server.Str("id");
+        var domain = "isola-" + id;
+        // Two vCPUs: two queue pairs, each worker on the pCPU the plan gives its queue.
+        var want = (await _admin.Get($"/v1/servers/{id}/plan")).Body.GetProperty("irqs").GetProperty("vhost").EnumerateArray()
+            .Select(p => p.GetProperty("cpu").GetInt32().ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        Assert.Equal(2, want.Count);
+
+        // One cycle: defined, started paused, then (QEMU runs now) its workers pinned and the port reported ACTIVE.
+        var first = await agent.CycleAsync();
+        Assert.Empty(first.Failures);
+        var pid = _host.Qemu.Pid(domain)!.Value;
+        Assert.Equal(pid.ToString(System.Globalization.CultureInfo.InvariantCulture), File.ReadAllText(Path.Join(_dir.Sub("root"), "run", "libvirt", "qemu", domain + ".pid")));
+        Assert.Equal(want, _host.Qemu.Workers(domain).Select(w => w.Cpus));
+        Assert.Contains(_host.Log, c => string.Join(' ', c) == $"taskset -p -c {want[0]} {_host.Qemu.Workers(domain)[0].Tid}");
+        Assert.Equal("ACTIVE", (await _admin.Get("/v1/ports/web")).Body.Str("status"));
+        await agent.CycleAsync(first.Revision);
+        await agent.CycleAsync();
+        Assert.Equal("ACTIVE", await Status(id));
+        Assert.Empty((await agent.CycleAsync()).Done);
+
+        // Moved behind the agent's back: pinned again, and said so.
+        var moved = _host.Qemu.Workers(domain)[1];
+        _host.Qemu.Tamper(moved.Tid, "0-3");
+        var repair = await agent.CycleAsync();
+        var drift = Assert.Single(repair.Drift);
+        Assert.Contains($"vhost-{pid} task {moved.Tid} (web queue 1): on 0-3 (want {want[1]})", drift, StringComparison.Ordinal);
+        Assert.Equal(want, _host.Qemu.Workers(domain).Select(w => w.Cpus));
+        Assert.DoesNotContain(repair.Done, s => s is Isola.Agent.Reconcile.Step.Define or Isola.Agent.Reconcile.Step.StartPaused);
+
+        // Deleted: QEMU goes, and its pid file and tasks with it.
+        Assert.Equal(204, (await _admin.Delete($"/v1/servers/{id}")).Status);
+        Assert.Empty((await agent.CycleAsync()).Failures);
+        Assert.Empty(_host.Libvirt.Domains);
+        Assert.Null(_host.Qemu.Pid(domain));
+        Assert.False(File.Exists(Path.Join(_dir.Sub("root"), "run", "libvirt", "qemu", domain + ".pid")));
+        Assert.False(Directory.Exists(Path.Join(_dir.Sub("root"), "proc", pid.ToString(System.Globalization.CultureInfo.InvariantCulture))));
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using Isola.Agent.Driver;
+using Isola.Agent.Reconcile;
 using Isola.Domain.Pci;
 using Isola.Host.Commands;
 using Isola.Rendering.Vf;
@@ -63,6 +64,51 @@ public sealed class HostDriverTests : IDisposable
         var e = await Assert.ThrowsAsync<DriverException>(() => Driver().ProgramVfAsync(Vf));
         Assert.Contains("`ip link set dev ens1f0 vf 3 mac fa:16:3e:00:00:01` " + expected, e.Message, StringComparison.Ordinal);
         Assert.Single(_runner.Calls); // nothing after the failure
+    }
+
+    [Fact]
+    public async Task A_vhost_worker_is_pinned_with_taskset()
+    {
+        _runner.Answer(["taskset", "-p", "-c", "5", "4001"], "pid 4001's current affinity list: 0-15\npid 4001's new affinity list: 5\n");
+        await Driver().PinTaskAsync(4001, "5");
+        Assert.Equal(["taskset -p -c 5 4001"], _runner.Calls.Select(c => string.Join(' ', c)));
+    }
+
+    [Theory]
+    [InlineData(1, "taskset: failed to get pid 4001's affinity: No such process", "exited 1: taskset: failed to get pid 4001's affinity: No such process")]
+    [InlineData(CommandResult.TimedOut, "", "exited 124")]
+    public async Task A_failed_taskset_is_a_driver_error_naming_the_command(int exit, string stderr, string expected)
+    {
+        _runner.Answer(["taskset", "-p", "-c", "5", "4001"], new CommandResult(exit, "", stderr));
+        var e = await Assert.ThrowsAsync<DriverException>(() => Driver().PinTaskAsync(4001, "5"));
+        Assert.Contains("`taskset -p -c 5 4001` " + expected, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_vhost_workers_are_the_qemu_tasks_named_after_its_pid_in_tid_order()
+    {
+        var root = _dir.Sub("root");
+        void Task(int tid, string comm, string cpus)
+        {
+            var dir = Path.Join(root, "proc", "9990", "task", tid.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            Directory.CreateDirectory(dir);
+            File.WriteAllText(Path.Join(dir, "comm"), comm + "\n");
+            File.WriteAllText(Path.Join(dir, "status"), $"Name:\t{comm}\nTgid:\t9990\nCpus_allowed_list:\t{cpus}\nMems_allowed_list:\t0\n");
+        }
+        Directory.CreateDirectory(Path.Join(root, "run", "libvirt", "qemu"));
+        File.WriteAllText(Path.Join(root, "run", "libvirt", "qemu", "isola-1.pid"), "9990");
+        Task(9990, "qemu-system-x86", "0-15");
+        Task(10001, "vhost-9990", "7");
+        Task(9995, "vhost-9990", "0-15");
+        Task(9996, "CPU 0/KVM", "3");
+        Task(9997, "vhost-1234", "0-15"); // not this QEMU's
+        var driver = Driver();
+        Assert.Equal(9990, driver.QemuPid("isola-1"));
+        Assert.Null(driver.QemuPid("isola-2"));
+        Assert.Equal(new[] { new VhostWorker(9995, "0-15"), new VhostWorker(10001, "7") }, driver.VhostWorkers(9990));
+        Assert.Empty(driver.VhostWorkers(4242));
+        File.WriteAllText(Path.Join(root, "run", "libvirt", "qemu", "isola-1.pid"), "not a pid");
+        Assert.Null(driver.QemuPid("isola-1"));
     }
 
     [Fact]

@@ -20,6 +20,8 @@ public sealed class AgentCommandTests
 
         Assert.Equal(ExitCodes.Usage, (await CliRunner.Run("agent", "--controller", server.Url, "--token", token, "--root", dir.Sub("nope"))).Exit);
         Assert.Equal(ExitCodes.Usage, (await CliRunner.Run("agent", "--controller", server.Url, "--token", token, "--root", dir.Sub("root"), "--driver", "xen")).Exit);
+        // A simulated host writes its QEMU processes' /proc and pid files under its root: never the real one.
+        Assert.Equal(ExitCodes.Usage, (await CliRunner.Run("agent", "--controller", server.Url, "--token", token, "--root", "/", "--driver", "simulated")).Exit);
 
         using var stop = new CancellationTokenSource();
         var run = CliApp.RunAsync(["agent", "--controller", server.Url, "--token", token, "--root", dir.Sub("root"), "--driver", "simulated", "--state-dir", dir.Sub("state")],

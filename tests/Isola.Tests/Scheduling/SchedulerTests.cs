@@ -40,6 +40,20 @@ public class SchedulerTests
     }
 
     [Fact]
+    public void A_host_whose_agent_is_down_is_skipped_and_named_and_taken_again_once_up()
+    {
+        var (fleet, placer) = Fleet(new HostBuilder("h1").Cores(8).Pages1G(8), new HostBuilder("h2").Cores(8).Pages1G(8));
+        fleet.SetAgentDown("h1", true);
+        Assert.All(Enumerable.Range(0, 2), i => Assert.Equal("h2", Place(placer, Request($"vm{i}", Dedicated(2, 1024))).Host));
+        fleet.SetDisabled("h2", true);
+        var refused = placer.Place(Request("vm9", Dedicated(2, 1024)));
+        Assert.Equal([RejectionCode.HostDisabled, RejectionCode.AgentDown], refused.Rejections.Select(r => r.Code).Order());
+        Assert.Contains("h1: its agent stopped reporting", refused.Explain(), StringComparison.Ordinal);
+        fleet.SetAgentDown("h1", false);
+        Assert.Equal("h1", Place(placer, Request("vm9", Dedicated(2, 1024))).Host);
+    }
+
+    [Fact]
     public void An_ha_port_gets_two_vfs_on_distinct_pfs_with_one_mac()
     {
         var (_, placer) = Fleet(new HostBuilder("h1").Cores(8).Pages1G(8).Nic(0, "physnet2", 4, ports: 2));

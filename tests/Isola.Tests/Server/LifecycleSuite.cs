@@ -155,6 +155,100 @@ public abstract class LifecycleSuite
         Assert.Equal("down", (await w.Admin.Get($"/v1/hosts/{host}")).Body.Str("agent"));
     }
 
+    private static async Task<JsonElement> HostView(HttpClient admin, string host) => (await admin.Get($"/v1/hosts/{host}")).Body;
+
+    private static async Task<string> HostStatus(ApiWorld w, string server) => (await w.Member.Get($"/v1/servers/{server}")).Body.Str("hostStatus");
+
+    [Fact]
+    public async Task A_host_whose_agent_fell_silent_takes_no_new_servers_until_it_reports_again()
+    {
+        await using var w = await Start();
+        var (id, port, host) = await CreateServer(w);
+        var other = host == "h1" ? "h2" : "h1";
+        var agent = await Agent(w, host);
+        await Report(agent, host, 1, [new { id, vmState = "paused" }], [new { id = port, status = "DOWN" }]);
+        var generation = (await HostView(w.Admin, host)).GetProperty("generation").GetInt64();
+        Assert.Equal("UP", await HostStatus(w, id));
+        // Heartbeats and sweeps of a reporting host leave its generation alone.
+        var watch = w.Server.App.Services.GetRequiredService<AgentWatch>();
+        await Report(agent, host, 1, [], []);
+        await watch.SweepAsync();
+        var view = await HostView(w.Admin, host);
+        Assert.Equal((generation, JsonValueKind.Null), (view.GetProperty("generation").GetInt64(), view.GetProperty("agentDownAt").ValueKind));
+
+        _clock.Advance(TimeSpan.FromSeconds(31));
+        await watch.SweepAsync();
+        Assert.Empty(await watch.SweepAsync()); // marked once
+        view = await HostView(w.Admin, host);
+        Assert.Equal(("down", generation + 1, JsonValueKind.String), (view.Str("agent"), view.GetProperty("generation").GetInt64(), view.GetProperty("agentDownAt").ValueKind));
+        // Its server stays where it is; its host shows DOWN.
+        var server = (await w.Member.Get($"/v1/servers/{id}")).Body;
+        Assert.Equal((host, "BUILD", "DOWN"), (server.Str("host"), server.Str("status"), server.Str("hostStatus")));
+        Assert.Contains(server.Str("hostStatus"), (await w.Member.Get("/v1/servers")).Body.EnumerateArray().Select(s => s.Str("hostStatus")));
+        // With the other host disabled there is nowhere to go, and both reasons are named.
+        await w.Admin.Send(HttpMethod.Patch, $"/v1/hosts/{other}", new { enabled = false });
+        var (status, error) = await w.Member.Post("/v1/servers", new { name = "vnf2", flavor = "nfv.small" });
+        Assert.Equal((409, "no-valid-host"), (status, error.ErrorCode()));
+        var codes = error.GetProperty("error").GetProperty("extra").GetProperty("reasons").EnumerateArray().Select(r => r.Str("code")).Order().ToList();
+        Assert.Equal(["agent-down", "host-disabled"], codes);
+        Assert.Contains($"{host}: its agent stopped reporting", error.GetProperty("error").Str("message"), StringComparison.Ordinal);
+
+        // It reports again: up, and it takes new servers.
+        await Report(agent, host, 1, [], []);
+        view = await HostView(w.Admin, host);
+        Assert.Equal(("up", generation + 2, JsonValueKind.Null), (view.Str("agent"), view.GetProperty("generation").GetInt64(), view.GetProperty("agentDownAt").ValueKind));
+        var (placed, second) = await w.Member.Post("/v1/servers", new { name = "vnf2", flavor = "nfv.small" });
+        Assert.Equal((201, host), (placed, second.Str("host")));
+        Assert.Equal("UP", await HostStatus(w, id));
+    }
+
+    [Fact]
+    public async Task A_host_whose_agent_never_reported_stays_schedulable()
+    {
+        await using var w = await Start();
+        _clock.Advance(TimeSpan.FromHours(1));
+        Assert.Empty(await w.Server.App.Services.GetRequiredService<AgentWatch>().SweepAsync());
+        var (status, server) = await w.Member.Post("/v1/servers", new { name = "vm", flavor = "nfv.small" });
+        Assert.Equal(201, status);
+        var id = server.Str("id");
+        var host = server.Str("host");
+        Assert.Equal(("never-reported", JsonValueKind.Null), ((await HostView(w.Admin, host)).Str("agent"), (await HostView(w.Admin, host)).GetProperty("agentDownAt").ValueKind));
+        Assert.Equal("UNKNOWN", await HostStatus(w, id));
+        await w.Admin.Send(HttpMethod.Patch, $"/v1/hosts/{host}", new { enabled = false });
+        Assert.Equal("MAINTENANCE", await HostStatus(w, id));
+    }
+
+    /// <summary>Two server processes on one store: one sees its agents fall silent and come back, the other follows.</summary>
+    [Fact]
+    public async Task A_host_marked_down_or_up_by_one_server_process_is_skipped_or_taken_by_the_other()
+    {
+        var store = await NewStoreAsync();
+        await using var w = await ApiWorld.StartAsync(store, _clock);
+        await using var two = await ApiServer.StartAsync(store, w.Server.AdminSecret, _clock);
+        var admin2 = two.Client(w.Server.AdminSecret);
+        var agents = new Dictionary<string, HttpClient>();
+        foreach (var host in new[] { "h1", "h2" })
+        {
+            agents[host] = two.Client((await admin2.Post("/v1/tokens", new { role = "host", host })).Body.Str("secret"));
+            await Report(agents[host], host, 0, [], []);
+        }
+        _clock.Advance(TimeSpan.FromSeconds(31));
+        await Report(agents["h2"], "h2", 0, [], []);
+        await two.App.Services.GetRequiredService<AgentWatch>().SweepAsync();
+        await admin2.Send(HttpMethod.Patch, "/v1/hosts/h2", new { enabled = false });
+
+        // The first process learns it when its commit meets the moved generation, and says why.
+        var (status, error) = await w.Member.Post("/v1/servers", new { name = "a", flavor = "nfv.small" });
+        Assert.Equal((409, "no-valid-host"), (status, error.ErrorCode()));
+        Assert.Equal(["agent-down", "host-disabled"], error.GetProperty("error").GetProperty("extra").GetProperty("reasons").EnumerateArray().Select(r => r.Str("code")).Order());
+
+        // h1's agent is back, through the second process; the first takes h1 again at its next sweep.
+        await Report(agents["h1"], "h1", 0, [], []);
+        await w.Server.App.Services.GetRequiredService<AgentWatch>().SweepAsync();
+        var (placed, server) = await w.Member.Post("/v1/servers", new { name = "a", flavor = "nfv.small" });
+        Assert.Equal((201, "h1"), (placed, server.Str("host")));
+    }
+
     [Fact]
     public async Task An_agent_reads_and_writes_only_its_own_host()
     {

@@ -35,7 +35,7 @@ public abstract class StoreSuite
     public async Task Migrations_apply_once_and_hosts_round_trip()
     {
         var store = await NewStoreAsync();
-        Assert.Equal([1, 2, 3, 4, 5, 6, 7, 8, 9], await Migrator.MigrateAsync(store.Factory, TimeProvider.System));
+        Assert.Equal([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], await Migrator.MigrateAsync(store.Factory, TimeProvider.System));
         Assert.Empty(await Migrator.MigrateAsync(store.Factory, TimeProvider.System));
         var built = SmallHost("h1").Build();
         await store.UpsertHostAsync(built, "az1", ["gold", "sriov"]);
@@ -44,6 +44,50 @@ public abstract class StoreSuite
         Assert.Equal(("h1", "az2", 0L, true), (host.Name, host.Zone, host.Generation, host.Enabled));
         Assert.Equal(["gold"], host.Aggregates);
         Assert.Equal(InventoryJson(built), InventoryJson(host.Inventory));
+    }
+
+    /// <summary>
+    /// An agent that reported and fell silent is marked down once (its generation moves once, not with
+    /// every heartbeat or sweep), every process's fleet skips its host once it reads it again, and its
+    /// next report marks it up. A host whose agent never reported is never marked.
+    /// </summary>
+    [Fact]
+    public async Task A_silent_agent_is_marked_down_once_and_up_by_its_next_report()
+    {
+        var store = await StoreWithHosts(SmallHost("h1"), SmallHost("h2"), SmallHost("h3"));
+        var clock = new ShiftedClock();
+        var lifecycle = new Isola.Store.Lifecycle.LifecycleStore(store.Factory, clock);
+        var one = await StorePlacer.LoadAsync(store);
+        var two = await StorePlacer.LoadAsync(store);
+        var heartbeat = new Isola.Store.Lifecycle.AgentReport(0, new Dictionary<string, string>(), new Dictionary<string, string>());
+        foreach (var host in new[] { "h1", "h2", "h1", "h2" })
+            Assert.False((await lifecycle.ApplyReportAsync(host, heartbeat)).AgentBackUp);
+        var before = await store.GenerationsAsync();
+        Assert.Empty(await lifecycle.MarkSilentAgentsDownAsync(clock.GetUtcNow() - TimeSpan.FromSeconds(30)));
+        Assert.Equal(before, await store.GenerationsAsync());
+
+        clock.Advance(TimeSpan.FromSeconds(31));
+        await lifecycle.ApplyReportAsync("h2", heartbeat);
+        Assert.Equal(["h1"], await lifecycle.MarkSilentAgentsDownAsync(clock.GetUtcNow() - TimeSpan.FromSeconds(30)));
+        Assert.Empty(await lifecycle.MarkSilentAgentsDownAsync(clock.GetUtcNow() - TimeSpan.FromSeconds(30)));
+        var after = await store.GenerationsAsync();
+        Assert.Equal((before["h1"] + 1, before["h2"], before["h3"]), (after["h1"], after["h2"], after["h3"]));
+        Assert.NotNull((await lifecycle.AgentsAsync("h1"))["h1"].DownAt);
+
+        // One process syncs, the other learns it from a commit that meets the moved generation: neither places on h1.
+        await one.SyncAsync();
+        Assert.True(one.Fleet.Host("h1")!.AgentDown);
+        for (var i = 0; i < 4; i++)
+        {
+            Assert.NotEqual("h1", (await one.PlaceAsync($"a{i}", "p1", Request($"a{i}", Dedicated(1, 1024)))).Placement!.Host);
+            Assert.NotEqual("h1", (await two.PlaceAsync($"b{i}", "p1", Request($"b{i}", Dedicated(1, 1024)))).Placement!.Host);
+        }
+
+        Assert.True((await lifecycle.ApplyReportAsync("h1", heartbeat)).AgentBackUp);
+        Assert.Null((await lifecycle.AgentsAsync("h1"))["h1"].DownAt);
+        Assert.Equal(before["h1"] + 2, (await store.GenerationsAsync())["h1"]);
+        await one.SyncAsync();
+        Assert.False(one.Fleet.Host("h1")!.AgentDown);
     }
 
     [Fact]

@@ -42,6 +42,8 @@ public sealed class ServerLifecycleCommandTests
         (exit, output, _) = await w.RunAs(member, "server", "show", "vnf1");
         Assert.Equal(ExitCodes.Ok, exit);
         Assert.Matches($@"│ host\s+│ {host}\s+│", output);
+        // Its host's agent never reported (registered by an admin): its status is not known.
+        Assert.Matches(@"│ hostStatus\s+│ UNKNOWN\s+│", output);
         Assert.All(vfs, vf => Assert.Contains(vf.Str("vf"), output, StringComparison.Ordinal));
         Assert.Matches(@"│ 0\s+│ 0\s+│ 0→\d+ 1→\d+ 2→\d+ 3→\d+", output);
 

@@ -1,0 +1,51 @@
+using Isola.Server.Hosts;
+using Isola.Server.Servers;
+using Isola.Store.Lifecycle;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Isola.Server.Lifecycle;
+
+/// <summary>
+/// Acts on silent agents. Every few seconds, in every server process: hosts whose agent reported
+/// before and has been silent for <see cref="AgentLiveness.Silence"/> are marked down in the store
+/// (their generation moves, once per fall however many processes sweep), and this process's fleet is
+/// brought in step with the store, so it skips the hosts marked down here or elsewhere and takes back
+/// the ones whose agents reported again through another process. The scheduler skips a host marked
+/// down (<c>agent-down</c>); its servers stay where they are. The agent's next report marks it up.
+/// </summary>
+public sealed class AgentWatch(LifecycleStore lifecycle, PlacementService placement, TimeProvider time, ILogger<AgentWatch> log) : BackgroundService
+{
+    /// <summary>How often it looks: a silent host is skipped within Silence + Every of its last report.</summary>
+    public static readonly TimeSpan Every = TimeSpan.FromSeconds(5);
+
+    /// <summary>One pass. Answers the hosts this pass marked down.</summary>
+    public async Task<IReadOnlyList<string>> SweepAsync(CancellationToken ct = default)
+    {
+        var down = await lifecycle.MarkSilentAgentsDownAsync(time.GetUtcNow() - AgentLiveness.Silence);
+        foreach (var host in down)
+            log.LogWarning("host {Host}: no report from its agent for {Seconds:0} s; no new servers there until it reports", host, AgentLiveness.Silence.TotalSeconds);
+        await placement.Placer.SyncAsync(ct);
+        return down;
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(Every, time, stoppingToken);
+                await SweepAsync(stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                log.LogError(e, "agent watch failed; trying again");
+            }
+        }
+    }
+}
