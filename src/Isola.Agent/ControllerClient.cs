@@ -29,14 +29,57 @@ public sealed class ControllerClient(HttpClient http, string host)
         await Ensure(response, ct);
     }
 
-    /// <summary>The desired state; waits up to <paramref name="wait"/> for a revision after <paramref name="after"/>.</summary>
+    private const int PlansPerRequest = 50;
+    private readonly Dictionary<string, (string Stamp, DesiredPlan Plan)> _plans = new(StringComparer.Ordinal);
+
+    /// <summary>Fetch each server's plan once and keep it while its stamp holds (false: every poll carries every plan).</summary>
+    public bool PlanDeltas { get; init; } = true;
+
+    /// <summary>Plans fetched by the last <see cref="DesiredAsync"/> (for tests and benchmarks).</summary>
+    public int PlansFetched { get; private set; }
+
+    /// <summary>
+    /// The desired state; waits up to <paramref name="wait"/> for a revision after <paramref name="after"/>.
+    /// With <see cref="PlanDeltas"/>, the poll carries plan stamps only and the plans this client does
+    /// not hold yet (new servers, a re-registered inventory) are fetched in a second call.
+    /// </summary>
     public async Task<DesiredHost> DesiredAsync(long? after, TimeSpan wait, CancellationToken ct)
     {
-        var query = after is null ? "" : $"?after={after}&wait={(int)wait.TotalSeconds}";
-        using var response = await http.GetAsync($"/v1/hosts/{Uri.EscapeDataString(host)}/desired{query}", ct);
+        var query = new List<string>();
+        if (after is not null)
+            query.Add($"after={after}&wait={(int)wait.TotalSeconds}");
+        if (PlanDeltas)
+            query.Add("plans=omit");
+        var path = $"/v1/hosts/{Uri.EscapeDataString(host)}";
+        using var response = await http.GetAsync($"{path}/desired{(query.Count > 0 ? "?" + string.Join('&', query) : "")}", ct);
         await Ensure(response, ct);
-        return (await response.Content.ReadFromJsonAsync<DesiredHost>(IsolaJson.Options, ct))!;
+        var desired = (await response.Content.ReadFromJsonAsync<DesiredHost>(IsolaJson.Options, ct))!;
+        if (!PlanDeltas)
+            return desired;
+        var missing = desired.Servers.Where(s => s.PlanStamp is not null && !(_plans.TryGetValue(s.Id, out var held) && held.Stamp == s.PlanStamp))
+            .Select(s => s.Id).ToList();
+        PlansFetched = missing.Count;
+        foreach (var chunk in missing.Chunk(PlansPerRequest))
+        {
+            using var plans = await http.GetAsync($"{path}/plans?{string.Join('&', chunk.Select(id => "server=" + Uri.EscapeDataString(id)))}", ct);
+            await Ensure(plans, ct);
+            var got = (await plans.Content.ReadFromJsonAsync<Dictionary<string, FetchedPlan>>(IsolaJson.Options, ct))!;
+            foreach (var (id, fetched) in got)
+                _plans[id] = (fetched.PlanStamp, fetched.Plan);
+        }
+        var present = desired.Servers.Select(s => s.Id).ToHashSet(StringComparer.Ordinal);
+        foreach (var gone in _plans.Keys.Where(id => !present.Contains(id)).ToList())
+            _plans.Remove(gone);
+        return desired with
+        {
+            Servers = desired.Servers.Select(s => s with
+            {
+                Plan = s.PlanStamp is not null && _plans.TryGetValue(s.Id, out var held) && held.Stamp == s.PlanStamp ? held.Plan : null,
+            }).ToList(),
+        };
     }
+
+    private sealed record FetchedPlan(string PlanStamp, DesiredPlan Plan);
 
     public async Task ReportAsync(AgentReportBody report, CancellationToken ct)
     {

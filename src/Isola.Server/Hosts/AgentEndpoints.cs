@@ -24,12 +24,16 @@ public sealed record HostReport(long AppliedRevision = 0, IReadOnlyList<Reported
 internal static class AgentEndpoints
 {
     private const int MaxWaitSeconds = 60;
+    private const int MaxPlansPerRequest = 100;
 
     public static void Map(IEndpointRouteBuilder api)
     {
-        api.MapGet("/hosts/{name}/desired", async (string name, long? after, int? wait, HttpContext http, LifecycleStore lifecycle, PlacementStore placements,
-            HostSignals signals, TimeProvider time, PlanCache plans, HostNetworkStore networks, Microsoft.Extensions.Hosting.IHostApplicationLifetime lifetime) =>
+        api.MapGet("/hosts/{name}/desired", async (string name, long? after, int? wait, string? plans, HttpContext http, LifecycleStore lifecycle,
+            PlacementStore placements, HostSignals signals, TimeProvider time, PlanCache planCache, HostNetworkStore networks,
+            Microsoft.Extensions.Hosting.IHostApplicationLifetime lifetime) =>
         {
+            if (plans is not (null or "omit"))
+                throw ApiException.Invalid("plans", "omit (each server's planStamp only; GET /v1/hosts/{name}/plans for the plans) or absent (plans inline)");
             Caller.Of(http).RequireAgentOf(name);
             // A poll ends when the agent goes away or the server stops, whichever is first.
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, lifetime.ApplicationStopping);
@@ -50,10 +54,14 @@ internal static class AgentEndpoints
             // Read after the revision: a change that lands in between shows up now and again at the next revision.
             var network = HostNetworkView.From((await networks.RowsAsync(name))!);
             var ports = desired.Ports.ToLookup(p => p.ServerId);
-            plans.Keep(name, desired.Servers.Select(s => s.Id).ToHashSet(StringComparer.Ordinal));
+            planCache.Keep(name, desired.Servers.Select(s => s.Id).ToHashSet(StringComparer.Ordinal));
             var rendered = new Dictionary<string, Isola.Rendering.HostPlan>(StringComparer.Ordinal);
-            foreach (var s in desired.Servers.Where(s => s.Spec is not null))
-                rendered[s.Id] = await plans.PlanAsync(s.Id, name, desired.InventoryStamp, s.Placement, s.Spec!, async () => (await placements.HostAsync(name))!.Inventory);
+            if (plans is null)
+            {
+                foreach (var s in desired.Servers.Where(s => s.Spec is not null))
+                    rendered[s.Id] = await planCache.PlanAsync(s.Id, name, desired.InventoryStamp, s.Placement, s.Spec!,
+                        async () => (await placements.HostAsync(name))!.Inventory);
+            }
             return Results.Ok(new
             {
                 desired.Host,
@@ -69,10 +77,32 @@ internal static class AgentEndpoints
                     s.PowerState,
                     s.VmState,
                     ports = ports[s.Id].Select(p => new { p.Id, p.Name, p.Mac, p.Status }),
+                    // A plan is a function of the server's placement and spec (fixed) and the host's inventory: it changes with this stamp only.
+                    planStamp = s.Spec is null ? null : desired.InventoryStamp,
                     plan = rendered.GetValueOrDefault(s.Id),
                 }),
                 network,
             });
+        });
+
+        // The plans of some of the host's servers (an agent that polls with plans=omit fetches the ones it lacks).
+        api.MapGet("/hosts/{name}/plans", async (string name, HttpContext http, LifecycleStore lifecycle, PlacementStore placements, PlanCache planCache) =>
+        {
+            Caller.Of(http).RequireAgentOf(name);
+            var wanted = http.Request.Query["server"].Where(v => !string.IsNullOrEmpty(v)).Select(v => v!).ToHashSet(StringComparer.Ordinal);
+            if (wanted.Count == 0)
+                throw ApiException.Invalid("server", "name the servers: ?server=ID&server=ID...");
+            if (wanted.Count > MaxPlansPerRequest)
+                throw ApiException.Invalid("server", $"at most {MaxPlansPerRequest} servers per request");
+            var desired = await lifecycle.DesiredAsync(name) ?? throw ApiException.NotFound("host", name);
+            var result = new Dictionary<string, object>(StringComparer.Ordinal);
+            foreach (var s in desired.Servers.Where(s => wanted.Contains(s.Id) && s.Spec is not null))
+            {
+                var plan = await planCache.PlanAsync(s.Id, name, desired.InventoryStamp, s.Placement, s.Spec!, async () => (await placements.HostAsync(name))!.Inventory);
+                result[s.Id] = new { planStamp = desired.InventoryStamp, plan };
+            }
+            // A server not on the host (gone meanwhile, or never there) is simply not in the answer.
+            return Results.Ok(result);
         });
 
         api.MapPost("/hosts/{name}/report", async (string name, HostReport body, HttpContext http, LifecycleStore lifecycle, HostSignals signals,

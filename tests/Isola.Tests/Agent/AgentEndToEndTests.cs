@@ -88,6 +88,45 @@ public sealed class AgentEndToEndTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Each_plan_is_fetched_once_and_again_only_when_the_inventory_changes()
+    {
+        var client = ControllerClient.Create(new Uri(_server.Url), _agentToken, "sim1");
+        var agent = new HostAgent(_host.Host, client, new HostDriver(_host, _dir.Sub("root"), _dir.Sub("agent")), new AppliedStore(_dir.Sub("agent")), TimeProvider.System);
+        await agent.RegisterAsync(default);
+        var (a, _) = await CreateServer("vm1");
+        var (b, _) = await CreateServer("vm2");
+        await agent.CycleAsync();
+        Assert.Equal(2, client.PlansFetched);
+        await agent.CycleAsync();
+        Assert.Equal(0, client.PlansFetched);
+        var (c, _) = await CreateServer("vm3");
+        await agent.CycleAsync();
+        Assert.Equal(1, client.PlansFetched);
+        for (var i = 0; i < 3; i++)
+            await agent.CycleAsync();
+        Assert.All(new[] { a, b, c }, id => Assert.Equal("running", _host.Libvirt.Domains["isola-" + id].State));
+
+        // The poll carries stamps, not plans; the plans endpoint answers for the host's own servers only.
+        var agentApi = _server.Client(_agentToken);
+        var poll = (await agentApi.Get("/v1/hosts/sim1/desired?plans=omit")).Body;
+        Assert.All(poll.GetProperty("servers").EnumerateArray(), s =>
+        {
+            Assert.Equal(System.Text.Json.JsonValueKind.Null, s.GetProperty("plan").ValueKind);
+            Assert.False(string.IsNullOrEmpty(s.Str("planStamp")));
+        });
+        var plans = (await agentApi.Get($"/v1/hosts/sim1/plans?server={a}&server=not-a-server")).Body;
+        Assert.Equal([a], plans.EnumerateObject().Select(p => p.Name));
+        Assert.Equal("isola-" + a, plans.GetProperty(a).GetProperty("plan").Str("server"));
+        Assert.Equal(400, (await agentApi.Get("/v1/hosts/sim1/desired?plans=sometimes")).Status);
+        Assert.Equal(400, (await agentApi.Get("/v1/hosts/sim1/plans")).Status);
+
+        // A re-registered inventory moves every stamp: every plan is fetched again.
+        await agent.RegisterAsync(default);
+        await agent.CycleAsync();
+        Assert.Equal(3, client.PlansFetched);
+    }
+
+    [Fact]
     public async Task A_vf_changed_behind_the_agents_back_is_set_again_and_reported()
     {
         var agent = Agent();
