@@ -11,11 +11,11 @@ namespace Isola.Agent;
 /// <summary>The agent's side of the API: register the inventory, fetch the desired state (long poll), report.</summary>
 public sealed class ControllerClient(HttpClient http, string host)
 {
-    public static ControllerClient Create(Uri controller, string token, string host, string? tunnelIp = null)
+    public static ControllerClient Create(Uri controller, string token, string host, string? tunnelIp = null, bool planDeltas = true)
     {
         var http = new HttpClient { BaseAddress = controller, Timeout = TimeSpan.FromSeconds(90) };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        return new ControllerClient(http, host) { TunnelIp = tunnelIp };
+        return new ControllerClient(http, host) { TunnelIp = tunnelIp, PlanDeltas = planDeltas };
     }
 
     /// <summary>The host's VXLAN/GRE endpoint, sent with the inventory (Neutron's local_ip); null: the host has no tunnels.</summary>

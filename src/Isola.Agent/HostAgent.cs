@@ -40,10 +40,14 @@ public sealed class HostAgent(HostTopology inventory, ControllerClient controlle
         var failures = new List<string>();
         var drift = new List<string>();
         var failed = new HashSet<string>(StringComparer.Ordinal);
+        ActualHost? unchanged = null;  // what the host held when the last pass found nothing to do
         for (var pass = 0; pass < 2 && (pass == 0 || done.Any(s => s is Step.StartPaused)); pass++)
         {
             var records = applied.Load();
-            foreach (var step in Reconciler.Plan(desired, await ReadAsync(desired, records, ct), records))
+            var before = await ReadAsync(desired, records, ct);
+            var steps = Reconciler.Plan(desired, before, records);
+            unchanged = steps.Count == 0 ? before : null;
+            foreach (var step in steps)
             {
                 if (failed.Contains(step.Server))
                     continue; // the rest of a server's steps wait for the next cycle
@@ -62,10 +66,11 @@ public sealed class HostAgent(HostTopology inventory, ControllerClient controlle
             }
         }
         // Taps exist once their domains started (libvirt plugs them), so OVS comes after the domains.
-        var network = Ovs is null ? OvsCycleResult.Nothing : await Ovs.RunAsync(desired.Network, ct);
+        var network = Ovs is null ? OvsCycleResult.Nothing : await Ovs.RunAsync(desired.Network, ct, desired.Revision);
         failures.AddRange(network.Failures);
         drift.AddRange(network.Drift);
-        var actual = await ReadAsync(desired, applied.Load(), ct);
+        // Nothing done: the host is as read (Open vSwitch steps change nothing the report reads here).
+        var actual = unchanged ?? await ReadAsync(desired, applied.Load(), ct);
         failures.AddRange(Reconciler.VhostUnpaired(desired, actual));
         await controller.ReportAsync(Reconciler.Report(desired, actual, Ovs is null ? null : network.ReadyTaps), ct);
         return new CycleResult(desired.Revision, done, failures, drift, network.Done);

@@ -19,7 +19,11 @@ public sealed class OvsCycle(OvsDriver driver, OvsLayout layout)
 {
     public OvsLayout Layout => layout;
 
-    public async Task<OvsCycleResult> RunAsync(HostNetworkState? desired, CancellationToken ct)
+    /// <summary>The last plan rendered, with the desired revision and port numbers it was rendered from.</summary>
+    private (long Revision, string Ofports, OvsPlan Plan)? _rendered;
+
+    /// <param name="revision">The desired state's revision: a plan rendered at the same revision from the same port numbers is reused (every network change moves the revision).</param>
+    public async Task<OvsCycleResult> RunAsync(HostNetworkState? desired, CancellationToken ct, long? revision = null)
     {
         desired ??= HostNetworkState.Empty;
         var done = new List<OvsStep>();
@@ -44,7 +48,11 @@ public sealed class OvsCycle(OvsDriver driver, OvsLayout layout)
                 return new OvsCycleResult(done, [], drift, new HashSet<string>());
             if (portSteps.Count > 0)
                 actual = await driver.ReadAsync(layout.IntegrationBridge, physical, ct);
-            var plan = FlowPipeline.Render(desired, layout, actual.Ofports);
+            var ofports = string.Join(",", actual.Ofports.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key}={kv.Value}"));
+            var plan = revision is not null && _rendered is { } last && last.Revision == revision && last.Ofports == ofports
+                ? last.Plan
+                : FlowPipeline.Render(desired, layout, actual.Ofports);
+            _rendered = revision is null ? null : (revision.Value, ofports, plan);
             var inSync = new Dictionary<string, bool>(StringComparer.Ordinal);
             var cookies = new Dictionary<string, ulong>(StringComparer.Ordinal);
             foreach (var bridge in plan.Bridges)

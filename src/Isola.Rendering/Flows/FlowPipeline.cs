@@ -62,6 +62,8 @@ public static class FlowPipeline
         void Add(int table, int priority, string match, string actions) =>
             flows.Add((table, priority, $"table={table},priority={priority}{(match.Length > 0 ? "," + match : "")} actions={actions}"));
 
+        var shared = new SortedDictionary<string, (SecurityRule Rule, List<int> Ports)>(StringComparer.Ordinal);
+
         // Local ports with their number, per network.
         var local = new List<(OverlayPort Port, int Ofport, OverlayNetwork Network, int Zone)>();
         foreach (var port in state.Ports.OrderBy(p => p.Device, StringComparer.Ordinal))
@@ -226,7 +228,18 @@ public static class FlowPipeline
                 }
                 Add(FlowTables.EgressConntrack, 50, $"reg5={ofport}", $"goto_table:{FlowTables.Forward}");
                 Add(FlowTables.IngressConntrack, 50, $"reg7={ofport}", $"goto_table:{FlowTables.Deliver}");
-                foreach (var rule in port.Rules)
+                foreach (var rule in port.Rules.Select(state.Resolve))
+                {
+                    // A rule whose remote is several addresses (a remote group) is one conjunctive
+                    // match shared by every port with that rule: O(ports + addresses), not their product.
+                    if (rule.Remotes is { Count: > 1 })
+                    {
+                        var key = RuleKey(rule);
+                        if (!shared.TryGetValue(key, out var entry))
+                            shared[key] = entry = (rule, []);
+                        entry.Ports.Add(ofport);
+                        continue;
+                    }
                     foreach (var match in RuleMatches(rule))
                     {
                         var egress = rule.Direction == "egress";
@@ -234,6 +247,7 @@ public static class FlowPipeline
                             $"{(egress ? "reg5" : "reg7")}={ofport},ct_state=+new-est-inv+trk,{match}",
                             $"ct(commit,zone=NXM_NX_REG6[0..15]),goto_table:{(egress ? FlowTables.Forward : FlowTables.Deliver)}");
                     }
+                }
             }
             else
             {
@@ -246,6 +260,8 @@ public static class FlowPipeline
                 meters.Add(new Meter(IngressMeter(ofport), port.Ingress.Kbps, port.Ingress.BurstKb));
             Add(FlowTables.Deliver, 100, $"reg7={ofport}", port.Ingress is null ? $"output:{ofport}" : $"meter:{IngressMeter(ofport)},output:{ofport}");
         }
+
+        SharedRules(shared, Add);
 
         var integration = flows.Distinct().OrderBy(f => f.Table).ThenByDescending(f => f.Priority).ThenBy(f => f.Text, StringComparer.Ordinal).Select(f => f.Text).ToList();
         var bridges = new List<BridgeFlows> { new(layout.IntegrationBridge, integration) };
@@ -280,10 +296,47 @@ public static class FlowPipeline
     /// <summary>Interface names are at most 15 characters (IFNAMSIZ - 1).</summary>
     private static string Truncate(string name) => name.Length <= 15 ? name : name[..15];
 
-    private static IEnumerable<string> RuleMatches(SecurityRule rule)
+    /// <summary>
+    /// Rules with several remote prefixes as conjunctive matches (priority 90): clause 1 is the port
+    /// and the protocol/ports, clause 2 the remote address; a flow that serves several rules carries
+    /// one conjunction action for each. Conjunction ids follow the rules' keys in order.
+    /// </summary>
+    private static void SharedRules(SortedDictionary<string, (SecurityRule Rule, List<int> Ports)> shared, Action<int, int, string, string> add)
     {
-        if (rule.Remotes is { Count: 0 })
-            yield break;
+        var clauses = new SortedDictionary<(int Table, string Match), List<string>>();
+        void Clause(int table, string match, string action)
+        {
+            if (!clauses.TryGetValue((table, match), out var actions))
+                clauses[(table, match)] = actions = [];
+            actions.Add(action);
+        }
+        var id = 0;
+        foreach (var (rule, ports) in shared.Values)
+        {
+            id++;
+            var egress = rule.Direction == "egress";
+            var table = egress ? FlowTables.EgressRules : FlowTables.IngressRules;
+            var (l3, remoteField, l4) = RuleParts(rule);
+            foreach (var port in ports.Distinct().Order())
+                foreach (var ports4 in l4)
+                    Clause(table, $"{(egress ? "reg5" : "reg7")}={port},ct_state=+new-est-inv+trk,{l3}{ports4}", $"conjunction({id},1/2)");
+            foreach (var remote in rule.Remotes!.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
+                Clause(table, $"ct_state=+new-est-inv+trk,{l3},{remoteField}={remote}", $"conjunction({id},2/2)");
+            add(table, 90, $"conj_id={id},{(rule.Version == 6 ? "ipv6" : "ip")}",
+                $"ct(commit,zone=NXM_NX_REG6[0..15]),goto_table:{(egress ? FlowTables.Forward : FlowTables.Deliver)}");
+        }
+        foreach (var ((table, match), actions) in clauses)
+            add(table, 90, match, string.Join(",", actions));
+    }
+
+    /// <summary>Rules with the same key are one rule: a remote group's rules are keyed by the group, not its (long) member list.</summary>
+    private static string RuleKey(SecurityRule r) =>
+        $"{r.Direction}|{r.Version}|{r.Protocol}|{r.PortMin}|{r.PortMax}|" +
+        (r.RemoteGroup is not null ? "group:" + r.RemoteGroup : r.Remotes is null ? "*" : string.Join(",", r.Remotes.Order(StringComparer.Ordinal)));
+
+    /// <summary>A rule's protocol match, the field its remote end is in, and its port (or ICMP type/code) matches.</summary>
+    private static (string L3, string RemoteField, IReadOnlyList<string> L4) RuleParts(SecurityRule rule)
+    {
         var v6 = rule.Version == 6;
         var l3 = rule.Protocol switch
         {
@@ -294,12 +347,20 @@ public static class FlowPipeline
             var number => $"{(v6 ? "ipv6" : "ip")},nw_proto={number}",
         };
         var remoteField = rule.Direction == "egress" ? (v6 ? "ipv6_dst" : "nw_dst") : (v6 ? "ipv6_src" : "nw_src");
-        var remotes = rule.Remotes is null ? [""] : rule.Remotes.Order(StringComparer.Ordinal).Select(r => $",{remoteField}={r}").ToList();
         List<string> l4 = [""];
         if (rule.Protocol is "tcp" or "udp" && rule.PortMin is { } min && rule.PortMax is { } max && !(min <= 1 && max == 65535))
             l4 = PortRangeMasks.Matches("tp_dst", min, max).Select(m => "," + m).ToList();
         else if (rule.Protocol is "icmp" or "icmpv6" && rule.PortMin is { } type)
             l4 = [$",{(v6 ? "icmpv6" : "icmp")}_type={type}{(rule.PortMax is { } code ? $",{(v6 ? "icmpv6" : "icmp")}_code={code}" : "")}"];
+        return (l3, remoteField, l4);
+    }
+
+    private static IEnumerable<string> RuleMatches(SecurityRule rule)
+    {
+        if (rule.Remotes is { Count: 0 })
+            yield break;
+        var (l3, remoteField, l4) = RuleParts(rule);
+        var remotes = rule.Remotes is null ? [""] : rule.Remotes.Order(StringComparer.Ordinal).Select(r => $",{remoteField}={r}").ToList();
         foreach (var remote in remotes)
             foreach (var ports in l4)
                 yield return l3 + remote + ports;

@@ -28,8 +28,10 @@ public sealed record OverlayNetwork(string Id, SegmentType Type, long? Segment, 
 /// <param name="Protocol">tcp, udp, icmp, icmpv6, a protocol number, or null for any.</param>
 /// <param name="PortMin">First port (tcp/udp) or ICMP type.</param>
 /// <param name="PortMax">Last port (tcp/udp) or ICMP code.</param>
-/// <param name="Remotes">The remote end's prefixes; null: anywhere; empty: no one (a remote group without members).</param>
-public sealed record SecurityRule(string Direction, int Version, string? Protocol = null, int? PortMin = null, int? PortMax = null, IReadOnlyList<string>? Remotes = null);
+/// <param name="Remotes">The remote end's prefixes; null: anywhere (or the remote group's members); empty: no one.</param>
+/// <param name="RemoteGroup">A security group whose members' addresses are the remote end (<see cref="HostNetworkState.RemoteGroups"/>).</param>
+public sealed record SecurityRule(string Direction, int Version, string? Protocol = null, int? PortMin = null, int? PortMax = null, IReadOnlyList<string>? Remotes = null,
+    string? RemoteGroup = null);
 
 /// <summary>A rate limit: kilobits per second and a burst in kilobits.</summary>
 public sealed record PortRate(long Kbps, long BurstKb);
@@ -58,9 +60,18 @@ public sealed record OverlayPort(
 /// Everything the flow pipeline of one host depends on: its tunnel endpoint, the networks it has
 /// ports on (with their peers) and its virtio ports. Part of the host's desired state.
 /// </summary>
-public sealed record HostNetworkState(string? TunnelIp, IReadOnlyList<OverlayNetwork> Networks, IReadOnlyList<OverlayPort> Ports)
+/// <param name="RemoteGroups">The addresses (prefixes) of each security group the ports' rules name as remote: once per group, not once per rule.</param>
+public sealed record HostNetworkState(string? TunnelIp, IReadOnlyList<OverlayNetwork> Networks, IReadOnlyList<OverlayPort> Ports,
+    IReadOnlyDictionary<string, IReadOnlyList<string>>? RemoteGroups = null)
 {
     public static HostNetworkState Empty { get; } = new(null, [], []);
+
+    /// <summary>A rule with its remote group turned into the group's addresses of the rule's IP version.</summary>
+    public SecurityRule Resolve(SecurityRule rule) => rule.RemoteGroup is null ? rule : rule with
+    {
+        Remotes = (RemoteGroups?.GetValueOrDefault(rule.RemoteGroup) ?? [])
+            .Where(a => a.Contains(':', StringComparison.Ordinal) == (rule.Version == 6)).ToList(),
+    };
 }
 
 /// <summary>The host's bridges: the integration bridge and the bridge of each physical network.</summary>

@@ -8,7 +8,7 @@ namespace Isola.Server.Hosts;
 
 /// <summary>
 /// A host's <see cref="HostNetworkState"/> from the store's rows: its virtio ports with their
-/// addresses, security group rules (remote groups turned into their members' addresses) and
+/// addresses, security group rules (each remote group's members' addresses listed once) and
 /// bandwidth limits, the networks they are on and, for tunnel networks, the other hosts' ports on
 /// them (l2population). SR-IOV ports are left out: their VFs bypass Open vSwitch.
 /// </summary>
@@ -38,23 +38,21 @@ internal static class HostNetworkView
         {
             var limits = p.QosPolicyId is null ? [] : bandwidth[p.QosPolicyId].ToList();
             return new OverlayPort(p.Id, p.ServerId, TapNames.Of(p.Id), p.NetworkId, p.Mac, addresses[p.Id].ToList(),
-                rules[p.Id].Select(r => Rule(r, members)).ToList(), p.PortSecurity, Rate(limits, "egress"), Rate(limits, "ingress"));
+                rules[p.Id].Select(Rule).ToList(), p.PortSecurity, Rate(limits, "egress"), Rate(limits, "ingress"));
         }).ToList();
-        return new HostNetworkState(rows.TunnelIp, networks, ports);
+        var groups = rows.Rules.Where(r => r.RemoteGroupId is not null).Select(r => r.RemoteGroupId!).Distinct(StringComparer.Ordinal)
+            .Order(StringComparer.Ordinal)
+            .ToDictionary(g => g, g => (IReadOnlyList<string>)members[g].Select(a => a + (a.Contains(':', StringComparison.Ordinal) ? "/128" : "/32")).ToList(),
+                StringComparer.Ordinal);
+        return new HostNetworkState(rows.TunnelIp, networks, ports, groups);
     }
 
     private static bool IsVirtio(BoundPortRow port) => PortEndpoints.Spec(SpecOnly(port)).VnicType == VnicType.Normal;
 
     private static PortRecord SpecOnly(BoundPortRow p) => new(p.Id, "", p.NetworkId, "", p.Mac, "", p.ServerId, p.Spec, null);
 
-    private static SecurityRule Rule(PortRuleRow r, ILookup<string, string> members)
-    {
-        var version = r.Ethertype == "IPv6" ? 6 : 4;
-        IReadOnlyList<string>? remotes = r.RemoteGroupId is not null
-            ? members[r.RemoteGroupId].Where(a => a.Contains(':', StringComparison.Ordinal) == (version == 6)).Select(a => a + (version == 6 ? "/128" : "/32")).ToList()
-            : r.RemoteIpPrefix is not null ? [r.RemoteIpPrefix] : null;
-        return new SecurityRule(r.Direction, version, r.Protocol, r.PortMin, r.PortMax, remotes);
-    }
+    private static SecurityRule Rule(PortRuleRow r) =>
+        new(r.Direction, r.Ethertype == "IPv6" ? 6 : 4, r.Protocol, r.PortMin, r.PortMax, r.RemoteIpPrefix is not null ? [r.RemoteIpPrefix] : null, r.RemoteGroupId);
 
     /// <summary>A bandwidth limit; without a burst, 80% of the rate (as Neutron's Open vSwitch agent does).</summary>
     private static PortRate? Rate(IEnumerable<BandwidthRow> limits, string direction) =>

@@ -126,6 +126,11 @@ public sealed class FlowPipelineOnOvsTests : IAsyncLifetime
         var reply = Tcp("fa:16:3e:00:00:a2", "10.1.0.12", "fa:16:3e:00:00:a1", "10.1.0.11", 40000, sport: 8080);
         Assert.True((await From("tapa2", reply)).Dropped);
         Assert.Equal([_ports["tapa1"]], (await From("tapa2", reply, "trk,est,rpl", "trk,est,rpl")).Outputs);
+        // A remote group's rule (a conjunctive match): from its member a2 yes, from a3 (not a member) no.
+        Assert.Equal([_ports["tapa1"]], (await From("tapa2", Tcp("fa:16:3e:00:00:a2", "10.1.0.12", "fa:16:3e:00:00:a1", "10.1.0.11", 3306))).Outputs);
+        var nonMember = await _ovs.TraceAsync("br-int", $"in_port={_ports["vxlan-0a000002"]},tun_id=0x3e9," +
+            Tcp("fa:16:3e:00:02:a3", "10.1.0.13", "fa:16:3e:00:00:a1", "10.1.0.11", 3306));
+        Assert.True(nonMember.Dropped, nonMember.Text);
         var invalid = await From("tapa2", reply, "trk,inv");
         Assert.True(invalid.Dropped);
     }

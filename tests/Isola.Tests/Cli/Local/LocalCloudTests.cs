@@ -121,7 +121,8 @@ public sealed class LocalCloudTests
 
         // g2 goes: h1 loses the tunnel and every trace of g2; h2 keeps no flow of anyone.
         Assert.Equal(204, (await api.Delete($"/v1/servers/{ids[1]}")).Status);
-        for (var i = 0; i < 100 && h1.Simulation.Ovs.Ports("br-int").Contains(tunnel); i++)
+        for (var i = 0; i < 200 && (h1.Simulation.Ovs.Ports("br-int").Contains(tunnel)
+                                    || h1.Simulation.Ovs.Flows("br-int").Any(f => f.Contains(Mac(ids[1]), StringComparison.Ordinal))); i++)
             await Task.Delay(50);
         Assert.DoesNotContain(tunnel, h1.Simulation.Ovs.Ports("br-int"));
         Assert.DoesNotContain(h1.Simulation.Ovs.Flows("br-int"), f => f.Contains(Mac(ids[1]), StringComparison.Ordinal));

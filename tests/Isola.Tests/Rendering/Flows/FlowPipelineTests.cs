@@ -95,6 +95,30 @@ public class FlowPipelineTests
     }
 
     [Fact]
+    public void A_remote_groups_rule_is_one_conjunction_for_all_its_ports_linear_in_ports_and_members()
+    {
+        static int Flows(int ports)
+        {
+            var members = Enumerable.Range(1, ports).Select(i => $"10.1.{i / 250}.{i % 250 + 1}").ToList();
+            var rule = new SecurityRule("ingress", 4, null, RemoteGroup: "default");
+            var state = new HostNetworkState(FlowScenarios.LocalIp, [new OverlayNetwork(FlowScenarios.NetA, SegmentType.Vxlan, 1001, null, [])],
+                members.Select((ip, i) => new OverlayPort($"p{i}", $"vm{i}", $"tap{i:d5}", FlowScenarios.NetA, $"fa:16:3e:00:{i / 256:x2}:{i % 256:x2}", [ip], [rule])).ToList(),
+                new Dictionary<string, IReadOnlyList<string>> { ["default"] = [.. members.Select(m => m + "/32"), "fd00::1/128"] });
+            var ofports = state.Ports.Select((p, i) => (p.Device, i + 1)).ToDictionary(x => x.Device, x => x.Item2);
+            return FlowPipeline.Render(state, FlowScenarios.Layout, ofports).Bridges[0].Flows.Count;
+        }
+        var (f50, f100, f200) = (Flows(50), Flows(100), Flows(200));
+        // Linear: doubling the ports (each also a member) adds about as much as the step before did.
+        Assert.InRange(f200 - f100, (f100 - f50) * 19 / 10, (f100 - f50) * 21 / 10);
+        Assert.True(f200 < 200 * 40, $"{f200} flows for 200 ports");
+        var flows = IntegrationFlows(Render(FlowScenarios.State()));
+        var conj = flows.Where(f => f.Contains("conjunction(", StringComparison.Ordinal)).ToList();
+        // Both ports' clause-1 flows and the two members' clause-2 flows, one conjunction id.
+        Assert.Equal(4, conj.Count);
+        Assert.Single(flows, f => f.Contains("conj_id=", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Rate_limits_become_meters_on_the_way_in_and_out_of_the_port()
     {
         var state = FlowScenarios.State();

@@ -21,8 +21,12 @@ internal static class FlowScenarios
         new("ingress", 4, "icmp"),
     ];
 
-    public static OverlayPort A1 { get; } = new("a1", "vm-a1", "tapa1", NetA, "fa:16:3e:00:00:a1", ["10.1.0.11"], DefaultRules);
-    public static OverlayPort A2 { get; } = new("a2", "vm-a2", "tapa2", NetA, "fa:16:3e:00:00:a2", ["10.1.0.12"], [new("egress", 4), new("ingress", 4, "tcp", 8000, 8099, ["10.1.0.0/24"])]);
+    /// <summary>MySQL from the members of a remote group (a2 and an address not on any host): a conjunctive match shared by a1 and a2.</summary>
+    public static readonly SecurityRule FromDbClients = new("ingress", 4, "tcp", 3306, 3306, ["10.1.0.12/32", "10.1.0.99/32"]);
+
+    public static OverlayPort A1 { get; } = new("a1", "vm-a1", "tapa1", NetA, "fa:16:3e:00:00:a1", ["10.1.0.11"], [.. DefaultRules, FromDbClients]);
+    public static OverlayPort A2 { get; } = new("a2", "vm-a2", "tapa2", NetA, "fa:16:3e:00:00:a2", ["10.1.0.12"],
+        [new("egress", 4), new("ingress", 4, "tcp", 8000, 8099, ["10.1.0.0/24"]), FromDbClients]);
     public static OverlayPort B1 { get; } = new("b1", "vm-b1", "tapb1", NetB, "fa:16:3e:00:00:b1", ["10.1.0.11"], DefaultRules,
         Egress: new PortRate(10_000, 1_000), Ingress: new PortRate(20_000, 2_000));
     public static OverlayPort V1 { get; } = new("v1", "vm-v1", "tapv1", NetV, "fa:16:3e:00:00:c1", ["192.168.100.5"], DefaultRules);
