@@ -23,8 +23,16 @@ public sealed class AgentCommandTests
         // A simulated host writes its QEMU processes' /proc and pid files under its root: never the real one.
         Assert.Equal(ExitCodes.Usage, (await CliRunner.Run("agent", "--controller", server.Url, "--token", token, "--root", "/", "--driver", "simulated")).Exit);
 
+        var badIp = await CliRunner.Run("agent", "--controller", server.Url, "--token", token, "--root", dir.Sub("root"), "--driver", "simulated", "--tunnel-ip", "10.0.0.300");
+        Assert.Equal(ExitCodes.Usage, badIp.Exit);
+        Assert.Contains("--tunnel-ip", badIp.Err, StringComparison.Ordinal);
+        var badMap = await CliRunner.Run("agent", "--controller", server.Url, "--token", token, "--root", dir.Sub("root"), "--driver", "simulated", "--bridge-mappings", "physnet2");
+        Assert.Equal(ExitCodes.Usage, badMap.Exit);
+        Assert.Contains("physnet:bridge", badMap.Err, StringComparison.Ordinal);
+
         using var stop = new CancellationTokenSource();
-        var run = CliApp.RunAsync(["agent", "--controller", server.Url, "--token", token, "--root", dir.Sub("root"), "--driver", "simulated", "--state-dir", dir.Sub("state")],
+        var run = CliApp.RunAsync(["agent", "--controller", server.Url, "--token", token, "--root", dir.Sub("root"), "--driver", "simulated", "--state-dir", dir.Sub("state"),
+            "--tunnel-ip", "198.51.100.7"],
             new CliConsole(new StringWriter(), new StringWriter(), interactive: false), stop.Token);
         for (var i = 0; i < 200 && (await admin.Get("/v1/hosts")).Body.GetArrayLength() == 0; i++)
             await Task.Delay(50);
@@ -39,6 +47,8 @@ public sealed class AgentCommandTests
             now = (await admin.Get($"/v1/servers/{created.Str("id")}")).Body.Str("status");
         }
         Assert.Equal("ACTIVE", now);
+        // The host registered its tunnel endpoint with its inventory.
+        Assert.Equal("198.51.100.7", (await new Isola.Store.Lifecycle.HostNetworkStore(Isola.Store.StoreConnectionFactory.Sqlite(dir.Sub("isola.db"))).RowsAsync("edge1"))!.TunnelIp);
         Assert.Single(Directory.GetFiles(dir.Sub(Path.Join("state", "servers"))));
         await stop.CancelAsync();
         Assert.Equal(ExitCodes.Ok, await run);
