@@ -68,12 +68,39 @@ public sealed class OvsCycle(OvsDriver driver, OvsLayout layout)
                 if (step is OvsStep.ReplaceFlows { Drift: { } d })
                     drift.Add(d);
             }
-            return new OvsCycleResult(done, [], drift, plan.Rendered.ToHashSet(StringComparer.Ordinal));
+            // A port whose network cannot leave this host (no bridge for its physnet, no tunnel endpoint) is not ready: say why.
+            var unplugged = Unreachable(desired);
+            var ready = plan.Rendered.ToHashSet(StringComparer.Ordinal);
+            ready.ExceptWith(unplugged.Keys);
+            return new OvsCycleResult(done, unplugged.Values.Distinct().ToList(), drift, ready);
         }
         catch (DriverException e)
         {
             return new OvsCycleResult(done, [$"Open vSwitch: {e.Message}"], drift, new HashSet<string>());
         }
+    }
+
+    /// <summary>The taps whose network has no way off this host, with the reason.</summary>
+    private Dictionary<string, string> Unreachable(HostNetworkState desired)
+    {
+        var networks = desired.Networks.ToDictionary(n => n.Id, StringComparer.Ordinal);
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var port in desired.Ports)
+        {
+            if (!networks.TryGetValue(port.Network, out var network))
+                continue;
+            var reason = network.Type switch
+            {
+                SegmentType.Vlan or SegmentType.Flat when network.Physnet is null || !layout.BridgeMappings.ContainsKey(network.Physnet) =>
+                    $"network {network.Id} ({network.Type} on {network.Physnet}): this host maps no bridge to {network.Physnet} (agent --bridge-mappings)",
+                SegmentType.Vxlan or SegmentType.Gre when desired.TunnelIp is null =>
+                    $"network {network.Id} ({network.Type}): this host has no tunnel endpoint (agent --tunnel-ip)",
+                _ => null,
+            };
+            if (reason is not null)
+                result[port.Device] = reason;
+        }
+        return result;
     }
 
     private Task ApplyAsync(OvsStep step, CancellationToken ct) => step switch

@@ -152,6 +152,19 @@ public sealed class FlowPipelineOnOvsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_port_whose_network_cannot_leave_the_host_is_not_ready_and_the_cycle_says_why()
+    {
+        var unmapped = new OvsCycle(new OvsDriver(_ovs.Runner, _dir.Sub("agent2"), "dummy"), OvsLayout.Parse("br-int", null));
+        var result = await unmapped.RunAsync(FlowScenarios.State(), default);
+        Assert.Contains(result.Failures, f => f.Contains("maps no bridge to physnet2", StringComparison.Ordinal));
+        Assert.DoesNotContain("tapv1", result.ReadyTaps);
+        Assert.Contains("tapa1", result.ReadyTaps);
+        var noTunnel = await unmapped.RunAsync(FlowScenarios.State() with { TunnelIp = null }, default);
+        Assert.Contains(noTunnel.Failures, f => f.Contains("no tunnel endpoint", StringComparison.Ordinal));
+        Assert.DoesNotContain("tapa1", noTunnel.ReadyTaps);
+    }
+
+    [Fact]
     public async Task Rate_limits_are_meters_on_the_bridge()
     {
         var meters = await _ovs.Ofctl("dump-meters", "br-int");
