@@ -17,8 +17,9 @@ public sealed class TrafficCollection : ICollectionFixture<TrafficWorld>
 /// Real frames through the flows Isola's agent put on two userspace Open vSwitches (netdev datapath,
 /// one per host namespace), VMs as namespaces on veths, VXLAN over a veth underlay: VMs of one
 /// network reach each other across hosts and get their peers' MACs from the ARP responder; a VM
-/// cannot reach another tenant's VM in the same address space, even knowing its MAC; iperf3 through
-/// a port with a rate limit measures within 15% of it.
+/// cannot reach another tenant's VM in the same address space, even knowing its MAC; security groups
+/// hold for real TCP; iperf3 through a port with a rate limit (ingress, or egress added and changed
+/// while the switch runs) measures within 15% of it.
 /// </summary>
 [Collection(TrafficCollection.Name)]
 public sealed partial class TrafficTests(TrafficWorld world, ITestOutputHelper output)
@@ -124,6 +125,38 @@ public sealed partial class TrafficTests(TrafficWorld world, ITestOutputHelper o
         // The limit is the meter's, not the machine's: the same path without one goes well past it.
         Assert.True(free.ReceiverMbps > 1.15 * limit, $"without a limit only {free.ReceiverMbps:0.0} Mbit/s: the machine, not the meter, may have set the rate");
         Assert.True(dropped > 0, "the meter dropped nothing");
+    });
+
+    [Fact]
+    public Task An_egress_limit_added_and_then_changed_by_the_agent_holds_for_what_the_vm_sends() => Diagnosed(async () =>
+    {
+        var a = world.Host("a");
+        var ofport = int.Parse((await a.Ovs.Vsctl("get", "Interface", X1.Port.Device, "ofport")).Trim(), CultureInfo.InvariantCulture);
+        Assert.True(await Vm(X1).PingUntilAnsweredAsync(X3.Ip, FirstAnswer));
+        try
+        {
+            foreach (var (kbps, step) in new[] { (20_000L, "added"), (30_000L, "changed") })
+            {
+                var limited = StateOf("a") with
+                {
+                    Ports = StateOf("a").Ports.Select(p => p.Id == X1.Port.Id ? p with { Egress = new PortRate(kbps, kbps * 8 / 10) } : p).ToList(),
+                };
+                var cycle = await a.Cycle.RunAsync(limited, default);
+                Assert.Empty(cycle.Failures);
+                Assert.Contains(cycle.Done, s => s is Isola.Agent.Reconcile.OvsStep.SetMeter m && m.Meter.Id == FlowPipeline.EgressMeter(ofport) && m.Exists == (step == "changed"));
+                // x1 -> x3 on the same host: only x1's egress meter is on the way.
+                var limit = kbps / 1000.0;
+                var udp = await Vm(X1).IperfToAsync(X3, "-u", "-b", $"{2 * limit}M", "-l", "1400", "-t", "3", "-O", "1");
+                output.WriteLine($"UDP x1 -> x3, x1's egress limit {step}: {limit} Mbit/s, offered {2 * limit}: {udp}");
+                Assert.InRange(udp.ReceiverMbps, 0.85 * limit, 1.15 * limit);
+            }
+        }
+        finally
+        {
+            var back = await a.Cycle.RunAsync(StateOf("a"), default);
+            Assert.Empty(back.Failures);
+        }
+        Assert.DoesNotContain($"meter={FlowPipeline.EgressMeter(ofport)} ", await a.Ovs.Ofctl("dump-meters", "br-int"), StringComparison.Ordinal);
     });
 
     /// <summary>Packets the host's flow for the tunnel key <paramref name="vni"/> has taken in.</summary>

@@ -51,6 +51,8 @@ public sealed class TrafficWorld : IAsyncLifetime
 
     private async Task SetUpAsync()
     {
+        if (!Environment.IsPrivilegedProcess)
+            throw new InvalidOperationException("the traffic tests create network namespaces and veths: run them as root");
         foreach (var spec in TrafficScenario.Hosts)
         {
             var ns = await _lab.AddNamespaceAsync("h" + spec.Name);
