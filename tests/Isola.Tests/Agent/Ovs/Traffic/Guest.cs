@@ -84,7 +84,7 @@ internal sealed partial class Guest(TrafficWorld world, TrafficVm vm)
             using var doc = JsonDocument.Parse(client.StandardOutput);
             var root = doc.RootElement;
             if (root.TryGetProperty("error", out var error))
-                throw new InvalidOperationException($"iperf3: {error.GetString()} (server: {serverErr.Trim()})");
+                throw new InvalidOperationException($"iperf3: {error.GetString()}{(serverErr.Trim().Length > 0 ? $" (server: {serverErr.Trim()})" : "")}");
             var end = root.GetProperty("end");
             var udp = root.GetProperty("start").GetProperty("test_start").GetProperty("protocol").GetString() == "UDP";
             return new IperfResult(
