@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 # virsh with the test:/// driver) and xmllint, which virt-xml-validate calls; PostgreSQL 15, which
 # the store tests start on 127.0.0.1 in a temp directory (tests/Isola.Tests/Store/PostgresServer.cs);
 # Open vSwitch 3.1, whose userspace daemons the flow tests start privately (tests/Isola.Tests/Support/
-# OvsSwitch.cs), and iperf3, ping and ethtool for the traffic test between network namespaces.
-packages=(iproute2 libvirt-clients libvirt-daemon libxml2-utils postgresql-15 openvswitch-switch iperf3 iputils-ping ethtool)
+# OvsSwitch.cs), and iperf3, ping, ethtool and sysctl (procps) for the traffic test between network
+# namespaces (tests/Isola.Tests/Agent/Ovs/Traffic), which also uses ip and ss from iproute2.
+packages=(iproute2 libvirt-clients libvirt-daemon libxml2-utils postgresql-15 openvswitch-switch iperf3 iputils-ping ethtool procps)
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 missing=()
 for p in "${packages[@]}"; do

@@ -8,15 +8,20 @@ namespace Isola.Tests.Support;
 /// --disable-system --enable-dummy) with their database, sockets and logs in a temp directory,
 /// stopped by their own control sockets at the end. <see cref="Runner"/> runs ovs-vsctl, ovs-ofctl
 /// and ovs-appctl against it (OVS_RUNDIR in their environment), as the agent's driver would on a host.
+/// Given a network namespace, the daemons and every command run inside it (<c>ip netns exec</c>):
+/// the switch is then that namespace's, and its netdev bridges use that namespace's devices.
 /// </summary>
-public sealed partial class OvsSwitch : IAsyncLifetime
+public sealed partial class OvsSwitch(string? networkNamespace = null) : IAsyncLifetime
 {
     private static readonly ProcessCommandRunner Process = new(TimeSpan.FromSeconds(30));
 
     public string Directory { get; } = Path.Join(Path.GetTempPath(), "isola-ovs-" + Guid.NewGuid().ToString("N")[..8]);
 
     /// <summary>Commands with this switch's run directory in their environment.</summary>
-    public ICommandRunner Runner => new EnvironmentRunner(Process, Directory);
+    public ICommandRunner Runner => new EnvironmentRunner(Process, Directory, networkNamespace);
+
+    /// <summary>The network namespace the switch runs in; null: the test's own.</summary>
+    public string? NetworkNamespace => networkNamespace;
 
     public async Task InitializeAsync()
     {
@@ -131,9 +136,10 @@ public sealed partial class OvsSwitch : IAsyncLifetime
         private static partial Regex OutputLine();
     }
 
-    private sealed class EnvironmentRunner(ICommandRunner inner, string directory) : ICommandRunner
+    private sealed class EnvironmentRunner(ICommandRunner inner, string directory, string? networkNamespace) : ICommandRunner
     {
         public Task<CommandResult> RunAsync(IReadOnlyList<string> argv, CancellationToken cancellationToken = default) =>
-            inner.RunAsync(["env", $"OVS_RUNDIR={directory}", $"OVS_DBDIR={directory}", $"OVS_LOGDIR={directory}", .. argv], cancellationToken);
+            inner.RunAsync(["env", $"OVS_RUNDIR={directory}", $"OVS_DBDIR={directory}", $"OVS_LOGDIR={directory}",
+                .. networkNamespace is null ? Array.Empty<string>() : ["ip", "netns", "exec", networkNamespace], .. argv], cancellationToken);
     }
 }
