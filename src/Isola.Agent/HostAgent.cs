@@ -66,7 +66,7 @@ public sealed class HostAgent(HostTopology inventory, ControllerClient controlle
             }
         }
         // Taps exist once their domains started (libvirt plugs them), so OVS comes after the domains.
-        var network = Ovs is null ? OvsCycleResult.Nothing : await Ovs.RunAsync(desired.Network, ct, desired.Revision);
+        var network = Ovs is null ? OvsCycleResult.Nothing : await Ovs.RunAsync(desired.Network, ct);
         failures.AddRange(network.Failures);
         drift.AddRange(network.Drift);
         // Nothing done: the host is as read (Open vSwitch steps change nothing the report reads here).

@@ -19,11 +19,10 @@ public sealed class OvsCycle(OvsDriver driver, OvsLayout layout)
 {
     public OvsLayout Layout => layout;
 
-    /// <summary>The last plan rendered, with the desired revision and port numbers it was rendered from.</summary>
-    private (long Revision, string Ofports, OvsPlan Plan)? _rendered;
+    /// <summary>The last plan rendered, with a fingerprint of the state and port numbers it was rendered from.</summary>
+    private (string Key, OvsPlan Plan)? _rendered;
 
-    /// <param name="revision">The desired state's revision: a plan rendered at the same revision from the same port numbers is reused (every network change moves the revision).</param>
-    public async Task<OvsCycleResult> RunAsync(HostNetworkState? desired, CancellationToken ct, long? revision = null)
+    public async Task<OvsCycleResult> RunAsync(HostNetworkState? desired, CancellationToken ct)
     {
         desired ??= HostNetworkState.Empty;
         var done = new List<OvsStep>();
@@ -48,11 +47,10 @@ public sealed class OvsCycle(OvsDriver driver, OvsLayout layout)
                 return new OvsCycleResult(done, [], drift, new HashSet<string>());
             if (portSteps.Count > 0)
                 actual = await driver.ReadAsync(layout.IntegrationBridge, physical, ct);
-            var ofports = string.Join(",", actual.Ofports.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"{kv.Key}={kv.Value}"));
-            var plan = revision is not null && _rendered is { } last && last.Revision == revision && last.Ofports == ofports
-                ? last.Plan
-                : FlowPipeline.Render(desired, layout, actual.Ofports);
-            _rendered = revision is null ? null : (revision.Value, ofports, plan);
+            // The same network state and port numbers render the same plan: most cycles (a server resumed, nothing changed) reuse it.
+            var key = Fingerprint(desired, actual.Ofports);
+            var plan = _rendered is { } last && last.Key == key ? last.Plan : FlowPipeline.Render(desired, layout, actual.Ofports);
+            _rendered = (key, plan);
             var inSync = new Dictionary<string, bool>(StringComparer.Ordinal);
             var cookies = new Dictionary<string, ulong>(StringComparer.Ordinal);
             foreach (var bridge in plan.Bridges)
@@ -78,6 +76,15 @@ public sealed class OvsCycle(OvsDriver driver, OvsLayout layout)
         {
             return new OvsCycleResult(done, [$"Open vSwitch: {e.Message}"], drift, new HashSet<string>());
         }
+    }
+
+    private static string Fingerprint(HostNetworkState desired, IReadOnlyDictionary<string, int> ofports)
+    {
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        hash.AppendData(System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(desired));
+        foreach (var (name, number) in ofports.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+            hash.AppendData(System.Text.Encoding.UTF8.GetBytes($"\n{name}={number}"));
+        return Convert.ToHexString(hash.GetHashAndReset());
     }
 
     /// <summary>The taps whose network has no way off this host, with the reason.</summary>
