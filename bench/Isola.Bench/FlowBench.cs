@@ -7,7 +7,7 @@ namespace Isola.Bench;
 /// <summary>
 /// Rendering a host's flow table: N virtio ports in the default security group (egress anything,
 /// ingress from the group: a remote group with N members) on one VXLAN network with 3 peers of 10
-/// ports each. Usage: flows [--ports 100,1000] [--runs 50]
+/// ports each. Usage: flows [--ports 100,1000] [--runs 50] [--write DIR] (DIR/flows-N.txt: the tables, for timing ovs-ofctl on them)
 /// </summary>
 internal static class FlowBench
 {
@@ -21,7 +21,10 @@ internal static class FlowBench
         {
             var (state, ofports) = Host(n);
             var layout = OvsLayout.Parse("br-int", null);
-            var flows = FlowPipeline.Render(state, layout, ofports).Bridges.Sum(b => b.Flows.Count);
+            var rendered = FlowPipeline.Render(state, layout, ofports);
+            var flows = rendered.Bridges.Sum(b => b.Flows.Count);
+            if (BenchArgs.Get(args, "--write", "") is { Length: > 0 } dir)
+                File.WriteAllLines(Path.Join(dir, $"flows-{n}.txt"), rendered.Bridges[0].Flows);
             for (var i = 0; i < 5; i++)
                 FlowPipeline.Render(state, layout, ofports);
             var times = new double[runs];
