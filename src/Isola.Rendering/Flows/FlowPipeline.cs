@@ -92,7 +92,8 @@ public static class FlowPipeline
             var meter = port.Egress is null ? "" : $"meter:{EgressMeter(ofport)},";
             if (port.Egress is not null)
                 meters.Add(new Meter(EgressMeter(ofport), port.Egress.Kbps, port.Egress.BurstKb));
-            Add(FlowTables.Classify, 100, $"in_port={ofport}",
+            // Untagged only: a VM's own 802.1Q tag would otherwise ride out on a flat network into someone's VLAN.
+            Add(FlowTables.Classify, 100, $"in_port={ofport},vlan_tci=0x0000/0x1fff",
                 $"{meter}set_field:{ofport}->reg5,set_field:{zone}->reg6,goto_table:{FlowTables.PortSecurity}");
         }
         var tunnelOfports = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -205,9 +206,9 @@ public static class FlowPipeline
                         Add(FlowTables.PortSecurity, 100, $"reg5={ofport},dl_src={mac},ipv6,ipv6_src={ip}", $"goto_table:{FlowTables.EgressConntrack}");
                     }
                 }
-                // IPv6 link-local (EUI-64 of the MAC) and duplicate address detection from ::.
+                // IPv6 link-local (EUI-64 of the MAC).
                 Add(FlowTables.PortSecurity, 100, $"reg5={ofport},dl_src={mac},ipv6,ipv6_src={LinkLocal(mac)}", $"goto_table:{FlowTables.EgressConntrack}");
-                Add(FlowTables.PortSecurity, 100, $"reg5={ofport},dl_src={mac},icmp6,ipv6_src=::,icmpv6_type=135", $"goto_table:{FlowTables.EgressConntrack}");
+                NeighbourGuard(port, ofport, mac, Add);
                 if (port.Ips.Count == 0)
                 {
                     Add(FlowTables.PortSecurity, 90, $"reg5={ofport},dl_src={mac},arp,arp_sha={mac}", $"goto_table:{FlowTables.ArpResponder}");
@@ -271,6 +272,37 @@ public static class FlowPipeline
         var cookie = Cookie(bridges, meters);
         var stamped = bridges.Select(b => b with { Flows = b.Flows.Select(f => $"cookie=0x{cookie:x},{f}").ToList() }).ToList();
         return new OvsPlan(ports, stamped, meters, cookie, local.Select(l => l.Port.Device).ToList(), waiting);
+    }
+
+    /// <summary>
+    /// IPv6 neighbour discovery from a port with port security: no router advertisements or redirects;
+    /// a neighbour advertisement only for its own addresses with its own MAC (or none) as target
+    /// link-layer address; a solicitation only from its addresses (or :: for duplicate detection) with
+    /// its own MAC (or none) as source link-layer address. Other ND from it is dropped. A port without
+    /// addresses is held to its MAC only.
+    /// </summary>
+    private static void NeighbourGuard(OverlayPort port, int ofport, string mac, Action<int, int, string, string> add)
+    {
+        var next = $"goto_table:{FlowTables.EgressConntrack}";
+        add(FlowTables.PortSecurity, 120, $"reg5={ofport},icmp6,icmpv6_type=134", "drop");
+        add(FlowTables.PortSecurity, 120, $"reg5={ofport},icmp6,icmpv6_type=137", "drop");
+        List<string?> own = [.. port.Ips.Where(ip => IPAddress.Parse(ip).AddressFamily == AddressFamily.InterNetworkV6).Order(StringComparer.Ordinal), LinkLocal(mac)];
+        var checkAddresses = port.Ips.Count > 0;
+        string[] linkLayer = [mac, "00:00:00:00:00:00"];
+        foreach (var address in checkAddresses ? own : new List<string?> { null })
+        {
+            var target = address is null ? "" : $",ipv6_src={address},nd_target={address}";
+            foreach (var tll in linkLayer)
+                add(FlowTables.PortSecurity, 115, $"reg5={ofport},dl_src={mac},icmp6,icmpv6_type=136,icmpv6_code=0{target},nd_tll={tll}", next);
+        }
+        foreach (var source in checkAddresses ? [.. own, "::"] : new List<string?> { null })
+        {
+            var from = source is null ? "" : $",ipv6_src={source}";
+            foreach (var sll in linkLayer)
+                add(FlowTables.PortSecurity, 115, $"reg5={ofport},dl_src={mac},icmp6,icmpv6_type=135,icmpv6_code=0{from},nd_sll={sll}", next);
+        }
+        add(FlowTables.PortSecurity, 110, $"reg5={ofport},icmp6,icmpv6_type=135", "drop");
+        add(FlowTables.PortSecurity, 110, $"reg5={ofport},icmp6,icmpv6_type=136", "drop");
     }
 
     /// <summary>Egress (VM → network) meter of a port: 2 × its OpenFlow number.</summary>

@@ -115,6 +115,32 @@ public sealed class FlowPipelineOnOvsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_vms_own_vlan_tag_never_leaves_its_port()
+    {
+        // Tagged as the VLAN network's segment, from a port on that network and from a tenant port: dropped at the door.
+        Assert.True((await From("tapv1", "dl_vlan=100," + Arp("fa:16:3e:00:00:c1", "192.168.100.5", "192.168.100.77"))).Dropped);
+        Assert.True((await From("tapa1", "dl_vlan=100," + Tcp("fa:16:3e:00:00:a1", "10.1.0.11", "fa:16:3e:00:00:a2", "10.1.0.12", 8080))).Dropped);
+    }
+
+    [Fact]
+    public async Task Ipv6_neighbour_discovery_cannot_claim_anothers_address_or_be_a_router()
+    {
+        var a1 = "fa:16:3e:00:00:a1";
+        var own = FlowPipeline.LinkLocal(a1);
+        var other = FlowPipeline.LinkLocal("fa:16:3e:00:00:a2");
+        string Na(string target, string tll) =>
+            $"icmp6,icmpv6_type=136,icmpv6_code=0,dl_src={a1},dl_dst=33:33:00:00:00:01,ipv6_src={own},ipv6_dst=ff02::1,nd_target={target},nd_tll={tll}";
+        Assert.Contains(_ports["tapa2"], (await From("tapa1", Na(own, a1))).Outputs);
+        Assert.True((await From("tapa1", Na(other, a1))).Dropped);
+        Assert.True((await From("tapa1", Na(own, "fa:16:3e:00:00:a2"))).Dropped);
+        var ns = $"icmp6,icmpv6_type=135,icmpv6_code=0,dl_src={a1},dl_dst=33:33:ff:00:00:a2,ipv6_src={own},ipv6_dst=ff02::1:ff00:a2,nd_target={other}";
+        Assert.Contains(_ports["tapa2"], (await From("tapa1", ns + $",nd_sll={a1}")).Outputs);
+        Assert.True((await From("tapa1", ns + ",nd_sll=fa:16:3e:00:00:a2")).Dropped);
+        var ra = $"icmp6,icmpv6_type=134,icmpv6_code=0,dl_src={a1},dl_dst=33:33:00:00:00:01,ipv6_src={own},ipv6_dst=ff02::1";
+        Assert.True((await From("tapa1", ra)).Dropped);
+    }
+
+    [Fact]
     public async Task Security_groups_allow_what_their_rules_say_and_replies_of_allowed_connections()
     {
         // a2 takes tcp 8000-8099 from 10.1.0.0/24 only; a1 takes ssh and icmp from anywhere.

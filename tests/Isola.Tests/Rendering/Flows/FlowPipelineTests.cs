@@ -126,7 +126,7 @@ public class FlowPipelineTests
         var plan = Render(state);
         Assert.Equal([new Meter(ofport * 2, 10_000, 1_000), new Meter(ofport * 2 + 1, 20_000, 2_000)], plan.Meters);
         var flows = IntegrationFlows(plan);
-        Assert.Contains(flows, f => f.Contains($"table=0,priority=100,in_port={ofport} actions=meter:{ofport * 2},", StringComparison.Ordinal));
+        Assert.Contains(flows, f => f.Contains($"table=0,priority=100,in_port={ofport},vlan_tci=0x0000/0x1fff actions=meter:{ofport * 2},", StringComparison.Ordinal));
         Assert.Contains(flows, f => f.EndsWith($"table=70,priority=100,reg7={ofport} actions=meter:{ofport * 2 + 1},output:{ofport}", StringComparison.Ordinal));
     }
 
