@@ -74,7 +74,8 @@ public sealed class ControllerClient(HttpClient http, string host)
         {
             Servers = desired.Servers.Select(s => s with
             {
-                Plan = s.PlanStamp is not null && _plans.TryGetValue(s.Id, out var held) && held.Stamp == s.PlanStamp ? held.Plan : null,
+                // No stamp: a controller that sends plans inline (and ignores plans=omit).
+                Plan = s.PlanStamp is null ? s.Plan : _plans.TryGetValue(s.Id, out var held) && held.Stamp == s.PlanStamp ? held.Plan : null,
             }).ToList(),
         };
     }

@@ -40,6 +40,18 @@ public sealed class HostAgent(HostTopology inventory, ControllerClient controlle
         var failures = new List<string>();
         var drift = new List<string>();
         var failed = new HashSet<string>(StringComparer.Ordinal);
+        // libvirt plugs a virtio port's tap into its bridge when the domain starts, and refuses to start it without the bridge.
+        if (Ovs is not null && desired.Network is { Ports.Count: > 0 })
+        {
+            try
+            {
+                await Ovs.EnsureBridgeAsync(ct);
+            }
+            catch (DriverException e)
+            {
+                failures.Add($"Open vSwitch: {e.Message}");
+            }
+        }
         ActualHost? unchanged = null;  // what the host held when the last pass found nothing to do
         for (var pass = 0; pass < 2 && (pass == 0 || done.Any(s => s is Step.StartPaused)); pass++)
         {
@@ -66,13 +78,15 @@ public sealed class HostAgent(HostTopology inventory, ControllerClient controlle
             }
         }
         // Taps exist once their domains started (libvirt plugs them), so OVS comes after the domains.
-        var network = Ovs is null ? OvsCycleResult.Nothing : await Ovs.RunAsync(desired.Network, ct);
+        // A controller that sends no network state (older than the agent) leaves Open vSwitch as it is.
+        var managed = Ovs is not null && desired.Network is not null;
+        var network = managed ? await Ovs!.RunAsync(desired.Network, ct) : OvsCycleResult.Nothing;
         failures.AddRange(network.Failures);
         drift.AddRange(network.Drift);
         // Nothing done: the host is as read (Open vSwitch steps change nothing the report reads here).
         var actual = unchanged ?? await ReadAsync(desired, applied.Load(), ct);
         failures.AddRange(Reconciler.VhostUnpaired(desired, actual));
-        await controller.ReportAsync(Reconciler.Report(desired, actual, Ovs is null ? null : network.ReadyTaps), ct);
+        await controller.ReportAsync(Reconciler.Report(desired, actual, managed ? network.ReadyTaps : null), ct);
         return new CycleResult(desired.Revision, done, failures, drift, network.Done);
     }
 

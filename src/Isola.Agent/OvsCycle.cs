@@ -19,6 +19,14 @@ public sealed class OvsCycle(OvsDriver driver, OvsLayout layout)
 {
     public OvsLayout Layout => layout;
 
+    /// <summary>Creates the integration bridge if it is missing (before domains with virtio ports start).</summary>
+    public async Task EnsureBridgeAsync(CancellationToken ct)
+    {
+        var actual = await driver.ReadAsync(layout.IntegrationBridge, [], ct);
+        if (actual.Present && !actual.Bridges.Contains(layout.IntegrationBridge))
+            await driver.EnsureBridgeAsync(layout.IntegrationBridge, ct);
+    }
+
     /// <summary>The last plan rendered, with a fingerprint of the state and port numbers it was rendered from.</summary>
     private (string Key, OvsPlan Plan)? _rendered;
 
@@ -35,7 +43,13 @@ public sealed class OvsCycle(OvsDriver driver, OvsLayout layout)
                 return desired.Ports.Count == 0
                     ? OvsCycleResult.Nothing
                     : new OvsCycleResult([], ["Open vSwitch does not answer (ovs-vsctl list-br failed): virtio ports cannot be plugged"], [], new HashSet<string>());
-            var portSteps = OvsReconciler.PortSteps(desired, layout, actual);
+            // A physical network whose bridge the operator has not made cannot be patched: its ports wait, the rest go on.
+            var missing = layout.BridgeMappings.Where(m => !actual.Bridges.Contains(m.Value)).Select(m => m.Key).ToHashSet(StringComparer.Ordinal);
+            var effective = layout with
+            {
+                BridgeMappings = layout.BridgeMappings.Where(m => !missing.Contains(m.Key)).ToDictionary(m => m.Key, m => m.Value, StringComparer.Ordinal),
+            };
+            var portSteps = OvsReconciler.PortSteps(desired, effective, actual);
             foreach (var step in portSteps)
             {
                 await ApplyAsync(step, ct);
@@ -48,8 +62,11 @@ public sealed class OvsCycle(OvsDriver driver, OvsLayout layout)
             if (portSteps.Count > 0)
                 actual = await driver.ReadAsync(layout.IntegrationBridge, physical, ct);
             // The same network state and port numbers render the same plan: most cycles (a server resumed, nothing changed) reuse it.
-            var key = Fingerprint(desired, actual.Ofports);
-            var plan = _rendered is { } last && last.Key == key ? last.Plan : FlowPipeline.Render(desired, layout, actual.Ofports);
+            // Port numbers of the integration bridge's ports only (a tap plugged elsewhere is not this bridge's port).
+            var onBridge = (actual.BridgePorts.GetValueOrDefault(layout.IntegrationBridge) ?? []).ToHashSet(StringComparer.Ordinal);
+            var ofports = actual.Ofports.Where(kv => onBridge.Contains(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+            var key = Fingerprint(desired, ofports) + string.Join(",", missing.Order(StringComparer.Ordinal));
+            var plan = _rendered is { } last && last.Key == key ? last.Plan : FlowPipeline.Render(desired, effective, ofports);
             _rendered = (key, plan);
             var inSync = new Dictionary<string, bool>(StringComparer.Ordinal);
             var cookies = new Dictionary<string, ulong>(StringComparer.Ordinal);
@@ -59,7 +76,7 @@ public sealed class OvsCycle(OvsDriver driver, OvsLayout layout)
                 if (driver.LastCookie(bridge.Bridge) is { } c)
                     cookies[bridge.Bridge] = c;
             }
-            foreach (var step in OvsReconciler.FlowSteps(plan, layout, inSync, actual, cookies))
+            foreach (var step in OvsReconciler.FlowSteps(plan, effective, inSync, actual, cookies))
             {
                 await ApplyAsync(step, ct);
                 done.Add(step);
@@ -67,13 +84,14 @@ public sealed class OvsCycle(OvsDriver driver, OvsLayout layout)
                     drift.Add(d);
             }
             // A port whose network cannot leave this host (no bridge for its physnet, no tunnel endpoint) is not ready: say why.
-            var unplugged = Unreachable(desired);
+            var unplugged = Unreachable(desired, missing);
             var ready = plan.Rendered.ToHashSet(StringComparer.Ordinal);
             ready.ExceptWith(unplugged.Keys);
             return new OvsCycleResult(done, unplugged.Values.Distinct().ToList(), drift, ready);
         }
-        catch (DriverException e)
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
+            // Whatever went wrong (a command, a state the pipeline cannot render, the state directory) is this part's failure: the cycle still reports.
             return new OvsCycleResult(done, [$"Open vSwitch: {e.Message}"], drift, new HashSet<string>());
         }
     }
@@ -88,7 +106,7 @@ public sealed class OvsCycle(OvsDriver driver, OvsLayout layout)
     }
 
     /// <summary>The taps whose network has no way off this host, with the reason.</summary>
-    private Dictionary<string, string> Unreachable(HostNetworkState desired)
+    private Dictionary<string, string> Unreachable(HostNetworkState desired, IReadOnlySet<string> missingBridges)
     {
         var networks = desired.Networks.ToDictionary(n => n.Id, StringComparer.Ordinal);
         var result = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -100,6 +118,8 @@ public sealed class OvsCycle(OvsDriver driver, OvsLayout layout)
             {
                 SegmentType.Vlan or SegmentType.Flat when network.Physnet is null || !layout.BridgeMappings.ContainsKey(network.Physnet) =>
                     $"network {network.Id} ({network.Type} on {network.Physnet}): this host maps no bridge to {network.Physnet} (agent --bridge-mappings)",
+                SegmentType.Vlan or SegmentType.Flat when missingBridges.Contains(network.Physnet!) =>
+                    $"network {network.Id} ({network.Type} on {network.Physnet}): bridge {layout.BridgeMappings[network.Physnet!]} does not exist (the operator makes it, with the NIC in it)",
                 SegmentType.Vxlan or SegmentType.Gre when desired.TunnelIp is null =>
                     $"network {network.Id} ({network.Type}): this host has no tunnel endpoint (agent --tunnel-ip)",
                 _ => null,

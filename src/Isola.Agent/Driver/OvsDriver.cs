@@ -78,8 +78,13 @@ public sealed class OvsDriver(ICommandRunner runner, string stateDirectory, stri
     }
 
     /// <summary>Replaces the bridge's whole flow table in one bundle: flows not in the file go, in the same transaction.</summary>
-    public async Task ReplaceFlowsAsync(string bridge, IReadOnlyList<string> flows, CancellationToken ct = default) =>
-        await RunAsync([.. Ofctl, "--bundle", "replace-flows", bridge, WriteFlows(bridge, flows, "flows")], ct);
+    public async Task ReplaceFlowsAsync(string bridge, IReadOnlyList<string> flows, CancellationToken ct = default)
+    {
+        // Written as "next" and kept as "flows" (what the bridge holds) only once the bridge took it.
+        var next = WriteFlows(bridge, flows, "next");
+        await RunAsync([.. Ofctl, "--bundle", "replace-flows", bridge, next], ct);
+        File.Move(next, Path.Join(stateDirectory, "ovs", bridge + ".flows"), overwrite: true);
+    }
 
     /// <summary>The cookie of the table last written to the bridge by this agent (kept in its state directory); null when none.</summary>
     public ulong? LastCookie(string bridge)

@@ -80,6 +80,10 @@ public sealed class SimulatedHost : ICommandRunner
 
     private readonly HashSet<string> _plugged = new(StringComparer.Ordinal);
 
+    /// <summary>libvirt refuses to start a domain whose openvswitch interface names a bridge that does not exist.</summary>
+    private string? MissingBridge(string domain) =>
+        Libvirt.Domains.TryGetValue(domain, out var d) ? OvsInterfaces(d.Xml).Select(n => n.Bridge).FirstOrDefault(b => !Ovs.BridgeNames.Contains(b)) : null;
+
     /// <summary>The domain's <c>&lt;interface type='bridge'&gt;</c> elements with an openvswitch virtualport and a target dev.</summary>
     private static IEnumerable<(string Bridge, string Tap, string IfaceId, string Mac)> OvsInterfaces(string xml)
     {
@@ -116,6 +120,8 @@ public sealed class SimulatedHost : ICommandRunner
         {
             ["ip", "-d", "-j", "link", "show", "dev", var pf] => Nic.Show(pf),
             ["ip", "link", "set", ..] => Nic.Set([.. argv.Skip(3)]),
+            ["virsh", "-c", _, "start", "--paused", var name] when MissingBridge(name) is { } bridge => new CommandResult(1, "",
+                $"error: Failed to start domain '{name}'\nerror: Unable to add port to OVS bridge {bridge}: no bridge named {bridge}\n"),
             ["virsh", "-c", _, ..] => Libvirt.Run([.. argv.Skip(3)]),
             ["systemctl", "try-restart", "irqbalance.service"] or ["systemctl", "daemon-reload"] => new CommandResult(0, "", ""),
             ["ovs-vsctl" or "ovs-ofctl", ..] => RunOvs(argv),

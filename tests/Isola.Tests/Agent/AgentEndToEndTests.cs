@@ -149,10 +149,35 @@ public sealed class AgentEndToEndTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_agent_makes_the_integration_bridge_before_starting_a_domain_with_a_virtio_port()
+    {
+        var agent = new HostAgent(_host.Host, ControllerClient.Create(new Uri(_server.Url), _agentToken, "sim1", "198.51.100.1"),
+            new HostDriver(_host, _dir.Sub("root"), _dir.Sub("agent")), new AppliedStore(_dir.Sub("agent")), TimeProvider.System)
+        {
+            Ovs = new OvsCycle(new OvsDriver(_host, _dir.Sub("agent")), Isola.Rendering.Flows.OvsLayout.Parse("br-int", null)),
+        };
+        await agent.RegisterAsync(default);
+        await _admin.Post("/v1/networks", new { name = "overlay", type = "vxlan", project = "p" });
+        await _admin.Post("/v1/ports", new { name = "web", network = "overlay", project = "p" });
+        var (_, server) = await _admin.Post("/v1/servers", new { name = "vm1", flavor = "nfv", ports = new[] { "web" }, project = "p" });
+        Assert.Empty(_host.Ovs.BridgeNames);
+        var first = await agent.CycleAsync();
+        Assert.Empty(first.Failures);
+        Assert.Equal("paused", _host.Libvirt.Domains["isola-" + server.Str("id")].State);
+        Assert.Equal(["br-int"], _host.Ovs.BridgeNames);
+        Assert.Contains(_host.Log, c => string.Join(' ', c).StartsWith("ovs-vsctl --timeout=10 --may-exist add-br br-int", StringComparison.Ordinal));
+        for (var i = 0; i < 3; i++)
+            await agent.CycleAsync();
+        Assert.Equal("ACTIVE", await Status(server.Str("id")));
+    }
+
+    [Fact]
     public async Task A_virtio_ports_vhost_workers_are_pinned_before_it_is_active_kept_there_and_gone_with_it()
     {
         var agent = Agent();
         await agent.RegisterAsync(default);
+        // This agent leaves Open vSwitch alone: the operator made br-int (libvirt starts no domain without its bridge).
+        _host.Ovs.AddBridge("br-int");
         await _admin.Post("/v1/networks", new { name = "overlay", type = "vxlan", project = "p" });
         await _admin.Post("/v1/ports", new { name = "web", network = "overlay", project = "p" });
         var (_, server) = await _admin.Post("/v1/servers", new { name = "vm1", flavor = "nfv", ports = new[] { "web" }, project = "p" });

@@ -185,6 +185,11 @@ public sealed class FlowPipelineOnOvsTests : IAsyncLifetime
         Assert.Contains(result.Failures, f => f.Contains("maps no bridge to physnet2", StringComparison.Ordinal));
         Assert.DoesNotContain("tapv1", result.ReadyTaps);
         Assert.Contains("tapa1", result.ReadyTaps);
+        // Mapped to a bridge nobody made: that network's port waits, the others are served.
+        var missing = new OvsCycle(new OvsDriver(_ovs.Runner, _dir.Sub("agent3"), "dummy"), OvsLayout.Parse("br-int", "physnet2:br-nope"));
+        var partly = await missing.RunAsync(FlowScenarios.State(), default);
+        Assert.Equal(["network " + FlowScenarios.NetV + " (Vlan on physnet2): bridge br-nope does not exist (the operator makes it, with the NIC in it)"], partly.Failures);
+        Assert.Equal(["tapa1", "tapa2", "tapb1"], partly.ReadyTaps.Order(StringComparer.Ordinal));
         var noTunnel = await unmapped.RunAsync(FlowScenarios.State() with { TunnelIp = null }, default);
         Assert.Contains(noTunnel.Failures, f => f.Contains("no tunnel endpoint", StringComparison.Ordinal));
         Assert.DoesNotContain("tapa1", noTunnel.ReadyTaps);
