@@ -83,6 +83,8 @@ public sealed class OvsCycle(OvsDriver driver, OvsLayout layout)
                 if (step is OvsStep.ReplaceFlows { Drift: { } d })
                     drift.Add(d);
             }
+            done.AddRange(await ForgetGoneAddressesAsync(desired, ready: plan.Rendered, ct));
+
             // A port whose network cannot leave this host (no bridge for its physnet, no tunnel endpoint) is not ready: say why.
             var unplugged = Unreachable(desired, missing);
             var ready = plan.Rendered.ToHashSet(StringComparer.Ordinal);
@@ -94,6 +96,38 @@ public sealed class OvsCycle(OvsDriver driver, OvsLayout layout)
             // Whatever went wrong (a command, a state the pipeline cannot render, the state directory) is this part's failure: the cycle still reports.
             return new OvsCycleResult(done, [$"Open vSwitch: {e.Message}"], drift, new HashSet<string>());
         }
+    }
+
+    /// <summary>
+    /// The (zone, address) pairs of the ports with flows here, kept under the state directory: an
+    /// address that was there last time and is not now lost its port, and conntrack forgets its
+    /// connections in that zone (their entries would otherwise let a new port with the same address
+    /// take replies it never asked for).
+    /// </summary>
+    private async Task<IReadOnlyList<OvsStep>> ForgetGoneAddressesAsync(HostNetworkState desired, IReadOnlyList<string> ready, CancellationToken ct)
+    {
+        var zones = NetworkZones.Assign(desired.Networks.Select(n => n.Id));
+        var served = ready.ToHashSet(StringComparer.Ordinal);
+        var now = desired.Ports.Where(p => served.Contains(p.Device) && zones.ContainsKey(p.Network))
+            .SelectMany(p => p.Ips.Select(ip => $"{zones[p.Network]} {ip}")).ToHashSet(StringComparer.Ordinal);
+        var file = Path.Join(driver.StateDirectory, "ovs", "addresses");
+        var before = File.Exists(file) ? File.ReadAllLines(file).Where(l => l.Length > 0).ToHashSet(StringComparer.Ordinal) : [];
+        var steps = new List<OvsStep>();
+        foreach (var group in before.Except(now).Select(l => l.Split(' ', 2)).GroupBy(p => int.Parse(p[0], System.Globalization.CultureInfo.InvariantCulture)))
+        {
+            var gone = group.Select(p => p[1]).ToHashSet(StringComparer.Ordinal);
+            var connections = await driver.ConnectionsAsync(group.Key, ct);
+            foreach (var address in gone.Order(StringComparer.Ordinal))
+            {
+                var theirs = connections.Where(c => c.Source == address || c.Destination == address).ToList();
+                foreach (var connection in theirs)
+                    await driver.ForgetConnectionAsync(group.Key, connection, ct);
+                steps.Add(new OvsStep.ForgetConnections(group.Key, address, theirs.Count));
+            }
+        }
+        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+        File.WriteAllLines(file, now.Order(StringComparer.Ordinal));
+        return steps;
     }
 
     private static string Fingerprint(HostNetworkState desired, IReadOnlyDictionary<string, int> ofports)

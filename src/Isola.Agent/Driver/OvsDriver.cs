@@ -26,6 +26,9 @@ public sealed record OvsActual(bool Present, IReadOnlySet<string> Bridges, IRead
 /// </summary>
 public sealed class OvsDriver(ICommandRunner runner, string stateDirectory, string? datapathType = null)
 {
+    /// <summary>Where the driver keeps the tables it wrote (<c>ovs/</c>).</summary>
+    public string StateDirectory => stateDirectory;
+
     private static readonly string[] Vsctl = ["ovs-vsctl", "--timeout=10"];
     private static readonly string[] Ofctl = ["ovs-ofctl", "-O", "OpenFlow13"];
 
@@ -95,6 +98,17 @@ public sealed class OvsDriver(ICommandRunner runner, string stateDirectory, stri
                && ulong.TryParse(first["cookie=0x".Length..first.IndexOf(',', StringComparison.Ordinal)], NumberStyles.HexNumber, CultureInfo.InvariantCulture, out var c)
             ? c : null;
     }
+
+    /// <summary>The connections conntrack holds in a zone (<c>ovs-appctl dpctl/dump-conntrack zone=N</c>), as their original-direction tuples.</summary>
+    public async Task<IReadOnlyList<ConntrackEntry>> ConnectionsAsync(int zone, CancellationToken ct = default)
+    {
+        var text = await RunAsync(["ovs-appctl", "dpctl/dump-conntrack", $"zone={zone.ToString(CultureInfo.InvariantCulture)}"], ct);
+        return text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(ConntrackEntry.Parse).OfType<ConntrackEntry>().ToList();
+    }
+
+    /// <summary>Forgets one connection (<c>ovs-appctl dpctl/flush-conntrack zone=N TUPLE</c>: the whole original tuple, as OVS 3.1 needs).</summary>
+    public Task ForgetConnectionAsync(int zone, ConntrackEntry entry, CancellationToken ct = default) =>
+        RunAsync(["ovs-appctl", "dpctl/flush-conntrack", $"zone={zone.ToString(CultureInfo.InvariantCulture)}", entry.Tuple], ct);
 
     public Task AddMeterAsync(string bridge, Meter meter, CancellationToken ct = default) => RunAsync([.. Ofctl, "add-meter", bridge, meter.Spec], ct);
 

@@ -15,6 +15,8 @@ public abstract record OvsStep
     public sealed record ReplaceFlows(string Bridge, IReadOnlyList<string> Flows, string? Drift) : OvsStep;
     public sealed record SetMeter(string Bridge, Meter Meter, bool Exists) : OvsStep;
     public sealed record DeleteMeter(string Bridge, int Id) : OvsStep;
+    /// <summary>Connections of an address no port here has any more (its port went): forgotten, so a new port given the address inherits none.</summary>
+    public sealed record ForgetConnections(int Zone, string Address, int Count) : OvsStep;
 }
 
 /// <summary>

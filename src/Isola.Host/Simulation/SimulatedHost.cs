@@ -124,7 +124,7 @@ public sealed class SimulatedHost : ICommandRunner
                 $"error: Failed to start domain '{name}'\nerror: Unable to add port to OVS bridge {bridge}: no bridge named {bridge}\n"),
             ["virsh", "-c", _, ..] => Libvirt.Run([.. argv.Skip(3)]),
             ["systemctl", "try-restart", "irqbalance.service"] or ["systemctl", "daemon-reload"] => new CommandResult(0, "", ""),
-            ["ovs-vsctl" or "ovs-ofctl", ..] => RunOvs(argv),
+            ["ovs-vsctl" or "ovs-ofctl" or "ovs-appctl", ..] => RunOvs(argv),
             ["taskset", "-p", "-c", var cpus, var tid] => Qemu.Taskset(cpus, tid),
             _ => new CommandResult(CommandResult.NotFound, "", $"{argv[0]}: command not found in the simulated host\n"),
         });

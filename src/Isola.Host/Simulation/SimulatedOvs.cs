@@ -111,9 +111,59 @@ public sealed class SimulatedOvs
             {
                 "ovs-vsctl" => Vsctl(argv.Skip(1).Where(a => !a.StartsWith("--timeout=", StringComparison.Ordinal)).ToList()),
                 "ovs-ofctl" => Ofctl(argv.Skip(1).ToList()),
+                "ovs-appctl" => Appctl(argv.Skip(1).ToList()),
                 _ => Error(127, $"{argv[0]}: command not found"),
             };
         }
+    }
+
+    private readonly List<(int Zone, string Line)> _connections = [];
+
+    /// <summary>A connection conntrack holds, as <c>dpctl/dump-conntrack</c> prints it (the zone is added to the line).</summary>
+    public void AddConnection(int zone, string line)
+    {
+        lock (_lock)
+            _connections.Add((zone, line));
+    }
+
+    public IReadOnlyList<string> Connections(int zone)
+    {
+        lock (_lock)
+            return _connections.Where(c => c.Zone == zone).Select(c => c.Line).ToList();
+    }
+
+    private CommandResult Appctl(List<string> args)
+    {
+        switch (args)
+        {
+            case ["dpctl/dump-conntrack", var zone] when zone.StartsWith("zone=", StringComparison.Ordinal):
+                return Ok(string.Concat(_connections.Where(c => $"zone={c.Zone}" == zone).Select(c => $"{c.Line},{zone}\n")));
+            case ["dpctl/flush-conntrack", var zone, var tuple] when zone.StartsWith("zone=", StringComparison.Ordinal):
+            {
+                // The tuple names the original direction's addresses and ports; a line matches when it holds each of them.
+                var parts = tuple.Split(',').Select(p => p.Split('=', 2)).Where(kv => kv.Length == 2)
+                    .Select(kv => kv[0] switch
+                    {
+                        "ct_nw_src" or "ct_ipv6_src" => $"src={kv[1]}",
+                        "ct_nw_dst" or "ct_ipv6_dst" => $"dst={kv[1]}",
+                        "ct_tp_src" => $"sport={kv[1]}",
+                        "ct_tp_dst" => $"dport={kv[1]}",
+                        _ => null,
+                    }).OfType<string>().ToList();
+                _connections.RemoveAll(c => $"zone={c.Zone}" == zone && parts.All(p => Original(c.Line).Contains(p)));
+                return Ok("");
+            }
+            default:
+                return Error(2, $"\"{string.Join(' ', args)}\" is not a valid command (the simulated ovs-appctl knows dpctl/dump-conntrack and dpctl/flush-conntrack)");
+        }
+    }
+
+    /// <summary>The original direction's fields of a dump-conntrack line: {"src=…", "dst=…", "sport=…", …}.</summary>
+    private static HashSet<string> Original(string line)
+    {
+        var start = line.IndexOf("orig=(", StringComparison.Ordinal);
+        var end = start < 0 ? -1 : line.IndexOf(')', start);
+        return start < 0 || end < 0 ? [] : line[(start + 6)..end].Split(',').ToHashSet(StringComparer.Ordinal);
     }
 
     private CommandResult Vsctl(List<string> args)

@@ -221,6 +221,28 @@ public sealed class FlowPipelineOnOvsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_deleted_ports_connections_are_forgotten_so_its_address_inherits_none()
+    {
+        // A real SYN from a2 to a1's ssh through the userspace datapath: conntrack commits it in network A's zone.
+        await _ovs.Runner.RunAsync(["ovs-appctl", "netdev-dummy/receive", "tapa2",
+            "eth(src=fa:16:3e:00:00:a2,dst=fa:16:3e:00:00:a1),eth_type(0x0800),ipv4(src=10.1.0.12,dst=10.1.0.11,proto=6,tos=0,ttl=64,frag=no),tcp(src=40000,dst=22),tcp_flags(syn)"]);
+        var zone = NetworkZones.Assign([FlowScenarios.NetA, FlowScenarios.NetB, FlowScenarios.NetV])[FlowScenarios.NetA];
+        var zoneArg = $"zone={zone}";
+        string Dump() => _ovs.Runner.RunAsync(["ovs-appctl", "dpctl/dump-conntrack", zoneArg]).Result.StandardOutput;
+        for (var i = 0; i < 50 && !Dump().Contains("src=10.1.0.12", StringComparison.Ordinal); i++)
+            await Task.Delay(50);
+        Assert.Contains("orig=(src=10.1.0.12,dst=10.1.0.11,sport=40000,dport=22)", Dump(), StringComparison.Ordinal);
+
+        await _ovs.Vsctl("del-port", "br-int", "tapa2");
+        var result = await _cycle.RunAsync(FlowScenarios.State(FlowScenarios.A1, FlowScenarios.B1, FlowScenarios.V1), default);
+        Assert.Empty(result.Failures);
+        var forgot = Assert.Single(result.Done.OfType<Isola.Agent.Reconcile.OvsStep.ForgetConnections>());
+        Assert.Equal((zone, "10.1.0.12"), (forgot.Zone, forgot.Address));
+        Assert.True(forgot.Count >= 1);
+        Assert.DoesNotContain("10.1.0.12", Dump(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Deleted_ports_leave_no_flow_tunnel_meter_or_arp_answer()
     {
         // b1 and a2 go (their VMs deleted, taps unplugged by libvirt): the GRE peer is no longer needed.

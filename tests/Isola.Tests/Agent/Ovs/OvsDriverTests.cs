@@ -115,6 +115,19 @@ public sealed class OvsDriverTests : IDisposable
     }
 
     [Fact]
+    public void Conntrack_lines_become_the_tuples_flush_conntrack_takes()
+    {
+        Assert.Equal("ct_nw_src=10.1.0.12,ct_nw_dst=10.1.0.11,ct_nw_proto=6,ct_tp_src=40000,ct_tp_dst=22",
+            ConntrackEntry.Parse("tcp,orig=(src=10.1.0.12,dst=10.1.0.11,sport=40000,dport=22),reply=(src=10.1.0.11,dst=10.1.0.12,sport=22,dport=40000),zone=9,protoinfo=(state=SYN_SENT)")!.Tuple);
+        Assert.Equal("ct_nw_src=10.1.0.12,ct_nw_dst=10.1.0.11,ct_nw_proto=1,icmp_id=7,icmp_type=8,icmp_code=0",
+            ConntrackEntry.Parse("icmp,orig=(src=10.1.0.12,dst=10.1.0.11,id=7,type=8,code=0),reply=(src=10.1.0.11,dst=10.1.0.12,id=7,type=0,code=0),zone=9")!.Tuple);
+        Assert.Equal("ct_ipv6_src=fd00::2,ct_ipv6_dst=fd00::1,ct_nw_proto=17,ct_tp_src=5000,ct_tp_dst=53",
+            ConntrackEntry.Parse("udp,orig=(src=fd00::2,dst=fd00::1,sport=5000,dport=53),reply=(src=fd00::1,dst=fd00::2,sport=53,dport=5000),zone=9")!.Tuple);
+        Assert.Null(ConntrackEntry.Parse("sctp,orig=(src=10.1.0.12,dst=10.1.0.11,sport=1,dport=2),reply=(),zone=9"));
+        Assert.Null(ConntrackEntry.Parse("garbage"));
+    }
+
+    [Fact]
     public async Task Meters_are_added_modified_and_deleted_with_these_commands()
     {
         var meter = new Meter(7, 50_000, 40_000);
