@@ -63,7 +63,7 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
             now = Now,
             tunnelIp,
         };
-        // A changed tunnel endpoint reaches the peers through HostNetworkStore.TouchPeersOfHostAsync.
+        // A changed tunnel endpoint reaches the peers: the host endpoint moves their revisions (PeerRevisions.TouchHostPeersAsync).
         await connection.ExecuteAsync("""
             INSERT INTO hosts (name, zone, aggregates, generation, enabled, updated_at, tunnel_ip)
             VALUES (@name, @zone, @aggregates, 0, TRUE, @now, @tunnelIp)

@@ -60,8 +60,14 @@ internal static class HostEndpoints
             if (doc.Host.Hostname != name)
                 throw ApiException.Invalid("host.hostname", $"the inventory is of {doc.Host.Hostname}, not {name}");
             var tunnelIp = request.Query["tunnelIp"].FirstOrDefault();
-            if (tunnelIp is not null && !System.Net.IPAddress.TryParse(tunnelIp, out _))
-                throw ApiException.Invalid("tunnelIp", $"'{tunnelIp}' is not an IP address (the host's VXLAN/GRE endpoint)");
+            if (tunnelIp is not null)
+            {
+                // Dotted quads only for IPv4 (IPAddress also takes "10.1"), kept in canonical form.
+                if (!System.Net.IPAddress.TryParse(tunnelIp, out var parsed)
+                    || parsed.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork && tunnelIp.Count(c => c == '.') != 3)
+                    throw ApiException.Invalid("tunnelIp", $"'{tunnelIp}' is not an IP address (the host's VXLAN/GRE endpoint)");
+                tunnelIp = parsed.ToString();
+            }
             await store.UpsertHostAsync(doc.Host, request.Query["zone"].FirstOrDefault(), request.Query["aggregate"].Where(a => a is not null).Select(a => a!).ToList(),
                 tunnelIp: tunnelIp);
             await placement.AddOrRefreshHostAsync(name);

@@ -42,7 +42,7 @@ public sealed class HostNetworkStore(StoreConnectionFactory factory)
     public async Task<HostNetworkRows?> RowsAsync(string host)
     {
         await using var c = await factory.OpenAsync();
-        await using var tx = await c.BeginTransactionAsync();
+        await using var tx = await c.BeginReadAsync();
         var head = await c.RowsAsync("SELECT tunnel_ip FROM hosts WHERE name = @host", new { host }, r => r.NullableString(0), tx);
         if (head.Count == 0)
             return null;

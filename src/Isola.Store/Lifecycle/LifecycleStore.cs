@@ -50,7 +50,7 @@ public sealed class LifecycleStore(StoreConnectionFactory factory, TimeProvider 
     public async Task<HostDesired?> DesiredAsync(string host)
     {
         await using var c = await factory.OpenAsync();
-        await using var tx = await c.BeginTransactionAsync();
+        await using var tx = await c.BeginReadAsync();
         var heads = await c.RowsAsync("SELECT revision, applied_revision, heartbeat_at, updated_at FROM hosts WHERE name = @host", new { host },
             r => (Revision: r.Long(0), Applied: r.Long(1), Heartbeat: r.NullableString(2), Stamp: r.GetString(3)), tx);
         if (heads.Count == 0)

@@ -15,6 +15,17 @@ internal static class Db
         return rows;
     }
 
+    /// <summary>
+    /// A transaction for reading a consistent snapshot. On SQLite a deferred one: the default
+    /// (BEGIN IMMEDIATE) takes the database's one write lock, which every agent's poll would then
+    /// queue for behind the writer. PostgreSQL's default (read committed, one snapshot per statement)
+    /// is what the callers had before.
+    /// </summary>
+    public static async Task<DbTransaction> BeginReadAsync(this DbConnection connection) =>
+        connection is Microsoft.Data.Sqlite.SqliteConnection sqlite
+            ? sqlite.BeginTransaction(deferred: true)
+            : await connection.BeginTransactionAsync();
+
     public static string? NullableString(this DbDataReader r, int i) => r.IsDBNull(i) ? null : r.GetString(i);
 
     public static long? NullableLong(this DbDataReader r, int i) => r.IsDBNull(i) ? null : Convert.ToInt64(r.GetValue(i), System.Globalization.CultureInfo.InvariantCulture);
