@@ -109,7 +109,9 @@ public static class FlowPipeline
         {
             var zone = zones[network.Id];
             var members = local.Where(l => l.Network == network).ToList();
-            var memberOutputs = string.Join(",", members.Select(m => $"output:{m.Ofport}"));
+            // Flooded frames reach each member through its ingress tables (rules, meter), one resubmit per
+            // member: conntrack forks the packet there, and the original goes on to the next member and the uplink.
+            var memberOutputs = string.Join(",", members.Select(m => $"set_field:{m.Ofport}->reg7,resubmit(,{FlowTables.IngressConntrack})"));
             string? uplink = null;  // how a frame leaves the host on this network, after the local outputs
             if (network.Type is SegmentType.Vxlan or SegmentType.Gre)
             {

@@ -89,6 +89,21 @@ public sealed class FlowPipelineOnOvsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Broadcast_reaches_a_member_only_through_its_ingress_rules()
+    {
+        string Udp(string fromMac, string fromIp) =>
+            $"udp,dl_src={fromMac},dl_dst=ff:ff:ff:ff:ff:ff,nw_src={fromIp},nw_dst=255.255.255.255,udp_src=68,udp_dst=5000";
+        // a2 takes no UDP: a broadcast from a1 goes to a1's peers only; a1 takes icmp from anywhere.
+        var udp = await From("tapa1", Udp("fa:16:3e:00:00:a1", "10.1.0.11"));
+        Assert.Equal([_ports["vxlan-0a000002"]], udp.Outputs);
+        var ping = await From("tapa2", "icmp,icmp_type=8,icmp_code=0,dl_src=fa:16:3e:00:00:a2,dl_dst=ff:ff:ff:ff:ff:ff,nw_src=10.1.0.12,nw_dst=255.255.255.255");
+        Assert.Equal([_ports["tapa1"], _ports["vxlan-0a000002"]], ping.Outputs.Order());
+        // From outside too: a peer's broadcast to a2's network is held to a2's rules.
+        var inbound = await _ovs.TraceAsync("br-int", $"in_port={_ports["vxlan-0a000002"]},tun_id=0x3e9," + Udp("fa:16:3e:00:02:a3", "10.1.0.13"));
+        Assert.Empty(inbound.Outputs);
+    }
+
+    [Fact]
     public async Task Arp_for_a_known_address_is_answered_locally_per_network()
     {
         var local = await From("tapa1", Arp("fa:16:3e:00:00:a1", "10.1.0.11", "10.1.0.12"));
