@@ -27,11 +27,13 @@ internal static partial class PortEndpoints
 {
     public static void Map(IEndpointRouteBuilder api)
     {
-        api.MapPost("/ports", async (CreatePort body, HttpContext http, ResourceStore store) =>
+        api.MapPost("/ports", async (CreatePort body, HttpContext http, ResourceStore store, Hosts.PeerRevisions peers) =>
         {
             var caller = Caller.Of(http);
             caller.RequireUser();
             var port = await CreateAsync(store, caller, body);
+            // A new member of its groups: hosts whose rules name them as remote hear of its addresses.
+            await peers.TouchGroupsAsync(await peers.GroupsOfAsync([port.Id]));
             return Results.Created($"/v1/ports/{port.Id}", await PortView.OneAsync(store, port));
         });
         api.MapGet("/ports", async (HttpContext http, ResourceStore store) =>
@@ -41,12 +43,14 @@ internal static partial class PortEndpoints
             return Results.Ok(await PortView.ManyAsync(store, await store.PortsAsync(caller.ProjectScope)));
         });
         api.MapGet("/ports/{id}", async (string id, HttpContext http, ResourceStore store) => Results.Ok(await PortView.OneAsync(store, await Find(store, Caller.Of(http), id))));
-        api.MapDelete("/ports/{id}", async (string id, HttpContext http, ResourceStore store) =>
+        api.MapDelete("/ports/{id}", async (string id, HttpContext http, ResourceStore store, Hosts.PeerRevisions peers) =>
         {
             // Its addresses and group links go with the row (ON DELETE CASCADE).
             var port = await Find(store, Caller.Of(http), id);
+            var groups = await peers.GroupsOfAsync([port.Id]);
             if (port.ServerId is not null || !await store.DeletePortAsync(port.Id))
                 throw ApiException.Conflict("in-use", $"port {port.Name} is bound to a server; delete the server first");
+            await peers.TouchGroupsAsync(groups);
             return Results.NoContent();
         });
     }

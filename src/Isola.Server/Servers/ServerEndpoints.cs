@@ -101,10 +101,12 @@ internal static class ServerEndpoints
         {
             var server = await Find(store, Caller.Of(http), id);
             var onNetworks = await networks.NetworksOfServerAsync(server.Id);
+            var madeGroups = await peers.GroupsOfAsync(await networks.PortsCreatedForAsync(server.Id));
             await placement.Placer.ReleaseAsync(server.Id, server.Host, (c, tx) => ResourceStore.UnbindPortsAsync(c, tx, server.Id));
             await peers.TouchAsync(onNetworks, server.Host);
-            // The ports it made for itself (created from networks) go with it, as Nova's do.
+            // The ports it made for itself (created from networks) go with it, as Nova's do; their groups lose members.
             await store.DeletePortsCreatedForAsync(server.Id);
+            await peers.TouchGroupsAsync(madeGroups);
             if (server.Host is not null)
                 signals.Notify(server.Host);
             return Results.NoContent();
@@ -166,6 +168,9 @@ internal static class ServerEndpoints
         var virtioNetworks = ports.Where(p => PortEndpoints.Spec(p).VnicType == VnicType.Normal).Select(p => p.NetworkId).ToList();
         if (virtioNetworks.Count > 0)
             await peers.TouchAsync(virtioNetworks, result.Placement.Host);
+        // Ports it made for itself joined their groups.
+        if (nics.Count > 0)
+            await peers.TouchGroupsAsync(await peers.GroupsOfAsync(ports.Select(p => p.Id)));
         // The row as the commit wrote it (no need to read it back).
         var created = new ServerRecord(id, project, body.Name!, ServerStatus.Build, result.Placement.Host, null, spec, TaskState.Scheduled, PowerState.Paused,
             GroupId: group?.Id);

@@ -122,6 +122,23 @@ public sealed class HostNetworkStore(StoreConnectionFactory factory)
             """, new { host })).ToList();
     }
 
+    /// <summary>The security groups of some ports (their members' addresses are what remote-group rules match).</summary>
+    public async Task<IReadOnlyList<string>> GroupsOfPortsAsync(IEnumerable<string> portIds)
+    {
+        var (portIn, parameters) = InList.Of(portIds);
+        if (portIn == "(NULL)")
+            return [];
+        await using var c = await factory.OpenAsync();
+        return (await c.QueryAsync<string>($"SELECT DISTINCT group_id FROM port_security_groups WHERE port_id IN {portIn}", parameters)).ToList();
+    }
+
+    /// <summary>The ports a server made for itself (they go with it).</summary>
+    public async Task<IReadOnlyList<string>> PortsCreatedForAsync(string serverId)
+    {
+        await using var c = await factory.OpenAsync();
+        return (await c.QueryAsync<string>("SELECT id FROM ports WHERE created_for = @serverId", new { serverId })).ToList();
+    }
+
     /// <summary>The networks of the ports whose rules depend on a security group: its members and the members of groups that name it as remote.</summary>
     public async Task<IReadOnlyList<string>> NetworksOfGroupAsync(string groupId)
     {

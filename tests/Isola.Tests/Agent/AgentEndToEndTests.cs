@@ -88,6 +88,32 @@ public sealed class AgentEndToEndTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_host_hears_at_once_when_a_remote_group_gains_or_loses_a_member_elsewhere()
+    {
+        var agent = Agent();
+        await agent.RegisterAsync(default);
+        _host.Ovs.AddBridge("br-int");
+        await _admin.Post("/v1/networks", new { name = "overlay", type = "vxlan", project = "p" });
+        await _admin.Post("/v1/subnets", new { name = "overlay4", network = "overlay", cidr = "10.7.0.0/24", project = "p" });
+        await _admin.Post("/v1/ports", new { name = "web", network = "overlay", project = "p" });
+        Assert.Equal(201, (await _admin.Post("/v1/servers", new { name = "vm1", flavor = "nfv", ports = new[] { "web" }, project = "p" })).Status);
+        async Task<long> Revision() => (await _admin.Get("/v1/hosts/sim1")).Body.GetProperty("revision").GetInt64();
+        async Task<string[]> Members() => (await _server.Client(_agentToken).Get("/v1/hosts/sim1/desired?plans=omit")).Body.GetProperty("network")
+            .GetProperty("remoteGroups").EnumerateObject().Single().Value.EnumerateArray().Select(a => a.GetString()!).Order().ToArray();
+        var before = await Revision();
+        Assert.Single(await Members());
+
+        // A port elsewhere (not on any host) joins the default group that web's ingress rule names as remote.
+        var (_, other) = await _admin.Post("/v1/ports", new { name = "db", network = "overlay", project = "p" });
+        var joined = await Revision();
+        Assert.True(joined > before, $"revision {before} -> {joined}");
+        Assert.Equal(2, (await Members()).Length);
+        Assert.Equal(204, (await _admin.Delete($"/v1/ports/{other.Str("id")}")).Status);
+        Assert.True(await Revision() > joined);
+        Assert.Single(await Members());
+    }
+
+    [Fact]
     public async Task Each_plan_is_fetched_once_and_again_only_when_the_inventory_changes()
     {
         var client = ControllerClient.Create(new Uri(_server.Url), _agentToken, "sim1");
