@@ -17,13 +17,11 @@ public sealed record OvsCycleResult(IReadOnlyList<OvsStep> Done, IReadOnlyList<s
 /// </summary>
 public sealed class OvsCycle(OvsDriver driver, OvsLayout layout)
 {
-    public OvsLayout Layout => layout;
-
     /// <summary>Creates the integration bridge if it is missing (before domains with virtio ports start).</summary>
     public async Task EnsureBridgeAsync(CancellationToken ct)
     {
-        var actual = await driver.ReadAsync(layout.IntegrationBridge, [], ct);
-        if (actual.Present && !actual.Bridges.Contains(layout.IntegrationBridge))
+        // One list-br per cycle: the full read comes after the domains.
+        if (await driver.BridgesAsync(ct) is { } bridges && !bridges.Contains(layout.IntegrationBridge))
             await driver.EnsureBridgeAsync(layout.IntegrationBridge, ct);
     }
 

@@ -35,16 +35,23 @@ public sealed class OvsDriver(ICommandRunner runner, string stateDirectory, stri
     /// <summary>What OVS holds; <see cref="OvsActual.Absent"/> when ovs-vsctl is not installed or its database does not answer.</summary>
     public async Task<OvsActual> ReadAsync(string integrationBridge, IEnumerable<string> bridgesOfInterest, CancellationToken ct = default)
     {
-        var listBr = await runner.RunAsync([.. Vsctl, "list-br"], ct);
-        if (!listBr.Succeeded)
+        if (await BridgesAsync(ct) is not { } bridges)
             return OvsActual.Absent;
-        var bridges = listBr.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);
         var ports = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
         foreach (var bridge in bridgesOfInterest.Append(integrationBridge).Distinct(StringComparer.Ordinal).Where(bridges.Contains))
             ports[bridge] = (await RunAsync([.. Vsctl, "list-ports", bridge], ct)).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var interfaces = ParseInterfaces(await RunAsync([.. Vsctl, "--format=json", "--columns=name,ofport,type,options", "list", "Interface"], ct));
         var meters = bridges.Contains(integrationBridge) ? ParseMeters(await RunAsync([.. Ofctl, "dump-meters", integrationBridge], ct)) : [];
         return new OvsActual(true, bridges, ports, interfaces, meters);
+    }
+
+    /// <summary>The bridges (<c>ovs-vsctl list-br</c>); null when ovs-vsctl is not installed or its database does not answer.</summary>
+    public async Task<IReadOnlySet<string>?> BridgesAsync(CancellationToken ct = default)
+    {
+        var listBr = await runner.RunAsync([.. Vsctl, "list-br"], ct);
+        return listBr.Succeeded
+            ? listBr.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal)
+            : null;
     }
 
     /// <summary>Creates the integration bridge if missing: OpenFlow 1.0 and 1.3, fail mode secure (no NORMAL switching while its flows are not there).</summary>

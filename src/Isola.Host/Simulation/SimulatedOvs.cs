@@ -250,14 +250,13 @@ public sealed class SimulatedOvs
     {
         if (args is ["-O", "OpenFlow13", .. var rest])
             args = rest;
-        var bundle = args.Remove("--bundle");
+        args.Remove("--bundle");  // every replace here is all or nothing anyway
         switch (args)
         {
             case ["replace-flows", var bridge, var file]:
             {
                 if (!_bridges.TryGetValue(bridge, out var b))
                     return Error(1, $"ovs-ofctl: {bridge} is not a bridge or a socket");
-                _ = bundle;
                 b.Flows.Clear();
                 b.Flows.AddRange(ReadFlows(file));
                 return Ok("");

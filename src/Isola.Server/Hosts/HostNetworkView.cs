@@ -1,8 +1,6 @@
 using Isola.Rendering.Flows;
 using Isola.Scheduling.Requests;
-using Isola.Server.Ports;
 using Isola.Store.Lifecycle;
-using Isola.Store.Resources;
 
 namespace Isola.Server.Hosts;
 
@@ -47,9 +45,8 @@ internal static class HostNetworkView
         return new HostNetworkState(rows.TunnelIp, networks, ports, groups);
     }
 
-    private static bool IsVirtio(BoundPortRow port) => PortEndpoints.Spec(SpecOnly(port)).VnicType == VnicType.Normal;
-
-    private static PortRecord SpecOnly(BoundPortRow p) => new(p.Id, "", p.NetworkId, "", p.Mac, "", p.ServerId, p.Spec, null);
+    private static bool IsVirtio(BoundPortRow port) =>
+        System.Text.Json.JsonSerializer.Deserialize<Isola.Rendering.PortSpec>(port.Spec, Isola.Domain.Serialization.IsolaJson.Options)!.VnicType == VnicType.Normal;
 
     private static SecurityRule Rule(PortRuleRow r) =>
         new(r.Direction, r.Ethertype == "IPv6" ? 6 : 4, r.Protocol, r.PortMin, r.PortMax, r.RemoteIpPrefix is not null ? [r.RemoteIpPrefix] : null, r.RemoteGroupId);
