@@ -23,6 +23,8 @@ public static class HostPlanner
             if (placement.Vfs.All(v => v.Port != port.Name) && placement.Pfs.All(p => p.Port != port.Name) && port.VnicType != VnicType.Vdpa)
                 errors.Add(new RequestError($"ports[{Index(input, port)}]", $"port {port.Name} has no device in the placement"));
         }
+        foreach (var port in input.Ports)
+            errors.AddRange(GuestAddresses.Check(port.Addresses, port.Gateway, port.DnsServers, $"ports[{Index(input, port)}]."));
         var nics = GuestNicLayout.Of(input.Ports);
         var uuid = input.Uuid ?? NameUuid(placement.Server);
         var xml = DomainXmlRenderer.Render(input, uuid, nics, options ?? RenderOptions.Default, errors);

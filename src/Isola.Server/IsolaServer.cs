@@ -48,9 +48,14 @@ public static class IsolaServer
         {
             foreach (var converter in IsolaJson.Options.Converters)
                 o.SerializerOptions.Converters.Add(converter);
+            // A field the API does not have is a mistake worth hearing of (a typo would otherwise be ignored), as Nova's schemas say.
+            o.SerializerOptions.UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow;
+            o.SerializerOptions.MaxDepth = RequestBody.MaxDepth;
         });
+        // A body that does not bind reaches ApiMiddleware as an exception, which answers it in the documented form.
+        builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         builder.Services.AddSingleton(settings).AddSingleton(time).AddSingleton(placements).AddSingleton(resources).AddSingleton(placement)
-            .AddSingleton(new LifecycleStore(factory, time)).AddSingleton(new HostNetworkStore(factory)).AddSingleton<PeerRevisions>().AddSingleton<HostSignals>().AddSingleton<PlanCache>().AddSingleton<BuildTimeouts>()
+            .AddSingleton(new LifecycleStore(factory, time)).AddSingleton(new HostNetworkStore(factory)).AddSingleton<PeerRevisions>().AddSingleton<HostSignals>().AddSingleton<PlanCache>().AddSingleton<PlanFailures>().AddSingleton<BuildTimeouts>()
             .AddHostedService(sp => sp.GetRequiredService<BuildTimeouts>())
             .AddSingleton<AgentWatch>().AddHostedService(sp => sp.GetRequiredService<AgentWatch>());
         builder.Services.AddOpenApi();

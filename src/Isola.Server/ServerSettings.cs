@@ -11,14 +11,19 @@ namespace Isola.Server;
 /// <param name="VniRanges">"first:last" VXLAN VNIs.</param>
 /// <param name="GreRanges">"first:last" GRE keys.</param>
 /// <param name="BuildTimeoutSeconds">How long a server may stay in BUILD (ports not ACTIVE, not resumed) before it goes to ERROR and gives back what it holds.</param>
+/// <param name="Physnets">Physical networks members may put flat and vlan networks on, besides those of <paramref name="VlanRanges"/> (Neutron's flat_networks); admins may name any.</param>
 public sealed record ServerSettings(
     string Store = ".isola/isola.db",
     string Urls = "http://127.0.0.1:8780",
     IReadOnlyList<string>? VlanRanges = null,
     IReadOnlyList<string>? VniRanges = null,
     IReadOnlyList<string>? GreRanges = null,
-    int BuildTimeoutSeconds = 300)
+    int BuildTimeoutSeconds = 300,
+    IReadOnlyList<string>? Physnets = null)
 {
+    /// <summary>The physical networks the operator configured: named by a VLAN range or in <see cref="Physnets"/>.</summary>
+    public IReadOnlySet<string> ConfiguredPhysnets() => Vlans().Select(v => v.Physnet).Concat(Physnets ?? []).ToHashSet(StringComparer.Ordinal);
+
     public IEnumerable<(string Physnet, long First, long Last)> Vlans() =>
         (VlanRanges ?? []).Select(r => r.Split(':')).Where(p => p.Length == 3).Select(p => (p[0], Num(p[1]), Num(p[2])));
 

@@ -74,10 +74,11 @@ public sealed class StorePlacer
         }
     }
 
-    /// <param name="within">Given the placement, the writes that must commit with it or not at all (made on the caller's thread; only their SQL runs in the writer).</param>
+    /// <param name="within">Given the placement and the inventory of the host it is on, the writes that must commit with it or not at all
+    /// (made on the caller's thread; only their SQL runs in the writer). It may refuse the placement by throwing: nothing is committed, the reservation is given back.</param>
     /// <param name="spec">What the server was asked for (flavor, ports), stored with it.</param>
     public async Task<StoredPlacementResult> PlaceAsync(string serverId, string project, PlacementRequest request,
-        Func<Placement, WithinCommit>? within = null, CancellationToken ct = default,
+        Func<Placement, Isola.Domain.Topology.HostTopology, WithinCommit>? within = null, CancellationToken ct = default,
         string? spec = null)
     {
         PlacementResult decision = new(null, [], 0, 0);
@@ -85,6 +86,7 @@ public sealed class StorePlacer
         for (var attempt = 1; attempt <= _attempts; attempt++)
         {
             Placement placement;
+            Isola.Domain.Topology.HostTopology topology;
             int epoch;
             // One decision at a time in this process: the in-memory fleet has one writer. The plan is
             // reserved before the gate opens, so the next decision already sees it.
@@ -98,6 +100,7 @@ public sealed class StorePlacer
                 if (!Fleet.TryClaim(placement, out var conflict))
                     throw new InvalidOperationException($"the scheduler chose {placement.Host} for {placement.Server} but the fleet refused it: {conflict}");
                 epoch = _epochs[placement.Host];
+                topology = Fleet.Host(placement.Host)!.Topology;
             }
             finally
             {
@@ -105,7 +108,7 @@ public sealed class StorePlacer
             }
             try
             {
-                outcome = await _writer.CommitAsync(serverId, project, placement, epoch, within?.Invoke(placement), spec);
+                outcome = await _writer.CommitAsync(serverId, project, placement, epoch, within?.Invoke(placement, topology), spec);
             }
             catch
             {

@@ -2,11 +2,17 @@ using System.Text.Json;
 using Isola.Domain.Serialization;
 using Isola.Store.Resources;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Logging;
 
 namespace Isola.Server.Api;
 
-/// <summary>Token check for /v1 and the one place errors become JSON answers.</summary>
-internal sealed class ApiMiddleware(RequestDelegate next, ResourceStore resources)
+/// <summary>
+/// Token check for /v1, the body rules (<see cref="RequestBody"/>), and the one place errors become
+/// the documented JSON answer — also the framework's own refusals (no such route, method not allowed,
+/// a body that does not bind) and, as a last resort, a failure of Isola's (500, logged).
+/// </summary>
+internal sealed partial class ApiMiddleware(RequestDelegate next, ResourceStore resources, ILogger<ApiMiddleware> log)
 {
     public async Task InvokeAsync(HttpContext context)
     {
@@ -21,8 +27,11 @@ internal sealed class ApiMiddleware(RequestDelegate next, ResourceStore resource
                 if (token is null)
                     throw ApiException.Unauthorized();
                 context.Items[nameof(Caller)] = new Caller(token);
+                await RequestBody.CheckAsync(context);
             }
             await next(context);
+            if (!context.Response.HasStarted && context.Response.StatusCode >= 400)
+                await Write(context, Refusal(context));
         }
         catch (ApiException e)
         {
@@ -34,21 +43,101 @@ internal sealed class ApiMiddleware(RequestDelegate next, ResourceStore resource
         }
         catch (BadHttpRequestException e)
         {
-            await Write(context, ApiException.Invalid("body", e.Message));
+            await Write(context, Binding(e));
         }
         catch (JsonException e)
         {
             await Write(context, ApiException.Invalid(e.Path is { Length: > 1 } p ? p.TrimStart('$', '.') : "body", e.Message));
         }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The caller went away: nobody to answer.
+        }
+        catch (Exception e)
+        {
+            LogFailure(log, e, context.Request.Method, context.Request.Path);
+            await Write(context, new ApiException(500, "internal", $"Isola failed to answer this request ({e.GetType().Name}); the server log has the details"));
+        }
+    }
+
+    /// <summary>A framework refusal that has no body of its own, in the documented form.</summary>
+    private static ApiException Refusal(HttpContext context)
+    {
+        var status = context.Response.StatusCode;
+        if (status == 405 && context.GetEndpoint() is null)
+            return new ApiException(405, "method-not-allowed", $"{context.Request.Method} is not a method of {context.Request.Path}", "method");
+        return status switch
+        {
+            404 => new ApiException(404, "not-found", $"no resource at {context.Request.Path}"),
+            405 => new ApiException(405, "method-not-allowed", $"{context.Request.Method} is not a method of {context.Request.Path}", "method"),
+            415 => new ApiException(415, "unsupported-media-type", "the body must be JSON (Content-Type: application/json)", "Content-Type"),
+            _ => new ApiException(status, "invalid", $"the request was refused ({status})"),
+        };
+    }
+
+    /// <summary>A body or parameter that does not bind: the JSON path and the rule when the JSON reader said them.</summary>
+    private static ApiException Binding(BadHttpRequestException e)
+    {
+        if (e.InnerException is JsonException json)
+        {
+            var field = json.Path is { Length: > 1 } p ? p.TrimStart('$', '.') : "body";
+            return ApiException.Invalid(field, Describe(json));
+        }
+        if (e.StatusCode == 413)
+            return new ApiException(413, "too-large", e.Message, "body");
+        if (e.StatusCode == 415)
+            return new ApiException(415, "unsupported-media-type", "the body must be JSON (Content-Type: application/json)", "Content-Type");
+        return e.Message.Contains("no body was provided", StringComparison.Ordinal) || e.Message.StartsWith("Required parameter", StringComparison.Ordinal)
+            ? ApiException.Invalid("body", "the request needs a JSON object body")
+            : ApiException.Invalid("body", e.Message);
+    }
+
+    /// <summary>The rule the JSON broke, in the API's words (the field carries the path; .NET type names stay inside).</summary>
+    private static string Describe(JsonException e)
+    {
+        var message = e.Message;
+        if (message.Contains("could not be mapped to any .NET member", StringComparison.Ordinal))
+            return "is not a field of this request";
+        if (message.Contains("could not be converted", StringComparison.Ordinal) || message.Contains("cannot be converted", StringComparison.Ordinal))
+            return "has the wrong type or is out of range";
+        if (message.Contains("non-nullable", StringComparison.Ordinal) || message.Contains("null", StringComparison.OrdinalIgnoreCase))
+            return "must not be null";
+        if (message.Contains("missing required properties", StringComparison.Ordinal))
+            return "a required field is missing";
+        var cut = message.IndexOf(" Path:", StringComparison.Ordinal);
+        return cut > 0 ? message[..cut] : message;
     }
 
     private static async Task Write(HttpContext context, ApiException e)
     {
+        if (context.Response.HasStarted)
+            return;
+        context.Response.Clear();
         context.Response.StatusCode = e.Status;
         context.Response.ContentType = "application/json";
+        if (e.Status == 405 && context.GetEndpoint() is null)
+            context.Response.Headers.Allow = AllowedMethods(context);
         await context.Response.WriteAsync(JsonSerializer.Serialize(new
         {
             error = new { status = e.Status, code = e.Code, field = e.Field, message = e.Message, details = e.Details, extra = e.Extra },
         }, IsolaJson.Options));
     }
+
+    private static string AllowedMethods(HttpContext context)
+    {
+        var sources = context.RequestServices.GetService(typeof(EndpointDataSource)) as EndpointDataSource;
+        return sources is null ? "" : string.Join(", ", sources.Endpoints.OfType<RouteEndpoint>()
+            .Where(r => Matches(r, context.Request.Path))
+            .SelectMany(r => r.Metadata.GetMetadata<HttpMethodMetadata>()?.HttpMethods ?? []).Distinct());
+    }
+
+    private static bool Matches(RouteEndpoint endpoint, PathString path)
+    {
+        var matcher = new Microsoft.AspNetCore.Routing.Template.TemplateMatcher(
+            Microsoft.AspNetCore.Routing.Template.TemplateParser.Parse(endpoint.RoutePattern.RawText ?? ""), new RouteValueDictionary());
+        return matcher.TryMatch(path, new RouteValueDictionary());
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "{Method} {Path} failed")]
+    private static partial void LogFailure(ILogger logger, Exception e, string method, string path);
 }

@@ -23,13 +23,29 @@ public sealed record HostReport(long AppliedRevision = 0, IReadOnlyList<Reported
 /// </summary>
 internal static class AgentEndpoints
 {
+    /// <summary>A server's plan, or null when it cannot be made: then that server alone fails (<see cref="PlanFailures"/>).</summary>
+    private static async Task<Isola.Rendering.HostPlan?> PlanOrFailAsync(DesiredServer s, string host, string stamp, PlanCache planCache, PlacementStore placements,
+        PlanFailures failures)
+    {
+        try
+        {
+            return await planCache.PlanAsync(s.Id, host, stamp, s.Placement, s.Spec!,
+                async () => (await placements.HostAsync(host))?.Inventory ?? throw new InvalidOperationException($"host {host} has no inventory"));
+        }
+        catch (Exception e) when (e is Isola.Rendering.RenderException or System.Text.Json.JsonException or InvalidOperationException or ArgumentException)
+        {
+            await failures.FailAsync(s.Id, s.Name, host, s.Status, e.Message);
+            return null;
+        }
+    }
+
     private const int MaxWaitSeconds = 60;
     private const int MaxPlansPerRequest = 100;
 
     public static void Map(IEndpointRouteBuilder api)
     {
         api.MapGet("/hosts/{name}/desired", async (string name, long? after, int? wait, string? plans, HttpContext http, LifecycleStore lifecycle,
-            PlacementStore placements, HostSignals signals, TimeProvider time, PlanCache planCache, HostNetworkStore networks,
+            PlacementStore placements, HostSignals signals, TimeProvider time, PlanCache planCache, HostNetworkStore networks, PlanFailures failures,
             Microsoft.Extensions.Hosting.IHostApplicationLifetime lifetime) =>
         {
             if (plans is not (null or "omit"))
@@ -56,18 +72,24 @@ internal static class AgentEndpoints
             var ports = desired.Ports.ToLookup(p => p.ServerId);
             planCache.Keep(name, desired.Servers.Select(s => s.Id).ToHashSet(StringComparer.Ordinal));
             var rendered = new Dictionary<string, Isola.Rendering.HostPlan>(StringComparer.Ordinal);
+            var failed = new HashSet<string>(StringComparer.Ordinal);
             if (plans is null)
             {
                 foreach (var s in desired.Servers.Where(s => s.Spec is not null))
-                    rendered[s.Id] = await planCache.PlanAsync(s.Id, name, desired.InventoryStamp, s.Placement, s.Spec!,
-                        async () => (await placements.HostAsync(name))!.Inventory);
+                {
+                    if (await PlanOrFailAsync(s, name, desired.InventoryStamp, planCache, placements, failures) is { } plan)
+                        rendered[s.Id] = plan;
+                    else
+                        failed.Add(s.Id);
+                }
             }
             return Results.Ok(new
             {
                 desired.Host,
                 desired.Revision,
                 desired.AppliedRevision,
-                servers = desired.Servers.Select(s => new
+                // A server whose plan could not be made went to ERROR just now (or keeps what it has): not here.
+                servers = desired.Servers.Where(s => !failed.Contains(s.Id)).Select(s => new
                 {
                     s.Id,
                     s.Name,
@@ -86,7 +108,8 @@ internal static class AgentEndpoints
         });
 
         // The plans of some of the host's servers (an agent that polls with plans=omit fetches the ones it lacks).
-        api.MapGet("/hosts/{name}/plans", async (string name, HttpContext http, LifecycleStore lifecycle, PlacementStore placements, PlanCache planCache) =>
+        api.MapGet("/hosts/{name}/plans", async (string name, HttpContext http, LifecycleStore lifecycle, PlacementStore placements, PlanCache planCache,
+            PlanFailures failures) =>
         {
             Caller.Of(http).RequireAgentOf(name);
             var wanted = http.Request.Query["server"].Where(v => !string.IsNullOrEmpty(v)).Select(v => v!).ToHashSet(StringComparer.Ordinal);
@@ -98,8 +121,8 @@ internal static class AgentEndpoints
             var result = new Dictionary<string, object>(StringComparer.Ordinal);
             foreach (var s in desired.Servers.Where(s => wanted.Contains(s.Id) && s.Spec is not null))
             {
-                var plan = await planCache.PlanAsync(s.Id, name, desired.InventoryStamp, s.Placement, s.Spec!, async () => (await placements.HostAsync(name))!.Inventory);
-                result[s.Id] = new { planStamp = desired.InventoryStamp, plan };
+                if (await PlanOrFailAsync(s, name, desired.InventoryStamp, planCache, placements, failures) is { } plan)
+                    result[s.Id] = new { planStamp = desired.InventoryStamp, plan };
             }
             // A server not on the host (gone meanwhile, or never there) is simply not in the answer.
             return Results.Ok(result);

@@ -11,6 +11,9 @@ public sealed record CreateNetwork(string? Name, string? Type, string? Physnet, 
 /// <summary>/v1/networks: flat, vlan (1-4094 on a physnet), vxlan (VNI 1-16777215), gre (key 1-4294967295).</summary>
 internal static class NetworkEndpoints
 {
+    /// <summary>How often a create takes the next free segment after losing one to a parallel create.</summary>
+    private const int MaxAllocationAttempts = 64;
+
     public static void Map(IEndpointRouteBuilder api)
     {
         api.MapPost("/networks", async (CreateNetwork body, HttpContext http, ResourceStore store, ServerSettings settings) =>
@@ -45,6 +48,8 @@ internal static class NetworkEndpoints
                     errors.Add(new("type", "must be flat, vlan, vxlan or gre"));
                     break;
             }
+            if (body.Physnet is not null && type is "flat" or "vlan")
+                Physnets.Check(body.Physnet, caller.IsAdmin ? null : settings.ConfiguredPhysnets(), errors);
             var mtu = body.Mtu ?? type switch { "vxlan" => 1450, "gre" => 1458, _ => 1500 };
             if (mtu is < 68 or > 9216)
                 errors.Add(new("mtu", "must be 68-9216"));
@@ -52,16 +57,22 @@ internal static class NetworkEndpoints
                 errors.Add(new("shared", "only an admin makes a network shared"));
             if (errors.Count > 0)
                 throw ApiException.Invalid(errors);
-            var segment = body.Segment ?? await Allocate(store, settings, type!, body.Physnet);
-            var network = new NetworkRecord(ResourceStore.NewId(), await caller.ProjectForAsync(store, body.Project), body.Name!, type!, body.Physnet, segment, mtu, body.Shared);
-            if (!await store.TryCreateNetworkAsync(network))
+            var project = await caller.ProjectForAsync(store, body.Project);
+            // An allocated segment another create took meanwhile: take the next free one (a segment asked for stays asked for).
+            for (var attempt = 0; ; attempt++)
             {
+                var segment = body.Segment ?? await Allocate(store, settings, type!, body.Physnet);
+                var network = new NetworkRecord(ResourceStore.NewId(), project, body.Name!, type!, body.Physnet, segment, mtu, body.Shared);
+                if (await store.TryCreateNetworkAsync(network))
+                    return Results.Created($"/v1/networks/{network.Id}", View(network));
                 var taken = (await store.NetworkAsync(network.ProjectId, network.Name))?.ProjectId == network.ProjectId;
-                throw taken ? ApiException.Conflict("name-taken", $"the project has a network named {network.Name}", "name")
-                    : ApiException.Conflict("segment-in-use", type == "flat" ? $"physnet {body.Physnet} has a flat network already"
-                        : $"{type} segment {segment}{(body.Physnet is null ? "" : $" on {body.Physnet}")} is in use", "segment");
+                if (taken)
+                    throw ApiException.Conflict("name-taken", $"the project has a network named {network.Name}", "name");
+                if (body.Segment is null && type != "flat" && attempt < MaxAllocationAttempts)
+                    continue;
+                throw ApiException.Conflict("segment-in-use", type == "flat" ? $"physnet {body.Physnet} has a flat network already"
+                    : $"{type} segment {segment}{(body.Physnet is null ? "" : $" on {body.Physnet}")} is in use", "segment");
             }
-            return Results.Created($"/v1/networks/{network.Id}", View(network));
         });
         api.MapGet("/networks", async (HttpContext http, ResourceStore store) =>
         {

@@ -49,7 +49,12 @@ internal static partial class PortEndpoints
             var port = await Find(store, Caller.Of(http), id);
             var groups = await peers.GroupsOfAsync([port.Id]);
             if (port.ServerId is not null || !await store.DeletePortAsync(port.Id))
+            {
+                // Of two deletes of one port, the second finds it gone.
+                if (await store.PortAsync(null, port.Id) is null)
+                    throw ApiException.NotFound("port", id);
                 throw ApiException.Conflict("in-use", $"port {port.Name} is bound to a server; delete the server first");
+            }
             await peers.TouchGroupsAsync(groups);
             return Results.NoContent();
         });
@@ -74,6 +79,9 @@ internal static partial class PortEndpoints
         if (errors.Count > 0 || network is null || vnic is null)
             throw ApiException.Invalid(errors);
         var project = await caller.ProjectForAsync(store, body.Project);
+        // Admins see every network: a port still only goes on a network of its own project, or a shared one.
+        if (network.ProjectId != project && !network.Shared)
+            throw ApiException.Invalid("network", $"network {network.Name} belongs to another project and is not shared");
         var planned = await PortAddresses.PlanAsync(store, network, body.FixedIps, errors);
         var qos = await PortPolicies.QosAsync(store, project, body, vnic.Value, errors);
         var groups = await PortPolicies.SecurityGroupsAsync(store, project, body, vnic.Value, errors);
@@ -86,7 +94,8 @@ internal static partial class PortEndpoints
         {
             var spec = new PortSpec(body.Name!, vnic.Value, mac ?? NewMac(), body.Ha, sriov ? network.Physnet : null,
                 network.Type == "vlan" ? (int?)network.Segment : null, body.VlanQos, "802.1Q", body.SpoofCheck ?? body.PortSecurityEnabled, body.Trust,
-                Isola.Domain.Pci.VfLinkState.Auto, qos.MaxTxRateMbps, qos.MinTxRateMbps, bond!.Value, Mtu: network.Mtu, Addresses: body.Addresses, Gateway: body.Gateway);
+                Isola.Domain.Pci.VfLinkState.Auto, qos.MaxTxRateMbps, qos.MinTxRateMbps, bond!.Value, Mtu: network.Mtu, Addresses: Canonical(body.Addresses),
+                Gateway: body.Gateway is null ? null : Canonical([body.Gateway])![0]);
             var port = new PortRecord(ResourceStore.NewId(), project, network.Id, spec.Name, spec.Mac, "DOWN", null, Json(spec), null);
             var result = await store.CreatePortAsync(port, options, allocated =>
             {
@@ -149,8 +158,17 @@ internal static partial class PortEndpoints
             errors.Add(new("minTxRateMbps", "a rate is not negative"));
         if (body.SpoofCheck == true && !body.PortSecurityEnabled)
             errors.Add(new("spoofCheck", "a port with portSecurityEnabled false has no spoof check"));
+        // Addresses go into the guest's network configuration: addresses, nothing else, in canonical form.
+        errors.AddRange(Isola.Rendering.Guest.GuestAddresses.Check(body.Addresses, body.Gateway, null, "").Select(e => new FieldError(e.Field, e.Message)));
+        if (body.Addresses is { Count: > 16 })
+            errors.Add(new("addresses", "at most 16 static addresses"));
         return (vnic, bond, mac);
     }
+
+    /// <summary>Checked addresses (with or without a prefix) in canonical text.</summary>
+    private static List<string>? Canonical(IReadOnlyList<string>? addresses) => addresses?.Select(a =>
+        Isola.Rendering.Guest.GuestAddresses.TryCidr(a, out var cidr, out _) ? cidr
+        : Isola.Rendering.Guest.GuestAddresses.TryAddress(a, out var ip) ? ip.ToString() : a).ToList();
 
     public static async Task<PortRecord> Find(ResourceStore store, Caller caller, string id)
     {

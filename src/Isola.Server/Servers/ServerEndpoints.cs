@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Isola.Domain.Serialization;
+using Isola.Rendering;
 using Isola.Scheduling;
 using Isola.Scheduling.Requests;
 using Isola.Server.Api;
@@ -94,7 +95,14 @@ internal static class ServerEndpoints
             if (server.Placement is null || server.Spec is null || server.Host is null || !ServerStatus.HoldsResources(server.Status))
                 throw ApiException.Conflict("no-plan", $"server {server.Name} holds nothing on a host ({server.Status})");
             var host = await placements.HostAsync(server.Host) ?? throw ApiException.NotFound("host", server.Host);
-            return Results.Ok(ServerSpec.Plan(server.Id, server.Placement, server.Spec, host.Inventory));
+            try
+            {
+                return Results.Ok(ServerSpec.Plan(server.Id, server.Placement, server.Spec, host.Inventory));
+            }
+            catch (RenderException e)
+            {
+                throw ApiException.Conflict("no-plan", $"server {server.Name} has no host plan: {e.Message}");
+            }
         });
         api.MapDelete("/servers/{id}", async (string id, HttpContext http, ResourceStore store, PlacementService placement, HostSignals signals,
             HostNetworkStore networks, PeerRevisions peers) =>
@@ -102,7 +110,9 @@ internal static class ServerEndpoints
             var server = await Find(store, Caller.Of(http), id);
             var onNetworks = await networks.NetworksOfServerAsync(server.Id);
             var madeGroups = await peers.GroupsOfAsync(await networks.PortsCreatedForAsync(server.Id));
-            await placement.Placer.ReleaseAsync(server.Id, server.Host, (c, tx) => ResourceStore.UnbindPortsAsync(c, tx, server.Id));
+            // Of two deletes of one server, one releases it; the other finds it gone.
+            if (!await placement.Placer.ReleaseAsync(server.Id, server.Host, (c, tx) => ResourceStore.UnbindPortsAsync(c, tx, server.Id)))
+                throw ApiException.NotFound("server", id);
             await peers.TouchAsync(onNetworks, server.Host);
             // The ports it made for itself (created from networks) go with it, as Nova's do; their groups lose members.
             await store.DeletePortsCreatedForAsync(server.Id);
@@ -148,11 +158,23 @@ internal static class ServerEndpoints
             throw ApiException.Invalid(e.Errors.Select(x => new FieldError(x.Field, x.Message)).ToList());
         }
         var spec = new ServerSpec(flavor, specs).ToJson();
-        var result = await placement.Placer.PlaceAsync(id, project, request, p =>
+        StoredPlacementResult result;
+        try
         {
-            var bindings = ports.Select(port => (port.Id, Binding(p, port.Name))).ToList();
-            return (c, tx) => ResourceStore.BindPortsAsync(c, tx, id, bindings);
-        }, spec: spec);
+            result = await placement.Placer.PlaceAsync(id, project, request, (p, host) =>
+            {
+                // The host plan is made now, before anything is committed: a server whose plan its host would refuse is refused here, not on the host.
+                PlanCheck.Render(id, p, flavor, specs, host);
+                var bindings = ports.Select(port => (port.Id, Binding(p, port.Name))).ToList();
+                return (c, tx) => ResourceStore.BindPortsAsync(c, tx, id, bindings);
+            }, spec: spec);
+        }
+        catch (PortBindingException e)
+        {
+            var name = ports.FirstOrDefault(p => p.Id == e.PortId)?.Name ?? e.PortId;
+            throw e.Gone ? ApiException.Conflict("port-gone", $"port {name} was deleted while the server was being created", "ports")
+                : ApiException.Conflict("port-in-use", $"port {name} is bound to another server", "ports");
+        }
         if (result.Placement is null)
         {
             throw result.LastOutcome switch

@@ -16,3 +16,12 @@ public sealed record ServerRecord(string Id, string ProjectId, string Name, stri
     string? TaskState = null, string PowerState = "paused", string? VmState = null, string? Fault = null, string? GroupId = null);
 
 public sealed record ServerGroupRecord(string Id, string ProjectId, string Name, string Policy);
+
+/// <summary>A port could not be bound to a server being created: another server holds it, or it was deleted (<paramref name="Gone"/>) meanwhile.</summary>
+public sealed class PortBindingException(string portId, bool gone)
+    : Exception(gone ? $"port {portId} was deleted while the server was being created" : $"port {portId} was bound to another server meanwhile")
+{
+    public string PortId { get; } = portId;
+
+    public bool Gone { get; } = gone;
+}

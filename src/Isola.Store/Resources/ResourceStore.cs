@@ -230,7 +230,11 @@ public sealed partial class ResourceStore(StoreConnectionFactory factory, TimePr
             var n = await c.ExecuteAsync("UPDATE ports SET server_id = @serverId, status = 'BOUND', binding = @binding WHERE id = @port AND server_id IS NULL",
                 new { serverId, binding, port }, tx);
             if (n == 0)
-                throw new InvalidOperationException($"port {port} was bound by someone else");
+            {
+                // Lost a race: another create bound it first, or it was deleted meanwhile.
+                var holder = await c.QuerySingleOrDefaultAsync<(string Id, string? ServerId)?>("SELECT id, server_id FROM ports WHERE id = @port", new { port }, tx);
+                throw new PortBindingException(port, holder is null);
+            }
         }
     }
 

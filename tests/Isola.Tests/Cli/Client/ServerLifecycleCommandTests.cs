@@ -16,7 +16,7 @@ public sealed class ServerLifecycleCommandTests
         Assert.True(exit == ExitCodes.Ok, error);
         Assert.Matches(@"│ name\s+│ lan\s+│", output);
         Assert.Matches(@"│ segment\s+│ 101\s+│", output);
-        (exit, _, error) = await w.RunAs(member, "port", "create", "--network", "lan", "--vnic-type", "direct", "--ha", "--vlan-qos", "3", "--spoof-check", "off", "bond");
+        (exit, _, error) = await w.RunAs(member, "port", "create", "--network", "lan", "--vnic-type", "direct", "--ha", "--vlan-qos", "3", "bond");
         Assert.True(exit == ExitCodes.Ok, error);
         (exit, _, error) = await w.Run("flavor", "create", "--vcpus", "4", "--ram", "4096", "--disk", "20",
             "--property", "hw:cpu_policy=dedicated", "--property", "hw:mem_page_size=1GB", "nfv.medium");
@@ -48,7 +48,7 @@ public sealed class ServerLifecycleCommandTests
         Assert.Matches(@"│ 0\s+│ 0\s+│ 0→\d+ 1→\d+ 2→\d+ 3→\d+", output);
 
         (exit, output, _) = await w.RunAs(member, "port", "show", "bond", "-f", "value", "-c", "status", "-c", "server", "-c", "vlanQos", "-c", "spoofCheck");
-        Assert.Equal(["BOUND", server.Str("id"), "3", "false"], output.Trim().Split('\n'));
+        Assert.Equal(["BOUND", server.Str("id"), "3", "true"], output.Trim().Split('\n'));
         var hosts = await w.Json("host", "list");
         Assert.Equal(4, hosts.EnumerateArray().Single(h => h.Str("name") == host).GetProperty("pinnedUsed").GetInt32());
 

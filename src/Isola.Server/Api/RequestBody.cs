@@ -1,0 +1,132 @@
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+
+namespace Isola.Server.Api;
+
+/// <summary>
+/// The rules every request body meets before an endpoint sees it: JSON (application/json), at most
+/// <see cref="MaxBytes"/>, well formed, no deeper than <see cref="MaxDepth"/>, and no <c>null</c> as an
+/// array item (no list in Isola's API has holes). A body that breaks one is answered with the documented
+/// error naming the JSON path; the endpoint then binds the same bytes.
+/// </summary>
+internal static class RequestBody
+{
+    /// <summary>The largest body: a host inventory of a big machine is a few hundred KiB.</summary>
+    public const long MaxBytes = 8 << 20;
+
+    public const int MaxDepth = 32;
+
+    public static bool HasBody(HttpRequest request) =>
+        request.ContentLength > 0 || (request.ContentLength is null && request.Headers.TransferEncoding.Count > 0);
+
+    /// <summary>Checks the body of a request that has one; throws <see cref="ApiException"/> naming what is wrong.</summary>
+    public static async Task CheckAsync(HttpContext context)
+    {
+        var request = context.Request;
+        if (!HasBody(request))
+            return;
+        if (!IsJson(request.ContentType))
+            throw new ApiException(415, "unsupported-media-type",
+                $"the body must be JSON (Content-Type: application/json), not '{request.ContentType}'", "Content-Type");
+        if (request.ContentLength > MaxBytes)
+            throw new ApiException(413, "too-large", $"the body is {request.ContentLength} bytes; at most {MaxBytes}", "body");
+        request.EnableBuffering(bufferThreshold: 64 << 10, bufferLimit: MaxBytes);
+        using var memory = new MemoryStream();
+        try
+        {
+            await request.Body.CopyToAsync(memory, context.RequestAborted);
+        }
+        catch (IOException) when (memory.Length >= MaxBytes)
+        {
+            throw new ApiException(413, "too-large", $"the body is over {MaxBytes} bytes", "body");
+        }
+        request.Body.Position = 0;
+        var error = Scan(memory.GetBuffer().AsSpan(0, (int)memory.Length));
+        if (error is not null)
+            throw ApiException.Invalid(error.Field, error.Message);
+    }
+
+    private static bool IsJson(string? contentType) =>
+        contentType is not null && contentType.Split(';')[0].Trim() is var media &&
+        (media.Equals("application/json", StringComparison.OrdinalIgnoreCase) || media.EndsWith("+json", StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>The first thing wrong with the JSON text, or null.</summary>
+    public static FieldError? Scan(ReadOnlySpan<byte> json)
+    {
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = MaxDepth, CommentHandling = JsonCommentHandling.Disallow });
+        // The path to where the reader is: property names and array indexes.
+        var path = new List<(string? Property, int Index)>();
+        string? pending = null;
+        try
+        {
+            while (reader.Read())
+            {
+                switch (reader.TokenType)
+                {
+                    case JsonTokenType.PropertyName:
+                        pending = reader.GetString();
+                        continue;
+                    case JsonTokenType.StartObject or JsonTokenType.StartArray:
+                        Enter(path, ref pending);
+                        path.Add((null, reader.TokenType == JsonTokenType.StartArray ? 0 : -1));
+                        continue;
+                    case JsonTokenType.EndObject or JsonTokenType.EndArray:
+                        path.RemoveAt(path.Count - 1);
+                        if (path.Count > 0)
+                            Leave(path);
+                        continue;
+                    case JsonTokenType.Null when path.Count > 0 && path[^1].Index >= 0:
+                        return new FieldError(Path(path, null), "null is not a list item here; leave the item out");
+                    default:
+                        Enter(path, ref pending);
+                        if (path.Count > 0)
+                            Leave(path);
+                        continue;
+                }
+            }
+        }
+        catch (JsonException e)
+        {
+            var where = path.Count > 0 ? Path(path, pending) : "";
+            return new FieldError("body", $"not valid JSON{(where.Length > 0 ? $" (at {where})" : "")}: {Plain(e.Message)}");
+        }
+        return null;
+    }
+
+    // A value starts: under a property (objects) or as the next item (arrays).
+    private static void Enter(List<(string? Property, int Index)> path, ref string? pending)
+    {
+        if (path.Count > 0 && path[^1].Index < 0)
+            path[^1] = (pending, -1);
+        pending = null;
+    }
+
+    // A value ended: an array moves to its next item.
+    private static void Leave(List<(string? Property, int Index)> path)
+    {
+        if (path[^1].Index >= 0)
+            path[^1] = (null, path[^1].Index + 1);
+    }
+
+    private static string Path(List<(string? Property, int Index)> path, string? pending)
+    {
+        var text = new StringBuilder();
+        // Each level is a container; the item or property it is on names the next step.
+        for (var i = 0; i < path.Count; i++)
+        {
+            var (property, index) = path[i];
+            if (index >= 0)
+                text.Append('[').Append(index).Append(']');
+            else if ((i == path.Count - 1 ? pending ?? property : property) is { } name)
+                text.Append(text.Length > 0 ? "." : "").Append(name);
+        }
+        return text.ToString();
+    }
+
+    private static string Plain(string message)
+    {
+        var cut = message.IndexOf(" Path:", StringComparison.Ordinal);
+        return cut > 0 ? message[..cut] : message;
+    }
+}

@@ -1,0 +1,26 @@
+using System.Text.RegularExpressions;
+using Isola.Server.Api;
+
+namespace Isola.Server.Networks;
+
+/// <summary>
+/// Physical network names: at most 64 characters, as Neutron's provider extension allows, of letters,
+/// digits, '.', '_' and '-' — they are written into agents' mappings ("physnet2:br-physnet2",
+/// "physnet2:p2p1,physnet3:p3p1"), where ':' and ',' separate. A member names only physnets the
+/// operator configured; an admin any well-formed one.
+/// </summary>
+internal static partial class Physnets
+{
+    public static void Check(string physnet, IReadOnlySet<string>? configured, List<FieldError> errors)
+    {
+        if (!Rule().IsMatch(physnet))
+            errors.Add(new("physnet", "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"));
+        else if (configured is not null && !configured.Contains(physnet))
+            errors.Add(new("physnet", configured.Count == 0
+                ? "no physical network is configured for projects (the server's VLAN ranges and physnets); ask an admin"
+                : $"not a configured physical network; configured: {string.Join(", ", configured.Order(StringComparer.Ordinal))}"));
+    }
+
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+    private static partial Regex Rule();
+}
