@@ -119,9 +119,18 @@ internal sealed partial class ApiMiddleware(RequestDelegate next, ResourceStore 
             context.Response.Headers.Allow = AllowedMethods(context);
         await context.Response.WriteAsync(JsonSerializer.Serialize(new
         {
-            error = new { status = e.Status, code = e.Code, field = e.Field, message = e.Message, details = e.Details, extra = e.Extra },
+            error = new
+            {
+                status = e.Status, code = e.Code, field = Clip(e.Field), message = Clip(e.Message), details = e.Details.Select(d => new { field = Clip(d.Field), message = Clip(d.Message) }),
+                extra = e.Extra,
+            },
         }, IsolaJson.Options));
     }
+
+    /// <summary>Messages quote what was sent; a long value is not sent back whole.</summary>
+    private static string? Clip(string? text) => text is { Length: > MaxMessage } ? $"{text[..MaxMessage]}… ({text.Length - MaxMessage} more characters)" : text;
+
+    private const int MaxMessage = 1024;
 
     private static string AllowedMethods(HttpContext context)
     {

@@ -6,8 +6,8 @@ namespace Isola.Server.Api;
 
 /// <summary>
 /// The rules every request body meets before an endpoint sees it: JSON (application/json), at most
-/// <see cref="MaxBytes"/>, well formed, no deeper than <see cref="MaxDepth"/>, and no <c>null</c> as an
-/// array item (no list in Isola's API has holes). A body that breaks one is answered with the documented
+/// <see cref="MaxBytes"/>, well formed, no deeper than <see cref="MaxDepth"/>, no string longer than
+/// <see cref="MaxStringLength"/>, and no <c>null</c> as an array item (no list in Isola's API has holes). A body that breaks one is answered with the documented
 /// error naming the JSON path; the endpoint then binds the same bytes.
 /// </summary>
 internal static class RequestBody
@@ -16,6 +16,9 @@ internal static class RequestBody
     public const long MaxBytes = 8 << 20;
 
     public const int MaxDepth = 32;
+
+    /// <summary>The longest string value (a guest's user data, the longest text the API takes, is at most 64 KiB as in Nova).</summary>
+    public const int MaxStringLength = 64 << 10;
 
     public static bool HasBody(HttpRequest request) =>
         request.ContentLength > 0 || (request.ContentLength is null && request.Headers.TransferEncoding.Count > 0);
@@ -78,6 +81,9 @@ internal static class RequestBody
                         continue;
                     case JsonTokenType.Null when path.Count > 0 && path[^1].Index >= 0:
                         return new FieldError(Path(path, null), "null is not a list item here; leave the item out");
+                    case JsonTokenType.String when (reader.HasValueSequence ? reader.ValueSequence.Length : reader.ValueSpan.Length) > MaxStringLength:
+                        Enter(path, ref pending);
+                        return new FieldError(Path(path, null), $"at most {MaxStringLength} characters");
                     default:
                         Enter(path, ref pending);
                         if (path.Count > 0)

@@ -21,6 +21,15 @@ internal static class FlavorEndpoints
             Names.Check(body.Name, "name", errors);
             if (body.Disk is < 0 or > 65536)
                 errors.Add(new("disk", "must be 0-65536 GiB"));
+            foreach (var (key, value) in body.ExtraSpecs ?? [])
+            {
+                if (value is null)
+                    errors.Add(new($"extraSpecs.{key}", "an extra spec has a value (leave the key out for none)"));
+                else if (key.Length is 0 or > 255 || value.Length > 255)
+                    errors.Add(new($"extraSpecs.{key}", "keys are 1-255 characters and values at most 255, as in Nova"));
+            }
+            if (errors.Count > 0)
+                throw ApiException.Invalid(errors);
             var flavor = new Flavor(body.Name ?? "", body.Vcpus, body.Ram, body.Disk, body.ExtraSpecs ?? []);
             try
             {
