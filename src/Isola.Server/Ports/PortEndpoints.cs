@@ -158,6 +158,8 @@ internal static partial class PortEndpoints
             errors.Add(new("minTxRateMbps", "a rate is not negative"));
         if (body.SpoofCheck == true && !body.PortSecurityEnabled)
             errors.Add(new("spoofCheck", "a port with portSecurityEnabled false has no spoof check"));
+        else if (body.Ha && !(body.SpoofCheck ?? body.PortSecurityEnabled))
+            errors.Add(new(body.SpoofCheck is null ? "portSecurityEnabled" : "spoofCheck", "an HA bond keeps spoof check on: both of its VFs carry the port's one MAC"));
         // Addresses go into the guest's network configuration: addresses, nothing else, in canonical form.
         errors.AddRange(Isola.Rendering.Guest.GuestAddresses.Check(body.Addresses, body.Gateway, null, "").Select(e => new FieldError(e.Field, e.Message)));
         if (body.Addresses is { Count: > 16 })

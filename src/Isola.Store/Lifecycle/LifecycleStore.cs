@@ -74,7 +74,7 @@ public sealed class LifecycleStore(StoreConnectionFactory factory, TimeProvider 
     /// statuses, and each affected server's next lifecycle step. The host's revision moves when a
     /// step changes what the agent should do. A host marked down is up again, and its generation
     /// moves (<see cref="AgentBackUp"/>: the caller's fleet reads it again). Servers and ports of
-    /// other hosts are refused, all of the report with them.
+    /// other hosts are refused, all of the report with them; those that are gone (deleted, or in ERROR) are passed over.
     /// </summary>
     public async Task<(IReadOnlyList<ServerTransition> Transitions, bool RevisionMoved, bool AgentBackUp)> ApplyReportAsync(string host, AgentReport report)
     {
@@ -88,10 +88,31 @@ public sealed class LifecycleStore(StoreConnectionFactory factory, TimeProvider 
             SELECT p.id, p.server_id, p.status FROM ports p JOIN servers s ON s.id = p.server_id
             WHERE s.host = @host AND s.status IN ({ServerStatus.HoldingList})
             """, new { host }, r => (Id: r.GetString(0), Server: r.GetString(1), Status: r.GetString(2)), tx)).ToDictionary(p => p.Id, StringComparer.Ordinal);
-        var foreign = report.VmStates.Keys.Where(id => !servers.ContainsKey(id)).Select(id => $"server {id}")
-            .Concat(report.PortStatuses.Keys.Where(id => !ports.ContainsKey(id)).Select(id => $"port {id}")).ToList();
-        if (foreign.Count > 0)
-            throw new ForeignResourceException($"not on {host}: {string.Join(", ", foreign)}");
+        // What the agent names that this host does not hold: another host's (refused, all of the report with it), or gone
+        // meanwhile — deleted, or failed to ERROR between the agent's read and its report (passed over: the agent is not wrong).
+        var unknownServers = report.VmStates.Keys.Where(id => !servers.ContainsKey(id)).ToList();
+        var unknownPorts = report.PortStatuses.Keys.Where(id => !ports.ContainsKey(id)).ToList();
+        if (unknownServers.Count > 0 || unknownPorts.Count > 0)
+        {
+            var (serverIn, serverArgs) = Resources.InList.Of(unknownServers);
+            serverArgs.Add("host", host);
+            var foreign = (await c.QueryAsync<string>($"""
+                SELECT 'server ' || id FROM servers WHERE id IN {serverIn} AND host IS NOT NULL AND host <> @host AND status IN ({ServerStatus.HoldingList})
+                """, serverArgs, tx)).ToList();
+            var (portIn, portArgs) = Resources.InList.Of(unknownPorts);
+            portArgs.Add("host", host);
+            foreign.AddRange(await c.QueryAsync<string>($"""
+                SELECT 'port ' || p.id FROM ports p JOIN servers s ON s.id = p.server_id
+                WHERE p.id IN {portIn} AND s.host IS NOT NULL AND s.host <> @host AND s.status IN ({ServerStatus.HoldingList})
+                """, portArgs, tx));
+            if (foreign.Count > 0)
+                throw new ForeignResourceException($"not on {host}: {string.Join(", ", foreign.Order(StringComparer.Ordinal))}");
+            report = report with
+            {
+                VmStates = report.VmStates.Where(kv => servers.ContainsKey(kv.Key)).ToDictionary(StringComparer.Ordinal),
+                PortStatuses = report.PortStatuses.Where(kv => ports.ContainsKey(kv.Key)).ToDictionary(StringComparer.Ordinal),
+            };
+        }
 
         var now = Now;
         // The heartbeat first: it locks the row, so a sweep that read the old heartbeat re-reads it

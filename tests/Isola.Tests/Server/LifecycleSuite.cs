@@ -118,8 +118,9 @@ public abstract class LifecycleSuite
         Assert.Equal(("DOWN", JsonValueKind.Null), (portNow.Str("status"), portNow.GetProperty("binding").ValueKind));
         Assert.All((await w.Admin.Get("/v1/hosts")).Body.EnumerateArray(), h => Assert.Equal(0, h.GetProperty("pinnedUsed").GetInt32()));
         Assert.Empty((await agent.Get($"/v1/hosts/{host}/desired")).Body.GetProperty("servers").EnumerateArray());
-        // A late report of it is not the agent's business any more.
-        Assert.Equal(403, (await Report(agent, host, 2, [new { id, vmState = "running" }], [])).Status);
+        // A late report of it (the agent read its desired state before the timeout) is passed over: the server stays in ERROR.
+        Assert.Equal(200, (await Report(agent, host, 2, [new { id, vmState = "running" }], [])).Status);
+        Assert.Equal("ERROR", (await w.Member.Get($"/v1/servers/{id}")).Body.Str("status"));
         Assert.Empty(await sweeper.SweepAsync());
 
         // What it held is free again: a server of the same shape fits where it was.
