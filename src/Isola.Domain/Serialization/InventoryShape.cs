@@ -85,15 +85,11 @@ internal sealed class InventoryShape(List<InventoryError> errors, int maxErrors)
     {
         if (!Expect(e, JsonValueKind.Object, path, "an object"))
             return;
-        // Names as the reader matches them (case-insensitive, the last of duplicates).
-        var members = new Dictionary<string, JsonElement>(StringComparer.OrdinalIgnoreCase);
-        foreach (var member in e.EnumerateObject())
-            members[member.Name] = member.Value;
         // Only the constructor's fields are data; the records' other properties are [JsonIgnore]d views.
         foreach (var field in info.Properties.Where(p => p.AssociatedParameter is not null))
         {
             var at = path.Length == 0 ? field.Name : $"{path}.{field.Name}";
-            if (!members.TryGetValue(field.Name, out var value))
+            if (!Member(e, field.Name, out var value))
                 Add(at, "required");
             else if (value.ValueKind == JsonValueKind.Null)
             {
@@ -103,6 +99,20 @@ internal sealed class InventoryShape(List<InventoryError> errors, int maxErrors)
             else
                 Value(value, field.PropertyType, at, field.CustomConverter);
         }
+    }
+
+    // A field as the reader finds it: by its name, else case-insensitively (the last of duplicates).
+    private static bool Member(JsonElement e, string name, out JsonElement value)
+    {
+        if (e.TryGetProperty(name, out value))
+            return true;
+        var found = false;
+        foreach (var member in e.EnumerateObject())
+        {
+            if (string.Equals(member.Name, name, StringComparison.OrdinalIgnoreCase))
+                (value, found) = (member.Value, true);
+        }
+        return found;
     }
 
     private void Array(JsonElement e, Type itemType, string path)
