@@ -77,20 +77,25 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
         await tx.CommitAsync(ct);
     }
 
-    public Task<IReadOnlyList<StoredHost>> HostsAsync(CancellationToken ct = default) => QueryHostsAsync(null, ct);
+    /// <summary>Every host whose inventory can be used (see <see cref="HostRowsAsync"/> for the others).</summary>
+    public async Task<IReadOnlyList<StoredHost>> HostsAsync(CancellationToken ct = default) => (await HostRowsAsync(null, ct)).Hosts;
 
-    public async Task<StoredHost?> HostAsync(string name, CancellationToken ct = default) => (await QueryHostsAsync(name, ct)).FirstOrDefault();
+    /// <summary>The host, when it is registered and its inventory can be used.</summary>
+    public async Task<StoredHost?> HostAsync(string name, CancellationToken ct = default) => (await HostRowsAsync(name, ct)).Hosts.FirstOrDefault();
 
-    private async Task<IReadOnlyList<StoredHost>> QueryHostsAsync(string? name, CancellationToken ct)
+    /// <summary>
+    /// Every host row (one, when named), usable or not: a row whose inventory does not parse or
+    /// breaks the inventory rules is answered as <see cref="UnreadableHost"/>, never thrown.
+    /// </summary>
+    public async Task<HostRows> HostRowsAsync(string? name = null, CancellationToken ct = default)
     {
         await using var connection = await Factory.OpenAsync(ct);
-        var rows = await connection.QueryAsync<(string Name, string? Zone, string Aggregates, string Inventory, long Generation, bool Enabled, string? Reason)>(
+        var rows = await connection.QueryAsync<(string Name, string? Zone, string? Aggregates, string? Inventory, long Generation, bool Enabled, string? Reason)>(
             """
-            SELECT h.name, h.zone, h.aggregates, i.inventory, h.generation, h.enabled, h.disabled_reason FROM hosts h JOIN host_inventories i ON i.host = h.name
+            SELECT h.name, h.zone, h.aggregates, i.inventory, h.generation, h.enabled, h.disabled_reason FROM hosts h LEFT JOIN host_inventories i ON i.host = h.name
             WHERE @name IS NULL OR h.name = @name ORDER BY h.name
             """, new { name });
-        return rows.Select(r => new StoredHost(r.Name, r.Zone, JsonSerializer.Deserialize<List<string>>(r.Aggregates) ?? [],
-            InventoryDocument.Parse(r.Inventory).Host, r.Generation, r.Enabled, r.Reason)).ToList();
+        return HostRows.Of(rows.Select(r => new HostRows.Row(r.Name, r.Zone, r.Aggregates, r.Inventory, r.Generation, r.Enabled, r.Reason)));
     }
 
     /// <summary>Takes a host out of scheduling or back in; moves its generation so every process re-reads it. False for an unknown host.</summary>

@@ -30,6 +30,8 @@ public sealed class StorePlacer
     private readonly int _attempts;
     private readonly Dictionary<string, int> _epochs = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _gate = new(1, 1);
+    // Replaced, never changed (read without the gate).
+    private IReadOnlyDictionary<string, string> _unreadable = new Dictionary<string, string>(StringComparer.Ordinal);
 
     public StorePlacer(FleetState fleet, PlacementStore store, int attempts = 8)
     {
@@ -42,20 +44,30 @@ public sealed class StorePlacer
 
     public FleetState Fleet { get; }
 
+    /// <summary>
+    /// The registered hosts this fleet leaves out because their stored inventory cannot be used, and
+    /// why (<see cref="UnreadableHost"/>); a host leaves this list when it is registered again with a good one.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> UnreadableHosts => Volatile.Read(ref _unreadable);
+
     /// <summary>Batches and commits written: how much the commits were grouped.</summary>
     public (long Batches, long Commits) Written => _writer.Written;
 
-    /// <summary>Builds the fleet from the store: every host with the placements committed on it, and the server groups.</summary>
+    /// <summary>
+    /// Builds the fleet from the store: every host with the placements committed on it, and the
+    /// server groups. A host whose stored inventory cannot be used is left out (<see cref="UnreadableHosts"/>).
+    /// </summary>
     public static async Task<StorePlacer> LoadAsync(PlacementStore store, SchedulingOptions? options = null, CancellationToken ct = default)
     {
         var fleet = new FleetState(options ?? SchedulingOptions.Default);
         foreach (var (id, policy) in await store.GroupsAsync(ct))
             fleet.AddGroup(id, policy);
         var placer = new StorePlacer(fleet, store);
-        var hosts = await store.HostsAsync(ct);
-        foreach (var host in hosts)
+        var rows = await store.HostRowsAsync(ct: ct);
+        foreach (var host in rows.Hosts)
             fleet.AddHost(host.Inventory, host.Zone, host.Aggregates);
-        placer.Apply(await placer._writer.RefreshAsync(hosts.Select(h => h.Name).ToList()));
+        placer.Apply(await placer._writer.RefreshAsync(rows.Hosts.Select(h => h.Name).ToList()));
+        placer._unreadable = rows.Unreadable.ToDictionary(u => u.Name, u => u.Problem, StringComparer.Ordinal);
         return placer;
     }
 
@@ -177,10 +189,11 @@ public sealed class StorePlacer
         await _gate.WaitAsync(ct);
         try
         {
-            var stored = await _store.HostAsync(name, ct) ?? throw new ArgumentException($"host '{name}' is not in the store");
+            var stored = await _store.HostAsync(name, ct) ?? throw new ArgumentException($"host '{name}' is not in the store, or its inventory cannot be used");
             if (Fleet.Host(name) is null)
                 Fleet.AddHost(stored.Inventory, stored.Zone, stored.Aggregates);
             Apply(await _writer.RefreshAsync([name]), stored.Inventory);
+            Readable(name, null);
         }
         finally
         {
@@ -225,7 +238,9 @@ public sealed class StorePlacer
     /// and releases of other processes, a host disabled or enabled elsewhere, an agent marked down or
     /// up. A commit on a changed host finds out by itself (it fails and the host is read again), but a
     /// host this fleet skips (disabled, agent down) is never tried: without this it would stay skipped
-    /// here after another process put it back. Two small queries (names and generations) when nothing changed.
+    /// here after another process put it back. Two small queries (names and generations) when nothing
+    /// changed, and one per host left out because its stored inventory cannot be used (it joins once
+    /// it can: registered again, by this process or another).
     /// </summary>
     public async Task SyncAsync(CancellationToken ct = default)
     {
@@ -234,8 +249,10 @@ public sealed class StorePlacer
         {
             foreach (var name in (await _store.GenerationsAsync(ct)).Keys.Where(n => Fleet.Host(n) is null).ToList())
             {
-                if (await _store.HostAsync(name, ct) is { } stored)
+                var rows = await _store.HostRowsAsync(name, ct);
+                if (rows.Hosts.FirstOrDefault() is { } stored)
                     Fleet.AddHost(stored.Inventory, stored.Zone, stored.Aggregates);
+                Readable(name, rows.Unreadable.FirstOrDefault()?.Problem);
             }
             Apply(await _writer.RefreshAsync(null));
         }
@@ -243,6 +260,20 @@ public sealed class StorePlacer
         {
             _gate.Release();
         }
+    }
+
+    // Under the gate: a host's stored inventory can be used (problem null) or not, and why.
+    private void Readable(string host, string? problem)
+    {
+        var now = _unreadable;
+        if (problem is null ? !now.ContainsKey(host) : now.GetValueOrDefault(host) == problem)
+            return;
+        var next = new Dictionary<string, string>(now, StringComparer.Ordinal);
+        if (problem is null)
+            next.Remove(host);
+        else
+            next[host] = problem;
+        Volatile.Write(ref _unreadable, next);
     }
 
     // Under the gate: the fleet takes the store's word for each host read.

@@ -13,6 +13,8 @@ internal static class HostListCommand
     [
         Column.Of("name"), Column.Of("zone"), Column.Of("aggregates"), Column.Of("generation"), Column.Of("enabled"), Column.Of("disabledReason"), Column.Of("agent"),
         Column.Of("pinned", h => Column.UsedOf(h, "pinnedUsed", "pinnedTotal")), Column.Of("vfs", h => Column.UsedOf(h, "vfsUsed", "vfsTotal")),
+        // "invalid: why" for a host whose stored inventory the scheduler cannot use.
+        Column.Of("inventory", h => Column.TextAt(h, "inventoryProblem") is { } problem ? $"invalid: {problem}" : Column.TextAt(h, "inventoryStatus")),
     ];
 
     public static Command Create(CliConsole console) => ResourceVerbs.List(console, "hosts", "host", Columns);

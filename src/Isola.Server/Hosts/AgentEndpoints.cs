@@ -132,11 +132,20 @@ internal static class AgentEndpoints
             PlacementService placement) =>
         {
             Caller.Of(http).RequireAgentOf(name);
+            // Only a registered host reports, and only a revision it could have been given.
+            var revision = await lifecycle.RevisionAsync(name) ?? throw ApiException.NotFound("host", name);
             var errors = new List<FieldError>();
+            if (body.AppliedRevision < 0 || body.AppliedRevision > revision)
+                errors.Add(new("appliedRevision", $"{body.AppliedRevision} is not within 0-{revision} (the host's revision)"));
             var servers = body.Servers ?? [];
             var ports = body.Ports ?? [];
             for (var i = 0; i < servers.Count; i++)
             {
+                if (servers[i] is null)
+                {
+                    errors.Add(new($"servers[{i}]", "must not be null"));
+                    continue;
+                }
                 if (string.IsNullOrEmpty(servers[i].Id))
                     errors.Add(new($"servers[{i}].id", "a reported server has an id"));
                 if (!PowerState.IsReportable(servers[i].VmState))
@@ -144,14 +153,19 @@ internal static class AgentEndpoints
             }
             for (var i = 0; i < ports.Count; i++)
             {
+                if (ports[i] is null)
+                {
+                    errors.Add(new($"ports[{i}]", "must not be null"));
+                    continue;
+                }
                 if (string.IsNullOrEmpty(ports[i].Id))
                     errors.Add(new($"ports[{i}].id", "a reported port has an id"));
                 if (!PortStatus.IsReportable(ports[i].Status))
                     errors.Add(new($"ports[{i}].status", "must be ACTIVE, DOWN or ERROR"));
             }
-            if (servers.Select(s => s.Id).Distinct().Count() != servers.Count)
+            if (servers.Where(s => s is not null).GroupBy(s => s.Id).Any(g => g.Count() > 1))
                 errors.Add(new("servers", "a server is reported twice"));
-            if (ports.Select(p => p.Id).Distinct().Count() != ports.Count)
+            if (ports.Where(p => p is not null).GroupBy(p => p.Id).Any(g => g.Count() > 1))
                 errors.Add(new("ports", "a port is reported twice"));
             if (errors.Count > 0)
                 throw ApiException.Invalid(errors);

@@ -1,5 +1,5 @@
-using System.Text.Json;
 using Isola.Domain.Serialization;
+using Isola.Domain.Topology;
 using Isola.Server.Api;
 using Isola.Server.Lifecycle;
 using Isola.Server.Servers;
@@ -17,10 +17,20 @@ public sealed record SetHost(bool? Enabled, string? DisabledReason = null);
 /// <summary>/v1/hosts: inventory in (agents and admins), utilisation out (admins).</summary>
 internal static class HostEndpoints
 {
-    private static object View(StoredHost h, ILookup<(string Host, string Kind), (string Host, string Kind, string Item, string Server)> claims,
+    // A host as listed: its inventory, or why its stored one cannot be used (then it has no totals).
+    private sealed record Listed(string Name, string? Zone, IReadOnlyList<string> Aggregates, long Generation, bool Enabled, string? DisabledReason,
+        HostTopology? Inventory, string? Problem)
+    {
+        public static IEnumerable<Listed> Of(HostRows rows) =>
+            rows.Hosts.Select(h => new Listed(h.Name, h.Zone, h.Aggregates, h.Generation, h.Enabled, h.DisabledReason, h.Inventory, null))
+                .Concat(rows.Unreadable.Select(u => new Listed(u.Name, u.Zone, u.Aggregates, u.Generation, u.Enabled, u.DisabledReason, null, u.Problem)))
+                .OrderBy(h => h.Name, StringComparer.Ordinal);
+    }
+
+    private static object View(Listed h, ILookup<(string Host, string Kind), (string Host, string Kind, string Item, string Server)> claims,
         IReadOnlyDictionary<string, AgentStatus> agents, DateTimeOffset now)
     {
-        var sets = Isola.Scheduling.State.HostCpuSets.Of(h.Inventory);
+        var sets = h.Inventory is null ? null : Isola.Scheduling.State.HostCpuSets.Of(h.Inventory);
         var agent = agents.GetValueOrDefault(h.Name);
         return new
         {
@@ -35,12 +45,41 @@ internal static class HostEndpoints
             h.Generation,
             h.Enabled,
             h.DisabledReason,
+            inventoryStatus = h.Inventory is null ? "invalid" : "valid",
+            inventoryProblem = h.Problem,
             pinnedUsed = claims[(h.Name, "pcpu")].Count(),
-            pinnedTotal = sets.Dedicated.Count,
+            pinnedTotal = sets?.Dedicated.Count,
             vfsUsed = claims[(h.Name, "vf")].Count(),
-            vfsTotal = h.Inventory.Devices.Where(d => d.Physnet is not null && d.Allowed).Sum(d => d.AssignableVfs.Count()),
+            vfsTotal = h.Inventory?.Devices.Where(d => d.Physnet is not null && d.Allowed).Sum(d => d.AssignableVfs.Count()),
         };
     }
+
+    private static IEnumerable<object> Views(HostRows rows, ILookup<(string Host, string Kind), (string Host, string Kind, string Item, string Server)> claims,
+        IReadOnlyDictionary<string, AgentStatus> agents, DateTimeOffset now) =>
+        Listed.Of(rows).Select(h => View(h, claims, agents, now));
+
+    private static async Task<object> ViewOfAsync(string name, PlacementStore store, LifecycleStore lifecycle, DateTimeOffset now) =>
+        Views(await store.HostRowsAsync(name), (await store.ClaimsAsync(name)).ToLookup(c => (c.Host, c.Kind)), await lifecycle.AgentsAsync(name), now)
+            .FirstOrDefault() ?? throw ApiException.NotFound("host", name);
+
+    /// <summary>The request's body as text, refused (413) past <paramref name="limit"/> bytes before it is all read.</summary>
+    private static async Task<string> BodyAsync(HttpRequest request, int limit)
+    {
+        if (request.ContentLength > limit)
+            throw TooLarge(limit);
+        using var buffer = new MemoryStream();
+        var chunk = new byte[81920];
+        int read;
+        while ((read = await request.Body.ReadAsync(chunk, request.HttpContext.RequestAborted)) > 0)
+        {
+            if (buffer.Length + read > limit)
+                throw TooLarge(limit);
+            buffer.Write(chunk, 0, read);
+        }
+        return System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+    }
+
+    private static ApiException TooLarge(int limit) => new(413, "too-large", $"an inventory document is at most {limit} bytes", "body");
 
     public static void Map(IEndpointRouteBuilder api)
     {
@@ -48,15 +87,9 @@ internal static class HostEndpoints
             PeerRevisions peers) =>
         {
             Caller.Of(http).RequireAgentOf(name);
-            InventoryDocument doc;
-            try
-            {
-                doc = InventoryDocument.Parse(await new StreamReader(request.Body).ReadToEndAsync());
-            }
-            catch (JsonException e)
-            {
-                throw ApiException.Invalid("inventory", e.Message);
-            }
+            // Checked whole before anything is stored (docs/formats.md): a bad document changes nothing.
+            var doc = InventoryDocument.TryRead(await BodyAsync(request, InventoryDocument.MaxBytes), out var errors)
+                      ?? throw ApiException.Invalid(errors.Select(e => new FieldError(e.Path.Length == 0 ? "body" : e.Path, e.Rule)).ToList());
             if (doc.Host.Hostname != name)
                 throw ApiException.Invalid("host.hostname", $"the inventory is of {doc.Host.Hostname}, not {name}");
             var tunnelIp = request.Query["tunnelIp"].FirstOrDefault();
@@ -81,13 +114,12 @@ internal static class HostEndpoints
             // Utilisation from the store's claims: this process's in-memory view may lag other processes'.
             var claims = (await store.ClaimsAsync()).ToLookup(c => (c.Host, c.Kind));
             var agents = await lifecycle.AgentsAsync();
-            return Results.Ok((await store.HostsAsync()).Select(h => View(h, claims, agents, time.GetUtcNow())));
+            return Results.Ok(Views(await store.HostRowsAsync(), claims, agents, time.GetUtcNow()));
         });
         api.MapGet("/hosts/{name}", async (string name, HttpContext http, PlacementStore store, LifecycleStore lifecycle, TimeProvider time) =>
         {
             Caller.Of(http).RequireAgentOf(name);
-            var host = await store.HostAsync(name) ?? throw ApiException.NotFound("host", name);
-            return Results.Ok(View(host, (await store.ClaimsAsync(name)).ToLookup(c => (c.Host, c.Kind)), await lifecycle.AgentsAsync(name), time.GetUtcNow()));
+            return Results.Ok(await ViewOfAsync(name, store, lifecycle, time.GetUtcNow()));
         });
         // Like `openstack compute service set --disable --disable-reason R`: no new servers there; what it holds stays.
         api.MapPatch("/hosts/{name}", async (string name, SetHost body, HttpContext http, PlacementStore store, PlacementService placement, LifecycleStore lifecycle,
@@ -102,8 +134,7 @@ internal static class HostEndpoints
                 throw ApiException.Invalid("disabledReason", "only a disabled host has a reason");
             if (!await placement.Placer.SetEnabledAsync(name, body.Enabled.Value, body.DisabledReason))
                 throw ApiException.NotFound("host", name);
-            var host = (await store.HostAsync(name))!;
-            return Results.Ok(View(host, (await store.ClaimsAsync(name)).ToLookup(c => (c.Host, c.Kind)), await lifecycle.AgentsAsync(name), time.GetUtcNow()));
+            return Results.Ok(await ViewOfAsync(name, store, lifecycle, time.GetUtcNow()));
         });
     }
 }

@@ -13,9 +13,13 @@ namespace Isola.Server.Lifecycle;
 /// brought in step with the store, so it skips the hosts marked down here or elsewhere and takes back
 /// the ones whose agents reported again through another process. The scheduler skips a host marked
 /// down (<c>agent-down</c>); its servers stay where they are. The agent's next report marks it up.
+/// Hosts left out because their stored inventory cannot be used are named in a warning once each
+/// (at start, or when found), not at every pass.
 /// </summary>
 public sealed class AgentWatch(LifecycleStore lifecycle, PlacementService placement, TimeProvider time, ILogger<AgentWatch> log) : BackgroundService
 {
+    private readonly Dictionary<string, string> _told = new(StringComparer.Ordinal);
+
     /// <summary>How often it looks: a silent host is skipped within Silence + Every of its last report.</summary>
     public static readonly TimeSpan Every = TimeSpan.FromSeconds(5);
 
@@ -26,11 +30,31 @@ public sealed class AgentWatch(LifecycleStore lifecycle, PlacementService placem
         foreach (var host in down)
             log.LogWarning("host {Host}: no report from its agent for {Seconds:0} s; no new servers there until it reports", host, AgentLiveness.Silence.TotalSeconds);
         await placement.Placer.SyncAsync(ct);
+        TellUnreadableHosts();
         return down;
+    }
+
+    private void TellUnreadableHosts()
+    {
+        var now = placement.Placer.UnreadableHosts;
+        lock (_told)
+        {
+            foreach (var (host, problem) in now)
+            {
+                if (_told.GetValueOrDefault(host) == problem)
+                    continue;
+                _told[host] = problem;
+                log.LogWarning("host {Host}: its stored inventory cannot be used ({Problem}); the scheduler leaves it out until the host registers a good one",
+                    host, problem);
+            }
+            foreach (var host in _told.Keys.Where(h => !now.ContainsKey(h)).ToList())
+                _told.Remove(host);
+        }
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        TellUnreadableHosts();
         while (!stoppingToken.IsCancellationRequested)
         {
             try
