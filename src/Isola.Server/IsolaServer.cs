@@ -60,6 +60,7 @@ public static class IsolaServer
         app.MapGet("/healthz", () => Results.Ok(new { status = "ok" }));
         var api = app.MapGroup("/v1");
         ProjectEndpoints.Map(api);
+        TokenEndpoints.Map(api);
         NetworkEndpoints.Map(api);
         Subnets.SubnetEndpoints.Map(api);
         QosPolicies.QosPolicyEndpoints.Map(api);
