@@ -29,7 +29,7 @@ internal static class ProjectCommands
 
     public static Command Tokens(CliConsole console)
     {
-        var group = new Command("token", "API tokens, through the API");
+        var group = new Command("token", "API tokens, through the API (reset-admin: on the store)");
         var role = new Option<string>("--role") { Description = "member (of --project), admin, or host (of --host)", DefaultValueFactory = _ => "member" };
         role.AcceptOnlyFromAmong("member", "admin", "host");
         var project = new Option<string?>("--project") { Description = "The project of a member token (name or id)" };
@@ -56,6 +56,7 @@ internal static class ProjectCommands
         ];
         group.Subcommands.Add(ResourceVerbs.List(console, "tokens", "token", listed, (api, _, ct) => projects.LoadAsync(api, "projects", ct)));
         group.Subcommands.Add(ResourceVerbs.Delete(console, "tokens", "token"));
+        group.Subcommands.Add(Commands.TokenResetAdminCommand.Create(console));
         return group;
     }
 }
