@@ -29,8 +29,7 @@ internal static class AgentBench
         Directory.CreateDirectory(dir);
         try
         {
-            var started = await IsolaServer.BuildAsync(new ServerSettings(Path.Join(dir, "isola.db"), "http://127.0.0.1:0", VniRanges: ["5000:5999"]));
-            await started.App.StartAsync();
+            var started = await IsolaServer.StartAsync(new ServerSettings(Path.Join(dir, "isola.db"), "http://127.0.0.1:0", VniRanges: ["5000:5999"]));
             var url = started.App.Urls.First();
             using var admin = Client(url, started.InitialAdminSecret!);
             // x710-2s with 64 cores per socket: room for 100+ one-pCPU servers (124 isolated pCPUs, 192 x 1 GiB pages, 256 VFs).

@@ -20,13 +20,47 @@ using Microsoft.Extensions.Logging;
 
 namespace Isola.Server;
 
-/// <summary>A built server, and the admin token's secret when this start made it (shown once).</summary>
+/// <summary>A started server, and the admin token's secret when this start made it (shown once).</summary>
 public sealed record StartedServer(WebApplication App, string? InitialAdminSecret);
 
-/// <summary>The API server: the store migrated, an admin token on first start, the fleet loaded, the routes mapped.</summary>
+/// <summary>The API server: the store migrated, the fleet loaded, the routes mapped, listening; an admin token on first start.</summary>
 public static class IsolaServer
 {
-    public static async Task<StartedServer> BuildAsync(ServerSettings settings, TimeProvider? time = null)
+    /// <summary>
+    /// Builds the server and starts listening; only once it listens is the first admin token made, so a
+    /// start that cannot listen (<see cref="ListenException"/>) leaves no token nobody saw.
+    /// </summary>
+    public static async Task<StartedServer> StartAsync(ServerSettings settings, TimeProvider? time = null, CancellationToken ct = default)
+    {
+        var starting = new Starting();
+        var app = await BuildAsync(settings, time, starting);
+        try
+        {
+            await app.StartAsync(ct);
+        }
+        catch (Exception e) when (ListenException.From(e, settings.Urls) is { } cannot)
+        {
+            await app.DisposeAsync();
+            throw cannot;
+        }
+        finally
+        {
+            starting.Done = true;
+        }
+        var resources = app.Services.GetRequiredService<ResourceStore>();
+        string? secret = null;
+        if (!await resources.AnyAdminTokenAsync())
+            (_, secret) = await resources.CreateTokenAsync("admin", null, null);
+        return new StartedServer(app, secret);
+    }
+
+    /// <summary>Until the server listens the host's own log of a failed start is left out: the failure is thrown to the caller instead.</summary>
+    private sealed class Starting
+    {
+        public volatile bool Done;
+    }
+
+    private static async Task<WebApplication> BuildAsync(ServerSettings settings, TimeProvider? time, Starting starting)
     {
         time ??= TimeProvider.System;
         var factory = StoreConnectionFactory.Parse(settings.Store);
@@ -35,15 +69,12 @@ public static class IsolaServer
         var placements = new PlacementStore(factory, time) { BuildTimeout = TimeSpan.FromSeconds(settings.BuildTimeoutSeconds) };
         await placements.MigrateAsync();
         var resources = new ResourceStore(factory, time);
-        string? secret = null;
-        if (!await resources.AnyAdminTokenAsync())
-            (_, secret) = await resources.CreateTokenAsync("admin", null, null);
         var placement = new PlacementService(placements);
         await placement.StartAsync();
 
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls(settings.Urls);
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Logging.AddFilter((category, level) => level >= LogLevel.Warning && (starting.Done || category != "Microsoft.Extensions.Hosting.Internal.Host"));
         builder.Services.Configure<JsonOptions>(o =>
         {
             foreach (var converter in IsolaJson.Options.Converters)
@@ -65,6 +96,7 @@ public static class IsolaServer
         app.MapGet("/healthz", () => Results.Ok(new { status = "ok" }));
         var api = app.MapGroup("/v1");
         ProjectEndpoints.Map(api);
+        TokenEndpoints.Map(api);
         NetworkEndpoints.Map(api);
         Subnets.SubnetEndpoints.Map(api);
         QosPolicies.QosPolicyEndpoints.Map(api);
@@ -75,6 +107,6 @@ public static class IsolaServer
         HostEndpoints.Map(api);
         AgentEndpoints.Map(api);
         ServerGroupEndpoints.Map(api);
-        return new StartedServer(app, secret);
+        return app;
     }
 }

@@ -39,6 +39,15 @@ public sealed class StoreConnectionFactory
             ? Postgres(value)
             : Sqlite(value);
 
+    /// <summary>The store for people: the SQLite file, or PostgreSQL's host, port and database (never a password).</summary>
+    public string Describe()
+    {
+        if (Engine == StoreEngine.Sqlite)
+            return new SqliteConnectionStringBuilder(ConnectionString).DataSource;
+        var pg = new NpgsqlConnectionStringBuilder(ConnectionString);
+        return $"PostgreSQL {pg.Host}:{pg.Port}/{pg.Database}";
+    }
+
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<object, object> Configured = [];
 
     private static readonly object Marker = new();

@@ -3,7 +3,7 @@ using System.Text.Json.Nodes;
 
 namespace Isola.Cli.Client;
 
-/// <summary><c>isola project create|list</c> and <c>isola token create</c>: /v1/projects and /v1/tokens (admin).</summary>
+/// <summary><c>isola project create|list</c> and <c>isola token create|list|delete|reset-admin</c>: /v1/projects and /v1/tokens.</summary>
 internal static class ProjectCommands
 {
     private static readonly Column[] ProjectFields = [Column.Of("id"), Column.Of("name")];
@@ -29,7 +29,7 @@ internal static class ProjectCommands
 
     public static Command Tokens(CliConsole console)
     {
-        var group = new Command("token", "API tokens (admin), through the API");
+        var group = new Command("token", "API tokens, through the API (reset-admin: on the store)");
         var role = new Option<string>("--role") { Description = "member (of --project), admin, or host (of --host)", DefaultValueFactory = _ => "member" };
         role.AcceptOnlyFromAmong("member", "admin", "host");
         var project = new Option<string?>("--project") { Description = "The project of a member token (name or id)" };
@@ -47,6 +47,16 @@ internal static class ProjectCommands
             return ExitCodes.Ok;
         });
         group.Subcommands.Add(create.Command);
+        // Project names where the token may list projects (an admin), else the ids.
+        var projects = new NameLookup();
+        Column[] listed =
+        [
+            Column.Of("id"), Column.Of("role"), Column.Of("project", t => Column.TextAt(t, "project") is { } id ? projects.Of(id) : null),
+            Column.Of("host"), Column.Of("created"),
+        ];
+        group.Subcommands.Add(ResourceVerbs.List(console, "tokens", "token", listed, (api, _, ct) => projects.LoadAsync(api, "projects", ct)));
+        group.Subcommands.Add(ResourceVerbs.Delete(console, "tokens", "token"));
+        group.Subcommands.Add(Commands.TokenResetAdminCommand.Create(console));
         return group;
     }
 }

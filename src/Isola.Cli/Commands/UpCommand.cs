@@ -2,6 +2,7 @@ using System.CommandLine;
 using Isola.Cli.Output;
 using Isola.Cli.Local;
 using Isola.Host.Fixtures;
+using Isola.Server;
 using Spectre.Console;
 
 namespace Isola.Cli.Commands;
@@ -34,7 +35,20 @@ internal static class UpCommand
                 return console.Fail(ExitCodes.Usage, e.Message);
             }
             var options = new LocalCloudOptions(parse.GetValue(dir)!, count, parse.GetValue(profile)!, parse.GetValue(urls)!);
-            await using var cloud = await LocalCloud.StartAsync(options, line => console.Out.WriteLine(line), ct);
+            LocalCloud started;
+            try
+            {
+                started = await LocalCloud.StartAsync(options, line => console.Out.WriteLine(line), ct);
+            }
+            catch (ListenException e)
+            {
+                return console.Fail(ServeCommand.ExitCodeOf(e), $"{e.Message}; choose another with --urls");
+            }
+            catch (LocalCloudException e)
+            {
+                return console.Fail(ExitCodes.Failed, e.Message);
+            }
+            await using var cloud = started;
             var summary = new Table().Title($"Simulated hosts ({options.Profile})").AddColumns("Host", "Root", "CPUs", "Cells", "Hugepages free", "Assignable VFs", "Physnets");
             foreach (var host in cloud.Hosts)
             {

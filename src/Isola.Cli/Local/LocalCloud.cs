@@ -50,13 +50,28 @@ public sealed class LocalCloud : IAsyncDisposable
 
     public IReadOnlyList<LocalHost> Hosts { get; }
 
+    /// <exception cref="ListenException">The API cannot listen at <see cref="LocalCloudOptions.Urls"/>; nothing was made.</exception>
+    /// <exception cref="LocalCloudException">The directory cannot be used as it is.</exception>
     public static async Task<LocalCloud> StartAsync(LocalCloudOptions options, Action<string>? progress = null, CancellationToken ct = default)
     {
         var hw = ProfileCatalog.Get(options.Profile);
         Directory.CreateDirectory(options.Directory);
-        var started = await IsolaServer.BuildAsync(new ServerSettings(Path.Join(options.Directory, "isola.db"), options.Urls,
-            VlanRanges: ["physnet2:100:199"], VniRanges: ["5000:5999"]));
-        await started.App.StartAsync(ct);
+        var started = await IsolaServer.StartAsync(new ServerSettings(Path.Join(options.Directory, "isola.db"), options.Urls,
+            VlanRanges: ["physnet2:100:199"], VniRanges: ["5000:5999"]), ct: ct);
+        try
+        {
+            return await StartAsync(options, hw, started, progress, ct);
+        }
+        catch
+        {
+            await started.App.StopAsync(CancellationToken.None);
+            await started.App.DisposeAsync();
+            throw;
+        }
+    }
+
+    private static async Task<LocalCloud> StartAsync(LocalCloudOptions options, HardwareProfile hw, StartedServer started, Action<string>? progress, CancellationToken ct)
+    {
         var url = started.App.Urls.First();
         var tokenFile = Path.Join(options.Directory, "admin-token");
         if (started.InitialAdminSecret is { } secret)
@@ -66,7 +81,8 @@ public sealed class LocalCloud : IAsyncDisposable
                 File.SetUnixFileMode(tokenFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         }
         var admin = File.Exists(tokenFile) ? (await File.ReadAllTextAsync(tokenFile, ct)).Trim()
-            : throw new InvalidOperationException($"{options.Directory} has a store but no admin-token file: start with an empty directory");
+            : throw new LocalCloudException($"{options.Directory} has a store but no admin-token file: make a new admin token with " +
+                $"'isola token reset-admin --store {Path.Join(options.Directory, "isola.db")} -f value -c secret > {tokenFile}', or start with an empty directory");
         using var api = Client(url, admin);
 
         var hosts = new List<LocalHost>();

@@ -5,6 +5,9 @@ public sealed record ProjectRecord(string Id, string Name);
 /// <summary>A token's rights: admin (everything), member (one project), host (one host's agent).</summary>
 public sealed record TokenRecord(string Id, string Role, string? ProjectId, string? Host);
 
+/// <summary>A token as it is listed: never its secret (only its hash is stored).</summary>
+public sealed record TokenSummary(string Id, string Role, string? ProjectId, string? Host, string CreatedAt);
+
 public sealed record NetworkRecord(string Id, string ProjectId, string Name, string Type, string? Physnet, long? Segment, int Mtu, bool Shared);
 
 public sealed record FlavorRecord(string Id, string Name, int Vcpus, long RamMiB, int DiskGiB, IReadOnlyDictionary<string, string> ExtraSpecs);

@@ -1,7 +1,5 @@
 using System.Data.Common;
 using System.Globalization;
-using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using Dapper;
 
@@ -14,10 +12,7 @@ public sealed partial class ResourceStore(StoreConnectionFactory factory, TimePr
 
     public static string NewId() => Guid.NewGuid().ToString();
 
-    /// <summary>SHA-256 of a token secret, hex: what is stored and looked up.</summary>
-    public static string Hash(string secret) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(secret)));
-
-    // Projects and tokens.
+    // Projects (tokens: ResourceStore.Tokens.cs).
 
     public async Task<ProjectRecord> CreateProjectAsync(string name)
     {
@@ -38,39 +33,6 @@ public sealed partial class ResourceStore(StoreConnectionFactory factory, TimePr
         await using var c = await factory.OpenAsync();
         return (await c.RowsAsync("SELECT id, name FROM projects WHERE id = @idOrName OR name = @idOrName", new { idOrName },
             r => new ProjectRecord(r.GetString(0), r.GetString(1)))).FirstOrDefault();
-    }
-
-    /// <summary>Makes a token; the secret is returned here and never stored.</summary>
-    public async Task<(TokenRecord Token, string Secret)> CreateTokenAsync(string role, string? projectId, string? host)
-    {
-        var secret = "isola_" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
-        var token = new TokenRecord(NewId(), role, projectId, host);
-        await using var c = await factory.OpenAsync();
-        await c.ExecuteAsync("INSERT INTO tokens (id, secret_hash, role, project_id, host, created_at) VALUES (@Id, @hash, @Role, @ProjectId, @Host, @now)",
-            new { token.Id, hash = Hash(secret), token.Role, token.ProjectId, token.Host, now = Now });
-        return (token, secret);
-    }
-
-    /// <summary>The token a secret belongs to. Tokens never change once made, so found ones are remembered.</summary>
-    public async Task<TokenRecord?> TokenBySecretAsync(string secret)
-    {
-        var hash = Hash(secret);
-        if (_tokens.TryGetValue(hash, out var known))
-            return known;
-        await using var c = await factory.OpenAsync();
-        var token = (await c.RowsAsync("SELECT id, role, project_id, host FROM tokens WHERE secret_hash = @hash", new { hash },
-            r => new TokenRecord(r.GetString(0), r.GetString(1), r.NullableString(2), r.NullableString(3)))).FirstOrDefault();
-        if (token is not null)
-            _tokens[hash] = token;
-        return token;
-    }
-
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, TokenRecord> _tokens = new(StringComparer.Ordinal);
-
-    public async Task<bool> AnyAdminTokenAsync()
-    {
-        await using var c = await factory.OpenAsync();
-        return await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM tokens WHERE role = 'admin'") > 0;
     }
 
     // Networks.

@@ -29,9 +29,8 @@ public sealed class ApiServer : IAsyncDisposable
 
     public static async Task<ApiServer> StartAsync(string store, string? adminSecret = null, TimeProvider? time = null, int buildTimeoutSeconds = 300)
     {
-        var started = await IsolaServer.BuildAsync(new ServerSettings(store, "http://127.0.0.1:0", VlanRanges: ["physnet2:100:102"], VniRanges: ["5000:5999"], Physnets: ["physnet3"],
+        var started = await IsolaServer.StartAsync(new ServerSettings(store, "http://127.0.0.1:0", VlanRanges: ["physnet2:100:102"], VniRanges: ["5000:5999"], Physnets: ["physnet3"],
             BuildTimeoutSeconds: buildTimeoutSeconds), time);
-        await started.App.StartAsync();
         return new ApiServer(started.App, started.InitialAdminSecret ?? adminSecret, started.InitialAdminSecret is not null);
     }
 

@@ -68,4 +68,31 @@ public sealed class TwoServersTests(PostgresServer postgres)
         var (_, hosts) = await admin.Get("/v1/hosts");
         Assert.Equal(created.Count, hosts.EnumerateArray().Sum(h => h.GetProperty("pinnedUsed").GetInt32()));
     }
+
+    [Fact]
+    public async Task A_token_revoked_through_one_server_is_refused_by_the_other_at_once()
+    {
+        var store = await postgres.CreateDatabaseAsync();
+        await using var one = await ApiServer.StartAsync(store);
+        await using var two = await ApiServer.StartAsync(store, one.AdminSecret);
+        var admin = one.Client(one.AdminSecret);
+        await admin.Post("/v1/projects", new { name = "t" });
+        var (_, token) = await admin.Post("/v1/tokens", new { role = "member", project = "t" });
+        var onOne = one.Client(token.Str("secret"));
+        var onTwo = two.Client(token.Str("secret"));
+        // Both have seen the token work (anything they remember of it, they remember now).
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(200, (await onOne.Get("/v1/networks")).Status);
+            Assert.Equal(200, (await onTwo.Get("/v1/networks")).Status);
+        }
+        Assert.Equal(204, (await admin.Delete($"/v1/tokens/{token.Str("id")}")).Status);
+        Assert.Equal(401, (await onTwo.Get("/v1/networks")).Status);
+        Assert.Equal(401, (await onOne.Get("/v1/networks")).Status);
+        // And the other way round: an admin token made and revoked through the second server.
+        var (_, second) = await two.Client(one.AdminSecret).Post("/v1/tokens", new { role = "admin" });
+        Assert.Equal(200, (await one.Client(second.Str("secret")).Get("/v1/tokens")).Status);
+        Assert.Equal(204, (await two.Client(one.AdminSecret).Delete($"/v1/tokens/{second.Str("id")}")).Status);
+        Assert.Equal(401, (await one.Client(second.Str("secret")).Get("/v1/tokens")).Status);
+    }
 }

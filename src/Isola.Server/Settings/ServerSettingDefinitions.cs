@@ -1,0 +1,68 @@
+using System.Globalization;
+
+namespace Isola.Server.Settings;
+
+/// <summary>Every setting <c>isola serve</c> takes, in one table: adding a setting is adding a row (and its field in <see cref="ServerSettings"/>).</summary>
+public static class ServerSettingDefinitions
+{
+    public static IReadOnlyList<SettingDefinition> All { get; } =
+    [
+        new("Store", "--store", "A SQLite file, or a PostgreSQL connection string (Host=...;Database=...;Username=...)", false,
+            v => v.Trim().Length == 0 ? "must name a SQLite file or a PostgreSQL connection string" : null, (s, v) => s with { Store = v[0] }),
+        new("Urls", "--urls", "Where to listen: http(s)://HOST:PORT, several separated by ';'", false, Urls, (s, v) => s with { Urls = v[0] }),
+        new("VlanRanges", "--vlan-range", "VLANs networks get when none is given: physnet:first:last (repeatable)", true, VlanRange,
+            (s, v) => s with { VlanRanges = v }),
+        new("VniRanges", "--vni-range", "VXLAN VNIs networks get: first:last (repeatable)", true, v => Range(v, 16_777_215, "a VNI"),
+            (s, v) => s with { VniRanges = v }),
+        new("GreRanges", "--gre-range", "GRE keys networks get: first:last (repeatable)", true, v => Range(v, 4_294_967_295, "a GRE key"),
+            (s, v) => s with { GreRanges = v }),
+        new("BuildTimeoutSeconds", "--build-timeout", "Seconds a server may stay in BUILD before it goes to ERROR and gives back what it holds", false,
+            Seconds, (s, v) => s with { BuildTimeoutSeconds = int.Parse(v[0], CultureInfo.InvariantCulture) }),
+    ];
+
+    /// <summary>Keys of the Isola section that belong to other parts (the agent's host configuration) and that the server leaves alone.</summary>
+    public static IReadOnlyList<string> OthersKeys { get; } = ["Host"];
+
+    private const int MaxBuildTimeout = 86_400;
+
+    private static string? Urls(string value)
+    {
+        foreach (var url in value.Split(';', StringSplitOptions.TrimEntries))
+        {
+            // Kestrel takes * and + for every address.
+            var parsed = url.Replace("://*", "://0.0.0.0", StringComparison.Ordinal).Replace("://+", "://0.0.0.0", StringComparison.Ordinal);
+            if (!Uri.TryCreate(parsed, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.Host.Length == 0)
+                return $"'{url}' is not an http:// or https:// address (e.g. http://127.0.0.1:8780)";
+        }
+        return null;
+    }
+
+    private static string? VlanRange(string value)
+    {
+        var parts = value.Split(':');
+        if (parts.Length != 3)
+            return $"'{value}' is not physnet:first:last (e.g. physnet2:100:199)";
+        if (parts[0].Length is 0 or > 64 || parts[0].Any(char.IsWhiteSpace))
+            return $"'{value}': the physnet is 1-64 characters without spaces";
+        return Bounds(value, parts[1], parts[2], 4094, "a VLAN id");
+    }
+
+    private static string? Range(string value, long max, string what)
+    {
+        var parts = value.Split(':');
+        return parts.Length != 2 ? $"'{value}' is not first:last (e.g. 5000:5999)" : Bounds(value, parts[0], parts[1], max, what);
+    }
+
+    private static string? Bounds(string value, string first, string last, long max, string what)
+    {
+        if (!long.TryParse(first, NumberStyles.None, CultureInfo.InvariantCulture, out var a) || !long.TryParse(last, NumberStyles.None, CultureInfo.InvariantCulture, out var b)
+            || a < 1 || a > max || b < 1 || b > max)
+            return $"'{value}': {what} is 1-{max.ToString(CultureInfo.InvariantCulture)}";
+        return a > b ? $"'{value}': the first is above the last" : null;
+    }
+
+    private static string? Seconds(string value) =>
+        int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var s) && s is >= 1 and <= MaxBuildTimeout
+            ? null
+            : $"'{value}' is not a whole number of seconds 1-{MaxBuildTimeout.ToString(CultureInfo.InvariantCulture)}";
+}
