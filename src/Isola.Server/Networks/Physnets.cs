@@ -11,10 +11,14 @@ namespace Isola.Server.Networks;
 /// </summary>
 internal static partial class Physnets
 {
+    public const string Rule = "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit";
+
+    public static bool IsName(string physnet) => NameRule().IsMatch(physnet);
+
     public static void Check(string physnet, IReadOnlySet<string>? configured, List<FieldError> errors)
     {
-        if (!Rule().IsMatch(physnet))
-            errors.Add(new("physnet", "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"));
+        if (!IsName(physnet))
+            errors.Add(new("physnet", Rule));
         else if (configured is not null && !configured.Contains(physnet))
             errors.Add(new("physnet", configured.Count == 0
                 ? "no physical network is configured for projects (the server's VLAN ranges and physnets); ask an admin"
@@ -22,5 +26,5 @@ internal static partial class Physnets
     }
 
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
-    private static partial Regex Rule();
+    private static partial Regex NameRule();
 }
