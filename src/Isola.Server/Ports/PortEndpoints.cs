@@ -99,7 +99,7 @@ internal static partial class PortEndpoints
             var port = new PortRecord(ResourceStore.NewId(), project, network.Id, spec.Name, spec.Mac, "DOWN", null, Json(spec), null);
             var result = await store.CreatePortAsync(port, options, allocated =>
             {
-                var (addresses, gateway, dns) = PortAddresses.Guest(planned, allocated, body.Addresses, body.Gateway);
+                var (addresses, gateway, dns) = PortAddresses.Guest(planned, allocated, spec.Addresses, spec.Gateway);
                 return Json(spec with { Addresses = addresses, Gateway = gateway, DnsServers = dns });
             });
             switch (result.Outcome)

@@ -181,6 +181,61 @@ public abstract class ApiSuite
         Assert.Equal(1, (await w.Member.Get("/v1/subnets?network=lan")).Body.GetArrayLength());
     }
 
+    [Theory]
+    [InlineData("addresses", """["10.0.0.5/24\"\n    eth9:\n      dhcp4: true #"]""", "addresses[0]")]
+    [InlineData("addresses", """["10.0.0.5"]""", "addresses[0]")]
+    [InlineData("addresses", """["10.1/24"]""", "addresses[0]")]
+    [InlineData("addresses", """["10.0.0.5/33"]""", "addresses[0]")]
+    [InlineData("gateway", "\"10.0.0.1\\n    via: 6.6.6.6\"", "gateway")]
+    [InlineData("gateway", "\"gw.example\"", "gateway")]
+    public async Task Addresses_that_reach_the_guest_are_addresses(string field, string value, string error)
+    {
+        await using var w = await Start();
+        await w.Member.Post("/v1/networks", new { name = "lan", type = "vlan", physnet = "physnet2" });
+        var (status, body) = await w.Member.Send(HttpMethod.Post, "/v1/ports", $$"""{"name": "p", "network": "lan", "vnicType": "direct", "{{field}}": {{value}}}""");
+        Assert.Equal((400, error), (status, body.ErrorField()));
+        Assert.Equal(0, (await w.Member.Get("/v1/ports")).Body.GetArrayLength());
+        // Written canonically when they are addresses.
+        var (ok, port) = await w.Member.Post("/v1/ports", new { name = "q", network = "lan", vnicType = "direct", addresses = new[] { "2001:DB8:0::5/64" }, gateway = "2001:db8::1" });
+        Assert.Equal(201, ok);
+        Assert.Equal("2001:db8::5/64", port.GetProperty("spec").GetProperty("addresses")[0].GetString());
+    }
+
+    [Fact]
+    public async Task Physnets_are_named_by_the_rule_and_members_use_only_configured_ones()
+    {
+        await using var w = await Start();
+        foreach (var bad in new[] { "physnet2:br", "a,b", "with space", new string('p', 65), "-x" })
+        {
+            var (status, body) = await w.Admin.Post("/v1/networks", new { name = "n", type = "flat", physnet = bad, project = "tenant-a" });
+            Assert.Equal((400, "physnet"), (status, body.ErrorField()));
+        }
+        // physnet2 has a VLAN range, physnet3 is configured as a physnet: members may use both; physnet9 is an admin's to name.
+        Assert.Equal(201, (await w.Member.Post("/v1/networks", new { name = "v", type = "vlan", physnet = "physnet2" })).Status);
+        Assert.Equal(201, (await w.Member.Post("/v1/networks", new { name = "f", type = "flat", physnet = "physnet3" })).Status);
+        var (refused, error) = await w.Member.Post("/v1/networks", new { name = "x", type = "vlan", physnet = "physnet9", segment = 7 });
+        Assert.Equal((400, "physnet"), (refused, error.ErrorField()));
+        Assert.Contains("physnet2, physnet3", error.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal(201, (await w.Admin.Post("/v1/networks", new { name = "x", type = "vlan", physnet = "physnet9", segment = 7, project = "tenant-a" })).Status);
+    }
+
+    [Fact]
+    public async Task An_admin_may_not_put_one_projects_port_on_anothers_private_network()
+    {
+        await using var w = await Start();
+        var (_, net) = await w.Member.Post("/v1/networks", new { name = "private", type = "vlan", physnet = "physnet2" });
+        var (status, body) = await w.Admin.Post("/v1/ports", new { name = "p", network = net.Str("id"), vnicType = "direct", project = "tenant-b" });
+        Assert.Equal((400, "network"), (status, body.ErrorField()));
+        var (nic, nicBody) = await w.Admin.Post("/v1/servers", new { name = "vm", flavor = "nfv.small", project = "tenant-b",
+            networks = new[] { new { network = net.Str("id"), vnicType = "direct" } } });
+        Assert.Equal((400, "networks[0].network"), (nic, nicBody.ErrorField()));
+        Assert.Equal(0, (await w.Admin.Get("/v1/ports")).Body.GetArrayLength());
+        // Its own project's port, and any project's on a shared network, are fine.
+        Assert.Equal(201, (await w.Admin.Post("/v1/ports", new { name = "p", network = net.Str("id"), vnicType = "direct", project = "tenant-a" })).Status);
+        var (_, shared) = await w.Admin.Post("/v1/networks", new { name = "ext", type = "flat", physnet = "physnet3", shared = true, project = "tenant-a" });
+        Assert.Equal(201, (await w.Admin.Post("/v1/ports", new { name = "e", network = shared.Str("id"), vnicType = "direct", project = "tenant-b" })).Status);
+    }
+
     [Fact]
     public async Task The_openapi_document_is_served()
     {

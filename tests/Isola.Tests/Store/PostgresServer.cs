@@ -35,7 +35,7 @@ public sealed class PostgresServer : IAsyncLifetime
         string[] AsOwner(params string[] argv) => asRoot ? ["runuser", "-u", "postgres", "--", .. argv] : argv;
         await Must(AsOwner($"{bin}initdb", "-D", Path.Join(_dir, "data"), "-U", "isola", "--auth=trust", "-E", "UTF8", "--no-sync"));
         await Must(AsOwner($"{bin}pg_ctl", "-D", Path.Join(_dir, "data"), "-l", Path.Join(_dir, "log"), "-w", "-o",
-            $"-c listen_addresses=127.0.0.1 -p {port} -k {_dir} -c fsync=off -c max_connections=200", "start"));
+            $"-c listen_addresses=127.0.0.1 -p {port} -k {_dir} -c fsync=off -c max_connections=400", "start"));
         AdminConnectionString = $"Host=127.0.0.1;Port={port};Username=isola;Database=postgres;Pooling=true";
     }
 
@@ -47,7 +47,8 @@ public sealed class PostgresServer : IAsyncLifetime
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand($"CREATE DATABASE {name}", connection);
         await command.ExecuteNonQueryAsync();
-        return new NpgsqlConnectionStringBuilder(AdminConnectionString) { Database = name }.ToString();
+        // Each test's database has its own pool; idle connections of finished tests are closed within seconds, not kept for minutes.
+        return new NpgsqlConnectionStringBuilder(AdminConnectionString) { Database = name, ConnectionIdleLifetime = 2, ConnectionPruningInterval = 1 }.ToString();
     }
 
     public async Task DisposeAsync()

@@ -26,7 +26,7 @@ public abstract class AgentReportSuite
     [InlineData("""{"appliedRevision":1}""", "appliedRevision")]
     [InlineData("""{"appliedRevision":0,"servers":[null]}""", "servers[0]")]
     [InlineData("""{"appliedRevision":0,"ports":[null]}""", "ports[0]")]
-    [InlineData("""{"appliedRevision":0,"servers":[{"id":"a","vmState":"running"},null,null]}""", "servers[2]")]
+    [InlineData("""{"appliedRevision":0,"servers":[{"id":"a","vmState":"running"},{"id":"b","vmState":"paused"},null]}""", "servers[2]")]
     public async Task A_bad_report_is_a_400_naming_the_field_and_taken_in_no_part(string report, string field)
     {
         await using var w = await ApiWorld.StartAsync(await NewStoreAsync());
