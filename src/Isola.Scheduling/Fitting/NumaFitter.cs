@@ -245,13 +245,8 @@ public static class NumaFitter
         {
             foreach (var c in order)
             {
-                if (sizes[c] < 0)
-                {
-                    var (size, miss) = CellFit(host, host.Cells[c], ctx, 0, guest[0]);
-                    sizes[c] = size;
-                    cpuOrMemory ??= miss;
-                }
-                if (sizes[c] == 0)
+                // Pass 0 asks the VFs first: most cells fail it at once (one card there), before their CPUs are looked at.
+                if (sizes[c] == 0 || (pass == 1 && !Fits(c, sizes, ref cpuOrMemory)))
                     continue;
                 vfs ??= [];
                 pfs ??= [];
@@ -259,7 +254,7 @@ public static class NumaFitter
                 pfs.Clear();
                 chosen[0] = host.Cells[c].Id;
                 var vfRejection = VfAllocator.TryAllocate(host, ctx, chosen, vfs, pfs, out var share, everyHaDistinct: pass == 0);
-                if (vfRejection is null)
+                if (vfRejection is null && (pass == 1 || Fits(c, sizes, ref cpuOrMemory)))
                 {
                     var pages = new long[1, host.Cells.Length];
                     pages[0, c] = sizes[c];
@@ -270,6 +265,17 @@ public static class NumaFitter
             }
         }
         return vfMiss ?? cpuOrMemory!;
+
+        bool Fits(int c, Span<long> sizes, ref Rejection? cpuOrMemory)
+        {
+            if (sizes[c] < 0)
+            {
+                var (size, miss) = CellFit(host, host.Cells[c], ctx, 0, guest[0]);
+                sizes[c] = size;
+                cpuOrMemory ??= miss;
+            }
+            return sizes[c] > 0;
+        }
     }
 
     private static HostFit Build(HostState host, RequestContext ctx, IReadOnlyList<GuestCell> guest, int[] assignment, long[,] pages,
