@@ -13,8 +13,6 @@ namespace Isola.Scheduling.Fitting;
 /// </summary>
 public static class NumaFitter
 {
-    private static readonly Rejection Unfit = new(RejectionCode.NoFreeVf, "");
-
     public static FitResult Fit(HostState host, RequestContext ctx)
     {
         if (ctx.FloatingVcpus > host.SharedUnitsFree)
@@ -43,7 +41,7 @@ public static class NumaFitter
             all[i] = host.Cells[i].Id;
         // Every bond on two adapters if that fits, else one card's two ports where a bond must.
         var share = 1.0;
-        var rejection = ctx.PrefersDistinctAdapters ? VfAllocator.TryAllocate(host, ctx, all, vfs, pfs, out share, everyHaDistinct: true) : Unfit;
+        var rejection = ctx.PrefersDistinctAdapters ? VfAllocator.TryAllocate(host, ctx, all, vfs, pfs, out share, everyHaDistinct: true) : VfAllocator.NotTheLastWord;
         if (rejection is not null)
         {
             vfs.Clear();

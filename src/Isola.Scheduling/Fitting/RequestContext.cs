@@ -55,6 +55,16 @@ public sealed class RequestContext
 
     public int TotalVfs { get; }
 
+    /// <summary>Choices the VF allocator may still try for this request, over all hosts (<see cref="VfAllocator.SearchBudget"/>).</summary>
+    internal int ChoicesLeft { get; private set; } = VfAllocator.SearchBudget;
+
+    /// <summary>Counts one choice against the request's budget: a first choice is always allowed, another only while the budget lasts.</summary>
+    internal bool TakeChoice(bool first)
+    {
+        ChoicesLeft--;
+        return first || ChoicesLeft >= 0;
+    }
+
     /// <summary>An HA port would rather have its legs on two adapters but takes one card's two ports if it must.</summary>
     public bool PrefersDistinctAdapters { get; }
 

@@ -14,13 +14,20 @@ namespace Isola.Scheduling.Fitting;
 /// </summary>
 internal static class VfAllocator
 {
-    /// <summary>The most pool choices one allocation tries before it gives up (many SR-IOV ports on a host with many PFs).</summary>
-    internal const int SearchBudget = 1 << 16;
+    /// <summary>
+    /// The most pool choices one request tries, over every host it looks at (about 1 µs each).
+    /// After that each host gets the first choices only (the greedy walk), so a request with many
+    /// SR-IOV ports that fits nowhere cannot hold the scheduler.
+    /// </summary>
+    internal const int SearchBudget = 1 << 14;
+
+    /// <summary>The answer of a try that is not the last word (every bond on two adapters did not fit): never shown.</summary>
+    internal static readonly Rejection NotTheLastWord = new(RejectionCode.NoFreeVf, "");
 
     /// <remarks>
     /// The ports are placed in <see cref="RequestContext.DevicePorts"/> order, each taking its best
     /// choice; when a later port then finds nothing, the earlier ports' next choices are tried, so
-    /// if any choice of pools works, one is found (within <see cref="SearchBudget"/>).
+    /// if any choice of pools works, one is found (within the request's <see cref="SearchBudget"/>).
     /// </remarks>
     /// <param name="everyHaDistinct">Every HA port's legs on two adapters, not only those that demand it:
     /// the fitter first asks this of every cell choice, then (when none fits) takes one card's two
@@ -52,15 +59,15 @@ internal static class VfAllocator
         foreach (var port in ctx.DevicePorts)
         {
             if (rules.Precheck(port, port.HaDistinctAdapters || (everyHaDistinct && port.Ha)) is { } code)
-                return everyHaDistinct ? Rejections.Unexplained : rules.Explain(code, port);
+                return everyHaDistinct ? NotTheLastWord : rules.Explain(code, port);
         }
         var most = Math.Max(2, ctx.TotalVfs);
         var taken = new Taken(most <= 64 ? stackalloc int[most] : new int[most], most <= 64 ? stackalloc int[most] : new int[most]);
         Span<double> shares = most <= 64 ? stackalloc double[most] : new double[most];
         Span<bool> pfTaken = pools.Length <= 64 ? stackalloc bool[pools.Length] : new bool[pools.Length];
-        var search = new Search(rules, ctx.DevicePorts, localityFirst, everyHaDistinct, taken, pfTaken, shares, vfs, pfs);
+        var search = new Search(rules, ctx, localityFirst, everyHaDistinct, taken, pfTaken, shares, vfs, pfs);
         if (!search.Place(0))
-            return everyHaDistinct ? Rejections.Unexplained : search.Miss ?? Rejections.Unexplained;
+            return everyHaDistinct ? NotTheLastWord : search.Miss ?? NotTheLastWord;
         var sum = 0.0;
         for (var i = 0; i < vfs.Count; i++)
             sum += shares[i];
@@ -69,20 +76,18 @@ internal static class VfAllocator
     }
 
     /// <summary>The depth-first walk over the ports: each takes its best choice first, the next ones after a later port fails.</summary>
-    private ref struct Search(PoolRules rules, PortRequest[] ports, bool localityFirst, bool everyHaDistinct, Taken taken, Span<bool> pfTaken,
+    private ref struct Search(PoolRules rules, RequestContext ctx, bool localityFirst, bool everyHaDistinct, Taken taken, Span<bool> pfTaken,
         Span<double> shares, List<VfAssignment> vfs, List<PfAssignment> pfs)
     {
         private readonly PoolRules _rules = rules;
-        private readonly PortRequest[] _ports = ports;
+        private readonly RequestContext _ctx = ctx;
+        private readonly PortRequest[] _ports = ctx.DevicePorts;
         private readonly Span<bool> _pfTaken = pfTaken;
         private readonly Span<double> _shares = shares;
         private Taken _taken = taken;
-        private int _steps;
 
         /// <summary>Why the first choice failed (the best choices' first dead end): what the host is short of.</summary>
         public Rejection? Miss { get; private set; }
-
-        private readonly bool OutOfBudget => _steps >= SearchBudget;
 
         public bool Place(int k)
         {
@@ -118,9 +123,8 @@ internal static class VfAllocator
             {
                 if (n == 0)
                     Miss ??= _rules.Short(port, 0);
-                for (var c = 0; c < n && !OutOfBudget; c++)
+                for (var c = 0; c < n && _ctx.TakeChoice(first: c == 0); c++)
                 {
-                    _steps++;
                     Take(pools[order[c]], free[c], port, needNetDev);
                     if (Place(k + 1))
                         return true;
@@ -130,18 +134,22 @@ internal static class VfAllocator
             }
             var distinct = port.HaDistinctAdapters || everyHaDistinct;
             var pairs = 0;
+            var stop = false;
             // Pass 0: the two legs on two adapters; pass 1: two ports of one adapter, when the port allows it.
-            for (var pass = 0; pass < (distinct ? 1 : 2); pass++)
+            for (var pass = 0; pass < (distinct ? 1 : 2) && !stop; pass++)
             {
-                for (var a = 0; a < n; a++)
+                for (var a = 0; a < n && !stop; a++)
                 {
-                    for (var b = a + 1; b < n && !OutOfBudget; b++)
+                    for (var b = a + 1; b < n && !stop; b++)
                     {
                         var same = pools[order[a]].Pf.Address.SameAdapterAs(pools[order[b]].Pf.Address);
                         if (same != (pass == 1))
                             continue;
-                        pairs++;
-                        _steps++;
+                        if (!_ctx.TakeChoice(first: pairs++ == 0))
+                        {
+                            stop = true;
+                            break;
+                        }
                         Take(pools[order[a]], free[a], port, needNetDev);
                         Take(pools[order[b]], free[b], port, needNetDev);
                         if (Place(k + 1))
@@ -179,9 +187,8 @@ internal static class VfAllocator
             }
             if (n == 0)
                 Miss ??= new Rejection(RejectionCode.NoFreePf, $"no wholly free PF on {port.Physnet} (port {port.Name})");
-            for (var c = 0; c < n && !OutOfBudget; c++)
+            for (var c = 0; c < n && _ctx.TakeChoice(first: c == 0); c++)
             {
-                _steps++;
                 var pool = pools[order[c]];
                 _pfTaken[order[c]] = true;
                 pfs.Add(new PfAssignment(port.Name, port.Physnet!, pool.Pf.Address, pool.Pf.NetDev, pool.Cell));
@@ -292,11 +299,5 @@ internal static class VfAllocator
                 return la;
         }
         return freeA != freeB ? freeA > freeB : pools[a].Pf.Address < pools[b].Pf.Address;
-    }
-
-    private static class Rejections
-    {
-        /// <summary>A try that is not the last word (every HA port on distinct adapters did not fit): never shown.</summary>
-        public static readonly Rejection Unexplained = new(RejectionCode.NoFreeVf, "");
     }
 }

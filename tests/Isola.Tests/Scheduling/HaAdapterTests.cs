@@ -104,6 +104,23 @@ public class HaAdapterTests
     }
 
     [Fact]
+    public void Many_bonds_that_cannot_all_fit_are_turned_down_within_the_search_budget()
+    {
+        // One PF with 60 free VFs and nine with one each: 69 VFs for ten bonds (20 legs), yet every
+        // bond needs a leg off the big PF, so at most nine fit. Trying every way of pairing them would
+        // take longer than anyone waits; the walk stops at the request's budget and names the first dead end.
+        var host = new HostBuilder("h1").Cores(16).Pages1G(8).Nic(0, "physnet2", 60);
+        for (var i = 0; i < 9; i++)
+            host.Nic(0, "physnet2", 1);
+        var (fleet, placer) = Fleet(host);
+        var bonds = Enumerable.Range(0, 10).Select(i => Ha($"b{i}")).ToArray();
+        var result = placer.Place(Request("vm", Dedicated(1, 1024), bonds));
+        Assert.Equal(RejectionCode.HaDistinctPfs, Assert.Single(result.Rejections).Code);
+        Assert.True(placer.Place(Request("vm", Dedicated(1, 1024), bonds[..9])).Succeeded);
+        Assert.Equal(1, fleet.Hosts[0].Generation);
+    }
+
+    [Fact]
     public void A_port_without_ha_cannot_demand_distinct_adapters()
     {
         var e = Assert.Throws<RequestValidationException>(() => Request("vm", Dedicated(1), Direct("p") with { HaDistinctAdapters = true }));
