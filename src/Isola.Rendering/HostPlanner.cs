@@ -18,6 +18,8 @@ public static class HostPlanner
     {
         var errors = new List<RequestError>();
         var placement = input.Placement;
+        for (var i = 0; i < input.Ports.Count; i++)
+            errors.AddRange(PortRules.Check(input.Ports[i], $"ports[{i}]."));
         foreach (var port in input.Ports.Where(p => p.VnicType != VnicType.Normal))
         {
             if (placement.Vfs.All(v => v.Port != port.Name) && placement.Pfs.All(p => p.Port != port.Name) && port.VnicType != VnicType.Vdpa)
@@ -58,25 +60,8 @@ public static class HostPlanner
                 errors.Add(new RequestError(field, $"PF {vf.Pf} is not a network PF of {input.Host.Hostname}"));
                 continue;
             }
-            var quirks = DriverQuirks.For(pf.Driver);
-            if (port.Vlan is < 0 or > 4094)
-                errors.Add(new RequestError($"{field}.vlan", "must be 0-4094"));
-            if (port.VlanQos is < 0 or > 7)
-                errors.Add(new RequestError($"{field}.vlanQos", "must be 0-7 (802.1p priority)"));
-            if (port.VlanProtocol is not ("802.1Q" or "802.1ad"))
-                errors.Add(new RequestError($"{field}.vlanProtocol", "must be 802.1Q or 802.1ad"));
-            else if (port.VlanProtocol == "802.1ad" && !quirks.VlanProtocol8021ad)
-                errors.Add(new RequestError($"{field}.vlanProtocol", $"{quirks.Driver} VFs take only 802.1Q port VLANs"));
-            if (port.MaxTxRateMbps < 0 || port.MinTxRateMbps < 0)
-                errors.Add(new RequestError($"{field}.maxTxRateMbps", "rates are never negative"));
-            if (port.LinkState != VfLinkState.Auto && !quirks.LinkState)
-                errors.Add(new RequestError($"{field}.linkState", $"{quirks.Driver} VFs have no settable link state (they follow the PF)"));
-            if (port.Ha && !port.SpoofCheck)
-                errors.Add(new RequestError($"{field}.spoofCheck", "an HA bond keeps spoof check on: both VFs carry the port's one MAC"));
-            if (port.MinTxRateMbps > 0 && !quirks.MinTxRate)
-                errors.Add(new RequestError($"{field}.minTxRateMbps", $"{quirks.Driver} cannot guarantee a VF a minimum rate"));
-            if (port.MaxTxRateMbps > 0 && port.MinTxRateMbps > port.MaxTxRateMbps)
-                errors.Add(new RequestError($"{field}.minTxRateMbps", "must not exceed maxTxRateMbps"));
+            // The scheduler gives a port only VFs whose PF driver can do what it needs; this is the last defence.
+            errors.AddRange(PortRules.CheckDriver(port, VfDriverCapabilities.For(pf.Driver), field + "."));
             var desired = new VfState(port.Mac, port.Vlan ?? 0, port.VlanQos, port.VlanProtocol, port.SpoofCheck, port.Trust,
                 port.LinkState, port.MaxTxRateMbps, port.MinTxRateMbps);
             result.Add(new VfSettings(port.Name, pf.NetDev, pf.Driver, vf.Pf, vf.Vf, vf.VfIndex, desired));

@@ -22,6 +22,7 @@ public enum BondMode
 /// <param name="Queues">virtio queue pairs (normal ports); default: the vCPU count, at most 8.</param>
 /// <param name="PortId">The port's UUID: OVS iface-id for normal ports.</param>
 /// <param name="Addresses">Static addresses (CIDR); empty: DHCP.</param>
+/// <param name="HaDistinctAdapters">An HA port whose legs must be on two different adapters (placement fails rather than take one card's two ports).</param>
 public sealed record PortSpec(
     string Name,
     VnicType VnicType,
@@ -45,7 +46,11 @@ public sealed record PortSpec(
     IReadOnlyList<string>? Addresses = null,
     string? Gateway = null,
     IReadOnlyList<string>? DnsServers = null,
-    string? VdpaDevice = null)
+    string? VdpaDevice = null,
+    bool HaDistinctAdapters = false)
 {
-    public static PortSpec From(PortRequest port) => new(port.Name, port.VnicType, port.Mac, port.Ha, port.Physnet);
+    public static PortSpec From(PortRequest port) => new(port.Name, port.VnicType, port.Mac, port.Ha, port.Physnet, HaDistinctAdapters: port.HaDistinctAdapters);
+
+    /// <summary>The port as placement sees it: the one place a port becomes a placement request, with what its VFs need of their PF driver.</summary>
+    public PortRequest ToRequest() => new(Name, VnicType, Physnet, Ha, Mac, PortRules.NeedsOf(this), HaDistinctAdapters);
 }

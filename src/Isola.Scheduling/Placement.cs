@@ -22,6 +22,13 @@ public sealed record CellPlacement(
 /// <summary>A VF given to a port. Both VFs of an HA port carry the port's MAC.</summary>
 public sealed record VfAssignment(string Port, string Physnet, PciAddress Pf, string? PfNetDev, int? HostCell, PciAddress Vf, int VfIndex, string Mac);
 
+/// <summary>How the two legs of an HA port sit: on two adapters, or on two ports of one adapter (which share its failure).</summary>
+public enum HaLegs
+{
+    DistinctAdapters,
+    SameAdapter,
+}
+
 /// <summary>A whole PF given to a direct-physical port.</summary>
 public sealed record PfAssignment(string Port, string Physnet, PciAddress Pf, string? NetDev, int? HostCell);
 
@@ -52,6 +59,13 @@ public sealed record Placement(
     string? Group,
     double Score)
 {
+    /// <summary>How the legs of HA port <paramref name="port"/> sit; null for a port that did not get two VFs.</summary>
+    public HaLegs? HaLegsOf(string port)
+    {
+        var legs = Vfs.Where(v => v.Port == port).Take(3).ToList();
+        return legs.Count != 2 ? null : legs[0].Pf.SameAdapterAs(legs[1].Pf) ? HaLegs.SameAdapter : HaLegs.DistinctAdapters;
+    }
+
     [System.Text.Json.Serialization.JsonIgnore]
     public IEnumerable<int> AllPinned =>
         (Cells ?? []).SelectMany(c => c.Pins.Select(p => p.Pcpu).Concat(c.ReservedSiblings)).Concat(EmulatorPins).Concat(EmulatorReserved);

@@ -26,12 +26,13 @@ internal static class PortCommands
         [
             Column.Of("id"), Column.Of("name"), Column.Of("project"), Column.Of("network"), Column.Of("mac"), Column.Of("status"), Column.Of("server"),
             fixedIps, qosPolicy, groups, Column.Of("portSecurityEnabled"),
-            Column.At("vnicType", "spec", "vnicType"), Column.At("ha", "spec", "ha"), Column.At("bondMode", "spec", "bondMode"),
+            Column.At("vnicType", "spec", "vnicType"), Column.At("ha", "spec", "ha"), Column.At("haDistinctAdapters", "spec", "haDistinctAdapters"),
+            Column.At("bondMode", "spec", "bondMode"),
             Column.At("physnet", "spec", "physnet"), Column.At("vlan", "spec", "vlan"), Column.At("vlanQos", "spec", "vlanQos"),
             Column.At("spoofCheck", "spec", "spoofCheck"), Column.At("trust", "spec", "trust"),
             Column.At("maxTxRateMbps", "spec", "maxTxRateMbps"), Column.At("minTxRateMbps", "spec", "minTxRateMbps"), Column.At("mtu", "spec", "mtu"),
             Column.At("addresses", "spec", "addresses"), Column.At("gateway", "spec", "gateway"), Column.At("dnsServers", "spec", "dnsServers"),
-            Column.Of("binding", Binding),
+            Column.Of("binding", Binding), Column.At("haLegs", "binding", "haLegs"),
         ];
         return (list, fields);
     }
@@ -80,6 +81,7 @@ internal static class PortCommands
         var network = new Option<string>("--network") { Description = "The network's name or id", Required = true };
         var vnic = new Option<string?>("--vnic-type") { Description = "normal (default), direct, direct-physical, macvtap or vdpa" };
         var ha = new Option<bool>("--ha") { Description = "Two VFs on different PFs, bonded in the guest (direct only)" };
+        var distinct = new Option<bool>("--ha-distinct-adapters") { Description = "The two VFs on two different adapters, never two ports of one card (fail rather than fall back)" };
         var mac = new Option<string?>("--mac") { Description = "A unicast MAC (default: a generated fa:16:3e:...)" };
         var qos = new Option<int?>("--vlan-qos") { Description = "802.1p priority 0-7" };
         var spoof = new Option<string?>("--spoof-check") { Description = "on (default) or off" };
@@ -101,7 +103,7 @@ internal static class PortCommands
         var verb = ClientCommand.Create("create", "Create a port", console, fields);
         verb.Command.Arguments.Add(name);
         foreach (var option in new Option[]
-                 { network, vnic, ha, mac, qos, spoof, trust, maxRate, minRate, bond, addresses, gateway, fixedIps, noFixedIp, qosPolicy, groups, noGroups, noPortSecurity, project })
+                 { network, vnic, ha, distinct, mac, qos, spoof, trust, maxRate, minRate, bond, addresses, gateway, fixedIps, noFixedIp, qosPolicy, groups, noGroups, noPortSecurity, project })
             verb.Command.Options.Add(option);
         verb.Command.Validators.Add(result =>
         {
@@ -127,6 +129,7 @@ internal static class PortCommands
             var body = new JsonObject { ["name"] = parse.GetValue(name), ["network"] = parse.GetValue(network) }
                 .With("vnicType", parse.GetValue(vnic))
                 .With("ha", parse.GetValue(ha) ? true : null)
+                .With("haDistinctAdapters", parse.GetValue(distinct) ? true : null)
                 .With("mac", parse.GetValue(mac))
                 .With("vlanQos", parse.GetValue(qos))
                 .With("spoofCheck", parse.GetValue(spoof) is { } s ? s == "on" : null)

@@ -55,6 +55,8 @@ internal sealed class RequestFile
         public string VnicType { get; set; } = "normal";
         public string? Physnet { get; set; }
         public bool Ha { get; set; }
+        /// <summary>The HA legs must be on two adapters (no fallback to one card's two ports).</summary>
+        public bool HaDistinctAdapters { get; set; }
         public string? Mac { get; set; }
         // What the host plan needs beyond placement.
         public int? Vlan { get; set; }
@@ -137,7 +139,7 @@ internal sealed class RequestFile
                     ? entry.Name.Replace("{n}", n.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
                     : entry.Count > 1 ? $"{entry.Name}-{n}" : entry.Name;
                 var specs = entry.Ports.Select((p, i) => Spec(p, $"{field}.ports[{i}]", i, macs)).ToList();
-                var ports = specs.Select(p => new PortRequest(p.Name, p.VnicType, p.Physnet, p.Ha, p.Mac)).ToList();
+                var ports = specs.Select(p => p.ToRequest()).ToList();
                 PlacementRequest request;
                 try
                 {
@@ -188,5 +190,6 @@ internal sealed class RequestFile
         p.Addresses,
         p.Gateway,
         p.DnsServers,
-        p.VdpaDevice);
+        p.VdpaDevice,
+        p.HaDistinctAdapters);
 }

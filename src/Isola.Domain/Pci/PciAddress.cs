@@ -8,6 +8,12 @@ public readonly record struct PciAddress(int Domain, int Bus, int Device, int Fu
     /// <summary>The PCIe routing ID (bus, device, function) that SR-IOV offsets and strides count in.</summary>
     public int RoutingId => (Bus << 8) | (Device << 3) | Function;
 
+    /// <summary>
+    /// Whether both are functions of one PCI device (same domain:bus:device): the ports of one
+    /// multi-port adapter, which share its failure (0000:3b:00.0 and 0000:3b:00.1 are one card).
+    /// </summary>
+    public bool SameAdapterAs(PciAddress other) => Domain == other.Domain && Bus == other.Bus && Device == other.Device;
+
     public static PciAddress FromRoutingId(int domain, int routingId) =>
         new(domain, (routingId >> 8) & 0xff, (routingId >> 3) & 0x1f, routingId & 0x7);
 

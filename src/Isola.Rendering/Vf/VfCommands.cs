@@ -20,7 +20,7 @@ public static class VfCommands
             SpoofCheck(s.PfNetDev, s.VfIndex, s.Desired.SpoofCheck),
             Trust(s.PfNetDev, s.VfIndex, s.Desired.Trust),
         };
-        if (DriverQuirks.For(s.Driver).LinkState)
+        if (VfDriverCapabilities.For(s.Driver).Can(VfNeeds.LinkState))
             commands.Add(LinkState(s.PfNetDev, s.VfIndex, s.Desired.LinkState));
         commands.Add(Rates(s.PfNetDev, s.VfIndex, s.Desired.MaxTxRateMbps, s.Desired.MinTxRateMbps));
         return commands;
@@ -49,7 +49,7 @@ public static class VfCommands
     public static IReadOnlyList<string> LinkState(string pf, int vf, VfLinkState state) =>
         ["ip", "link", "set", "dev", pf, "vf", Num(vf), "state", state.ToString().ToLowerInvariant()];
 
-    /// <summary>Equivalent to: <c>ip link set dev $pf vf $vf max_tx_rate $max min_tx_rate $min</c> — both always, see <see cref="DriverQuirks"/>.</summary>
+    /// <summary>Equivalent to: <c>ip link set dev $pf vf $vf max_tx_rate $max min_tx_rate $min</c> — both always, see <see cref="VfDriverCapabilities"/>.</summary>
     public static IReadOnlyList<string> Rates(string pf, int vf, int maxMbps, int minMbps) =>
         ["ip", "link", "set", "dev", pf, "vf", Num(vf), "max_tx_rate", Num(maxMbps), "min_tx_rate", Num(minMbps)];
 

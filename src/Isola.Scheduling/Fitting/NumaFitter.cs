@@ -39,7 +39,15 @@ public static class NumaFitter
         Span<int> all = stackalloc int[host.Cells.Length];
         for (var i = 0; i < all.Length; i++)
             all[i] = host.Cells[i].Id;
-        var rejection = VfAllocator.TryAllocate(host, ctx, all, vfs, pfs, out var share);
+        // Every bond on two adapters if that fits, else one card's two ports where a bond must.
+        var share = 1.0;
+        var rejection = ctx.PrefersDistinctAdapters ? VfAllocator.TryAllocate(host, ctx, all, vfs, pfs, out share, everyHaDistinct: true) : VfAllocator.NotTheLastWord;
+        if (rejection is not null)
+        {
+            vfs.Clear();
+            pfs.Clear();
+            rejection = VfAllocator.TryAllocate(host, ctx, all, vfs, pfs, out share);
+        }
         return rejection is not null ? rejection : new HostFit(null, [], [], ctx.FloatingVcpus, charges, vfs, pfs, share);
     }
 
@@ -74,11 +82,16 @@ public static class NumaFitter
         var vfs = new List<VfAssignment>();
         var pfs = new List<PfAssignment>();
         var triedSets = new HashSet<int>();
-        if (Search(0))
-            return Build(host, ctx, guest, assignment, pages, vfs, pfs, share);
+        // First a cell choice with every bond on two adapters, then one that takes one card's two ports where a bond must.
+        for (var pass = ctx.PrefersDistinctAdapters ? 0 : 1; pass < 2; pass++)
+        {
+            triedSets.Clear();
+            if (Search(0, everyHaDistinct: pass == 0))
+                return Build(host, ctx, guest, assignment, pages, vfs, pfs, share);
+        }
         return vfMiss ?? new Rejection(RejectionCode.NumaFit, $"each guest cell fits some host cell, but no {guest.Count} distinct host cells hold them all");
 
-        bool Search(int i)
+        bool Search(int i, bool everyHaDistinct)
         {
             if (i == guest.Count)
             {
@@ -91,8 +104,9 @@ public static class NumaFitter
                 vfs.Clear();
                 pfs.Clear();
                 var hostCells = assignment.Select(c => cells[c].Id).ToArray();
-                var miss = VfAllocator.TryAllocate(host, ctx, hostCells, vfs, pfs, out share);
-                vfMiss ??= miss;
+                var miss = VfAllocator.TryAllocate(host, ctx, hostCells, vfs, pfs, out share, everyHaDistinct);
+                if (!everyHaDistinct)
+                    vfMiss ??= miss;
                 return miss is null;
             }
             foreach (var c in order)
@@ -101,7 +115,7 @@ public static class NumaFitter
                     continue;
                 used[c] = true;
                 assignment[i] = c;
-                if (Search(i + 1))
+                if (Search(i + 1, everyHaDistinct))
                     return true;
                 used[c] = false;
             }
@@ -210,7 +224,10 @@ public static class NumaFitter
         return false;
     }
 
-    /// <summary>One guest cell: the first host cell, in preference order, that fits with its VFs.</summary>
+    /// <summary>
+    /// One guest cell: the first host cell, in preference order, that fits with its VFs — with every
+    /// bond on two adapters if some cell allows that, else with one card's two ports where a bond must.
+    /// </summary>
     private static FitResult FitOneCell(HostState host, RequestContext ctx, IReadOnlyList<GuestCell> guest)
     {
         var order = PreferredCellOrder(host, ctx);
@@ -219,29 +236,44 @@ public static class NumaFitter
         List<VfAssignment>? vfs = null;
         List<PfAssignment>? pfs = null;
         Span<int> chosen = stackalloc int[1];
-        foreach (var c in order)
+        // Page size per host cell: -1 until worked out, 0 when the guest cell does not fit there.
+        Span<long> sizes = stackalloc long[host.Cells.Length];
+        sizes.Fill(-1);
+        for (var pass = ctx.PrefersDistinctAdapters ? 0 : 1; pass < 2; pass++)
         {
-            var (size, miss) = CellFit(host, host.Cells[c], ctx, 0, guest[0]);
-            if (size == 0)
+            foreach (var c in order)
             {
-                cpuOrMemory ??= miss;
-                continue;
+                // Pass 0 asks the VFs first: most cells fail it at once (one card there), before their CPUs are looked at.
+                if (sizes[c] == 0 || (pass == 1 && !Fits(c, sizes, ref cpuOrMemory)))
+                    continue;
+                vfs ??= [];
+                pfs ??= [];
+                vfs.Clear();
+                pfs.Clear();
+                chosen[0] = host.Cells[c].Id;
+                var vfRejection = VfAllocator.TryAllocate(host, ctx, chosen, vfs, pfs, out var share, everyHaDistinct: pass == 0);
+                if (vfRejection is null && (pass == 1 || Fits(c, sizes, ref cpuOrMemory)))
+                {
+                    var pages = new long[1, host.Cells.Length];
+                    pages[0, c] = sizes[c];
+                    return Build(host, ctx, guest, [c], pages, vfs, pfs, share);
+                }
+                if (pass == 1)
+                    vfMiss ??= vfRejection;
             }
-            vfs ??= [];
-            pfs ??= [];
-            vfs.Clear();
-            pfs.Clear();
-            chosen[0] = host.Cells[c].Id;
-            var vfRejection = VfAllocator.TryAllocate(host, ctx, chosen, vfs, pfs, out var share);
-            if (vfRejection is null)
-            {
-                var pages = new long[1, host.Cells.Length];
-                pages[0, c] = size;
-                return Build(host, ctx, guest, [c], pages, vfs, pfs, share);
-            }
-            vfMiss ??= vfRejection;
         }
         return vfMiss ?? cpuOrMemory!;
+
+        bool Fits(int c, Span<long> sizes, ref Rejection? cpuOrMemory)
+        {
+            if (sizes[c] < 0)
+            {
+                var (size, miss) = CellFit(host, host.Cells[c], ctx, 0, guest[0]);
+                sizes[c] = size;
+                cpuOrMemory ??= miss;
+            }
+            return sizes[c] > 0;
+        }
     }
 
     private static HostFit Build(HostState host, RequestContext ctx, IReadOnlyList<GuestCell> guest, int[] assignment, long[,] pages,

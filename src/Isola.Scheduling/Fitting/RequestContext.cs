@@ -16,10 +16,14 @@ public sealed class RequestContext
         FloatingVcpus = compute.SharedVcpus;
         FloatingMemMiB = Cells is null ? compute.RamMiB : 0;
         UsesSmallPages = Cells is null || compute.PageSize.Kind is PageSizeKind.Default or PageSizeKind.Small;
-        // The most constrained first: whole PFs, then macvtap (only VFs with a host netdev), then HA
-        // bonds (two distinct PFs), then single VFs (any VF).
+        // The most constrained first: whole PFs, then ports that need more of the PF driver, then
+        // macvtap (only VFs with a host netdev), then HA bonds (two distinct adapters, two distinct
+        // PFs), then single VFs (any VF). The order is the allocator's first try, not its only one.
         DevicePorts = request.Ports.Where(p => p.NeedsDevice)
-            .OrderBy(p => p.VnicType switch { VnicType.DirectPhysical => 0, VnicType.Macvtap => 1, _ => p.Ha ? 2 : 3 }).ToArray();
+            .OrderBy(p => p.VnicType == VnicType.DirectPhysical ? 0 : 1)
+            .ThenByDescending(p => System.Numerics.BitOperations.PopCount((uint)p.Needs))
+            .ThenBy(p => p.VnicType == VnicType.Macvtap ? 0 : !p.Ha ? 3 : p.HaDistinctAdapters ? 1 : 2).ToArray();
+        PrefersDistinctAdapters = DevicePorts.Any(p => p.Ha && !p.HaDistinctAdapters);
         VfDemand = DevicePorts.GroupBy(p => p.Physnet!).ToDictionary(g => g.Key, g => g.Sum(p => p.VfCount), StringComparer.Ordinal);
         TotalVfs = VfDemand.Values.Sum();
         MacvtapPhysnets = DevicePorts.Where(p => p.VnicType == VnicType.Macvtap).Select(p => p.Physnet!).ToHashSet(StringComparer.Ordinal);
@@ -50,6 +54,19 @@ public sealed class RequestContext
     public PortRequest[] DevicePorts { get; }
 
     public int TotalVfs { get; }
+
+    /// <summary>Choices the VF allocator may still try for this request, over all hosts (<see cref="VfAllocator.SearchBudget"/>).</summary>
+    internal int ChoicesLeft { get; private set; } = VfAllocator.SearchBudget;
+
+    /// <summary>Counts one choice against the request's budget: a first choice is always allowed, another only while the budget lasts.</summary>
+    internal bool TakeChoice(bool first)
+    {
+        ChoicesLeft--;
+        return first || ChoicesLeft >= 0;
+    }
+
+    /// <summary>An HA port would rather have its legs on two adapters but takes one card's two ports if it must.</summary>
+    public bool PrefersDistinctAdapters { get; }
 
     /// <summary>Physnets on which the request has macvtap ports (they need VFs with a host netdev).</summary>
     public IReadOnlySet<string> MacvtapPhysnets { get; }

@@ -20,6 +20,7 @@ public sealed class VfPool
         _used = new bool[vfs.Count];
         Free = vfs.Count;
         FreeWithNetDev = vfs.Count(v => v.NetDev is not null);
+        DriverSupports = VfDriverCapabilities.For(pf.Driver).Supports;
     }
 
     public int Id { get; }
@@ -27,6 +28,12 @@ public sealed class VfPool
     public PhysicalFunction Pf { get; }
 
     public string Physnet { get; }
+
+    /// <summary>What the PF driver lets its VFs do (<see cref="VfDriverCapabilities"/>).</summary>
+    public VfNeeds DriverSupports { get; }
+
+    /// <summary>Whether its VFs can meet <paramref name="needs"/>.</summary>
+    public bool Serves(VfNeeds needs) => (needs & ~DriverSupports) == 0;
 
     /// <summary>The PF's NUMA cell; null when the kernel does not know it.</summary>
     public int? Cell => Pf.NumaNode;

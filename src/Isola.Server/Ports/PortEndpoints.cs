@@ -17,7 +17,7 @@ public sealed record CreatePort(
     string? Name, string? Network, string? VnicType, bool Ha = false, string? Mac = null, int VlanQos = 0, bool? SpoofCheck = null, bool Trust = false,
     int? MaxTxRateMbps = null, int? MinTxRateMbps = null, string? BondMode = null, IReadOnlyList<string>? Addresses = null, string? Gateway = null,
     IReadOnlyList<FixedIpBody>? FixedIps = null, string? QosPolicy = null, IReadOnlyList<string>? SecurityGroups = null, bool PortSecurityEnabled = true,
-    string? Project = null);
+    string? Project = null, bool HaDistinctAdapters = false);
 
 /// <summary>
 /// /v1/ports. SR-IOV vnic types only on flat and vlan networks; HA only for direct ports; MACs
@@ -95,7 +95,7 @@ internal static partial class PortEndpoints
             var spec = new PortSpec(body.Name!, vnic.Value, mac ?? NewMac(), body.Ha, sriov ? network.Physnet : null,
                 network.Type == "vlan" ? (int?)network.Segment : null, body.VlanQos, "802.1Q", body.SpoofCheck ?? body.PortSecurityEnabled, body.Trust,
                 Isola.Domain.Pci.VfLinkState.Auto, qos.MaxTxRateMbps, qos.MinTxRateMbps, bond!.Value, Mtu: network.Mtu, Addresses: Canonical(body.Addresses),
-                Gateway: body.Gateway is null ? null : Canonical([body.Gateway])![0]);
+                Gateway: body.Gateway is null ? null : Canonical([body.Gateway])![0], HaDistinctAdapters: body.HaDistinctAdapters);
             var port = new PortRecord(ResourceStore.NewId(), project, network.Id, spec.Name, spec.Mac, "DOWN", null, Json(spec), null);
             var result = await store.CreatePortAsync(port, options, allocated =>
             {

@@ -150,7 +150,7 @@ internal static class ServerEndpoints
         PlacementRequest request;
         try
         {
-            request = PlacementRequest.Create(body.Name!, flavor, specs.Select(s => new PortRequest(s.Name, s.VnicType, s.Physnet, s.Ha, s.Mac)).ToList(),
+            request = PlacementRequest.Create(body.Name!, flavor, specs.Select(s => s.ToRequest()).ToList(),
                 group: group?.Id, availabilityZone: body.AvailabilityZone);
         }
         catch (RequestValidationException e)
@@ -205,12 +205,13 @@ internal static class ServerEndpoints
         return await store.ServerAsync(caller.ProjectScope, id) ?? throw ApiException.NotFound("server", id);
     }
 
-    /// <summary>A port's binding: the host and the devices it got.</summary>
+    /// <summary>A port's binding: the host and the devices it got; for an HA port, whether its legs are on distinct adapters.</summary>
     private static string Binding(Placement p, string port) => JsonSerializer.Serialize(new
     {
         host = p.Host,
         vfs = p.Vfs.Where(v => v.Port == port).Select(v => new { pf = v.Pf.ToString(), pfNetDev = v.PfNetDev, vf = v.Vf.ToString(), v.VfIndex }),
         pf = p.Pfs.FirstOrDefault(x => x.Port == port)?.Pf.ToString(),
+        haLegs = p.HaLegsOf(port),
     }, IsolaJson.Compact);
 
     /// <param name="hostStatus">Its host as Nova's host_status says it (UP, DOWN, UNKNOWN, MAINTENANCE); not given on create.</param>

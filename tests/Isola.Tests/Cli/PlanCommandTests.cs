@@ -91,6 +91,29 @@ public class PlanCommandTests
     }
 
     [Fact]
+    public async Task A_planned_port_goes_only_where_its_pf_driver_can_do_what_it_asks()
+    {
+        using var dir = new TempDir();
+        File.WriteAllText(dir.Sub("r.yaml"), """
+            flavors:
+              - { name: f, vcpus: 2, ram: 2048, extraSpecs: { "hw:cpu_policy": dedicated, "hw:mem_page_size": 1GB } }
+              - { name: g, vcpus: 2, ram: 2048, extraSpecs: { "hw:cpu_policy": dedicated, "hw:mem_page_size": 1GB, "hw:pci_numa_affinity_policy": preferred } }
+            servers:
+              - { name: rate, flavor: f, ports: [ { name: p, vnicType: direct, physnet: physnet2, minTxRateMbps: 500 } ] }
+              - { name: strict, flavor: g, ports: [ { name: b, vnicType: direct, physnet: physnet2, ha: true, haDistinctAdapters: true } ] }
+            """);
+        var (exit, output, _) = await CliRunner.Run("plan", "--fleet", "x710-2s:1,cx5-2s-smt:1", "--requests", dir.Sub("r.yaml"), "-f", "json");
+        Assert.Equal(ExitCodes.Ok, exit);
+        using var doc = JsonDocument.Parse(output);
+        var placements = doc.RootElement.GetProperty("placements").EnumerateArray().ToDictionary(p => p.GetProperty("server").GetString()!);
+        // The guaranteed rate needs mlx5 (the cx5 host); the strict bond two cards: the x710 host's two sockets' cards (policy preferred).
+        Assert.StartsWith("game-cx5", placements["rate"].GetProperty("host").GetString(), StringComparison.Ordinal);
+        Assert.StartsWith("nfv-x710", placements["strict"].GetProperty("host").GetString(), StringComparison.Ordinal);
+        var pfs = placements["strict"].GetProperty("vfs").EnumerateArray().Select(v => v.GetProperty("pf").GetString()![..10]).ToList();
+        Assert.Equal(2, pfs.Distinct().Count());
+    }
+
+    [Fact]
     public async Task Capacity_counts_how_many_more_fit_and_why_it_stops()
     {
         var (exit, output, _) = await CliRunner.Run("capacity", "--fleet", "x710-2s:10",

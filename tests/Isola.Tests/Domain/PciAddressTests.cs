@@ -24,6 +24,18 @@ public class PciAddressTests
         }
     }
 
+    [Theory]
+    [InlineData("0000:3b:00.0", "0000:3b:00.1", true)]
+    [InlineData("0000:3b:00.0", "0000:3b:00.0", true)]
+    [InlineData("0000:3b:00.0", "0000:3b:01.0", false)]
+    [InlineData("0000:3b:00.0", "0000:3c:00.0", false)]
+    [InlineData("0000:3b:00.0", "0001:3b:00.1", false)]
+    public void The_functions_of_one_device_are_one_adapter(string a, string b, bool same)
+    {
+        Assert.Equal(same, PciAddress.Parse(a).SameAdapterAs(PciAddress.Parse(b)));
+        Assert.Equal(same, PciAddress.Parse(b).SameAdapterAs(PciAddress.Parse(a)));
+    }
+
     [Fact]
     public void Sriov_offset_and_stride_count_in_routing_ids()
     {

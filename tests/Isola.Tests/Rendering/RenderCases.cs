@@ -56,7 +56,7 @@ internal static class RenderCases
         var fleet = new FleetState();
         fleet.AddHost(Host());
         // vDPA devices are not placed (no host here has one); the port is rendered from its spec.
-        var placed = ports.Where(p => p.VnicType != VnicType.Vdpa).Select(p => new PortRequest(p.Name, p.VnicType, p.Physnet, p.Ha, p.Mac)).ToList();
+        var placed = ports.Where(p => p.VnicType != VnicType.Vdpa).Select(p => p.ToRequest()).ToList();
         var result = new Placer(fleet).Place(PlacementRequest.Create(name, flavor, placed));
         if (result.Placement is null)
             throw new InvalidOperationException($"{name}: {result.Explain()}");

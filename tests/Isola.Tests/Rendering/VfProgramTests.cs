@@ -52,10 +52,10 @@ public class VfProgramTests
     [InlineData("mlx5_core", true, true)]
     [InlineData("ice", true, true)]
     [InlineData("somenewdriver", true, true)]
-    public void Driver_quirks(string driver, bool minRate, bool qinq)
+    public void Driver_capabilities(string driver, bool minRate, bool qinq)
     {
-        var q = DriverQuirks.For(driver);
-        Assert.Equal((minRate, qinq), (q.MinTxRate, q.VlanProtocol8021ad));
+        var q = VfDriverCapabilities.For(driver);
+        Assert.Equal((minRate, qinq), (q.Can(VfNeeds.MinTxRate), q.Can(VfNeeds.VlanProtocol8021ad)));
     }
 
     [Fact]

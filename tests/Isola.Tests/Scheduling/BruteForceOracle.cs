@@ -1,4 +1,5 @@
 using Isola.Domain.Cpu;
+using Isola.Domain.Pci;
 using Isola.Scheduling.Requests;
 using Isola.Scheduling.State;
 
@@ -7,17 +8,20 @@ namespace Isola.Tests.Scheduling;
 /// <summary>
 /// Says whether a request fits a host by trying everything: every injective map of guest cells
 /// to host cells and every choice of pools for every VF. Written apart from the scheduler, from the
-/// rules alone, so the two can disagree.
+/// rules alone, so the two can disagree: a port's pools are those of its physnet the NUMA policy
+/// allows whose PF driver can do what it needs (the shared table); an HA port's two pools differ,
+/// and are on two adapters (PCI domain:bus:device) when it demands so.
 /// </summary>
 internal static class BruteForceOracle
 {
-    public static bool Fits(HostState host, PlacementRequest request)
+    /// <param name="everyHaDistinct">Whether it fits with every HA port's legs on two adapters, demanded or not.</param>
+    public static bool Fits(HostState host, PlacementRequest request, bool everyHaDistinct = false)
     {
         var c = request.Compute;
         if (c.SharedVcpus > host.SharedUnitsFree)
             return false;
         if (c.Cells is null)
-            return host.Cells.Sum(x => x.SmallFreeMiB) >= c.RamMiB && VfsFit(host, request, host.Cells.Select(x => x.Id).ToList(), anyCell: true);
+            return host.Cells.Sum(x => x.SmallFreeMiB) >= c.RamMiB && VfsFit(host, request, host.Cells.Select(x => x.Id).ToList(), anyCell: true, everyHaDistinct);
         var cells = c.Cells;
         if (cells.Count > host.Cells.Length)
             return false;
@@ -29,7 +33,7 @@ internal static class BruteForceOracle
                 var pins = cells[i].DedicatedVcpus.Count + (i == 0 ? c.EmulatorPcpus : 0);
                 ok = CpusFit(host, host.Cells[map[i]].Id, pins, c.ThreadPolicy) && MemoryFits(host.Cells[map[i]], c.PageSize, cells[i].MemMiB);
             }
-            if (ok && VfsFit(host, request, map.Select(m => host.Cells[m].Id).ToList(), anyCell: false))
+            if (ok && VfsFit(host, request, map.Select(m => host.Cells[m].Id).ToList(), anyCell: false, everyHaDistinct))
                 return true;
         }
         return false;
@@ -67,7 +71,7 @@ internal static class BruteForceOracle
         };
     }
 
-    private static bool VfsFit(HostState host, PlacementRequest request, List<int> guestCells, bool anyCell)
+    private static bool VfsFit(HostState host, PlacementRequest request, List<int> guestCells, bool anyCell, bool everyHaDistinct)
     {
         var policy = anyCell ? PciNumaAffinityPolicy.Preferred : request.Compute.PciPolicy;
         var sockets = guestCells.Select(id => host.Cell(id)!.Socket).ToHashSet();
@@ -88,7 +92,8 @@ internal static class BruteForceOracle
             if (k == ports.Count)
                 return true;
             var port = ports[k];
-            var pools = host.Pools.Where(p => p.Physnet == port.Physnet && Allowed(p)).ToList();
+            var pools = host.Pools.Where(p => p.Physnet == port.Physnet && Allowed(p) && VfDriverCapabilities.For(p.Pf.Driver).Can(port.Needs)).ToList();
+            var distinct = port.HaDistinctAdapters || everyHaDistinct;
             if (port.VnicType == VnicType.DirectPhysical)
             {
                 foreach (var p in pools.Where(p => p.WhollyFree && used[p.Id] == 0 && !whole[p.Id]))
@@ -116,7 +121,7 @@ internal static class BruteForceOracle
             }
             foreach (var a in pools.Where(Has))
             {
-                foreach (var b in pools.Where(b => b.Id > a.Id && Has(b)))
+                foreach (var b in pools.Where(b => b.Id > a.Id && Has(b) && !(distinct && OneCard(a, b))))
                 {
                     used[a.Id]++;
                     used[b.Id]++;
@@ -129,6 +134,9 @@ internal static class BruteForceOracle
             return false;
         }
     }
+
+    private static bool OneCard(VfPool a, VfPool b) =>
+        (a.Pf.Address.Domain, a.Pf.Address.Bus, a.Pf.Address.Device) == (b.Pf.Address.Domain, b.Pf.Address.Bus, b.Pf.Address.Device);
 
     private static IEnumerable<int[]> Permutations(List<int> items, int k)
     {

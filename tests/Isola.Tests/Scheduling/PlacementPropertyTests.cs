@@ -1,6 +1,7 @@
 using System.Text.Json;
 using FsCheck;
 using FsCheck.Fluent;
+using Isola.Domain.Pci;
 using Isola.Domain.Serialization;
 using Isola.Scheduling;
 using Isola.Scheduling.Pipeline;
@@ -48,6 +49,39 @@ public class PlacementPropertyTests
         Assert.True(fits > 100 && misses > 20, $"fits {fits}, misses {misses}");
     }
 
+    [Fact]
+    public void The_scenarios_exercise_driver_needs_and_adapters()
+    {
+        // Guards the properties above against scenarios that never reach the rules they check.
+        var seen = new Dictionary<string, int>();
+        void Saw(string what) => seen[what] = seen.GetValueOrDefault(what) + 1;
+        for (var seed = 0; seed < 300; seed++)
+        {
+            var s = new RandomScenario(seed);
+            var fleet = NewFleet(s);
+            var scheduler = new Scheduler(fleet);
+            foreach (var op in s.Operations.OfType<RandomScenario.Place>())
+            {
+                var result = scheduler.Schedule(op.Request);
+                foreach (var r in result.Rejections)
+                    Saw(r.Code.ToString());
+                if (result.Placement is not { } p)
+                    continue;
+                foreach (var port in op.Request.Ports)
+                {
+                    if (port.Needs != VfNeeds.None && p.Vfs.Any(v => v.Port == port.Name))
+                        Saw("placed with needs");
+                    if (p.HaLegsOf(port.Name) is { } legs)
+                        Saw(legs.ToString());
+                }
+                fleet.TryClaim(p, out _);
+            }
+        }
+        Assert.All(new[] { "placed with needs", nameof(HaLegs.DistinctAdapters), nameof(HaLegs.SameAdapter),
+                nameof(RejectionCode.VfDriverCapability), nameof(RejectionCode.HaDistinctAdapters) },
+            what => Assert.True(seen.GetValueOrDefault(what) >= 5, $"{what}: {seen.GetValueOrDefault(what)} ({string.Join(", ", seen)})"));
+    }
+
     private static FleetState NewFleet(RandomScenario s)
     {
         var fleet = new FleetState();
@@ -90,6 +124,12 @@ public class PlacementPropertyTests
             var p = result.Placement;
             Assert.True(oracle.Contains(p.Host), $"seed {s.Seed}: {request.Server} placed on {p.Host}, which the oracle says cannot take it");
             CheckPlacement(fleet.Host(p.Host)!, request, p, s.Seed);
+            // Two ports of one card only when no choice on the host puts every bond on two adapters.
+            if (BruteForceOracle.Fits(fleet.Host(p.Host)!, request, everyHaDistinct: true))
+            {
+                Assert.All(request.Ports.Where(x => x.Ha), port => Assert.True(p.HaLegsOf(port.Name) == HaLegs.DistinctAdapters,
+                    $"seed {s.Seed}: {request.Server} has bond {port.Name} on one adapter of {p.Host}, where every bond fits on two"));
+            }
             Assert.True(fleet.TryClaim(p, out var conflict), $"seed {s.Seed}: claim failed: {conflict}");
             live.Add(p);
             CheckFleet(fleet, live, s.Seed);
@@ -155,6 +195,9 @@ public class PlacementPropertyTests
             Assert.All(vfs, v => Assert.Equal(port.Physnet, v.Physnet));
             if (port.Ha)
                 Assert.NotEqual(vfs[0].Pf, vfs[1].Pf);
+            if (port.HaDistinctAdapters)
+                Assert.True(p.HaLegsOf(port.Name) == HaLegs.DistinctAdapters, why);
+            Assert.All(vfs, v => Assert.True(VfDriverCapabilities.For(host.Topology.Devices.Single(d => d.Address == v.Pf).Driver).Can(port.Needs), why));
             if (c.Cells is not null && c.PciPolicy == PciNumaAffinityPolicy.Required)
                 Assert.All(vfs, v => Assert.Contains(v.HostCell!.Value, p.Cells!.Select(x => x.HostCell)));
             if (c.Cells is not null && c.PciPolicy == PciNumaAffinityPolicy.Legacy)

@@ -1,3 +1,4 @@
+using Isola.Domain.Pci;
 using Isola.Domain.Topology;
 using Isola.Scheduling.Requests;
 
@@ -15,6 +16,8 @@ internal sealed class RandomScenario
         Operations = Enumerable.Range(0, random.Next(4, 16)).Select(i =>
             random.Next(5) == 0 ? (Operation)new Release(random.Next(1000)) : new Place(RandomRequest(random, $"vm{i}", groups))).ToList();
     }
+
+    private static readonly string[] Models = ["intel-82599es", "intel-82599es", "intel-x710", "intel-82576", "mellanox-cx5"];
 
     public int Seed { get; }
 
@@ -37,8 +40,10 @@ internal sealed class RandomScenario
             b.Pages1G(r.Next(1, 5), used: r.Next(0, 2));
         if (r.Next(3) == 0)
             b.Pages2M(512 * r.Next(1, 3));
+        // Mixed PF drivers: ixgbe and i40e (no guaranteed rate, no 802.1ad), igb (nor a link state), mlx5_core (all).
         for (var n = r.Next(0, 4); n > 0; n--)
-            b.Nic(r.Next(-1, sockets), r.Next(3) == 0 ? "physnet3" : "physnet2", r.Next(1, 4), ports: r.Next(1, 3), vfDriver: r.Next(4) == 0 ? "vfio-pci" : null);
+            b.Nic(r.Next(-1, sockets), r.Next(3) == 0 ? "physnet3" : "physnet2", r.Next(1, 4), ports: r.Next(1, 3), vfDriver: r.Next(4) == 0 ? "vfio-pci" : null,
+                model: Models[r.Next(Models.Length)]);
         return b.Build();
     }
 
@@ -69,12 +74,14 @@ internal sealed class RandomScenario
         {
             var physnet = r.Next(3) == 0 ? "physnet3" : "physnet2";
             var mac = $"fa:16:3e:{r.Next(256):x2}:{r.Next(256):x2}:{r.Next(256):x2}";
+            // Now and then a port that needs more of the PF driver (a guaranteed rate, 802.1ad, a link state).
+            var needs = r.Next(3) == 0 ? (VfNeeds)r.Next(1, 8) : VfNeeds.None;
             ports.Add(r.Next(7) switch
             {
                 0 => new PortRequest($"p{p}", VnicType.DirectPhysical, physnet, false, mac),
-                1 or 2 => new PortRequest($"p{p}", VnicType.Direct, physnet, true, mac),
-                3 => new PortRequest($"p{p}", VnicType.Macvtap, physnet, false, mac),
-                _ => new PortRequest($"p{p}", VnicType.Direct, physnet, false, mac),
+                1 or 2 => new PortRequest($"p{p}", VnicType.Direct, physnet, true, mac, needs, HaDistinctAdapters: r.Next(3) == 0),
+                3 => new PortRequest($"p{p}", VnicType.Macvtap, physnet, false, mac, needs),
+                _ => new PortRequest($"p{p}", VnicType.Direct, physnet, false, mac, needs),
             });
         }
         var group = r.Next(3) == 0 ? groups[r.Next(groups.Length)] : null;
