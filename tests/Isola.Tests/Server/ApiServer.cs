@@ -42,10 +42,13 @@ public sealed class ApiServer : IAsyncDisposable
         return client;
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>Stops the server and its background services (build timeouts, agent watch): none of them outlives its test's store.</summary>
+    public ValueTask DisposeAsync() => StopAsync(App);
+
+    private static async ValueTask StopAsync(WebApplication app)
     {
-        await App.StopAsync(); // ends long polls (ApplicationStopping) before the services go
-        await App.DisposeAsync();
+        await app.StopAsync(); // ends long polls (ApplicationStopping) before the services go
+        await app.DisposeAsync();
     }
 }
 
