@@ -163,7 +163,7 @@ public sealed class HostAgent(HostTopology inventory, ControllerClient controlle
                 qemu[plan.Server] = new QemuProcess(pid, driver.VhostWorkers(pid));
         }
         return new ActualHost(domains, vfs, msi, affinity, driver.ReadHostFile(IrqbalancePath),
-            dropIns.ToDictionary(f => f.Path, f => driver.ReadHostFile(f.Path)), qemu);
+            dropIns.ToDictionary(f => f.Path, f => driver.ReadHostFile(f.Path)), qemu, driver.DomainFiles());
     }
 
     private Task ApplyAsync(Step step, CancellationToken ct) => step switch
@@ -177,6 +177,7 @@ public sealed class HostAgent(HostTopology inventory, ControllerClient controlle
         Step.Undefine u => driver.UndefineAsync(u.Domain, ct),
         Step.ResetVf v => driver.ResetVfAsync(v.Vf.PfNetDev, v.Vf.VfIndex, v.Vf.Driver, ct),
         Step.Forget f => Do(() => applied.Forget(f.Id)),
+        Step.RemoveDomainXml x => Do(() => driver.RemoveDomainFile(x.Domain)),
         Step.SteerIrq s => Do(() =>
         {
             // The affinity before is on disk before it is changed: a crash right after still restores it.

@@ -181,14 +181,35 @@ public sealed class HostDriver(ICommandRunner runner, string root, string stateD
         return states;
     }
 
-    /// <summary>Defines (or redefines) a domain from its XML, kept under the agent's state directory.</summary>
+    private string DomainDirectory => Path.Join(stateDirectory, "domains");
+
+    /// <summary>Defines (or redefines) a domain from its XML, kept under the agent's state directory while the server is on the host.</summary>
     public async Task DefineAsync(string name, string xml, CancellationToken ct = default)
     {
-        var dir = Path.Join(stateDirectory, "domains");
-        Directory.CreateDirectory(dir);
-        var file = Path.Join(dir, name + ".xml");
+        Directory.CreateDirectory(DomainDirectory);
+        var file = Path.Join(DomainDirectory, name + ".xml");
         await File.WriteAllTextAsync(file, xml, ct);
         await Virsh(ct, "define", file);
+    }
+
+    /// <summary>The domains whose XML is kept under the state directory (<c>domains/NAME.xml</c>), by name.</summary>
+    public IReadOnlySet<string> DomainFiles() =>
+        Directory.Exists(DomainDirectory)
+            ? Directory.EnumerateFiles(DomainDirectory, "*.xml").Select(f => Path.GetFileNameWithoutExtension(f)).ToHashSet(StringComparer.Ordinal)
+            : new HashSet<string>(StringComparer.Ordinal);
+
+    /// <summary>Removes a domain's kept XML (nothing when it is not there).</summary>
+    public void RemoveDomainFile(string name)
+    {
+        var file = Path.Join(DomainDirectory, name + ".xml");
+        try
+        {
+            File.Delete(file);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DriverException($"removing {file}: {e.Message}");
+        }
     }
 
     public Task StartPausedAsync(string name, CancellationToken ct = default) => Virsh(ct, "start", "--paused", name);

@@ -31,9 +31,11 @@ public sealed record QemuProcess(int Pid, IReadOnlyList<VhostWorker> Vhost);
 /// <param name="MsiIrqs">The host IRQs each VF of interest has now (its msi_irqs).</param>
 /// <param name="IrqAffinity">smp_affinity_list of each IRQ of interest.</param>
 /// <param name="Qemu">The QEMU process of each started domain whose plan pins vhost workers, by domain name.</param>
+/// <param name="DomainFiles">The domains whose XML the agent keeps in its state directory (the file it defined them from), by name.</param>
 public sealed record ActualHost(IReadOnlyDictionary<string, string> Domains, IReadOnlyDictionary<(string Pf, int Vf), Isola.Domain.Pci.VfState> Vfs,
     IReadOnlyDictionary<Isola.Domain.Pci.PciAddress, IReadOnlyList<int>>? MsiIrqs = null, IReadOnlyDictionary<int, string>? IrqAffinity = null,
-    string? Irqbalance = null, IReadOnlyDictionary<string, string?>? HostFiles = null, IReadOnlyDictionary<string, QemuProcess>? Qemu = null);
+    string? Irqbalance = null, IReadOnlyDictionary<string, string?>? HostFiles = null, IReadOnlyDictionary<string, QemuProcess>? Qemu = null,
+    IReadOnlySet<string>? DomainFiles = null);
 
 /// <summary>The vhost workers the agent pinned in a domain's current QEMU process (a new process starts a new list).</summary>
 public sealed record PinnedVhost(int QemuPid, IReadOnlyList<int> Tids);

@@ -14,6 +14,8 @@ public abstract record Step(string Server)
     public sealed record Undefine(string Id, string Domain) : Step(Id);
     public sealed record ResetVf(string Id, VfSettings Vf) : Step(Id);
     public sealed record Forget(string Id) : Step(Id);
+    /// <summary>Removes the XML a domain was defined from (kept in the state directory while its server is on the host).</summary>
+    public sealed record RemoveDomainXml(string Id, string Domain) : Step(Id);
     /// <summary>Steers an IRQ; <see cref="Before"/> is its affinity now, kept to restore it.</summary>
     public sealed record SteerIrq(string Id, int Irq, string Cpus, string Before, string? Drift) : Step(Id);
     public sealed record RestoreIrq(string Id, int Irq, string Cpus) : Step(Id);
@@ -52,15 +54,17 @@ public static class Reconciler
             var state = actual.Domains.GetValueOrDefault(domain);
             if (state is null)
                 steps.Add(new Step.Define(server.Id, domain, plan.DomainXml));
-            if (state is null or "shut off")
+            var starts = (state is null or "shut off") && MayStart(server);
+            if (starts)
                 steps.Add(new Step.StartPaused(server.Id, domain));
             foreach (var vf in plan.Vfs)
             {
                 var now = actual.Vfs.GetValueOrDefault((vf.PfNetDev, vf.VfIndex));
-                if (now == vf.Desired && state is not (null or "shut off"))
+                // Programmed after every start (libvirt sets MAC and VLAN as it starts the domain); otherwise when it differs.
+                if (now == vf.Desired && !starts)
                     continue;
                 // Set before and not by this agent's hand since: drift, to be reported.
-                var drift = known && state is not (null or "shut off") && now is not null ? Describe(vf, now) : null;
+                var drift = known && !starts && now is not null ? Describe(vf, now) : null;
                 steps.Add(new Step.ProgramVf(server.Id, vf, drift));
             }
             if (plan.Irqs is { } irqs && state is "paused" or "running")
@@ -90,7 +94,7 @@ public static class Reconciler
                         moved ? $"vhost-{pid} task {worker.Tid} ({pin.Port} queue {pin.Queue}): on {worker.Cpus} (want {VhostPairing.Cpus(pin)})" : null));
                 }
             }
-            if (server.PowerState == "running" && state is not "running")
+            if (server.PowerState == "running" && (state is "paused" || starts))
                 steps.Add(new Step.Resume(server.Id, domain));
         }
         if (IrqbalanceFile(desired, actual) is { } file && file.Content != actual.Irqbalance)
@@ -118,10 +122,25 @@ public static class Reconciler
                 if (actual.IrqAffinity?.GetValueOrDefault(irq) is { } now && now != before)
                     steps.Add(new Step.RestoreIrq(gone.Id, irq, before));
             }
+            if (actual.DomainFiles?.Contains(gone.Domain) == true)
+                steps.Add(new Step.RemoveDomainXml(gone.Id, gone.Domain));
             steps.Add(new Step.Forget(gone.Id));
         }
+        // XML of domains no server here owns (earlier agents left it behind when a server went).
+        var owned = applied.Values.Select(a => a.Domain).Concat(desired.Servers.Select(s => s.Plan?.Server).OfType<string>()).ToHashSet(StringComparer.Ordinal);
+        foreach (var orphan in (actual.DomainFiles ?? new HashSet<string>()).Where(d => !owned.Contains(d)).Order(StringComparer.Ordinal))
+            steps.Add(new Step.RemoveDomainXml(orphan, orphan));
         return steps;
     }
+
+    /// <summary>
+    /// Whether the agent starts a server's domain that is not running: while it builds (the agent's own
+    /// define, start paused, resume), and when it is asked to run again (desired power state running,
+    /// not yet ACTIVE). Never when its desired power state is shutoff, and never for an ACTIVE server:
+    /// a domain found shut off then was stopped by its guest (or anyone but Isola), and stays so — the
+    /// report makes the server SHUTOFF.
+    /// </summary>
+    public static bool MayStart(DesiredServer server) => server.PowerState != "shutoff" && server.Status != "ACTIVE";
 
     /// <summary>
     /// The report after a cycle: each server's domain state, each port ACTIVE when its domain is

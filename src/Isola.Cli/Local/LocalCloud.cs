@@ -171,8 +171,12 @@ public sealed class LocalCloud : IAsyncDisposable
         {
             // an agent stopped while it waited to register
         }
-        await App.StopAsync();
-        await App.DisposeAsync();
-        _stop.Dispose();
+        finally
+        {
+            // The server stops even when an agent failed: its sweeps must not outlive the cloud.
+            await App.StopAsync();
+            await App.DisposeAsync();
+            _stop.Dispose();
+        }
     }
 }

@@ -62,9 +62,9 @@ public sealed class AgentWatch(LifecycleStore lifecycle, PlacementService placem
                 await Task.Delay(Every, time, stoppingToken);
                 await SweepAsync(stoppingToken);
             }
-            catch (OperationCanceledException)
+            catch (Exception) when (stoppingToken.IsCancellationRequested)
             {
-                return;
+                return; // stopping: whatever the pass in flight threw on the way out is no failure
             }
             catch (Exception e)
             {

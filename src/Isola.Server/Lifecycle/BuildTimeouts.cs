@@ -63,9 +63,9 @@ public sealed class BuildTimeouts(LifecycleStore lifecycle, ResourceStore resour
                 await Task.Delay(every, time, stoppingToken);
                 await SweepAsync(stoppingToken);
             }
-            catch (OperationCanceledException)
+            catch (Exception) when (stoppingToken.IsCancellationRequested)
             {
-                return;
+                return; // stopping: whatever the pass in flight threw on the way out is no failure
             }
             catch (Exception e)
             {

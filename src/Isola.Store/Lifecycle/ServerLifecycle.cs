@@ -9,6 +9,8 @@ public static class TaskState
     public const string Spawning = "spawning";
     /// <summary>Every port is ACTIVE: the desired power state is running; waiting for the agent to resume it.</summary>
     public const string Resuming = "resuming";
+    /// <summary>A SHUTOFF server asked to run again (desired power state running): waiting for the agent to start it.</summary>
+    public const string PoweringOn = "powering-on";
 }
 
 /// <summary>Power states: desired (what the server tells the agent) and reported (what libvirt says).</summary>
@@ -18,6 +20,7 @@ public static class PowerState
     public const string Running = "running";
     /// <summary>Reported only: the host has no such domain.</summary>
     public const string Absent = "absent";
+    /// <summary>Reported: the domain is defined, not started. Desired: it stays so (the agent does not start it).</summary>
     public const string Shutoff = "shutoff";
 
     public static bool IsReportable(string? state) => state is Paused or Running or Absent or Shutoff;
@@ -33,15 +36,28 @@ public sealed record LifecycleStep(string Status, string? TaskState, string Powe
 /// A server's way from BUILD to ACTIVE, as a pure function of what is known: the domain is defined
 /// paused, the server stays paused until every port is ACTIVE (the VFs are programmed before the
 /// guest sees its NICs), then the desired power state becomes running, and once the agent reports
-/// it running the server is ACTIVE. Timeouts are not here: <c>BuildTimeouts</c> moves overdue
-/// servers to ERROR.
+/// it running the server is ACTIVE. An ACTIVE server whose domain is reported shut off was stopped by
+/// its guest (or anyone but Isola): it is SHUTOFF, its desired power state shutoff, so the agent
+/// leaves it off (as Nova's power-state sync stops an instance found shut down); a SHUTOFF server
+/// whose desired power state is turned running again (a start) is ACTIVE once reported running. A
+/// domain shut off while the server builds is the agent's own define, start, resume sequence (or its
+/// crash in between): the build goes on. Timeouts are not here: <c>BuildTimeouts</c> moves overdue
+/// servers (BUILD only) to ERROR.
 /// </summary>
 public static class ServerLifecycle
 {
-    public static LifecycleStep Next(LifecycleState s)
+    public static LifecycleStep Next(LifecycleState s) => s.Status switch
     {
-        if (s.Status != ServerStatus.Build)
-            return new(s.Status, s.TaskState, s.PowerState, false);
+        ServerStatus.Build => Building(s),
+        ServerStatus.Active when s.VmState == PowerState.Shutoff => new(ServerStatus.Shutoff, null, PowerState.Shutoff, true),
+        ServerStatus.Shutoff when s.PowerState == PowerState.Running => s.VmState == PowerState.Running
+            ? new(ServerStatus.Active, null, PowerState.Running, false)
+            : new(ServerStatus.Shutoff, TaskState.PoweringOn, PowerState.Running, false),
+        _ => new(s.Status, s.TaskState, s.PowerState, false),
+    };
+
+    private static LifecycleStep Building(LifecycleState s)
+    {
         if (s.PowerState == PowerState.Running)
         {
             return s.VmState == PowerState.Running

@@ -87,6 +87,118 @@ public sealed class AgentEndToEndTests : IAsyncLifetime
         Assert.Empty(new AppliedStore(_dir.Sub("agent")).Load());
     }
 
+    /// <summary>Every file under the agent's state directory and the host's root, with its content.</summary>
+    private Dictionary<string, string> Files() =>
+        new[] { _dir.Sub("agent"), _dir.Sub("root") }.Where(Directory.Exists)
+            .SelectMany(d => Directory.EnumerateFiles(d, "*", SearchOption.AllDirectories))
+            .ToDictionary(f => Path.GetRelativePath(_dir.Path, f), File.ReadAllText, StringComparer.Ordinal);
+
+    private async Task UntilActive(HostAgent agent, string id)
+    {
+        for (var i = 0; i < 10 && await Status(id) != "ACTIVE"; i++)
+            await agent.CycleAsync();
+        Assert.Equal("ACTIVE", await Status(id));
+    }
+
+    [Fact]
+    public async Task A_deleted_server_leaves_nothing_in_the_agents_state_or_on_the_host()
+    {
+        var agent = Agent();
+        await agent.RegisterAsync(default);
+        // One server stays throughout: what the host holds for every server (irqbalance, drop-ins) is there before and after.
+        var (first, _) = await CreateServer("vm1");
+        await UntilActive(agent, first);
+        var before = Files();
+
+        var (id, _) = await CreateServer("vm2");
+        await UntilActive(agent, id);
+        var during = Files();
+        Assert.Contains(Path.Join("agent", "domains", $"isola-{id}.xml"), during.Keys);
+        Assert.Contains(Path.Join("agent", "servers", $"{id}.json"), during.Keys);
+
+        Assert.Equal(204, (await _admin.Delete($"/v1/servers/{id}")).Status);
+        Assert.Empty((await agent.CycleAsync()).Failures);
+        var after = Files();
+        Assert.Equal(before.Keys.Order(StringComparer.Ordinal), after.Keys.Order(StringComparer.Ordinal));
+        Assert.All(before, f => Assert.Equal(f.Value, after[f.Key]));
+        Assert.Equal(["isola-" + first], _host.Libvirt.Domains.Keys);
+    }
+
+    [Fact]
+    public async Task Domain_xml_an_earlier_agent_left_behind_is_removed_and_the_live_ones_kept()
+    {
+        var agent = Agent();
+        await agent.RegisterAsync(default);
+        var (id, _) = await CreateServer("vm1");
+        await UntilActive(agent, id);
+        // What agents before this one left for every deleted server.
+        var stale = Path.Join(_dir.Sub("agent"), "domains", "isola-gone.xml");
+        File.WriteAllText(stale, "<domain><name>isola-gone</name></domain>");
+
+        var restarted = await Agent().CycleAsync();
+        Assert.Contains(new Isola.Agent.Reconcile.Step.RemoveDomainXml("isola-gone", "isola-gone"), restarted.Done);
+        Assert.False(File.Exists(stale));
+        Assert.True(File.Exists(Path.Join(_dir.Sub("agent"), "domains", $"isola-{id}.xml")));
+        Assert.Equal("running", _host.Libvirt.Domains["isola-" + id].State);
+    }
+
+    [Fact]
+    public async Task A_guest_that_powers_off_is_shutoff_stays_off_keeps_its_claims_and_still_goes_when_deleted()
+    {
+        var agent = Agent();
+        await agent.RegisterAsync(default);
+        var (id, _) = await CreateServer("vm1");
+        await UntilActive(agent, id);
+        var domain = "isola-" + id;
+        async Task<(int Pinned, int Vfs)> Claims()
+        {
+            var host = (await _admin.Get("/v1/hosts/sim1")).Body;
+            return (host.GetProperty("pinnedUsed").GetInt32(), host.GetProperty("vfsUsed").GetInt32());
+        }
+        var claims = await Claims();
+        Assert.True(claims.Pinned > 0 && claims.Vfs == 1, $"{claims}");
+        var programmed = Assert.Single(_host.Nic.Programmed());
+
+        // The guest powers itself off: the agent reports it and does not start it.
+        _host.Libvirt.Stop(domain);
+        var seen = await agent.CycleAsync();
+        Assert.Empty(seen.Failures);
+        Assert.DoesNotContain(seen.Done, s => s is Isola.Agent.Reconcile.Step.StartPaused or Isola.Agent.Reconcile.Step.Resume);
+        var server = (await _admin.Get($"/v1/servers/{id}")).Body;
+        Assert.Equal(("SHUTOFF", "shutoff", "shutoff"), (server.Str("status"), server.Str("powerState"), server.Str("vmState")));
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, server.GetProperty("taskState").ValueKind);
+
+        // Cycles later (the long poll answers at once: the revision moved): still off, still SHUTOFF, nothing given back.
+        var revision = seen.Revision;
+        for (var i = 0; i < 3; i++)
+        {
+            var cycle = await agent.CycleAsync(i == 0 ? revision : null);
+            Assert.Empty(cycle.Done);
+            Assert.Empty(cycle.Failures);
+        }
+        Assert.Equal("shut off", _host.Libvirt.Domains[domain].State);
+        Assert.Equal("SHUTOFF", await Status(id));
+        Assert.Equal(claims, await Claims());
+        Assert.Equal("DOWN", (await _admin.Get("/v1/ports/vm1-p")).Body.Str("status"));
+        // Its VF keeps the server's settings: it is still the server's.
+        Assert.Equal(programmed, Assert.Single(_host.Nic.Programmed()));
+        // The CLI shows it.
+        var (exit, shown, _) = await Isola.Tests.Cli.CliRunner.Run("server", "show", id, "--url", _server.Url, "--token", _server.AdminSecret!);
+        Assert.Equal(0, exit);
+        Assert.Matches(@"│ status\s+│ SHUTOFF\s+│", shown);
+        var (_, listed, _) = await Isola.Tests.Cli.CliRunner.Run("server", "list", "--url", _server.Url, "--token", _server.AdminSecret!);
+        Assert.Contains("SHUTOFF", listed, StringComparison.Ordinal);
+
+        // Deleted: torn down like any other.
+        Assert.Equal(204, (await _admin.Delete($"/v1/servers/{id}")).Status);
+        Assert.Empty((await agent.CycleAsync()).Failures);
+        Assert.Empty(_host.Libvirt.Domains);
+        Assert.Empty(_host.Nic.Programmed());
+        Assert.Empty(new AppliedStore(_dir.Sub("agent")).Load());
+        Assert.Empty(Directory.GetFiles(Path.Join(_dir.Sub("agent"), "domains")));
+        Assert.Equal((0, 0), await Claims());
+    }
+
     [Fact]
     public async Task A_host_hears_at_once_when_a_remote_group_gains_or_loses_a_member_elsewhere()
     {

@@ -34,6 +34,7 @@ public sealed class AgentCommandTests
         var run = CliApp.RunAsync(["agent", "--controller", server.Url, "--token", token, "--root", dir.Sub("root"), "--driver", "simulated", "--state-dir", dir.Sub("state"),
             "--tunnel-ip", "198.51.100.7"],
             new CliConsole(new StringWriter(), new StringWriter(), interactive: false), stop.Token);
+        await using var stopped = new StopOnDispose(stop, run); // a failed assertion stops it too
         for (var i = 0; i < 200 && (await admin.Get("/v1/hosts")).Body.GetArrayLength() == 0; i++)
             await Task.Delay(50);
         await admin.Post("/v1/projects", new { name = "p" });

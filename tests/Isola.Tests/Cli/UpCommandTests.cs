@@ -12,18 +12,29 @@ namespace Isola.Tests.Cli;
 /// <summary><c>isola up</c>: the server and simulated hosts with agents, until interrupted.</summary>
 public sealed class UpCommandTests
 {
-    /// <summary>Starts <c>isola up</c> and waits (generously, for a loaded machine) until it says it is up; answers its URL, admin token and the run.</summary>
-    private static async Task<(string Url, string Token, Task<int> Run, WatchedWriter Output)> StartUp(string dir, int hosts, CancellationToken stop)
+    /// <summary>
+    /// Starts <c>isola up</c> and waits (generously, for a loaded machine) until it says it is up; answers its URL, admin token and the run.
+    /// Stopped here if it never comes up; the caller stops it (<see cref="StopOnDispose"/>) however its test ends.
+    /// </summary>
+    private static async Task<(string Url, string Token, Task<int> Run, WatchedWriter Output)> StartUp(string dir, int hosts, CancellationTokenSource stop)
     {
         var output = new WatchedWriter();
         var error = new StringWriter();
         var run = CliApp.RunAsync(["up", "--hosts", $"{hosts}", "--profile", "x710-2s", "--dir", dir, "--urls", "http://127.0.0.1:0"],
-            new CliConsole(output, error, interactive: false), stop);
-        var text = await output.WaitForAsync("Ctrl-C", run);
-        var url = Regex.Match(text, @"isola API on (http://127\.0\.0\.1:\d+)").Groups[1].Value;
-        var token = Regex.Match(text, @"admin token: (isola_\S+)").Groups[1].Value;
-        Assert.StartsWith("isola_", token, StringComparison.Ordinal);
-        return (url, token, run, output);
+            new CliConsole(output, error, interactive: false), stop.Token);
+        try
+        {
+            var text = await output.WaitForAsync("Ctrl-C", run);
+            var url = Regex.Match(text, @"isola API on (http://127\.0\.0\.1:\d+)").Groups[1].Value;
+            var token = Regex.Match(text, @"admin token: (isola_\S+)").Groups[1].Value;
+            Assert.StartsWith("isola_", token, StringComparison.Ordinal);
+            return (url, token, run, output);
+        }
+        catch
+        {
+            await new StopOnDispose(stop, run).DisposeAsync();
+            throw;
+        }
     }
 
     [Fact]
@@ -31,7 +42,8 @@ public sealed class UpCommandTests
     {
         using var dir = new TempDir();
         using var stop = new CancellationTokenSource();
-        var (url, token, run, output) = await StartUp(dir.Path, 2, stop.Token);
+        var (url, token, run, output) = await StartUp(dir.Path, 2, stop);
+        await using var stopped = new StopOnDispose(stop, run); // a failed assertion stops it too
         Assert.Contains("nfv-x710-2", output.Snapshot(), StringComparison.Ordinal);
         Assert.Equal(token, File.ReadAllText(Path.Join(dir.Path, "admin-token")).Trim());
 
@@ -64,7 +76,8 @@ public sealed class UpCommandTests
         Assert.False(await new ResourceStore(StoreConnectionFactory.Sqlite(Path.Join(dir.Path, "isola.db")), TimeProvider.System).AnyAdminTokenAsync());
 
         using var stop = new CancellationTokenSource();
-        var (url, token, run, _) = await StartUp(dir.Path, 1, stop.Token);
+        var (url, token, run, _) = await StartUp(dir.Path, 1, stop);
+        await using var stopped = new StopOnDispose(stop, run);
         using var api = new HttpClient { BaseAddress = new Uri(url) };
         api.DefaultRequestHeaders.Authorization = new("Bearer", token);
         Assert.Equal(200, (await api.Get("/v1/hosts")).Status);
@@ -80,7 +93,8 @@ public sealed class UpCommandTests
         Assert.Equal(ExitCodes.Ok, reset.Exit);
         File.WriteAllText(Path.Join(dir.Path, "admin-token"), reset.Out);
         using var again = new CancellationTokenSource();
-        var (_, newToken, rerun, _) = await StartUp(dir.Path, 1, again.Token);
+        var (_, newToken, rerun, _) = await StartUp(dir.Path, 1, again);
+        await using var stoppedAgain = new StopOnDispose(again, rerun);
         Assert.Equal(reset.Out.Trim(), newToken);
         Assert.NotEqual(token, newToken);
         await again.CancelAsync();

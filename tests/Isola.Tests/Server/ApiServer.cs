@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Isola.Domain.Serialization;
 using Isola.Server;
+using Isola.Store;
 using Microsoft.AspNetCore.Builder;
 
 namespace Isola.Tests.Server;
@@ -10,9 +11,12 @@ namespace Isola.Tests.Server;
 /// <summary>A real Isola API server on 127.0.0.1 (a free port), and clients for it.</summary>
 public sealed class ApiServer : IAsyncDisposable
 {
-    private ApiServer(WebApplication app, string? admin, bool madeAdmin)
+    private readonly string _store;
+
+    private ApiServer(WebApplication app, string store, string? admin, bool madeAdmin)
     {
         App = app;
+        _store = store;
         AdminSecret = admin;
         MadeAdminToken = madeAdmin;
         Url = app.Urls.First();
@@ -31,7 +35,7 @@ public sealed class ApiServer : IAsyncDisposable
     {
         var started = await IsolaServer.StartAsync(new ServerSettings(store, "http://127.0.0.1:0", VlanRanges: ["physnet2:100:102"], VniRanges: ["5000:5999"], Physnets: ["physnet3"],
             BuildTimeoutSeconds: buildTimeoutSeconds), time);
-        return new ApiServer(started.App, started.InitialAdminSecret ?? adminSecret, started.InitialAdminSecret is not null);
+        return new ApiServer(started.App, store, started.InitialAdminSecret ?? adminSecret, started.InitialAdminSecret is not null);
     }
 
     public HttpClient Client(string? token)
@@ -42,10 +46,26 @@ public sealed class ApiServer : IAsyncDisposable
         return client;
     }
 
+    /// <summary>
+    /// Stops the server and its background services (build timeouts, agent watch), and closes the
+    /// store's idle pooled connections: none of them outlives its test's store (a PostgreSQL test
+    /// database's pool would otherwise hold its connections until the server refuses new clients).
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         await App.StopAsync(); // ends long polls (ApplicationStopping) before the services go
         await App.DisposeAsync();
+        var factory = StoreConnectionFactory.Parse(_store);
+        if (factory.Engine == StoreEngine.Postgres)
+        {
+            await using var connection = new Npgsql.NpgsqlConnection(factory.ConnectionString);
+            Npgsql.NpgsqlConnection.ClearPool(connection);
+        }
+        else
+        {
+            await using var connection = new Microsoft.Data.Sqlite.SqliteConnection(factory.ConnectionString);
+            Microsoft.Data.Sqlite.SqliteConnection.ClearPool(connection);
+        }
     }
 }
 

@@ -13,6 +13,19 @@ public sealed record ApiWorld(ApiServer Server, HttpClient Admin, HttpClient Mem
     public static async Task<ApiWorld> StartAsync(string store, TimeProvider? time = null, int buildTimeoutSeconds = 300)
     {
         var server = await ApiServer.StartAsync(store, time: time, buildTimeoutSeconds: buildTimeoutSeconds);
+        try
+        {
+            return await PopulateAsync(server);
+        }
+        catch
+        {
+            await server.DisposeAsync(); // a failed setup leaves no server running over the test's store
+            throw;
+        }
+    }
+
+    private static async Task<ApiWorld> PopulateAsync(ApiServer server)
+    {
         Assert.StartsWith("isola_", server.AdminSecret, StringComparison.Ordinal);
         var admin = server.Client(server.AdminSecret);
         async Task<HttpClient> Member(string project)

@@ -143,6 +143,41 @@ public abstract class LifecycleSuite
     }
 
     [Fact]
+    public async Task A_server_whose_guest_powered_off_is_shutoff_keeps_its_claims_and_never_times_out()
+    {
+        await using var w = await Start();
+        var (id, port, host) = await CreateServer(w);
+        var agent = await Agent(w, host);
+        await Report(agent, host, 1, [new { id, vmState = "paused" }], [new { id = port, status = "ACTIVE" }]);
+        await Report(agent, host, 2, [new { id, vmState = "running" }], []);
+        var pinned = (await HostView(w.Admin, host)).GetProperty("pinnedUsed").GetInt32();
+        var revision = (await agent.Get($"/v1/hosts/{host}/desired")).Body.GetProperty("revision").GetInt64();
+
+        // The agent finds the domain shut off: SHUTOFF, and the host's agent is told to leave it off.
+        var (_, answer) = await Report(agent, host, revision, [new { id, vmState = "shutoff" }], [new { id = port, status = "DOWN" }]);
+        Assert.True(answer.GetProperty("revisionMoved").GetBoolean());
+        var server = (await w.Member.Get($"/v1/servers/{id}")).Body;
+        Assert.Equal(("SHUTOFF", "shutoff", "shutoff"), (server.Str("status"), server.Str("powerState"), server.Str("vmState")));
+        var mine = (await agent.Get($"/v1/hosts/{host}/desired?after={revision}")).Body.GetProperty("servers").EnumerateArray().Single();
+        Assert.Equal(("SHUTOFF", "shutoff"), (mine.Str("status"), mine.Str("powerState")));
+        Assert.Equal(JsonValueKind.Object, mine.GetProperty("plan").ValueKind);
+
+        // Long past any build deadline: still SHUTOFF, its claims and its port's binding kept.
+        _clock.Advance(TimeSpan.FromHours(1));
+        Assert.Empty(await w.Server.App.Services.GetRequiredService<BuildTimeouts>().SweepAsync());
+        await Report(agent, host, revision + 1, [new { id, vmState = "shutoff" }], [new { id = port, status = "DOWN" }]);
+        Assert.Equal("SHUTOFF", (await w.Member.Get($"/v1/servers/{id}")).Body.Str("status"));
+        Assert.Equal(pinned, (await HostView(w.Admin, host)).GetProperty("pinnedUsed").GetInt32());
+        Assert.Equal(JsonValueKind.Object, (await w.Member.Get($"/v1/ports/{port}")).Body.GetProperty("binding").ValueKind);
+        Assert.Equal(200, (await w.Member.Get($"/v1/servers/{id}/plan")).Status);
+
+        // Deleted: everything given back.
+        Assert.Equal(204, (await w.Member.Delete($"/v1/servers/{id}")).Status);
+        Assert.Equal(0, (await HostView(w.Admin, host)).GetProperty("pinnedUsed").GetInt32());
+        Assert.Empty((await agent.Get($"/v1/hosts/{host}/desired")).Body.GetProperty("servers").EnumerateArray());
+    }
+
+    [Fact]
     public async Task A_host_whose_agent_went_silent_shows_down()
     {
         await using var w = await Start();

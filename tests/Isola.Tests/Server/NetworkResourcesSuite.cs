@@ -26,9 +26,17 @@ public abstract class NetworkResourcesSuite
             Assert.Equal(201, (await admin.Post("/v1/projects", new { name = project })).Status);
             return (await admin.Post("/v1/tokens", new { role = "member", project })).Body.Str("secret");
         }
-        var member = await Member("tenant-a");
-        var other = await Member("tenant-b");
-        return new World(server, store, admin, server.Client(member), server.Client(other), member);
+        try
+        {
+            var member = await Member("tenant-a");
+            var other = await Member("tenant-b");
+            return new World(server, store, admin, server.Client(member), server.Client(other), member);
+        }
+        catch
+        {
+            await server.DisposeAsync();
+            throw;
+        }
     }
 
     private static async Task<JsonElement> Created(Task<(int Status, JsonElement Body)> call)

@@ -27,15 +27,23 @@ internal sealed class ClientWorld : IAsyncDisposable
     public static async Task<ClientWorld> StartAsync(int hosts = 1)
     {
         var dir = new TempDir();
-        var server = await ApiServer.StartAsync(dir.Sub("isola.db"));
-        using var admin = server.Client(server.AdminSecret);
-        for (var i = 1; i <= hosts; i++)
+        var world = new ClientWorld(dir, await ApiServer.StartAsync(dir.Sub("isola.db")));
+        try
         {
-            var host = new HostBuilder($"h{i}").Sockets(2).Cores(4).Threads(2).Pages1G(8).Nic(0, "physnet2", 4, ports: 2, model: "intel-x710").Build();
-            var (status, _) = await admin.Send(HttpMethod.Put, $"/v1/hosts/h{i}?zone=az1", InventoryDocument.Of(host).ToJson());
-            Assert.Equal(204, status);
+            using var admin = world.Server.Client(world.AdminToken);
+            for (var i = 1; i <= hosts; i++)
+            {
+                var host = new HostBuilder($"h{i}").Sockets(2).Cores(4).Threads(2).Pages1G(8).Nic(0, "physnet2", 4, ports: 2, model: "intel-x710").Build();
+                var (status, _) = await admin.Send(HttpMethod.Put, $"/v1/hosts/h{i}?zone=az1", InventoryDocument.Of(host).ToJson());
+                Assert.Equal(204, status);
+            }
+            return world;
         }
-        return new ClientWorld(dir, server);
+        catch
+        {
+            await world.DisposeAsync();
+            throw;
+        }
     }
 
     /// <summary>The CLI with the admin token.</summary>

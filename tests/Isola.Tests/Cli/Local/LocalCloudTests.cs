@@ -133,6 +133,24 @@ public sealed class LocalCloudTests
     }
 
     [Fact]
+    public async Task A_start_that_fails_once_the_server_listens_leaves_nothing_running()
+    {
+        using var dir = new TempDir();
+        int port;
+        using (var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
+        {
+            probe.Start();
+            port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+        }
+        // Fails after the server bound its address and registered the first host.
+        await Assert.ThrowsAsync<InvalidOperationException>(() => LocalCloud.StartAsync(
+            new LocalCloudOptions(dir.Path, Hosts: 1, Urls: $"http://127.0.0.1:{port}"), _ => throw new InvalidOperationException("stop here")));
+        // The server it started is gone (and its sweeps with it): its address can be taken again.
+        using var again = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, port);
+        again.Start();
+    }
+
+    [Fact]
     public async Task The_demo_runs_both_scenarios_and_every_step_succeeds()
     {
         using var dir = new TempDir();
