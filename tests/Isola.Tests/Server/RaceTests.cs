@@ -13,6 +13,7 @@ public sealed class RaceTests(PostgresServer postgres)
 {
     private const int Pairs = 20;
 
+    // Room for every create of a race at once (losers hold their reservation until they lose): no create is refused for want of room.
     private sealed record Two(ApiServer One, ApiServer Other, HttpClient[] Members, HttpClient Admin) : IAsyncDisposable
     {
         public async ValueTask DisposeAsync()
@@ -29,7 +30,7 @@ public sealed class RaceTests(PostgresServer postgres)
         var admin = one.Client(one.AdminSecret);
         foreach (var name in new[] { "h1", "h2" })
         {
-            var host = new HostBuilder(name).Cores(16).Pages1G(32).Nic(0, "physnet2", 32, ports: 2).Build();
+            var host = new HostBuilder(name).Cores(48).Pages1G(64).Nic(0, "physnet2", 32, ports: 2).Build();
             Assert.Equal(204, (await admin.Send(HttpMethod.Put, $"/v1/hosts/{name}", InventoryDocument.Of(host).ToJson())).Status);
         }
         await admin.Post("/v1/projects", new { name = "t" });
