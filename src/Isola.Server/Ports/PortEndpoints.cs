@@ -85,8 +85,16 @@ internal static partial class PortEndpoints
         var planned = await PortAddresses.PlanAsync(store, network, body.FixedIps, errors);
         var qos = await PortPolicies.QosAsync(store, project, body, vnic.Value, errors);
         var groups = await PortPolicies.SecurityGroupsAsync(store, project, body, vnic.Value, errors);
-        if (qos.MaxTxRateMbps > 0 && qos.MinTxRateMbps > qos.MaxTxRateMbps)
-            errors.Add(new("minTxRateMbps", $"the minimum ({qos.MinTxRateMbps} Mbps) exceeds the maximum ({qos.MaxTxRateMbps} Mbps)"));
+        // The host plan's own rules for the port's settings (one set with the renderer: what passes here renders there).
+        var probe = new PortSpec(body.Name ?? "", vnic.Value, mac ?? "fa:16:3e:00:00:00", body.Ha, null, network.Type == "vlan" ? (int?)network.Segment : null,
+            body.VlanQos, "802.1Q", body.SpoofCheck ?? body.PortSecurityEnabled, body.Trust, Isola.Domain.Pci.VfLinkState.Auto, qos.MaxTxRateMbps, qos.MinTxRateMbps,
+            HaDistinctAdapters: body.HaDistinctAdapters);
+        foreach (var rule in PortRules.Check(probe))
+        {
+            var field = rule.Field == "spoofCheck" && body.SpoofCheck is null ? "portSecurityEnabled" : rule.Field;
+            if (errors.All(e => e.Field != field))
+                errors.Add(new(field, rule.Message));
+        }
         if (errors.Count > 0)
             throw ApiException.Invalid(errors);
         var options = new PortOptions(planned.Select(p => p.Request).ToList(), qos.Policy?.Id, qos.RuleIds, body.PortSecurityEnabled, groups, createdFor);
@@ -158,8 +166,6 @@ internal static partial class PortEndpoints
             errors.Add(new("minTxRateMbps", "a rate is not negative"));
         if (body.SpoofCheck == true && !body.PortSecurityEnabled)
             errors.Add(new("spoofCheck", "a port with portSecurityEnabled false has no spoof check"));
-        else if (body.Ha && !(body.SpoofCheck ?? body.PortSecurityEnabled))
-            errors.Add(new(body.SpoofCheck is null ? "portSecurityEnabled" : "spoofCheck", "an HA bond keeps spoof check on: both of its VFs carry the port's one MAC"));
         // Addresses go into the guest's network configuration: addresses, nothing else, in canonical form.
         errors.AddRange(Isola.Rendering.Guest.GuestAddresses.Check(body.Addresses, body.Gateway, null, "").Select(e => new FieldError(e.Field, e.Message)));
         if (body.Addresses is { Count: > 16 })
