@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using Isola.Domain.Net;
 using Isola.Scheduling.Requests;
 
 namespace Isola.Rendering.Guest;
@@ -39,19 +40,8 @@ public static class GuestAddresses
         return true;
     }
 
-    /// <summary>A whole IP address (IPv4 as a dotted quad: "10.1" is not taken for 10.0.0.1; no IPv6 zone), canonical.</summary>
-    public static bool TryAddress(string? text, out IPAddress address)
-    {
-        address = IPAddress.None;
-        if (string.IsNullOrEmpty(text) || text.Length > 45 || text.Any(c => !(char.IsAsciiHexDigit(c) || c is '.' or ':')))
-            return false;
-        if (!IPAddress.TryParse(text, out var parsed))
-            return false;
-        if (parsed.AddressFamily == AddressFamily.InterNetwork && text.Count(c => c == '.') != 3)
-            return false;
-        address = parsed;
-        return true;
-    }
+    /// <summary>A whole IP address (<see cref="IpAddressText"/>), canonical.</summary>
+    public static bool TryAddress(string? text, out IPAddress address) => IpAddressText.TryParse(text, out address);
 
     /// <summary>What is wrong with a port's guest addresses, fields under <paramref name="prefix"/> ("" for the API, "ports[i]." for a plan).</summary>
     public static IEnumerable<RequestError> Check(IReadOnlyList<string>? addresses, string? gateway, IReadOnlyList<string>? dns, string prefix)

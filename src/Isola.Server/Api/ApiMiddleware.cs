@@ -64,8 +64,6 @@ internal sealed partial class ApiMiddleware(RequestDelegate next, ResourceStore 
     private static ApiException Refusal(HttpContext context)
     {
         var status = context.Response.StatusCode;
-        if (status == 405 && context.GetEndpoint() is null)
-            return new ApiException(405, "method-not-allowed", $"{context.Request.Method} is not a method of {context.Request.Path}", "method");
         return status switch
         {
             404 => new ApiException(404, "not-found", $"no resource at {context.Request.Path}"),
@@ -104,8 +102,7 @@ internal sealed partial class ApiMiddleware(RequestDelegate next, ResourceStore 
             return "must not be null";
         if (message.Contains("missing required properties", StringComparison.Ordinal))
             return "a required field is missing";
-        var cut = message.IndexOf(" Path:", StringComparison.Ordinal);
-        return cut > 0 ? message[..cut] : message;
+        return RequestBody.WithoutPosition(message);
     }
 
     private static async Task Write(HttpContext context, ApiException e)

@@ -95,7 +95,7 @@ internal static class RequestBody
         catch (JsonException e)
         {
             var where = path.Count > 0 ? Path(path, pending) : "";
-            return new FieldError("body", $"not valid JSON{(where.Length > 0 ? $" (at {where})" : "")}: {Plain(e.Message)}");
+            return new FieldError("body", $"not valid JSON{(where.Length > 0 ? $" (at {where})" : "")}: {WithoutPosition(e.Message)}");
         }
         return null;
     }
@@ -130,7 +130,8 @@ internal static class RequestBody
         return text.ToString();
     }
 
-    private static string Plain(string message)
+    /// <summary>A JSON reader's message without its " Path: $... | LineNumber ..." suffix (the error's field carries the path).</summary>
+    public static string WithoutPosition(string message)
     {
         var cut = message.IndexOf(" Path:", StringComparison.Ordinal);
         return cut > 0 ? message[..cut] : message;

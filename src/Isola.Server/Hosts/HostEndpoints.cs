@@ -96,8 +96,7 @@ internal static class HostEndpoints
             if (tunnelIp is not null)
             {
                 // Dotted quads only for IPv4 (IPAddress also takes "10.1"), kept in canonical form.
-                if (!System.Net.IPAddress.TryParse(tunnelIp, out var parsed)
-                    || parsed.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork && tunnelIp.Count(c => c == '.') != 3)
+                if (!Isola.Domain.Net.IpAddressText.TryParse(tunnelIp, out var parsed))
                     throw ApiException.Invalid("tunnelIp", $"'{tunnelIp}' is not an IP address (the host's VXLAN/GRE endpoint)");
                 tunnelIp = parsed.ToString();
             }

@@ -86,10 +86,12 @@ internal static partial class PortEndpoints
         var qos = await PortPolicies.QosAsync(store, project, body, vnic.Value, errors);
         var groups = await PortPolicies.SecurityGroupsAsync(store, project, body, vnic.Value, errors);
         // The host plan's own rules for the port's settings (one set with the renderer: what passes here renders there).
-        var probe = new PortSpec(body.Name ?? "", vnic.Value, mac ?? "fa:16:3e:00:00:00", body.Ha, null, network.Type == "vlan" ? (int?)network.Segment : null,
-            body.VlanQos, "802.1Q", body.SpoofCheck ?? body.PortSecurityEnabled, body.Trust, Isola.Domain.Pci.VfLinkState.Auto, qos.MaxTxRateMbps, qos.MinTxRateMbps,
-            HaDistinctAdapters: body.HaDistinctAdapters);
-        foreach (var rule in PortRules.Check(probe))
+        // The port as its host plan will have it; its MAC (when generated) is drawn per attempt below.
+        var asked = new PortSpec(body.Name ?? "", vnic.Value, mac ?? "", body.Ha, sriov ? network.Physnet : null,
+            network.Type == "vlan" ? (int?)network.Segment : null, body.VlanQos, "802.1Q", body.SpoofCheck ?? body.PortSecurityEnabled, body.Trust,
+            Isola.Domain.Pci.VfLinkState.Auto, qos.MaxTxRateMbps, qos.MinTxRateMbps, bond ?? BondMode.ActiveBackup, Mtu: network.Mtu, Addresses: Canonical(body.Addresses),
+            Gateway: body.Gateway is null ? null : Canonical([body.Gateway])![0], HaDistinctAdapters: body.HaDistinctAdapters);
+        foreach (var rule in PortRules.Check(asked))
         {
             var field = rule.Field == "spoofCheck" && body.SpoofCheck is null ? "portSecurityEnabled" : rule.Field;
             if (errors.All(e => e.Field != field))
@@ -100,10 +102,7 @@ internal static partial class PortEndpoints
         var options = new PortOptions(planned.Select(p => p.Request).ToList(), qos.Policy?.Id, qos.RuleIds, body.PortSecurityEnabled, groups, createdFor);
         for (var attempt = 0; attempt < 5; attempt++)
         {
-            var spec = new PortSpec(body.Name!, vnic.Value, mac ?? NewMac(), body.Ha, sriov ? network.Physnet : null,
-                network.Type == "vlan" ? (int?)network.Segment : null, body.VlanQos, "802.1Q", body.SpoofCheck ?? body.PortSecurityEnabled, body.Trust,
-                Isola.Domain.Pci.VfLinkState.Auto, qos.MaxTxRateMbps, qos.MinTxRateMbps, bond!.Value, Mtu: network.Mtu, Addresses: Canonical(body.Addresses),
-                Gateway: body.Gateway is null ? null : Canonical([body.Gateway])![0], HaDistinctAdapters: body.HaDistinctAdapters);
+            var spec = asked with { Mac = mac ?? NewMac() };
             var port = new PortRecord(ResourceStore.NewId(), project, network.Id, spec.Name, spec.Mac, "DOWN", null, Json(spec), null);
             var result = await store.CreatePortAsync(port, options, allocated =>
             {

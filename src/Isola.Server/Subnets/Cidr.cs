@@ -70,15 +70,8 @@ internal sealed record Cidr(IPAddress Network, int Prefix)
     /// <summary>Parses one IPv4 address in dotted-quad form or one IPv6 address (no zone).</summary>
     public static bool TryParseAddress(string? text, out IPAddress address, out string error)
     {
-        error = "";
-        if (text is null || !IPAddress.TryParse(text, out address!) || text.Contains('%', StringComparison.Ordinal)
-            || (address.AddressFamily == AddressFamily.InterNetwork && address.ToString() != text))
-        {
-            address = IPAddress.None;
-            error = $"'{text}' is not an IPv4 (a.b.c.d) or IPv6 address";
-            return false;
-        }
-        return true;
+        error = Isola.Domain.Net.IpAddressText.TryParse(text, out address) ? "" : $"'{text}' is not an IPv4 (a.b.c.d) or IPv6 address";
+        return error.Length == 0;
     }
 
     public static UInt128 Number(IPAddress address)
