@@ -31,7 +31,7 @@ internal static class ApiBench
         var store = storeArg == "sqlite" ? Path.Join(dir, "isola.db") : storeArg;
         try
         {
-            var started = await IsolaServer.StartAsync(new ServerSettings(store, "http://127.0.0.1:0"));
+            var started = await IsolaServer.StartAsync(new ServerSettings(store, "http://127.0.0.1:0", VlanRanges: ["physnet2:100:199"]));
             var url = started.App.Urls.First();
             using var admin = Client(url, started.InitialAdminSecret ?? throw new InvalidOperationException("use an empty store: the admin token must be new"));
 
