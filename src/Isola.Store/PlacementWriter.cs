@@ -8,7 +8,11 @@ public delegate Task WithinCommit(DbConnection connection, DbTransaction transac
 
 /// <summary>What the writer read of a host when it took the store's word for it.</summary>
 /// <param name="AgentDown">Its agent reported before and has been silent since (the scheduler skips it).</param>
-public sealed record HostSnapshot(string Host, int Epoch, long Generation, IReadOnlyList<Placement> Placements, bool Enabled = true, bool AgentDown = false);
+/// <param name="Stamp">When its inventory was registered.</param>
+/// <param name="Inventory">Its host row with the inventory, read when the stamp was not the one the reader holds; null otherwise.</param>
+/// <param name="Problem">Why its placements cannot be used (one of them does not read), if they cannot.</param>
+public sealed record HostSnapshot(string Host, int Epoch, long Generation, IReadOnlyList<Placement> Placements, bool Enabled = true, bool AgentDown = false,
+    string Stamp = "", HostRows? Inventory = null, string? Problem = null);
 
 /// <summary>
 /// The one writer of a process's placements. Commits that arrive while another is being written
@@ -53,21 +57,23 @@ public sealed class PlacementWriter(PlacementStore store, int maxBatch = 64)
     }
 
     /// <summary>Takes the store's word for hosts: the named ones, or (null) every one whose generation is not the one this writer expects.</summary>
-    public Task<IReadOnlyList<HostSnapshot>> RefreshAsync(IReadOnlyCollection<string>? hosts) =>
+    /// <param name="stampOf">The stamp of the inventory the caller holds for a host (null: none): a host whose stamp moved comes with its inventory.
+    /// Called on the writer's thread while the caller waits for the answer.</param>
+    public Task<IReadOnlyList<HostSnapshot>> RefreshAsync(IReadOnlyCollection<string>? hosts, Func<string, string?>? stampOf = null) =>
         Run(async () =>
         {
             var names = hosts ?? (await store.GenerationsAsync()).Where(g => Expected(g.Key) != g.Value).Select(g => g.Key).ToList();
             var snapshots = new List<HostSnapshot>();
             foreach (var host in names)
             {
-                var (generation, enabled, agentDown, placements) = await store.HostSnapshotAsync(host);
+                var snapshot = await store.HostSnapshotAsync(host, stampOf?.Invoke(host));
                 lock (_lock)
                 {
                     var version = _hosts.TryGetValue(host, out var v) ? v : _hosts[host] = new HostVersion();
                     version.Epoch++;
-                    version.Generation = generation;
+                    version.Generation = snapshot.Generation;
                     version.Stale = false;
-                    snapshots.Add(new HostSnapshot(host, version.Epoch, generation, placements, enabled, agentDown));
+                    snapshots.Add(snapshot with { Epoch = version.Epoch });
                 }
             }
             return (IReadOnlyList<HostSnapshot>)snapshots;
