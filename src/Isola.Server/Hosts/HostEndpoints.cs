@@ -66,25 +66,6 @@ internal static class HostEndpoints
         Views(await store.HostRowsAsync(name), placement, (await store.ClaimsAsync(name)).ToLookup(c => (c.Host, c.Kind)), await lifecycle.AgentsAsync(name), now)
             .FirstOrDefault() ?? throw ApiException.NotFound("host", name);
 
-    /// <summary>The request's body as text, refused (413) past <paramref name="limit"/> bytes before it is all read.</summary>
-    private static async Task<string> BodyAsync(HttpRequest request, int limit)
-    {
-        if (request.ContentLength > limit)
-            throw TooLarge(limit);
-        using var buffer = new MemoryStream();
-        var chunk = new byte[81920];
-        int read;
-        while ((read = await request.Body.ReadAsync(chunk, request.HttpContext.RequestAborted)) > 0)
-        {
-            if (buffer.Length + read > limit)
-                throw TooLarge(limit);
-            buffer.Write(chunk, 0, read);
-        }
-        return System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
-    }
-
-    private static ApiException TooLarge(int limit) => new(413, "too-large", $"an inventory document is at most {limit} bytes", "body");
-
     /// <summary>The servers on the host hold what a new inventory lacks (docs/api.md): it is not stored.</summary>
     private static ApiException InventoryConflict(string host, IReadOnlyList<HeldConflict> conflicts) =>
         new(409, "inventory-conflict",
@@ -99,8 +80,9 @@ internal static class HostEndpoints
             PeerRevisions peers) =>
         {
             Caller.Of(http).RequireAgentOf(name);
-            // Checked whole before anything is stored (docs/formats.md): a bad document changes nothing.
-            var doc = InventoryDocument.TryRead(await BodyAsync(request, InventoryDocument.MaxBytes), out var errors)
+            // Checked whole before anything is stored (docs/formats.md): a bad document changes nothing. The body is the one
+            // the API's body rules read and checked (at most 8 MiB, as an inventory document).
+            var doc = InventoryDocument.TryRead(RequestBody.Text(http), out var errors)
                       ?? throw ApiException.Invalid(errors.Select(e => new FieldError(e.Path.Length == 0 ? "body" : e.Path, e.Rule)).ToList());
             if (doc.Host.Hostname != name)
                 throw ApiException.Invalid("host.hostname", $"the inventory is of {doc.Host.Hostname}, not {name}");
