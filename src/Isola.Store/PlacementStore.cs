@@ -43,6 +43,9 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
     /// <summary>Test seam: runs after every write of a commit and before the commit itself (a crash there must leave nothing).</summary>
     internal Func<Task>? BeforeCommit { get; set; }
 
+    /// <summary>Test seam: runs after the writes of each server's commit (its host row locked), with the host's name.</summary>
+    internal Func<string, Task>? AfterCommitWrites { get; set; }
+
     /// <summary>How long a server may stay in BUILD before it goes to ERROR and gives back what it holds.</summary>
     public TimeSpan BuildTimeout { get; init; } = TimeSpan.FromMinutes(5);
 
@@ -267,6 +270,8 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
         }
         if (within is not null)
             await within(connection, tx);
+        if (AfterCommitWrites is not null)
+            await AfterCommitWrites(placement.Host);
         return CommitOutcome.Committed;
     }
 

@@ -176,6 +176,10 @@ public sealed class PlacementWriter(PlacementStore store, int maxBatch = 64)
 
     private async Task WriteAsync(List<Commit> batch)
     {
+        // Host rows are locked in one order, by name, in every process: two batches over the same hosts
+        // wait for each other instead of deadlocking. Commits of one host keep their order (a stable sort):
+        // each expects the generation the one before it leaves.
+        batch = [.. batch.OrderBy(c => c.Placement.Host, StringComparer.Ordinal)];
         var outcomes = new CommitOutcome[batch.Count];
         // Generations as they will be if this transaction commits; applied only when it does.
         var moved = new Dictionary<string, long>(StringComparer.Ordinal);
@@ -210,6 +214,14 @@ public sealed class PlacementWriter(PlacementStore store, int maxBatch = 64)
                 {
                     if (isolate)
                         await tx.RollbackAsync(savepoint);
+                    if (StoreConnectionFactory.IsRetryable(e))
+                    {
+                        // A deadlock's victim (locks other than the host rows, such as ports, still meet in any order) or a
+                        // serialization failure: nothing of it is written; it is planned again, as after a lost race.
+                        outcomes[i] = CommitOutcome.StaleHost;
+                        MarkStale(c.Placement.Host);
+                        continue;
+                    }
                     outcomes[i] = CommitOutcome.Failed;
                     c.Done.TrySetException(e);
                     continue;
@@ -243,10 +255,15 @@ public sealed class PlacementWriter(PlacementStore store, int maxBatch = 64)
         catch (Exception e)
         {
             // Nothing of the batch is in the store (or, if the commit itself was lost, nobody knows): start again from the store.
+            // A batch refused as a deadlock's victim or for serialization is certainly not in the store: its creates are planned again.
+            var retry = StoreConnectionFactory.IsRetryable(e);
             foreach (var c in batch)
             {
                 MarkStale(c.Placement.Host);
-                c.Done.TrySetException(e);
+                if (retry)
+                    c.Done.TrySetResult(CommitOutcome.StaleHost);
+                else
+                    c.Done.TrySetException(e);
             }
             return;
         }
