@@ -51,7 +51,7 @@ internal static class AgentEndpoints
     {
         api.MapGet("/hosts/{name}/desired", async (string name, long? after, int? wait, string? plans, HttpContext http, LifecycleStore lifecycle,
             PlacementStore placements, HostSignals signals, TimeProvider time, PlanCache planCache, HostNetworkStore networks, PlanFailures failures,
-            Microsoft.Extensions.Hosting.IHostApplicationLifetime lifetime) =>
+            Isola.Store.Resources.ResourceStore resources, Microsoft.Extensions.Hosting.IHostApplicationLifetime lifetime) =>
         {
             if (plans is not (null or "omit"))
                 throw ApiException.Invalid("plans", "omit (each server's planStamp only; GET /v1/hosts/{name}/plans for the plans) or absent (plans inline)");
@@ -61,6 +61,7 @@ internal static class AgentEndpoints
             if (wait is < 0 or > MaxWaitSeconds)
                 throw ApiException.Invalid("wait", $"wait is 0-{MaxWaitSeconds} seconds");
             var until = time.GetUtcNow() + TimeSpan.FromSeconds(wait ?? 0);
+            var waited = false;
             while (true)
             {
                 var changed = signals.Next(name);
@@ -70,7 +71,11 @@ internal static class AgentEndpoints
                     break;
                 // Woken by this process's changes; another process's are seen at the next look (at most a second later).
                 await Task.WhenAny(changed, Task.Delay(left < TimeSpan.FromSeconds(1) ? left : TimeSpan.FromSeconds(1), time, stop.Token));
+                waited = true;
             }
+            // Let in up to a minute ago: a token deleted meanwhile gets no desired state (nor plans).
+            if (waited)
+                await Caller.Of(http).RequireStillValidAsync(resources);
             var desired = (await lifecycle.DesiredAsync(name))!;
             // Read after the revision: a change that lands in between shows up now and again at the next revision.
             var network = HostNetworkView.From((await networks.RowsAsync(name))!);
