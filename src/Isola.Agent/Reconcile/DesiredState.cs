@@ -9,9 +9,10 @@ public sealed record DesiredPlan(string Server, string Uuid, string DomainXml, I
 public sealed record DesiredPort(string Id, string Name, string Mac, string Status);
 
 /// <summary>A server the host should hold, as <c>GET /v1/hosts/{name}/desired</c> gives it.</summary>
+/// <param name="Plan">Null when the controller could not make it (<paramref name="PlanError"/> says why): the agent leaves the server as it is.</param>
 /// <param name="PlanStamp">Changes exactly when the plan does (the host's inventory stamp): a plan fetched with this stamp is current.</param>
 public sealed record DesiredServer(string Id, string Name, string Status, string PowerState, IReadOnlyList<DesiredPort> Ports, DesiredPlan? Plan,
-    string? PlanStamp = null);
+    string? PlanStamp = null, string? PlanError = null);
 
 /// <summary>What the host should hold, at a revision.</summary>
 /// <param name="Network">What the host's Open vSwitch flows depend on (virtio ports, their networks and peers); null from a controller that does not send it.</param>

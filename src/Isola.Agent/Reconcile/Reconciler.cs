@@ -36,7 +36,9 @@ public sealed record AgentReportBody(long AppliedRevision, IReadOnlyList<(string
 /// and started paused before its VFs are programmed (libvirt sets MAC and VLAN of a hostdev VF when
 /// the domain starts), its IRQs are steered and its vhost workers pinned once it runs (they exist
 /// only then), VFs, IRQs and workers that drifted are set again, a server resumes only when told to,
-/// and a server that left the desired state is destroyed, undefined and its VFs reset.
+/// and a server that left the desired state is destroyed, undefined and its VFs reset. A server in the
+/// desired state without a plan (the controller could not make it) is left exactly as it is: nothing
+/// is created for it and nothing of it is taken down (<see cref="Untouched"/>).
 /// </summary>
 public static class Reconciler
 {
@@ -46,7 +48,7 @@ public static class Reconciler
         foreach (var server in desired.Servers)
         {
             if (server.Plan is not { } plan)
-                continue;
+                continue; // still the host's (it holds resources), but nothing to compare with: left as it is
             var domain = plan.Server;
             var known = applied.ContainsKey(server.Id);
             if (!known)
@@ -97,7 +99,7 @@ public static class Reconciler
             if (server.PowerState == "running" && (state is "paused" || starts))
                 steps.Add(new Step.Resume(server.Id, domain));
         }
-        if (IrqbalanceFile(desired, actual) is { } file && file.Content != actual.Irqbalance)
+        if (IrqbalanceFile(desired, actual, applied) is { } file && file.Content != actual.Irqbalance)
             steps.Add(new Step.Irqbalance(file.Path, file.Content));
         // Host services on the reserved CPUs: host policy, the same in every plan; kept when the last server goes.
         var dropIns = desired.Isolation?.SliceDropIns ?? [];
@@ -143,31 +145,50 @@ public static class Reconciler
     public static bool MayStart(DesiredServer server) => server.PowerState != "shutoff" && server.Status != "ACTIVE";
 
     /// <summary>
+    /// The servers the desired state holds without a plan, and why: the agent neither creates nor tears
+    /// down anything of theirs (domain, VFs, IRQs) until a plan comes or the server leaves the desired state.
+    /// </summary>
+    public static IReadOnlyList<string> Untouched(DesiredHost desired) =>
+        desired.Servers.Where(s => s.Plan is null)
+            .Select(s => $"server {s.Name} ({s.Id}): no host plan ({s.PlanError ?? "the controller sent none"}): its domain, VFs and IRQs are left as they are")
+            .ToList();
+
+    /// <summary>
     /// The report after a cycle: each server's domain state, each port ACTIVE when its domain is
     /// started (paused or running), every VF of it holds its settings, for a virtio port the plan
     /// pins vhost workers for, each of its workers runs on its pin's CPU, and for a virtio port when its
     /// tap is on the integration bridge with its flows in place (<paramref name="readyTaps"/>; null: the
-    /// agent does not manage Open vSwitch); DOWN otherwise.
+    /// agent does not manage Open vSwitch); DOWN otherwise. A server without a plan is left as it is, and
+    /// so is what the controller knows of it: its domain's state when the agent knows its domain
+    /// (<paramref name="applied"/>), its ports not at all (without the plan the agent cannot judge them).
     /// </summary>
-    public static AgentReportBody Report(DesiredHost desired, ActualHost actual, IReadOnlySet<string>? readyTaps = null)
+    public static AgentReportBody Report(DesiredHost desired, ActualHost actual, IReadOnlySet<string>? readyTaps = null,
+        IReadOnlyDictionary<string, AppliedServer>? applied = null)
     {
         var virtio = desired.Network?.Ports.ToDictionary(p => p.Id, p => p.Device, StringComparer.Ordinal) ?? new Dictionary<string, string>();
         var servers = new List<(string, string)>();
         var ports = new List<(string, string)>();
+        static string VmState(string? state) => state switch
+        {
+            null => "absent",
+            "shut off" => "shutoff",
+            _ => state,
+        };
         foreach (var server in desired.Servers)
         {
-            var state = server.Plan is null ? null : actual.Domains.GetValueOrDefault(server.Plan.Server);
-            servers.Add((server.Id, state switch
+            if (server.Plan is null)
             {
-                null => "absent",
-                "shut off" => "shutoff",
-                _ => state,
-            }));
-            var pins = server.Plan?.Irqs?.Vhost ?? [];
-            var workers = server.Plan is null ? null : VhostPairing.Pair(pins, actual.Qemu?.GetValueOrDefault(server.Plan.Server));
+                if (applied?.GetValueOrDefault(server.Id) is { } known)
+                    servers.Add((server.Id, VmState(actual.Domains.GetValueOrDefault(known.Domain))));
+                continue;
+            }
+            var state = actual.Domains.GetValueOrDefault(server.Plan.Server);
+            servers.Add((server.Id, VmState(state)));
+            var pins = server.Plan.Irqs?.Vhost ?? [];
+            var workers = VhostPairing.Pair(pins, actual.Qemu?.GetValueOrDefault(server.Plan.Server));
             foreach (var port in server.Ports)
             {
-                var vfs = server.Plan?.Vfs.Where(v => v.Port == port.Name).ToList() ?? [];
+                var vfs = server.Plan.Vfs.Where(v => v.Port == port.Name).ToList();
                 var vhostPinned = pins.All(p => p.Port != port.Name)
                     || workers is not null && workers.Where(w => w.Pin.Port == port.Name).All(w => VhostPairing.Holds(w.Pin, w.Worker));
                 var ready = state is "paused" or "running" && vhostPinned && vfs.All(v => actual.Vfs.GetValueOrDefault((v.PfNetDev, v.VfIndex)) == v.Desired)
@@ -187,21 +208,28 @@ public static class Reconciler
 
     /// <summary>
     /// irqbalance's file for the whole host: keep off the dedicated pCPUs (host-wide, the same in every
-    /// plan) and leave alone every IRQ any server's plan steers. With no server left, Isola's file keeps
-    /// the CPU list and loses the IRQs; a file Isola did not write is left alone.
+    /// plan) and leave alone every IRQ any server's plan steers, and every IRQ the agent steered for a
+    /// server without a plan now (left as it is, <paramref name="applied"/>). With no server left, Isola's
+    /// file keeps the CPU list and loses the IRQs; with no plan but servers left, the file stays as it is;
+    /// a file Isola did not write is left alone.
     /// </summary>
-    public static Isola.Rendering.Isolation.HostFile? IrqbalanceFile(DesiredHost desired, ActualHost actual)
+    public static Isola.Rendering.Isolation.HostFile? IrqbalanceFile(DesiredHost desired, ActualHost actual,
+        IReadOnlyDictionary<string, AppliedServer>? applied = null)
     {
         var plans = desired.Servers.Select(s => s.Plan).OfType<DesiredPlan>().Where(p => p.Isolation is not null).ToList();
         if (plans.Count == 0)
         {
+            // Servers without a plan: the CPU list is in no plan to write, and their IRQs stay banned.
+            if (desired.Servers.Any(s => s.Plan is null))
+                return null;
             // No server left: the CPUs stay banned (host policy), the IRQs Isola steered are irqbalance's again.
             return actual.Irqbalance is { } now && now.StartsWith("# Written by Isola", StringComparison.Ordinal)
                 ? new Isola.Rendering.Isolation.HostFile("/etc/default/irqbalance",
                     string.Concat(now.Split('\n').Where(l => l.Length > 0 && !l.StartsWith("IRQBALANCE_ARGS=", StringComparison.Ordinal)).Select(l => l + "\n")))
                 : null;
         }
-        var steered = plans.Where(p => p.Irqs is not null).SelectMany(p => Assignments(p.Irqs!, actual)).Select(a => a.Irq).Distinct().Order().ToList();
+        var kept = desired.Servers.Where(s => s.Plan is null).SelectMany(s => applied?.GetValueOrDefault(s.Id)?.IrqsBefore?.Keys ?? Enumerable.Empty<int>());
+        var steered = plans.Where(p => p.Irqs is not null).SelectMany(p => Assignments(p.Irqs!, actual)).Select(a => a.Irq).Concat(kept).Distinct().Order().ToList();
         var isolation = plans[0].Isolation!;
         return (isolation with { BannedIrqs = steered }).IrqbalanceDefaults;
     }
