@@ -142,7 +142,10 @@ internal static partial class PortEndpoints
             _ => (VnicType?)null,
         };
         if (vnic is null)
-            errors.Add(new("vnicType", "must be normal, direct, direct-physical, macvtap or vdpa"));
+            errors.Add(new("vnicType", "must be normal, direct, direct-physical or macvtap"));
+        // No inventory reports vDPA devices, so placement has none to give and no host plan could name one: refused here, not per server.
+        else if (vnic == VnicType.Vdpa)
+            errors.Add(new("vnicType", "vdpa ports are not supported yet: no host reports a vDPA device to place them on; use direct or macvtap"));
         if (body.Ha && vnic != VnicType.Direct)
             errors.Add(new("ha", "an HA bond needs vnic type direct"));
         var mac = body.Mac?.ToLowerInvariant();

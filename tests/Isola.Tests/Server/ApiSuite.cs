@@ -97,6 +97,21 @@ public abstract class ApiSuite
     }
 
     [Fact]
+    public async Task A_vdpa_port_is_refused_at_create_naming_vnicType_and_leaves_nothing()
+    {
+        // No inventory has a vDPA device, so no host plan could give the port one: refused up front, not per server.
+        await using var w = await Start();
+        await w.Member.Post("/v1/networks", new { name = "lan", type = "vlan", physnet = "physnet2" });
+        var (status, body) = await w.Member.Post("/v1/ports", new { name = "p", network = "lan", vnicType = "vdpa" });
+        Assert.Equal((400, "vnicType"), (status, body.ErrorField()));
+        Assert.Contains("vdpa", body.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+        var (nic, nicBody) = await w.Member.Post("/v1/servers", new { name = "vm", flavor = "nfv.small", networks = new[] { new { network = "lan", vnicType = "vdpa" } } });
+        Assert.Equal((400, "networks[0].vnicType"), (nic, nicBody.ErrorField()));
+        Assert.Equal(0, (await w.Member.Get("/v1/ports")).Body.GetArrayLength());
+        Assert.Equal(0, (await w.Member.Get("/v1/servers")).Body.GetArrayLength());
+    }
+
+    [Fact]
     public async Task A_server_is_placed_bound_shown_and_deleted_without_a_trace()
     {
         await using var w = await Start();
