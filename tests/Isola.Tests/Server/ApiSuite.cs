@@ -96,6 +96,27 @@ public abstract class ApiSuite
         Assert.Equal((400, "extraSpecs.hw:cpu_thread_policy"), (bad, flavor.ErrorField()));
     }
 
+    [Theory]
+    [InlineData("""{"quota:disk_read_bytes_sec": "x"}""", "extraSpecs.quota:disk_read_bytes_sec")]
+    [InlineData("""{"quota:vif_inbound_peak": "20480"}""", "extraSpecs.quota:vif_inbound_average")]
+    [InlineData("""{"quota:disk_total_iops_sec": "500", "quota:disk_read_iops_sec": "100"}""", "extraSpecs.quota:disk_total_iops_sec")]
+    [InlineData("""{"quota:vif_outbound_average": "0"}""", "extraSpecs.quota:vif_outbound_average")]
+    public async Task Quota_extra_specs_the_host_plan_refuses_are_refused_at_flavor_create(string specs, string field)
+    {
+        await using var w = await Start();
+        var (status, body) = await w.Admin.Send(HttpMethod.Post, "/v1/flavors", $$"""{"name": "q", "vcpus": 1, "ram": 512, "disk": 1, "extraSpecs": {{specs}}}""");
+        Assert.Equal((400, field), (status, body.ErrorField()));
+        Assert.Equal(404, (await w.Admin.Get("/v1/flavors/q")).Status);
+        // Good values make a flavor whose servers render.
+        Assert.Equal(201, (await w.Admin.Post("/v1/flavors", new
+        {
+            name = "q", vcpus = 1, ram = 512, disk = 1,
+            extraSpecs = new Dictionary<string, string> { ["quota:disk_read_bytes_sec"] = "1048576", ["quota:vif_inbound_average"] = "1024", ["quota:vif_inbound_peak"] = "2048" },
+        })).Status);
+        await w.Member.Post("/v1/networks", new { name = "int", type = "vxlan" });
+        Assert.Equal(201, (await w.Member.Post("/v1/servers", new { name = "vm", flavor = "q", networks = new[] { new { network = "int" } } })).Status);
+    }
+
     [Fact]
     public async Task A_vdpa_port_is_refused_at_create_naming_vnicType_and_leaves_nothing()
     {
