@@ -178,7 +178,7 @@ internal static partial class PortEndpoints
     /// <summary>Checked addresses (with or without a prefix) in canonical text.</summary>
     private static List<string>? Canonical(IReadOnlyList<string>? addresses) => addresses?.Select(a =>
         Isola.Rendering.Guest.GuestAddresses.TryCidr(a, out var cidr, out _) ? cidr
-        : Isola.Rendering.Guest.GuestAddresses.TryAddress(a, out var ip) ? ip.ToString() : a).ToList();
+        : Isola.Domain.Net.IpAddressText.TryParse(a, out var ip) ? ip.ToString() : a).ToList();
 
     public static async Task<PortRecord> Find(ResourceStore store, Caller caller, string id)
     {

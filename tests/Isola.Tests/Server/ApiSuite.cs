@@ -224,6 +224,8 @@ public abstract class ApiSuite
     [InlineData("addresses", """["10.0.0.5/33"]""", "addresses[0]")]
     [InlineData("gateway", "\"10.0.0.1\\n    via: 6.6.6.6\"", "gateway")]
     [InlineData("gateway", "\"gw.example\"", "gateway")]
+    [InlineData("gateway", "\"[2001:db8::1]:53\"", "gateway")]
+    [InlineData("addresses", """["[2001:db8::5]/64"]""", "addresses[0]")]
     public async Task Addresses_that_reach_the_guest_are_addresses(string field, string value, string error)
     {
         await using var w = await Start();
