@@ -128,7 +128,11 @@ internal static partial class PortEndpoints
         throw ApiException.Conflict("mac-in-use", "no free MAC after 5 tries", "mac");
     }
 
-    /// <summary>The fields that need nothing from the store: name, vnic type, HA, MAC, bond mode, VLAN QoS, rates, spoof check.</summary>
+    /// <summary>
+    /// The fields that need nothing from the store and are the API's alone: name, vnic type, HA, MAC,
+    /// bond mode, spoof check, addresses. VLAN priority, rates and the HA rules are the host plan's
+    /// (<see cref="PortRules"/>), checked once the port's spec is known.
+    /// </summary>
     private static (VnicType? Vnic, BondMode? Bond, string? Mac) CheckFields(CreatePort body, List<FieldError> errors)
     {
         Names.Check(body.Name, "name", errors);
@@ -160,12 +164,6 @@ internal static partial class PortEndpoints
         };
         if (bond is null)
             errors.Add(new("bondMode", "must be active-backup, balance-rr or balance-xor"));
-        if (body.VlanQos is < 0 or > 7)
-            errors.Add(new("vlanQos", "must be 0-7"));
-        if (body.MaxTxRateMbps < 0)
-            errors.Add(new("maxTxRateMbps", "a rate is not negative"));
-        if (body.MinTxRateMbps < 0)
-            errors.Add(new("minTxRateMbps", "a rate is not negative"));
         if (body.SpoofCheck == true && !body.PortSecurityEnabled)
             errors.Add(new("spoofCheck", "a port with portSecurityEnabled false has no spoof check"));
         // Addresses go into the guest's network configuration: addresses, nothing else, in canonical form.

@@ -97,6 +97,31 @@ public abstract class ApiSuite
     }
 
     [Theory]
+    [InlineData("""{"vlanQos": 8}""", "vlanQos")]
+    [InlineData("""{"vlanQos": -1}""", "vlanQos")]
+    [InlineData("""{"maxTxRateMbps": -1}""", "maxTxRateMbps")]
+    [InlineData("""{"minTxRateMbps": -1}""", "minTxRateMbps")]
+    [InlineData("""{"minTxRateMbps": 600, "maxTxRateMbps": 500}""", "minTxRateMbps")]
+    [InlineData("""{"ha": true, "spoofCheck": false}""", "spoofCheck")]
+    [InlineData("""{"haDistinctAdapters": true}""", "haDistinctAdapters")]
+    public async Task Port_create_answers_with_the_host_plans_own_rule(string fields, string field)
+    {
+        // One rule set: the API's answer is PortRules' word for word, so the API and the renderer cannot drift apart.
+        await using var w = await Start();
+        await w.Member.Post("/v1/networks", new { name = "lan", type = "vlan", physnet = "physnet2" });
+        var (status, body) = await w.Member.Send(HttpMethod.Post, "/v1/ports", """{"name": "p", "network": "lan", "vnicType": "direct", """ + fields[1..]);
+        Assert.Equal((400, field), (status, body.ErrorField()));
+        var sent = System.Text.Json.JsonDocument.Parse(fields).RootElement;
+        int? Int(string name) => sent.TryGetProperty(name, out var v) ? v.GetInt32() : null;
+        bool Bool(string name) => sent.TryGetProperty(name, out var v) && v.GetBoolean();
+        var spec = new Isola.Rendering.PortSpec("p", Isola.Scheduling.Requests.VnicType.Direct, "fa:16:3e:00:00:01", Ha: Bool("ha"), Vlan: 100,
+            VlanQos: Int("vlanQos") ?? 0, SpoofCheck: !sent.TryGetProperty("spoofCheck", out _), MaxTxRateMbps: Int("maxTxRateMbps") ?? 0,
+            MinTxRateMbps: Int("minTxRateMbps") ?? 0, HaDistinctAdapters: Bool("haDistinctAdapters"));
+        Assert.Equal($"{field}: {Assert.Single(Isola.Rendering.PortRules.Check(spec)).Message}", body.GetProperty("error").GetProperty("message").GetString());
+        Assert.Equal(0, (await w.Member.Get("/v1/ports")).Body.GetArrayLength());
+    }
+
+    [Theory]
     [InlineData("""{"quota:disk_read_bytes_sec": "x"}""", "extraSpecs.quota:disk_read_bytes_sec")]
     [InlineData("""{"quota:vif_inbound_peak": "20480"}""", "extraSpecs.quota:vif_inbound_average")]
     [InlineData("""{"quota:disk_total_iops_sec": "500", "quota:disk_read_iops_sec": "100"}""", "extraSpecs.quota:disk_total_iops_sec")]
