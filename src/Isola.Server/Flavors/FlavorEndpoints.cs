@@ -50,7 +50,9 @@ internal static class FlavorEndpoints
         api.MapDelete("/flavors/{id}", async (string id, HttpContext http, ResourceStore store) =>
         {
             Caller.Of(http).RequireAdmin();
-            await store.DeleteFlavorAsync((await Find(store, Caller.Of(http), id)).Id);
+            // Of two deletes of one flavor, the second finds it gone.
+            if (!await store.DeleteFlavorAsync((await Find(store, Caller.Of(http), id)).Id))
+                throw ApiException.NotFound("flavor", id);
             return Results.NoContent();
         });
     }

@@ -143,6 +143,19 @@ public abstract class ApiSuite
     }
 
     [Fact]
+    public async Task A_network_with_ports_stays_and_one_without_goes_once()
+    {
+        await using var w = await Start();
+        await w.Member.Post("/v1/networks", new { name = "lan", type = "vlan", physnet = "physnet2" });
+        await w.Member.Post("/v1/ports", new { name = "p", network = "lan", vnicType = "direct" });
+        var (status, body) = await w.Member.Delete("/v1/networks/lan");
+        Assert.Equal((409, "in-use"), (status, body.ErrorCode()));
+        Assert.Equal(204, (await w.Member.Delete("/v1/ports/p")).Status);
+        Assert.Equal(204, (await w.Member.Delete("/v1/networks/lan")).Status);
+        Assert.Equal(404, (await w.Member.Delete("/v1/networks/lan")).Status);
+    }
+
+    [Fact]
     public async Task A_vdpa_port_is_refused_at_create_naming_vnicType_and_leaves_nothing()
     {
         // No inventory has a vDPA device, so no host plan could give the port one: refused up front, not per server.

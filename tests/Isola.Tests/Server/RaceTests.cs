@@ -14,7 +14,7 @@ public sealed class RaceTests(PostgresServer postgres)
     private const int Pairs = 20;
 
     // Room for every create of a race at once (losers hold their reservation until they lose): no create is refused for want of room.
-    private sealed record Two(ApiServer One, ApiServer Other, HttpClient[] Members, HttpClient Admin) : IAsyncDisposable
+    private sealed record Two(ApiServer One, ApiServer Other, HttpClient[] Members, HttpClient Admin, string Store) : IAsyncDisposable
     {
         public async ValueTask DisposeAsync()
         {
@@ -43,7 +43,7 @@ public sealed class RaceTests(PostgresServer postgres)
         var other = await ApiServer.StartAsync(store, one.AdminSecret);
         var members = new[] { one.Client(secret), other.Client(secret) };
         Assert.Equal(201, (await members[0].Post("/v1/networks", new { name = "lan", type = "vlan", physnet = "physnet2", segment = 100 })).Status);
-        return new Two(one, other, members, admin);
+        return new Two(one, other, members, admin, store);
     }
 
     private static string Seen(IEnumerable<(int Status, System.Text.Json.JsonElement Body)> answers) =>
@@ -111,6 +111,106 @@ public sealed class RaceTests(PostgresServer postgres)
         var segments = answers.Select(a => a.Body.GetProperty("segment").GetInt64()).Order().ToList();
         // The lowest free VNIs of the test servers' range 5000-5999, each once.
         Assert.Equal(Enumerable.Range(5000, 2 * Pairs).Select(v => (long)v), segments);
+    }
+
+    /// <summary>Makes a resource of a kind; answers the path its DELETE goes to, and its table and id (its row).</summary>
+    private static async Task<(string Path, string Table, string Id)> MakeAsync(Two w, string kind)
+    {
+        async Task<string> Id(HttpClient client, string path, object body)
+        {
+            var (status, made) = await client.Post(path, body);
+            Assert.True(status == 201, $"{path}: {status} {made}");
+            return made.Str("id");
+        }
+        var member = w.Members[0];
+        switch (kind)
+        {
+            case "flavor":
+                var flavor = await Id(w.Admin, "/v1/flavors", new { name = "small", vcpus = 1, ram = 512, disk = 1 });
+                return ($"/v1/flavors/{flavor}", "flavors", flavor);
+            case "network":
+                var network = await Id(member, "/v1/networks", new { name = "n", type = "vxlan" });
+                return ($"/v1/networks/{network}", "networks", network);
+            case "subnet":
+                var subnet = await Id(member, "/v1/subnets", new { name = "s", network = "lan", cidr = "10.0.0.0/24" });
+                return ($"/v1/subnets/{subnet}", "subnets", subnet);
+            case "port":
+                var port = await Id(member, "/v1/ports", new { name = "p", network = "lan", vnicType = "direct" });
+                return ($"/v1/ports/{port}", "ports", port);
+            case "security group":
+                var group = await Id(member, "/v1/security-groups", new { name = "g" });
+                return ($"/v1/security-groups/{group}", "security_groups", group);
+            case "security group rule":
+                var rule = await Id(member, "/v1/security-group-rules", new
+                {
+                    securityGroup = await Id(member, "/v1/security-groups", new { name = "g" }), direction = "ingress", ethertype = "IPv4", protocol = "tcp", portRangeMin = 22, portRangeMax = 22,
+                });
+                return ($"/v1/security-group-rules/{rule}", "security_group_rules", rule);
+            case "qos policy":
+                var policy = await Id(member, "/v1/qos-policies", new { name = "q" });
+                return ($"/v1/qos-policies/{policy}", "qos_policies", policy);
+            case "qos rule":
+                var ruled = await Id(member, "/v1/qos-policies", new { name = "q" });
+                var qosRule = await Id(member, $"/v1/qos-policies/{ruled}/rules", new { type = "bandwidth-limit", maxKbps = 1000, direction = "egress" });
+                return ($"/v1/qos-policies/{ruled}/rules/{qosRule}", "qos_rules", qosRule);
+            case "server group":
+                var serverGroup = await Id(member, "/v1/server-groups", new { name = "sg", policy = "anti-affinity" });
+                return ($"/v1/server-groups/{serverGroup}", "server_groups", serverGroup);
+            case "token":
+                var token = await Id(w.Admin, "/v1/tokens", new { role = "member", project = "t" });
+                return ($"/v1/tokens/{token}", "tokens", token);
+            default:
+                throw new ArgumentException(kind);
+        }
+    }
+
+    /// <summary>Waits until <paramref name="count"/> statements of the test's database wait for a row lock (generous deadline: a busy machine is slow, not wrong).</summary>
+    private static async Task WaitForLockWaitersAsync(string store, int count)
+    {
+        await using var c = new Npgsql.NpgsqlConnection(store);
+        await c.OpenAsync();
+        await using var q = new Npgsql.NpgsqlCommand("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'", c);
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        long waiting;
+        while ((waiting = (long)(await q.ExecuteScalarAsync())!) < count)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"only {waiting} of {count} statements came to wait for the lock");
+            await Task.Delay(20);
+        }
+    }
+
+    [Theory]
+    [InlineData("flavor")]
+    [InlineData("network")]
+    [InlineData("subnet")]
+    [InlineData("port")]
+    [InlineData("security group")]
+    [InlineData("security group rule")]
+    [InlineData("qos policy")]
+    [InlineData("qos rule")]
+    [InlineData("server group")]
+    [InlineData("token")]
+    public async Task Two_deletes_of_one_resource_give_one_204_and_one_404(string kind)
+    {
+        await using var w = await StartAsync();
+        var (path, table, id) = await MakeAsync(w, kind);
+        // Both deletes find the resource, then wait on its row (held by the test) — the interleaving a race may give — and go on together.
+        await using var holder = new Npgsql.NpgsqlConnection(w.Store);
+        await holder.OpenAsync();
+        await using var tx = await holder.BeginTransactionAsync();
+        await using (var lockRow = new Npgsql.NpgsqlCommand($"SELECT 1 FROM {table} WHERE id = @id FOR UPDATE", holder, tx))
+        {
+            lockRow.Parameters.AddWithValue("id", id);
+            Assert.Equal(1, await lockRow.ExecuteScalarAsync());
+        }
+        // Flavors and tokens are the admin's to delete (on both servers); the rest their project member's.
+        var clients = kind is "flavor" or "token" ? new[] { w.Admin, w.Other.Client(w.One.AdminSecret) } : w.Members;
+        var deletes = clients.Select(c => c.Delete(path)).ToList();
+        await WaitForLockWaitersAsync(w.Store, 2);
+        await tx.RollbackAsync();
+        var pair = await Task.WhenAll(deletes);
+        Assert.True(pair.Count(a => a.Status == 204) == 1 && pair.Count(a => a.Status == 404 && a.Body.ErrorCode() == "not-found") == 1, $"{kind}: {Seen(pair)}");
+        Assert.Equal(404, (await clients[0].Delete(path)).Status);
     }
 
     [Fact]
