@@ -187,7 +187,7 @@ internal static class ServerEndpoints
             };
         }
         signals.Notify(result.Placement.Host);
-        var virtioNetworks = ports.Where(p => PortEndpoints.Spec(p).VnicType == VnicType.Normal).Select(p => p.NetworkId).ToList();
+        var virtioNetworks = ports.Where(p => PortEndpoints.Spec(p).Kind.OnOvs).Select(p => p.NetworkId).ToList();
         if (virtioNetworks.Count > 0)
             await peers.TouchAsync(virtioNetworks, result.Placement.Host);
         // Ports it made for itself joined their groups.
