@@ -1,7 +1,9 @@
 using Isola.Agent.Driver;
 using Isola.Agent.Reconcile;
+using Isola.Contracts.Agent;
 using Isola.Domain.Pci;
 using Isola.Domain.Topology;
+using Isola.Rendering;
 
 namespace Isola.Agent;
 
@@ -153,11 +155,11 @@ public sealed class HostAgent(HostTopology inventory, ControllerClient controlle
             if (driver.IrqAffinity(irq) is { } cpus)
                 affinity[irq] = cpus;
         }
-        var dropIns = desired.Isolation?.SliceDropIns ?? [];
+        var dropIns = Reconciler.Isolation(desired)?.SliceDropIns ?? [];
         var domains = await driver.DomainsAsync(ct);
         // vhost workers exist while QEMU runs: read for the started domains whose plans pin them.
         var qemu = new Dictionary<string, QemuProcess>(StringComparer.Ordinal);
-        foreach (var plan in desired.Servers.Select(s => s.Plan).OfType<DesiredPlan>().Where(p => p.Irqs?.Vhost is { Count: > 0 }))
+        foreach (var plan in desired.Servers.Select(s => s.Plan).OfType<HostPlan>().Where(p => p.Irqs?.Vhost is { Count: > 0 }))
         {
             if (domains.GetValueOrDefault(plan.Server) is "paused" or "running" && driver.QemuPid(plan.Server) is { } pid)
                 qemu[plan.Server] = new QemuProcess(pid, driver.VhostWorkers(pid));

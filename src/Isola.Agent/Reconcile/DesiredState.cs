@@ -2,25 +2,6 @@ using Isola.Rendering.Vf;
 
 namespace Isola.Agent.Reconcile;
 
-/// <summary>The part of a server's host plan the agent applies today: its domain and its VFs.</summary>
-public sealed record DesiredPlan(string Server, string Uuid, string DomainXml, IReadOnlyList<VfSettings> Vfs, Isola.Rendering.Isolation.IrqAffinityPlan? Irqs = null,
-    Isola.Rendering.Isolation.HostIsolation? Isolation = null);
-
-public sealed record DesiredPort(string Id, string Name, string Mac, string Status);
-
-/// <summary>A server the host should hold, as <c>GET /v1/hosts/{name}/desired</c> gives it.</summary>
-/// <param name="PlanStamp">Changes exactly when the plan does (the host's inventory stamp): a plan fetched with this stamp is current.</param>
-public sealed record DesiredServer(string Id, string Name, string Status, string PowerState, IReadOnlyList<DesiredPort> Ports, DesiredPlan? Plan,
-    string? PlanStamp = null);
-
-/// <summary>What the host should hold, at a revision.</summary>
-/// <param name="Network">What the host's Open vSwitch flows depend on (virtio ports, their networks and peers); null from a controller that does not send it.</param>
-public sealed record DesiredHost(string Host, long Revision, IReadOnlyList<DesiredServer> Servers, Isola.Rendering.Flows.HostNetworkState? Network = null)
-{
-    /// <summary>The host-wide CPU isolation (the same in every plan); null when no server has a plan.</summary>
-    public Isola.Rendering.Isolation.HostIsolation? Isolation => Servers.Select(s => s.Plan?.Isolation).FirstOrDefault(i => i is not null);
-}
-
 /// <summary>A vhost-net worker (a task named <c>vhost-QEMUPID</c>) and the CPUs it may run on (<c>Cpus_allowed_list</c>).</summary>
 public sealed record VhostWorker(int Tid, string Cpus);
 

@@ -1,3 +1,5 @@
+using Isola.Contracts.Agent;
+using Isola.Rendering;
 using Isola.Rendering.Vf;
 
 namespace Isola.Agent.Reconcile;
@@ -100,7 +102,7 @@ public static class Reconciler
         if (IrqbalanceFile(desired, actual) is { } file && file.Content != actual.Irqbalance)
             steps.Add(new Step.Irqbalance(file.Path, file.Content));
         // Host services on the reserved CPUs: host policy, the same in every plan; kept when the last server goes.
-        var dropIns = desired.Isolation?.SliceDropIns ?? [];
+        var dropIns = Isolation(desired)?.SliceDropIns ?? [];
         var changed = dropIns.Where(f => actual.HostFiles?.GetValueOrDefault(f.Path) != f.Content).ToList();
         if (changed.Count > 0)
             steps.Add(new Step.SystemdDropIns(changed));
@@ -132,6 +134,10 @@ public static class Reconciler
             steps.Add(new Step.RemoveDomainXml(orphan, orphan));
         return steps;
     }
+
+    /// <summary>The host-wide CPU isolation (the same in every plan); null when no server has a plan.</summary>
+    public static Isola.Rendering.Isolation.HostIsolation? Isolation(DesiredHost desired) =>
+        desired.Servers.Select(s => s.Plan?.Isolation).FirstOrDefault(i => i is not null);
 
     /// <summary>
     /// Whether the agent starts a server's domain that is not running: while it builds (the agent's own
@@ -180,7 +186,7 @@ public static class Reconciler
 
     /// <summary>Started domains whose vhost workers cannot be paired with their plan's pins, and why.</summary>
     public static IEnumerable<string> VhostUnpaired(DesiredHost desired, ActualHost actual) =>
-        desired.Servers.Select(s => s.Plan).OfType<DesiredPlan>()
+        desired.Servers.Select(s => s.Plan).OfType<HostPlan>()
             .Where(p => actual.Domains.GetValueOrDefault(p.Server) is "paused" or "running")
             .Select(p => VhostPairing.Unpaired(p.Server, p.Irqs?.Vhost ?? [], actual.Qemu?.GetValueOrDefault(p.Server)))
             .OfType<string>();
@@ -192,7 +198,7 @@ public static class Reconciler
     /// </summary>
     public static Isola.Rendering.Isolation.HostFile? IrqbalanceFile(DesiredHost desired, ActualHost actual)
     {
-        var plans = desired.Servers.Select(s => s.Plan).OfType<DesiredPlan>().Where(p => p.Isolation is not null).ToList();
+        var plans = desired.Servers.Select(s => s.Plan).OfType<HostPlan>().Where(p => p.Isolation is not null).ToList();
         if (plans.Count == 0)
         {
             // No server left: the CPUs stay banned (host policy), the IRQs Isola steered are irqbalance's again.

@@ -1,3 +1,4 @@
+using Isola.Contracts.Agent;
 using Isola.Server.Api;
 using Isola.Server.Lifecycle;
 using Isola.Server.Servers;
@@ -6,25 +7,23 @@ using Isola.Store.Lifecycle;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+// The store's rows and the wire's records share names: on this side of the file, the names are the wire's.
+using DesiredHost = Isola.Contracts.Agent.DesiredHost;
+using DesiredPort = Isola.Contracts.Agent.DesiredPort;
+using DesiredServer = Isola.Contracts.Agent.DesiredServer;
 
 namespace Isola.Server.Hosts;
-
-public sealed record ReportedServer(string? Id, string? VmState);
-
-public sealed record ReportedPort(string? Id, string? Status);
-
-/// <summary>An agent's report: the desired revision it applied, its domains' states, its ports' statuses.</summary>
-public sealed record HostReport(long AppliedRevision = 0, IReadOnlyList<ReportedServer>? Servers = null, IReadOnlyList<ReportedPort>? Ports = null);
 
 /// <summary>
 /// The agents' side: <c>GET /v1/hosts/{name}/desired</c> (long poll: <c>?after=REVISION&amp;wait=SECONDS</c>
 /// answers when the host's revision passes <c>after</c>, or when the wait is over) and
-/// <c>POST /v1/hosts/{name}/report</c>. Only the host's own token (or an admin) may call them.
+/// <c>POST /v1/hosts/{name}/report</c>. Only the host's own token (or an admin) may call them. What
+/// goes over the wire is <see cref="Isola.Contracts.Agent"/>'s records, the same the agent reads and writes.
 /// </summary>
 internal static class AgentEndpoints
 {
     /// <summary>A server's plan, or null when it cannot be made: then that server alone fails (<see cref="PlanFailures"/>).</summary>
-    private static async Task<Isola.Rendering.HostPlan?> PlanOrFailAsync(DesiredServer s, string host, string stamp, PlanCache planCache, PlacementStore placements,
+    private static async Task<Isola.Rendering.HostPlan?> PlanOrFailAsync(Isola.Store.Lifecycle.DesiredServer s, string host, string stamp, PlanCache planCache, PlacementStore placements,
         PlanFailures failures)
     {
         try
@@ -37,6 +36,20 @@ internal static class AgentEndpoints
             await failures.FailAsync(s.Id, s.Name, host, s.Status, e.Message);
             return null;
         }
+    }
+
+    /// <summary>The desired state as the agent reads it, from the store's rows, the host's network state and the plans rendered.</summary>
+    internal static DesiredHost DesiredOf(HostDesired desired, Isola.Rendering.Flows.HostNetworkState network,
+        IReadOnlyDictionary<string, Isola.Rendering.HostPlan> rendered, IReadOnlySet<string> failed)
+    {
+        var ports = desired.Ports.ToLookup(p => p.ServerId);
+        // A server whose plan could not be made went to ERROR just now (or keeps what it has): not here.
+        return new DesiredHost(desired.Host, desired.Revision, desired.AppliedRevision,
+            desired.Servers.Where(s => !failed.Contains(s.Id)).Select(s => new DesiredServer(s.Id, s.Name, s.ProjectId, s.Status, s.TaskState,
+                s.PowerState, s.VmState, ports[s.Id].Select(p => new DesiredPort(p.Id, p.Name, p.Mac, p.Status)).ToList(),
+                // A plan is a function of the server's placement and spec (fixed) and the host's inventory: it changes with this stamp only.
+                PlanStamp: s.Spec is null ? null : desired.InventoryStamp, Plan: rendered.GetValueOrDefault(s.Id))).ToList(),
+            network);
     }
 
     private const int MaxWaitSeconds = 60;
@@ -69,7 +82,6 @@ internal static class AgentEndpoints
             var desired = (await lifecycle.DesiredAsync(name))!;
             // Read after the revision: a change that lands in between shows up now and again at the next revision.
             var network = HostNetworkView.From((await networks.RowsAsync(name))!);
-            var ports = desired.Ports.ToLookup(p => p.ServerId);
             planCache.Keep(name, desired.Servers.Select(s => s.Id).ToHashSet(StringComparer.Ordinal));
             var rendered = new Dictionary<string, Isola.Rendering.HostPlan>(StringComparer.Ordinal);
             var failed = new HashSet<string>(StringComparer.Ordinal);
@@ -83,28 +95,7 @@ internal static class AgentEndpoints
                         failed.Add(s.Id);
                 }
             }
-            return Results.Ok(new
-            {
-                desired.Host,
-                desired.Revision,
-                desired.AppliedRevision,
-                // A server whose plan could not be made went to ERROR just now (or keeps what it has): not here.
-                servers = desired.Servers.Where(s => !failed.Contains(s.Id)).Select(s => new
-                {
-                    s.Id,
-                    s.Name,
-                    project = s.ProjectId,
-                    s.Status,
-                    s.TaskState,
-                    s.PowerState,
-                    s.VmState,
-                    ports = ports[s.Id].Select(p => new { p.Id, p.Name, p.Mac, p.Status }),
-                    // A plan is a function of the server's placement and spec (fixed) and the host's inventory: it changes with this stamp only.
-                    planStamp = s.Spec is null ? null : desired.InventoryStamp,
-                    plan = rendered.GetValueOrDefault(s.Id),
-                }),
-                network,
-            });
+            return Results.Ok(DesiredOf(desired, network, rendered, failed));
         });
 
         // The plans of some of the host's servers (an agent that polls with plans=omit fetches the ones it lacks).
@@ -118,11 +109,11 @@ internal static class AgentEndpoints
             if (wanted.Count > MaxPlansPerRequest)
                 throw ApiException.Invalid("server", $"at most {MaxPlansPerRequest} servers per request");
             var desired = await lifecycle.DesiredAsync(name) ?? throw ApiException.NotFound("host", name);
-            var result = new Dictionary<string, object>(StringComparer.Ordinal);
+            var result = new Dictionary<string, ServerPlan>(StringComparer.Ordinal);
             foreach (var s in desired.Servers.Where(s => wanted.Contains(s.Id) && s.Spec is not null))
             {
                 if (await PlanOrFailAsync(s, name, desired.InventoryStamp, planCache, placements, failures) is { } plan)
-                    result[s.Id] = new { planStamp = desired.InventoryStamp, plan };
+                    result[s.Id] = new ServerPlan(desired.InventoryStamp, plan);
             }
             // A server not on the host (gone meanwhile, or never there) is simply not in the answer.
             return Results.Ok(result);
@@ -186,11 +177,8 @@ internal static class AgentEndpoints
             // Its agent was marked down: schedulable again here at once (other processes at their next sync).
             if (backUp)
                 await placement.Placer.RefreshHostAsync(name);
-            return Results.Ok(new
-            {
-                revisionMoved = moved,
-                transitions = transitions.Select(t => new { server = t.ServerId, from = t.FromStatus, t.To.Status, t.To.TaskState, t.To.PowerState }),
-            });
+            return Results.Ok(new ReportAnswer(moved,
+                transitions.Select(t => new ReportTransition(t.ServerId, t.FromStatus, t.To.Status, t.To.TaskState, t.To.PowerState)).ToList()));
         });
     }
 }

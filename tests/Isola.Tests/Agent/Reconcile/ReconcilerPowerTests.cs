@@ -1,4 +1,5 @@
 using Isola.Agent.Reconcile;
+using Isola.Contracts.Agent;
 using Isola.Domain.Pci;
 using Isola.Rendering.Vf;
 
@@ -17,7 +18,7 @@ public sealed class ReconcilerPowerTests
         VfState.Reset with { Mac = "fa:16:3e:00:00:01", Vlan = 100 });
 
     private static DesiredHost Desired(string status, string power) =>
-        new("h1", 5, [new DesiredServer("s1", "vm1", status, power, [new("p-1", "p1", Vf.Desired.Mac, "ACTIVE")], new DesiredPlan(Domain, "u-1", "<domain/>", [Vf]))]);
+        Wire.Host("h1", 5, [Wire.Server("s1", "vm1", status, power, [new("p-1", "p1", Vf.Desired.Mac, "ACTIVE")], Wire.Plan(Domain, "u-1", "<domain/>", [Vf]))]);
 
     private static ActualHost Actual(string? state, VfState? vf = null, params string[] domainFiles) => new(
         state is null ? new Dictionary<string, string>() : new Dictionary<string, string> { [Domain] = state },
@@ -78,7 +79,7 @@ public sealed class ReconcilerPowerTests
     [Fact]
     public void A_gone_servers_domain_xml_is_removed_after_undefine_and_before_it_is_forgotten()
     {
-        var none = new DesiredHost("h1", 6, []);
+        var none = Wire.Host("h1", 6, []);
         var steps = Reconciler.Plan(none, Actual("shut off", Vf.Desired, Domain), Known);
         Assert.Equal(
             [new Step.Undefine("s1", Domain), new Step.ResetVf("s1", Vf), new Step.RemoveDomainXml("s1", Domain), new Step.Forget("s1")],

@@ -1,4 +1,5 @@
 using Isola.Agent.Reconcile;
+using Isola.Contracts.Agent;
 using Isola.Rendering.Isolation;
 
 namespace Isola.Tests.Agent.Reconcile;
@@ -14,11 +15,11 @@ public sealed class ReconcilerVhostTests
         VhostPin[] pins = twoPorts
             ? [new("web", 0, 5), new("web", 1, 7), new("db", 0, 9)]
             : [new("web", 0, 5), new("web", 1, 7)];
-        var plan = new DesiredPlan(Domain, "00000000-0000-0000-0000-000000000001", "<domain/>", [], new IrqAffinityPlan([], [], pins));
+        var plan = Wire.Plan(Domain, "00000000-0000-0000-0000-000000000001", "<domain/>", [], new IrqAffinityPlan([], [], pins));
         DesiredPort[] ports = twoPorts
             ? [new("p-web", "web", "fa:16:3e:00:00:01", "BOUND"), new("p-db", "db", "fa:16:3e:00:00:02", "BOUND")]
             : [new("p-web", "web", "fa:16:3e:00:00:01", "BOUND")];
-        return new DesiredHost("h1", 3, [new DesiredServer("s1", "vm1", "BUILD", "paused", ports, plan)]);
+        return Wire.Host("h1", 3, [Wire.Server("s1", "vm1", "BUILD", "paused", ports, plan)]);
     }
 
     private static ActualHost Actual(string? state, params VhostWorker[] workers) => new(
