@@ -136,7 +136,7 @@ public sealed class AgentEndToEndTests : IAsyncLifetime
         File.WriteAllText(stale, "<domain><name>isola-gone</name></domain>");
 
         var restarted = await Agent().CycleAsync();
-        Assert.Contains(new Isola.Agent.Reconcile.Step.RemoveDomainXml("isola-gone", "isola-gone"), restarted.Done);
+        Assert.Contains(new Isola.Agent.Facets.DomainXmlFacet.RemoveDomainXml("isola-gone", "isola-gone"), restarted.Done);
         Assert.False(File.Exists(stale));
         Assert.True(File.Exists(Path.Join(_dir.Sub("agent"), "domains", $"isola-{id}.xml")));
         Assert.Equal("running", _host.Libvirt.Domains["isola-" + id].State);
@@ -163,7 +163,7 @@ public sealed class AgentEndToEndTests : IAsyncLifetime
         _host.Libvirt.Stop(domain);
         var seen = await agent.CycleAsync();
         Assert.Empty(seen.Failures);
-        Assert.DoesNotContain(seen.Done, s => s is Isola.Agent.Reconcile.Step.StartPaused or Isola.Agent.Reconcile.Step.Resume);
+        Assert.DoesNotContain(seen.Done, s => s is Isola.Agent.Facets.DomainFacet.StartPaused or Isola.Agent.Facets.PowerFacet.Resume);
         var server = (await _admin.Get($"/v1/servers/{id}")).Body;
         Assert.Equal(("SHUTOFF", "shutoff", "shutoff"), (server.Str("status"), server.Str("powerState"), server.Str("vmState")));
         Assert.Equal(System.Text.Json.JsonValueKind.Null, server.GetProperty("taskState").ValueKind);
@@ -282,7 +282,7 @@ public sealed class AgentEndToEndTests : IAsyncLifetime
         Assert.Contains("vlan 200 (want 100)", drift, StringComparison.Ordinal);
         Assert.Equal((mac, 100), (_host.Nic.Vf(pf, vf).Mac, _host.Nic.Vf(pf, vf).Vlan));
         // Nothing else was redone: the domain kept running.
-        Assert.DoesNotContain(repair.Done, s => s is Isola.Agent.Reconcile.Step.Define or Isola.Agent.Reconcile.Step.StartPaused);
+        Assert.DoesNotContain(repair.Done, s => s is Isola.Agent.Facets.DomainFacet.Define or Isola.Agent.Facets.DomainFacet.StartPaused);
         Assert.Empty((await agent.CycleAsync()).Drift);
     }
 
@@ -346,7 +346,7 @@ public sealed class AgentEndToEndTests : IAsyncLifetime
         var drift = Assert.Single(repair.Drift);
         Assert.Contains($"vhost-{pid} task {moved.Tid} (web queue 1): on 0-3 (want {want[1]})", drift, StringComparison.Ordinal);
         Assert.Equal(want, _host.Qemu.Workers(domain).Select(w => w.Cpus));
-        Assert.DoesNotContain(repair.Done, s => s is Isola.Agent.Reconcile.Step.Define or Isola.Agent.Reconcile.Step.StartPaused);
+        Assert.DoesNotContain(repair.Done, s => s is Isola.Agent.Facets.DomainFacet.Define or Isola.Agent.Facets.DomainFacet.StartPaused);
 
         // Deleted: QEMU goes, and its pid file and tasks with it.
         Assert.Equal(204, (await _admin.Delete($"/v1/servers/{id}")).Status);
