@@ -31,6 +31,20 @@ public sealed class HostAgent(HostTopology inventory, ControllerClient controlle
 
     public async Task RegisterAsync(CancellationToken ct) => await controller.RegisterAsync(inventory, ct);
 
+    // A 409 (inventory-conflict: the servers running here hold what this discovery does not show) leaves the
+    // controller on the inventory it has, which fits them; the agent goes on with it and keeps the reason.
+    private async Task RegisterOrKeepAsync(CancellationToken ct)
+    {
+        try
+        {
+            await RegisterAsync(ct);
+        }
+        catch (HttpRequestException e) when (e.StatusCode == System.Net.HttpStatusCode.Conflict)
+        {
+            LastError = e;
+        }
+    }
+
     /// <summary>
     /// One cycle: desired (waiting for a revision after <paramref name="after"/> if given), actual,
     /// steps, report. A cycle that started a domain reads the host and plans once more: what exists
@@ -98,7 +112,7 @@ public sealed class HostAgent(HostTopology inventory, ControllerClient controlle
     /// <summary>Registers, then runs cycles until cancelled; a failed cycle is retried after a pause.</summary>
     public async Task RunAsync(CancellationToken ct)
     {
-        await RetryAsync(RegisterAsync, ct);
+        await RetryAsync(RegisterOrKeepAsync, ct);
         long? revision = null;
         while (!ct.IsCancellationRequested)
         {

@@ -15,7 +15,7 @@ public sealed record UnreadableHost(string Name, string? Zone, IReadOnlyList<str
 public sealed record HostRows(IReadOnlyList<StoredHost> Hosts, IReadOnlyList<UnreadableHost> Unreadable)
 {
     /// <summary>The columns of a <c>hosts</c> row with its <c>host_inventories</c> row (null: none).</summary>
-    internal sealed record Row(string Name, string? Zone, string? Aggregates, string? Inventory, long Generation, bool Enabled, string? Reason);
+    internal sealed record Row(string Name, string? Zone, string? Aggregates, string? Inventory, long Generation, bool Enabled, string? Reason, string Stamp = "");
 
     /// <summary>Sorts rows into usable and unreadable; one row's problem never stops the others.</summary>
     internal static HostRows Of(IEnumerable<Row> rows)
@@ -29,7 +29,7 @@ public sealed record HostRows(IReadOnlyList<StoredHost> Hosts, IReadOnlyList<Unr
             if (aggregates is null)
                 problem ??= "aggregates: not a JSON array of strings";
             if (problem is null)
-                hosts.Add(new StoredHost(r.Name, r.Zone, aggregates!, document!.Host, r.Generation, r.Enabled, r.Reason));
+                hosts.Add(new StoredHost(r.Name, r.Zone, aggregates!, document!.Host, r.Generation, r.Enabled, r.Reason, r.Stamp));
             else
                 unreadable.Add(new UnreadableHost(r.Name, r.Zone, aggregates ?? [], r.Generation, r.Enabled, r.Reason, problem));
         }

@@ -6,12 +6,14 @@ using Isola.Domain.Serialization;
 using Isola.Domain.Topology;
 using Isola.Scheduling;
 using Isola.Scheduling.Requests;
+using Isola.Scheduling.State;
 
 namespace Isola.Store;
 
 /// <summary>A host as stored: its inventory and the generation its claims are at.</summary>
+/// <param name="Stamp">When its inventory was registered (<c>hosts.updated_at</c>): a fleet holding an older one reads it again.</param>
 public sealed record StoredHost(string Name, string? Zone, IReadOnlyList<string> Aggregates, HostTopology Inventory, long Generation, bool Enabled,
-    string? DisabledReason = null);
+    string? DisabledReason = null, string Stamp = "");
 
 /// <summary>Why a commit did not happen.</summary>
 public enum CommitOutcome
@@ -41,6 +43,9 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
     /// <summary>Test seam: runs after every write of a commit and before the commit itself (a crash there must leave nothing).</summary>
     internal Func<Task>? BeforeCommit { get; set; }
 
+    /// <summary>Test seam: runs after the writes of each server's commit (its host row locked), with the host's name.</summary>
+    internal Func<string, Task>? AfterCommitWrites { get; set; }
+
     /// <summary>How long a server may stay in BUILD before it goes to ERROR and gives back what it holds.</summary>
     public TimeSpan BuildTimeout { get; init; } = TimeSpan.FromMinutes(5);
 
@@ -48,9 +53,16 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
 
     private string Now => time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture);
 
-    /// <summary>Registers a host or replaces its inventory (its claims and generation stay).</summary>
-    public async Task UpsertHostAsync(HostTopology inventory, string? zone = null, IReadOnlyList<string>? aggregates = null, CancellationToken ct = default,
-        string? tunnelIp = null)
+    /// <summary>
+    /// Registers a host or replaces its inventory — if the new inventory still has everything the
+    /// servers on the host hold (<see cref="HeldResources.Lacking"/>, with the fleets' accounting
+    /// <paramref name="options"/>); otherwise nothing is stored and the answer names what they hold
+    /// that it lacks. The check and the write are one transaction that holds the host row, so no
+    /// commit lands on the host between them. A registration moves the host's generation: every
+    /// server process reads the host again, and its new inventory with it (its claims stay).
+    /// </summary>
+    public async Task<IReadOnlyList<HeldConflict>> UpsertHostAsync(HostTopology inventory, string? zone = null, IReadOnlyList<string>? aggregates = null,
+        CancellationToken ct = default, string? tunnelIp = null, SchedulingOptions? options = null)
     {
         await using var connection = await Factory.OpenAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
@@ -59,22 +71,41 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
             name = inventory.Hostname,
             zone,
             aggregates = JsonSerializer.Serialize(aggregates ?? [], IsolaJson.Compact),
-            inventory = InventoryDocument.Of(inventory).ToJson(),
             now = Now,
             tunnelIp,
         };
+        // The host row first: from here it is locked (PostgreSQL; SQLite holds the write lock), and a commit's
+        // compare-and-swap on the generation waits for this transaction and then fails on the moved generation.
         // A changed tunnel endpoint reaches the peers: the host endpoint moves their revisions (PeerRevisions.TouchHostPeersAsync).
         await connection.ExecuteAsync("""
             INSERT INTO hosts (name, zone, aggregates, generation, enabled, updated_at, tunnel_ip)
             VALUES (@name, @zone, @aggregates, 0, TRUE, @now, @tunnelIp)
             ON CONFLICT (name) DO UPDATE SET zone = excluded.zone, aggregates = excluded.aggregates, updated_at = excluded.updated_at,
-                tunnel_ip = excluded.tunnel_ip
+                tunnel_ip = excluded.tunnel_ip, generation = hosts.generation + 1
             """, row, tx);
+        var held = await connection.QueryAsync<(string Id, string Name, string Placement)>(
+            $"SELECT id, name, placement FROM servers WHERE host = @name AND status IN ({ServerStatus.HoldingList}) ORDER BY created_at, id", row, tx);
+        var placements = new List<(string, Placement)>();
+        var unreadable = new List<HeldConflict>();
+        foreach (var (id, name, json) in held)
+        {
+            if (TryParsePlacement(json, out var placement, out var problem))
+                placements.Add((id, placement));
+            else
+                unreadable.Add(new HeldConflict([id], "placement", id, "host", $"server {name} ({id}) holds resources here, but its stored placement cannot be read ({problem})"));
+        }
+        var conflicts = unreadable.Concat(HeldResources.Lacking(inventory, placements, options ?? SchedulingOptions.Default)).ToList();
+        if (conflicts.Count > 0)
+        {
+            await tx.RollbackAsync(ct);
+            return conflicts;
+        }
         await connection.ExecuteAsync("""
             INSERT INTO host_inventories (host, inventory) VALUES (@name, @inventory)
             ON CONFLICT (host) DO UPDATE SET inventory = excluded.inventory
-            """, row, tx);
+            """, new { name = inventory.Hostname, inventory = InventoryDocument.Of(inventory).ToJson() }, tx);
         await tx.CommitAsync(ct);
+        return [];
     }
 
     /// <summary>Every host whose inventory can be used (see <see cref="HostRowsAsync"/> for the others).</summary>
@@ -90,12 +121,19 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
     public async Task<HostRows> HostRowsAsync(string? name = null, CancellationToken ct = default)
     {
         await using var connection = await Factory.OpenAsync(ct);
-        var rows = await connection.QueryAsync<(string Name, string? Zone, string? Aggregates, string? Inventory, long Generation, bool Enabled, string? Reason)>(
+        return await HostRowsAsync(connection, null, name);
+    }
+
+    private static async Task<HostRows> HostRowsAsync(DbConnection connection, DbTransaction? tx, string? name)
+    {
+        var rows = await connection.QueryAsync<(string Name, string? Zone, string? Aggregates, string? Inventory, long Generation, bool Enabled, string? Reason,
+            string Stamp)>(
             """
-            SELECT h.name, h.zone, h.aggregates, i.inventory, h.generation, h.enabled, h.disabled_reason FROM hosts h LEFT JOIN host_inventories i ON i.host = h.name
+            SELECT h.name, h.zone, h.aggregates, i.inventory, h.generation, h.enabled, h.disabled_reason, h.updated_at
+            FROM hosts h LEFT JOIN host_inventories i ON i.host = h.name
             WHERE @name IS NULL OR h.name = @name ORDER BY h.name
-            """, new { name });
-        return HostRows.Of(rows.Select(r => new HostRows.Row(r.Name, r.Zone, r.Aggregates, r.Inventory, r.Generation, r.Enabled, r.Reason)));
+            """, new { name }, tx);
+        return HostRows.Of(rows.Select(r => new HostRows.Row(r.Name, r.Zone, r.Aggregates, r.Inventory, r.Generation, r.Enabled, r.Reason, r.Stamp)));
     }
 
     /// <summary>Takes a host out of scheduling or back in; moves its generation so every process re-reads it. False for an unknown host.</summary>
@@ -126,25 +164,38 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
     /// <summary>The committed placements on a host, and the generation they add up to.</summary>
     public async Task<(long Generation, IReadOnlyList<Placement> Placements)> HostStateAsync(string host, CancellationToken ct = default)
     {
-        var (generation, _, _, placements) = await HostSnapshotAsync(host, ct);
-        return (generation, placements);
+        var snapshot = await HostSnapshotAsync(host, ct: ct);
+        return (snapshot.Generation, snapshot.Placements);
     }
 
     /// <summary>
     /// A host's generation, whether it takes new servers (enabled by its operator; its agent not
-    /// marked down), and its committed placements, read together.
+    /// marked down), its committed placements and its inventory's stamp, read together; and, when
+    /// that stamp is not <paramref name="knownStamp"/>, its host row with the inventory. A placement
+    /// that cannot be read is left out and named in <see cref="HostSnapshot.Problem"/> (never thrown).
     /// </summary>
-    public async Task<(long Generation, bool Enabled, bool AgentDown, IReadOnlyList<Placement> Placements)> HostSnapshotAsync(string host,
-        CancellationToken ct = default)
+    /// <param name="knownStamp">The stamp of the inventory the caller holds; null: it needs none.</param>
+    public async Task<HostSnapshot> HostSnapshotAsync(string host, string? knownStamp = null, CancellationToken ct = default)
     {
         await using var connection = await Factory.OpenAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
-        var head = await connection.QuerySingleOrDefaultAsync<(long Generation, bool Enabled, bool AgentDown)>(
-            "SELECT generation, enabled, agent_down_at IS NOT NULL FROM hosts WHERE name = @host", new { host }, tx);
-        var placements = await connection.QueryAsync<string>(
-            $"SELECT placement FROM servers WHERE host = @host AND status IN ({ServerStatus.HoldingList}) ORDER BY created_at, id", new { host }, tx);
+        var head = await connection.QuerySingleOrDefaultAsync<(long Generation, bool Enabled, bool AgentDown, string? Stamp)>(
+            "SELECT generation, enabled, agent_down_at IS NOT NULL, updated_at FROM hosts WHERE name = @host", new { host }, tx);
+        var rows = await connection.QueryAsync<(string Id, string Placement)>(
+            $"SELECT id, placement FROM servers WHERE host = @host AND status IN ({ServerStatus.HoldingList}) ORDER BY created_at, id", new { host }, tx);
+        var stamp = head.Stamp ?? "";
+        var inventory = knownStamp is not null && knownStamp != stamp ? await HostRowsAsync(connection, tx, host) : null;
         await tx.CommitAsync(ct);
-        return (head.Generation, head.Enabled, head.AgentDown, placements.Select(ParsePlacement).ToList());
+        var placements = new List<Placement>();
+        string? problem = null;
+        foreach (var (id, json) in rows)
+        {
+            if (TryParsePlacement(json, out var placement, out var why))
+                placements.Add(placement);
+            else
+                problem ??= $"the stored placement of server {id} cannot be read ({why})";
+        }
+        return new HostSnapshot(host, 0, head.Generation, placements, head.Enabled, head.AgentDown, stamp, inventory, problem);
     }
 
     /// <summary>Commits a server's placement if the host is still at <paramref name="expectedGeneration"/>; all or nothing.</summary>
@@ -219,6 +270,8 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
         }
         if (within is not null)
             await within(connection, tx);
+        if (AfterCommitWrites is not null)
+            await AfterCommitWrites(placement.Host);
         return CommitOutcome.Committed;
     }
 
@@ -294,4 +347,21 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
 
     private static Placement ParsePlacement(string json) =>
         JsonSerializer.Deserialize<Placement>(json, IsolaJson.Options) ?? throw new JsonException("a stored placement is null");
+
+    private static bool TryParsePlacement(string? json, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Placement? placement, out string? problem)
+    {
+        problem = null;
+        try
+        {
+            placement = json is null ? null : ParsePlacement(json);
+        }
+        catch (Exception e) when (e is JsonException or NotSupportedException or ArgumentException)
+        {
+            placement = null;
+            problem = e.Message;
+            return false;
+        }
+        problem = placement is null ? "none stored" : null;
+        return placement is not null;
+    }
 }

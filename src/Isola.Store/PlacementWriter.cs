@@ -8,7 +8,11 @@ public delegate Task WithinCommit(DbConnection connection, DbTransaction transac
 
 /// <summary>What the writer read of a host when it took the store's word for it.</summary>
 /// <param name="AgentDown">Its agent reported before and has been silent since (the scheduler skips it).</param>
-public sealed record HostSnapshot(string Host, int Epoch, long Generation, IReadOnlyList<Placement> Placements, bool Enabled = true, bool AgentDown = false);
+/// <param name="Stamp">When its inventory was registered.</param>
+/// <param name="Inventory">Its host row with the inventory, read when the stamp was not the one the reader holds; null otherwise.</param>
+/// <param name="Problem">Why its placements cannot be used (one of them does not read), if they cannot.</param>
+public sealed record HostSnapshot(string Host, int Epoch, long Generation, IReadOnlyList<Placement> Placements, bool Enabled = true, bool AgentDown = false,
+    string Stamp = "", HostRows? Inventory = null, string? Problem = null);
 
 /// <summary>
 /// The one writer of a process's placements. Commits that arrive while another is being written
@@ -53,21 +57,23 @@ public sealed class PlacementWriter(PlacementStore store, int maxBatch = 64)
     }
 
     /// <summary>Takes the store's word for hosts: the named ones, or (null) every one whose generation is not the one this writer expects.</summary>
-    public Task<IReadOnlyList<HostSnapshot>> RefreshAsync(IReadOnlyCollection<string>? hosts) =>
+    /// <param name="stampOf">The stamp of the inventory the caller holds for a host (null: none): a host whose stamp moved comes with its inventory.
+    /// Called on the writer's thread while the caller waits for the answer.</param>
+    public Task<IReadOnlyList<HostSnapshot>> RefreshAsync(IReadOnlyCollection<string>? hosts, Func<string, string?>? stampOf = null) =>
         Run(async () =>
         {
             var names = hosts ?? (await store.GenerationsAsync()).Where(g => Expected(g.Key) != g.Value).Select(g => g.Key).ToList();
             var snapshots = new List<HostSnapshot>();
             foreach (var host in names)
             {
-                var (generation, enabled, agentDown, placements) = await store.HostSnapshotAsync(host);
+                var snapshot = await store.HostSnapshotAsync(host, stampOf?.Invoke(host));
                 lock (_lock)
                 {
                     var version = _hosts.TryGetValue(host, out var v) ? v : _hosts[host] = new HostVersion();
                     version.Epoch++;
-                    version.Generation = generation;
+                    version.Generation = snapshot.Generation;
                     version.Stale = false;
-                    snapshots.Add(new HostSnapshot(host, version.Epoch, generation, placements, enabled, agentDown));
+                    snapshots.Add(snapshot with { Epoch = version.Epoch });
                 }
             }
             return (IReadOnlyList<HostSnapshot>)snapshots;
@@ -170,6 +176,10 @@ public sealed class PlacementWriter(PlacementStore store, int maxBatch = 64)
 
     private async Task WriteAsync(List<Commit> batch)
     {
+        // Host rows are locked in one order, by name, in every process: two batches over the same hosts
+        // wait for each other instead of deadlocking. Commits of one host keep their order (a stable sort):
+        // each expects the generation the one before it leaves.
+        batch = [.. batch.OrderBy(c => c.Placement.Host, StringComparer.Ordinal)];
         var outcomes = new CommitOutcome[batch.Count];
         // Generations as they will be if this transaction commits; applied only when it does.
         var moved = new Dictionary<string, long>(StringComparer.Ordinal);
@@ -204,6 +214,14 @@ public sealed class PlacementWriter(PlacementStore store, int maxBatch = 64)
                 {
                     if (isolate)
                         await tx.RollbackAsync(savepoint);
+                    if (StoreConnectionFactory.IsRetryable(e))
+                    {
+                        // A deadlock's victim (locks other than the host rows, such as ports, still meet in any order) or a
+                        // serialization failure: nothing of it is written; it is planned again, as after a lost race.
+                        outcomes[i] = CommitOutcome.StaleHost;
+                        MarkStale(c.Placement.Host);
+                        continue;
+                    }
                     outcomes[i] = CommitOutcome.Failed;
                     c.Done.TrySetException(e);
                     continue;
@@ -237,10 +255,15 @@ public sealed class PlacementWriter(PlacementStore store, int maxBatch = 64)
         catch (Exception e)
         {
             // Nothing of the batch is in the store (or, if the commit itself was lost, nobody knows): start again from the store.
+            // A batch refused as a deadlock's victim or for serialization is certainly not in the store: its creates are planned again.
+            var retry = StoreConnectionFactory.IsRetryable(e);
             foreach (var c in batch)
             {
                 MarkStale(c.Placement.Host);
-                c.Done.TrySetException(e);
+                if (retry)
+                    c.Done.TrySetResult(CommitOutcome.StaleHost);
+                else
+                    c.Done.TrySetException(e);
             }
             return;
         }

@@ -70,6 +70,18 @@ public sealed class StoreConnectionFactory
         return connection;
     }
 
+    /// <summary>
+    /// Whether a transaction failed only for the company it kept, and the same work may simply be
+    /// tried again: PostgreSQL chose it as a deadlock's victim (40P01) or could not serialize it (40001);
+    /// SQLite found the database busy or locked past its timeout.
+    /// </summary>
+    public static bool IsRetryable(Exception e) => e switch
+    {
+        SqliteException s => s.SqliteErrorCode is 5 or 6, // SQLITE_BUSY, SQLITE_LOCKED
+        PostgresException p => p.SqlState is PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure,
+        _ => false,
+    };
+
     /// <summary>Whether an exception is a primary key / unique violation.</summary>
     public static bool IsUniqueViolation(Exception e) => e switch
     {

@@ -29,6 +29,8 @@ public sealed class StorePlacer
     private readonly PlacementStore _store;
     private readonly int _attempts;
     private readonly Dictionary<string, int> _epochs = new(StringComparer.Ordinal);
+    // The stamp of the inventory the fleet holds for each host (changed under the gate; the writer reads it while the gate's holder waits).
+    private readonly Dictionary<string, string> _stamps = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _gate = new(1, 1);
     // Replaced, never changed (read without the gate).
     private IReadOnlyDictionary<string, string> _unreadable = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -45,8 +47,10 @@ public sealed class StorePlacer
     public FleetState Fleet { get; }
 
     /// <summary>
-    /// The registered hosts this fleet leaves out because their stored inventory cannot be used, and
-    /// why (<see cref="UnreadableHost"/>); a host leaves this list when it is registered again with a good one.
+    /// The registered hosts this fleet cannot use, and why: left out because their stored inventory
+    /// cannot be read (<see cref="UnreadableHost"/>), or in the fleet but <see cref="HostState.Unusable"/>
+    /// because a placement stored on them does not fit their inventory. A host leaves this list when
+    /// the store's word for it can be used again (a good registration; the server that did not fit deleted).
     /// </summary>
     public IReadOnlyDictionary<string, string> UnreadableHosts => Volatile.Read(ref _unreadable);
 
@@ -55,7 +59,8 @@ public sealed class StorePlacer
 
     /// <summary>
     /// Builds the fleet from the store: every host with the placements committed on it, and the
-    /// server groups. A host whose stored inventory cannot be used is left out (<see cref="UnreadableHosts"/>).
+    /// server groups. A host whose stored inventory cannot be used is left out, one whose placements
+    /// do not fit its inventory is in but unusable (<see cref="UnreadableHosts"/>); the others load.
     /// </summary>
     public static async Task<StorePlacer> LoadAsync(PlacementStore store, SchedulingOptions? options = null, CancellationToken ct = default)
     {
@@ -65,10 +70,23 @@ public sealed class StorePlacer
         var placer = new StorePlacer(fleet, store);
         var rows = await store.HostRowsAsync(ct: ct);
         foreach (var host in rows.Hosts)
-            fleet.AddHost(host.Inventory, host.Zone, host.Aggregates);
-        placer.Apply(await placer._writer.RefreshAsync(rows.Hosts.Select(h => h.Name).ToList()));
+            placer.Add(host);
         placer._unreadable = rows.Unreadable.ToDictionary(u => u.Name, u => u.Problem, StringComparer.Ordinal);
+        placer.Apply(await placer._writer.RefreshAsync(rows.Hosts.Select(h => h.Name).ToList(), placer.StampOf));
         return placer;
+    }
+
+    /// <summary>
+    /// Registers a host or gives it a new inventory, in the store and here — unless the servers on it
+    /// hold something the new inventory lacks: then nothing changes and the answer says what.
+    /// </summary>
+    public async Task<IReadOnlyList<HeldConflict>> RegisterHostAsync(Isola.Domain.Topology.HostTopology inventory, string? zone, IReadOnlyList<string> aggregates,
+        string? tunnelIp, CancellationToken ct = default)
+    {
+        var conflicts = await _store.UpsertHostAsync(inventory, zone, aggregates, ct, tunnelIp, Fleet.Options);
+        if (conflicts.Count == 0)
+            await AddOrRefreshHostAsync(inventory.Hostname, ct);
+        return conflicts;
     }
 
     /// <summary>Makes a server group known to the scheduler (after it was stored).</summary>
@@ -152,7 +170,7 @@ public sealed class StorePlacer
             if (_epochs[placement.Host] == epoch)
                 Fleet.Release(placement);
             if (refresh)
-                Apply(await _writer.RefreshAsync(null));
+                Apply(await _writer.RefreshAsync(null, StampOf));
         }
         finally
         {
@@ -171,10 +189,11 @@ public sealed class StorePlacer
         try
         {
             var (released, placement, on) = await _writer.ReleaseAsync(serverId, within is null ? null : (c, tx) => within(c, tx), fault);
-            if (placement is not null)
+            // An unusable host holds nothing here: it is read again, and may fit now that this server is gone.
+            if (placement is not null && Fleet.Host(placement.Host) is { Unusable: null })
                 Fleet.Release(placement);
             else if (on is not null)
-                Apply(await _writer.RefreshAsync([on]));
+                Apply(await _writer.RefreshAsync([on], StampOf));
             return released;
         }
         finally
@@ -191,9 +210,9 @@ public sealed class StorePlacer
         {
             var stored = await _store.HostAsync(name, ct) ?? throw new ArgumentException($"host '{name}' is not in the store, or its inventory cannot be used");
             if (Fleet.Host(name) is null)
-                Fleet.AddHost(stored.Inventory, stored.Zone, stored.Aggregates);
-            Apply(await _writer.RefreshAsync([name]), stored.Inventory);
-            Readable(name, null);
+                Add(stored);
+            // A host in the fleet already gets the new inventory with the refresh: its stamp moved.
+            Apply(await _writer.RefreshAsync([name], StampOf));
         }
         finally
         {
@@ -209,7 +228,7 @@ public sealed class StorePlacer
         {
             if (!await _store.SetEnabledAsync(host, enabled, reason, ct))
                 return false;
-            Apply(await _writer.RefreshAsync([host]));
+            Apply(await _writer.RefreshAsync([host], StampOf));
             return true;
         }
         finally
@@ -224,7 +243,7 @@ public sealed class StorePlacer
         await _gate.WaitAsync(ct);
         try
         {
-            Apply(await _writer.RefreshAsync([host]));
+            Apply(await _writer.RefreshAsync([host], StampOf));
         }
         finally
         {
@@ -251,10 +270,10 @@ public sealed class StorePlacer
             {
                 var rows = await _store.HostRowsAsync(name, ct);
                 if (rows.Hosts.FirstOrDefault() is { } stored)
-                    Fleet.AddHost(stored.Inventory, stored.Zone, stored.Aggregates);
+                    Add(stored);
                 Readable(name, rows.Unreadable.FirstOrDefault()?.Problem);
             }
-            Apply(await _writer.RefreshAsync(null));
+            Apply(await _writer.RefreshAsync(null, StampOf));
         }
         finally
         {
@@ -276,17 +295,44 @@ public sealed class StorePlacer
         Volatile.Write(ref _unreadable, next);
     }
 
-    // Under the gate: the fleet takes the store's word for each host read.
-    private void Apply(IReadOnlyList<HostSnapshot> snapshots, Isola.Domain.Topology.HostTopology? inventory = null)
+    // Under the gate (or before anyone else knows the placer): a host joins the fleet with the inventory of that stamp.
+    private void Add(StoredHost stored)
+    {
+        Fleet.AddHost(stored.Inventory, stored.Zone, stored.Aggregates);
+        _stamps[stored.Name] = stored.Stamp;
+    }
+
+    private string? StampOf(string host) => _stamps.GetValueOrDefault(host);
+
+    // Under the gate: the fleet takes the store's word for each host read. One host whose word cannot be
+    // used (a placement that does not fit, a new inventory that does not read) is marked so; the others go on.
+    private void Apply(IReadOnlyList<HostSnapshot> snapshots)
     {
         foreach (var snapshot in snapshots)
         {
             if (Fleet.Host(snapshot.Host) is null)
                 continue; // registered by another process; it joins this fleet when this process hears of it
-            Fleet.ResetHost(snapshot.Host, snapshot.Placements, inventory);
+            Isola.Domain.Topology.HostTopology? inventory = null;
+            var problem = snapshot.Problem;
+            if (snapshot.Inventory is { } rows)
+            {
+                // Registered again since the fleet read it (here or by another process).
+                if (rows.Hosts.FirstOrDefault() is { } stored)
+                {
+                    inventory = stored.Inventory;
+                    _stamps[snapshot.Host] = snapshot.Stamp;
+                }
+                else
+                {
+                    // Its stamp is kept, so the inventory is read again with the host until it can be used.
+                    problem ??= rows.Unreadable.FirstOrDefault()?.Problem ?? "the host is no longer in the store";
+                }
+            }
+            var host = Fleet.ResetHost(snapshot.Host, snapshot.Placements, inventory, problem);
             Fleet.SetDisabled(snapshot.Host, !snapshot.Enabled);
             Fleet.SetAgentDown(snapshot.Host, snapshot.AgentDown);
             _epochs[snapshot.Host] = snapshot.Epoch;
+            Readable(snapshot.Host, host.Unusable);
         }
     }
 }

@@ -23,8 +23,8 @@ internal sealed record HostUtilisation(
             return new CellUtilisation(c.Id, c.Cpus.TotalThreads - c.Cpus.FreeThreads, c.Cpus.TotalThreads,
                 c.PageSizesKiB.Select(size =>
                 {
-                    var free = topo.Hugepages.First(p => p.PageSizeKiB == size).Free;
-                    return new PageUtilisation(size, free - c.FreePages(size), free);
+                    var total = topo.Hugepages.First(p => p.PageSizeKiB == size).Total;
+                    return new PageUtilisation(size, total - c.FreePages(size), total);
                 }).ToList(), c.SmallFreeMiB);
         }).ToList(),
         h.Pools.Select(p => new PfUtilisation(p.Pf.Address.ToString(), p.Pf.NetDev, p.Physnet, p.Cell,
@@ -33,7 +33,7 @@ internal sealed record HostUtilisation(
 
 internal sealed record CellUtilisation(int Cell, int PinnedUsed, int PinnedTotal, IReadOnlyList<PageUtilisation> Hugepages, long SmallFreeMiB);
 
-/// <summary>Pages of one size: used by placements, of those free when planning began.</summary>
+/// <summary>Pages of one size: used by placements, of the cell's pool (the inventory's total).</summary>
 internal sealed record PageUtilisation(long PageSizeKiB, int Used, int Total);
 
 internal sealed record PfUtilisation(string Pf, string? NetDev, string Physnet, int? Cell, int VfsUsed, int VfsTotal, bool WholePfTaken);

@@ -38,6 +38,10 @@ public static partial class InventoryRules
             NotNegative(pf.TotalVfs, $"{at}.totalVfs", errors);
             if (pf.NumVfs < 0 || pf.NumVfs > Math.Max(pf.TotalVfs, 0))
                 errors.Add(new($"{at}.numVfs", $"{pf.NumVfs} is not within 0-totalVfs ({pf.TotalVfs})"));
+            // A physnet is given by the PF's netdev (physicalDeviceMappings) and its VFs are set through it
+            // (ip link set dev PF vf N): a PF without one (no driver, or bound to vfio-pci) is on no physnet.
+            if (pf.Physnet is not null && pf.NetDev is null)
+                errors.Add(new($"{at}.netDev", $"null, but the PF is on physnet {pf.Physnet}: a PF on a physnet is mapped and its VFs are set through its netdev"));
             if (!Items(pf.Vfs, $"{at}.vfs", errors))
                 continue;
             var indexes = new Dictionary<int, int>();

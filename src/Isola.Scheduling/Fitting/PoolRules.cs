@@ -99,9 +99,8 @@ internal readonly ref struct PoolRules(VfPool[] pools, ReadOnlySpan<int> cells, 
                 capable.Add(p);
                 continue;
             }
-            var caps = VfDriverCapabilities.For(p.Pf.Driver);
-            lacking |= caps.Lacks(port.Needs);
-            drivers.Add(caps.Driver);
+            lacking |= p.Driver.Lacks(port.Needs);
+            drivers.Add(p.Driver.Driver);
         }
         var what = VfDriverCapabilities.Describe(lacking);
         return new(RejectionCode.VfDriverCapability, capable.Count == 0

@@ -18,6 +18,16 @@ public sealed class EnabledFilter : IHostFilter
 }
 
 /// <summary>
+/// Hosts whose stored state the fleet cannot use (a committed placement that does not fit the
+/// inventory, an inventory row that does not read) take no new servers: what they hold is not known here.
+/// </summary>
+public sealed class UsableFilter : IHostFilter
+{
+    public Rejection? Check(HostState host, RequestContext ctx) =>
+        host.Unusable is { } why ? new Rejection(RejectionCode.HostUnusable, why) : null;
+}
+
+/// <summary>
 /// Hosts whose agent reported and then fell silent take no new servers: nothing would build them
 /// (Nova's ComputeFilter skips hosts whose compute service is down). A host whose agent never
 /// reported (inventory registered by an operator) stays a candidate.

@@ -24,6 +24,7 @@ public enum RejectionCode
     NoVdpaDevice,
     HostDisabled,
     AgentDown,
+    HostUnusable,
 }
 
 /// <summary>A host's rejection: the code and what exactly it lacked.</summary>
@@ -53,6 +54,7 @@ public sealed record Rejection(RejectionCode Code, string Detail)
         RejectionCode.NoVdpaDevice => "no vDPA device on the physnet",
         RejectionCode.HostDisabled => "disabled by an operator",
         RejectionCode.AgentDown => "its agent is down (reported before, silent since)",
+        RejectionCode.HostUnusable => "its stored inventory or placements cannot be used",
         _ => code.ToString(),
     };
 

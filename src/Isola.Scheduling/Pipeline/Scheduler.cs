@@ -22,6 +22,7 @@ public sealed class Scheduler
         // Stage 2: filters, cheapest first. Each names why it turns a host down.
         _filters =
         [
+            new UsableFilter(),        // its stored inventory and placements are understood
             new EnabledFilter(),       // not disabled by an operator
             new AgentUpFilter(),       // its agent, if it ever reported, still does
             new ZoneFilter(),          // availability zone (the index is per zone; this guards the rest)

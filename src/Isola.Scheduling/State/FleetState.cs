@@ -54,31 +54,58 @@ public sealed class FleetState(SchedulingOptions options)
 
     /// <summary>
     /// Rebuilds one host from its inventory and the placements committed on it (from the store,
-    /// after another process changed it), keeping its index, zone and aggregates.
+    /// after another process changed it), keeping its index, zone and aggregates. Never throws for
+    /// what the store holds: when a placement does not fit the inventory (or <paramref name="unusable"/>
+    /// says the store's word cannot be used), the host is <see cref="HostState.Unusable"/> — it holds
+    /// nothing here and takes no new servers — and the rest of the fleet goes on.
     /// </summary>
     /// <param name="topology">A new inventory for the host; null keeps the one it has.</param>
-    public HostState ResetHost(string name, IEnumerable<Placement> placements, HostTopology? topology = null)
+    /// <param name="unusable">Why the store's word for the host cannot be used (its inventory row does not read), if it cannot.</param>
+    public HostState ResetHost(string name, IEnumerable<Placement> placements, HostTopology? topology = null, string? unusable = null)
     {
         lock (_lock)
         {
             var old = Host(name) ?? throw new ArgumentException($"host '{name}' is not in the fleet");
             var list = placements.ToList();
-            var host = HostState.Create(old.Index, name, topology ?? old.Topology, Options, old.AvailabilityZone, old.Aggregates,
+            HostState Fresh() => HostState.Create(old.Index, name, topology ?? old.Topology, Options, old.AvailabilityZone, old.Aggregates,
                 list.SelectMany(p => p.Vfs.Select(v => v.Vf)).ToHashSet());
+            var host = Fresh();
+            unusable ??= Fill(host, list);
+            if (unusable is not null)
+                host = Fresh();
+            host.Unusable = unusable;
             host.Disabled = old.Disabled;
             host.AgentDown = old.AgentDown;
+            // Past any plan made on the old view, whatever the placements add up to.
+            host.Generation = old.Generation + 1;
             _hosts[old.Index] = host;
             foreach (var group in _groups.Values)
                 group.MembersByHost.Remove(old.Index);
+            // Group members count where they are, usable or not: an affinity group stays bound to its host.
             foreach (var placement in list)
-            {
-                if (Check(host, placement) is { } conflict)
-                    throw new InvalidOperationException($"stored placement of {placement.Server} does not fit {name}: {conflict}");
-                Apply(host, placement, take: true);
-            }
+                Count(host, placement, take: true);
             Reindex(host);
             return host;
         }
+    }
+
+    /// <summary>
+    /// Whether a host with <paramref name="topology"/> can hold every one of <paramref name="placements"/>
+    /// at once, as the fleet would take them: null when it can, else the first that does not fit and why.
+    /// </summary>
+    public static string? Misfit(HostTopology topology, IReadOnlyList<Placement> placements, SchedulingOptions options) =>
+        Fill(HostState.Create(0, topology.Hostname, topology, options, heldVfs: placements.SelectMany(p => p.Vfs.Select(v => v.Vf)).ToHashSet()), placements);
+
+    // Takes each placement on a fresh host; the first that does not fit, and why (what it took stays taken).
+    private static string? Fill(HostState host, IReadOnlyList<Placement> placements)
+    {
+        foreach (var placement in placements)
+        {
+            if (Check(host, placement) is { } conflict)
+                return $"the stored placement of {placement.Server} does not fit {host.Name}: {conflict}";
+            Resources(host, placement, take: true);
+        }
+        return null;
     }
 
     /// <summary>Takes a host out of scheduling (or back in); what it holds stays.</summary>
@@ -117,6 +144,7 @@ public sealed class FleetState(SchedulingOptions options)
         {
             var host = Host(placement.Host);
             conflict = host is null ? $"host {placement.Host} is not in the fleet"
+                : host.Unusable is { } why ? $"host {host.Name} cannot be used: {why}"
                 : host.Generation != placement.HostGeneration ? $"host {host.Name} changed (generation {host.Generation}, plan made on {placement.HostGeneration})"
                 : Check(host, placement);
             if (conflict is not null)
@@ -126,12 +154,17 @@ public sealed class FleetState(SchedulingOptions options)
         }
     }
 
-    /// <summary>Gives back everything a committed placement took. The host's free state is then what it was before the claim.</summary>
+    /// <summary>
+    /// Gives back everything a committed placement took. The host's free state is then what it was
+    /// before the claim. On an <see cref="HostState.Unusable"/> host (which holds nothing here) it does nothing.
+    /// </summary>
     public void Release(Placement placement)
     {
         lock (_lock)
         {
             var host = Host(placement.Host) ?? throw new ArgumentException($"host {placement.Host} is not in the fleet");
+            if (host.Unusable is not null)
+                return; // it holds nothing in this view
             if (Held(host, placement) is { } missing)
                 throw new InvalidOperationException($"cannot release {placement.Server} from {host.Name}: {missing}; nothing was changed");
             Apply(host, placement, take: false);
@@ -153,7 +186,10 @@ public sealed class FleetState(SchedulingOptions options)
             var state = host.Cell(cell.HostCell);
             if (state is null)
                 return $"host cell {cell.HostCell} does not exist";
-            if (!state.Cpus.AllFree(cell.Pins.Select(x => x.Pcpu).Concat(cell.ReservedSiblings)))
+            var cpus = cell.Pins.Select(x => x.Pcpu).Concat(cell.ReservedSiblings).ToList();
+            if (cpus.Where(c => !state.Cpus.Contains(c)).ToList() is { Count: > 0 } unknown)
+                return $"pCPU {Isola.Domain.Cpu.CpuSet.Of(unknown)} is not a pinnable CPU of host cell {cell.HostCell}";
+            if (!state.Cpus.AllFree(cpus))
                 return $"pCPUs of host cell {cell.HostCell} are taken";
             if (NumaPageCheck(state, cell.PageSizeKiB, cell.MemMiB) is { } miss)
                 return miss;
@@ -170,12 +206,16 @@ public sealed class FleetState(SchedulingOptions options)
         {
             var pool = host.PoolOf(vf.Pf);
             var slot = pool?.SlotOf(vf.Vf) ?? -1;
-            if (pool is null || slot < 0 || !pool.IsFree(slot))
+            if (pool is null || slot < 0)
+                return $"VF {vf.Vf} is not an assignable VF of the host";
+            if (!pool.IsFree(slot))
                 return $"VF {vf.Vf} is taken";
         }
         foreach (var pf in p.Pfs)
         {
-            if (host.PoolOf(pf.Pf) is not { WhollyFree: true })
+            if (host.PoolOf(pf.Pf) is not { } pool)
+                return $"PF {pf.Pf} is not an SR-IOV PF of the host on a physnet";
+            if (!pool.WhollyFree)
                 return $"PF {pf.Pf} is not wholly free";
         }
         return null;
@@ -212,6 +252,15 @@ public sealed class FleetState(SchedulingOptions options)
             : (long)cell.FreePages(pageSizeKiB) * pageSizeKiB / 1024 >= mib ? null : $"hugepages of host cell {cell.Id} are gone";
 
     private void Apply(HostState host, Placement p, bool take)
+    {
+        Resources(host, p, take);
+        Count(host, p, take);
+        host.Generation++;
+        Reindex(host);
+    }
+
+    // The pCPUs, memory, pages, VFs and PFs of a placement, taken or given back.
+    private static void Resources(HostState host, Placement p, bool take)
     {
         host.SharedUnitsFree += take ? -p.FloatingVcpus : p.FloatingVcpus;
         foreach (var cell in p.Cells ?? [])
@@ -261,6 +310,11 @@ public sealed class FleetState(SchedulingOptions options)
             else
                 pool.ReleasePf();
         }
+    }
+
+    // The placement's server group member count on the host.
+    private void Count(HostState host, Placement p, bool take)
+    {
         if (p.Group is not null && _groups.TryGetValue(p.Group, out var group))
         {
             var count = group.MembersByHost.GetValueOrDefault(host.Index) + (take ? 1 : -1);
@@ -269,8 +323,6 @@ public sealed class FleetState(SchedulingOptions options)
             else
                 group.MembersByHost.Remove(host.Index);
         }
-        host.Generation++;
-        Reindex(host);
     }
 
     private void Reindex(HostState host)

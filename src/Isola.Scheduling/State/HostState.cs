@@ -44,6 +44,13 @@ public sealed class HostState
     /// <summary>Its agent reported once and has fallen silent: out of scheduling until it reports again (what it holds stays).</summary>
     public bool AgentDown { get; internal set; }
 
+    /// <summary>
+    /// Why the fleet cannot use what the store says of this host (a stored placement that does not fit
+    /// its inventory, an inventory row that cannot be read); null when it can. Such a host takes no new
+    /// servers and holds nothing in this view until the store's word for it fits again.
+    /// </summary>
+    public string? Unusable { get; internal set; }
+
     public CellState[] Cells { get; }
 
     public VfPool[] Pools { get; }
@@ -124,6 +131,14 @@ public sealed class HostState
         return null;
     }
 
+    /// <summary>
+    /// A host's capacity from its inventory: what the host has for guests, not what is free at the
+    /// moment of discovery (the agent registers live discovery while the guests placed here run, and
+    /// their hugepages and memory are in use then). Hugepages: each pool's <c>total</c>. Small-page
+    /// memory per cell: <c>memTotalKiB</c> less the cell's hugepage pools less
+    /// <see cref="SchedulingOptions.ReservedMemoryPerCellMiB"/> (the host's own share). Committed
+    /// placements are then taken from it.
+    /// </summary>
     /// <param name="heldVfs">VFs that committed placements hold: in their pools even though their MAC is set (Isola set it).</param>
     public static HostState Create(int index, string name, HostTopology topology, SchedulingOptions options, string? zone = null, IReadOnlySet<string>? aggregates = null,
         IReadOnlySet<PciAddress>? heldVfs = null)
@@ -136,9 +151,10 @@ public sealed class HostState
                 .GroupBy(c => c.Siblings.ToString())
                 .Select(g => (IReadOnlyList<int>)g.Select(c => c.Id).ToList());
             var pools = cell.Hugepages.Where(h => h.Total > 0).OrderBy(h => h.PageSizeKiB).ToList();
-            var small = Math.Max(0, (cell.MemFreeKiB / 1024) - options.ReservedMemoryPerCellMiB);
+            var hugeMiB = pools.Sum(p => p.PageSizeKiB * p.Total) / 1024;
+            var small = Math.Max(0, (cell.MemTotalKiB / 1024) - hugeMiB - options.ReservedMemoryPerCellMiB);
             return new CellState(cell.Id, cell.Socket, new CellCpus(cores), small,
-                pools.Select(p => p.PageSizeKiB).ToArray(), pools.Select(p => p.Free).ToArray());
+                pools.Select(p => p.PageSizeKiB).ToArray(), pools.Select(p => p.Total).ToArray());
         }).ToArray();
         var vfPools = new List<VfPool>();
         foreach (var pf in topology.Devices.Where(d => d.Kind == DeviceKind.Network && d.Physnet is not null && d.Allowed))

@@ -20,7 +20,7 @@ public sealed class VfPool
         _used = new bool[vfs.Count];
         Free = vfs.Count;
         FreeWithNetDev = vfs.Count(v => v.NetDev is not null);
-        DriverSupports = VfDriverCapabilities.For(pf.Driver).Supports;
+        Driver = VfDriverCapabilities.For(pf.Driver);
     }
 
     public int Id { get; }
@@ -29,11 +29,11 @@ public sealed class VfPool
 
     public string Physnet { get; }
 
-    /// <summary>What the PF driver lets its VFs do (<see cref="VfDriverCapabilities"/>).</summary>
-    public VfNeeds DriverSupports { get; }
+    /// <summary>What the PF driver lets its VFs do: the table the host plan checks too.</summary>
+    public VfDriverCapabilities Driver { get; }
 
     /// <summary>Whether its VFs can meet <paramref name="needs"/>.</summary>
-    public bool Serves(VfNeeds needs) => (needs & ~DriverSupports) == 0;
+    public bool Serves(VfNeeds needs) => Driver.Can(needs);
 
     /// <summary>The PF's NUMA cell; null when the kernel does not know it.</summary>
     public int? Cell => Pf.NumaNode;

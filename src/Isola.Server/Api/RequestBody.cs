@@ -48,7 +48,17 @@ internal static class RequestBody
         var error = Scan(memory.GetBuffer().AsSpan(0, (int)memory.Length));
         if (error is not null)
             throw ApiException.Invalid(error.Field, error.Message);
+        context.Items[CheckedBody] = new ArraySegment<byte>(memory.GetBuffer(), 0, (int)memory.Length);
     }
+
+    private const string CheckedBody = "isola.checked-body";
+
+    /// <summary>
+    /// The body as <see cref="CheckAsync"/> read and passed it, as text (empty for a request without
+    /// one): an endpoint that takes the body whole (a host inventory) reads it here, not from the stream again.
+    /// </summary>
+    public static string Text(HttpContext context) =>
+        context.Items.TryGetValue(CheckedBody, out var body) && body is ArraySegment<byte> bytes ? Encoding.UTF8.GetString(bytes) : "";
 
     private static bool IsJson(string? contentType) =>
         contentType is not null && contentType.Split(';')[0].Trim() is var media &&

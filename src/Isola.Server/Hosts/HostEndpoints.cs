@@ -1,5 +1,6 @@
 using Isola.Domain.Serialization;
 using Isola.Domain.Topology;
+using Isola.Scheduling.State;
 using Isola.Server.Api;
 using Isola.Server.Lifecycle;
 using Isola.Server.Servers;
@@ -17,12 +18,14 @@ public sealed record SetHost(bool? Enabled, string? DisabledReason = null);
 /// <summary>/v1/hosts: inventory in (agents and admins), utilisation out (admins).</summary>
 internal static class HostEndpoints
 {
-    // A host as listed: its inventory, or why its stored one cannot be used (then it has no totals).
+    // A host as listed: its inventory, or why its stored one cannot be used (then it has no totals), or why the scheduler
+    // cannot use it though it reads (a placement stored on it does not fit it; this process's fleet says so, the others agree
+    // at their next sync).
     private sealed record Listed(string Name, string? Zone, IReadOnlyList<string> Aggregates, long Generation, bool Enabled, string? DisabledReason,
         HostTopology? Inventory, string? Problem)
     {
-        public static IEnumerable<Listed> Of(HostRows rows) =>
-            rows.Hosts.Select(h => new Listed(h.Name, h.Zone, h.Aggregates, h.Generation, h.Enabled, h.DisabledReason, h.Inventory, null))
+        public static IEnumerable<Listed> Of(HostRows rows, IReadOnlyDictionary<string, string> unusable) =>
+            rows.Hosts.Select(h => new Listed(h.Name, h.Zone, h.Aggregates, h.Generation, h.Enabled, h.DisabledReason, h.Inventory, unusable.GetValueOrDefault(h.Name)))
                 .Concat(rows.Unreadable.Select(u => new Listed(u.Name, u.Zone, u.Aggregates, u.Generation, u.Enabled, u.DisabledReason, null, u.Problem)))
                 .OrderBy(h => h.Name, StringComparer.Ordinal);
     }
@@ -45,7 +48,7 @@ internal static class HostEndpoints
             h.Generation,
             h.Enabled,
             h.DisabledReason,
-            inventoryStatus = h.Inventory is null ? "invalid" : "valid",
+            inventoryStatus = h.Problem is null ? "valid" : "invalid",
             inventoryProblem = h.Problem,
             pinnedUsed = claims[(h.Name, "pcpu")].Count(),
             pinnedTotal = sets?.Dedicated.Count,
@@ -54,41 +57,32 @@ internal static class HostEndpoints
         };
     }
 
-    private static IEnumerable<object> Views(HostRows rows, ILookup<(string Host, string Kind), (string Host, string Kind, string Item, string Server)> claims,
-        IReadOnlyDictionary<string, AgentStatus> agents, DateTimeOffset now) =>
-        Listed.Of(rows).Select(h => View(h, claims, agents, now));
+    private static IEnumerable<object> Views(HostRows rows, PlacementService placement,
+        ILookup<(string Host, string Kind), (string Host, string Kind, string Item, string Server)> claims, IReadOnlyDictionary<string, AgentStatus> agents,
+        DateTimeOffset now) =>
+        Listed.Of(rows, placement.Placer.UnreadableHosts).Select(h => View(h, claims, agents, now));
 
-    private static async Task<object> ViewOfAsync(string name, PlacementStore store, LifecycleStore lifecycle, DateTimeOffset now) =>
-        Views(await store.HostRowsAsync(name), (await store.ClaimsAsync(name)).ToLookup(c => (c.Host, c.Kind)), await lifecycle.AgentsAsync(name), now)
+    private static async Task<object> ViewOfAsync(string name, PlacementStore store, PlacementService placement, LifecycleStore lifecycle, DateTimeOffset now) =>
+        Views(await store.HostRowsAsync(name), placement, (await store.ClaimsAsync(name)).ToLookup(c => (c.Host, c.Kind)), await lifecycle.AgentsAsync(name), now)
             .FirstOrDefault() ?? throw ApiException.NotFound("host", name);
 
-    /// <summary>The request's body as text, refused (413) past <paramref name="limit"/> bytes before it is all read.</summary>
-    private static async Task<string> BodyAsync(HttpRequest request, int limit)
-    {
-        if (request.ContentLength > limit)
-            throw TooLarge(limit);
-        using var buffer = new MemoryStream();
-        var chunk = new byte[81920];
-        int read;
-        while ((read = await request.Body.ReadAsync(chunk, request.HttpContext.RequestAborted)) > 0)
-        {
-            if (buffer.Length + read > limit)
-                throw TooLarge(limit);
-            buffer.Write(chunk, 0, read);
-        }
-        return System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
-    }
-
-    private static ApiException TooLarge(int limit) => new(413, "too-large", $"an inventory document is at most {limit} bytes", "body");
+    /// <summary>The servers on the host hold what a new inventory lacks (docs/api.md): it is not stored.</summary>
+    private static ApiException InventoryConflict(string host, IReadOnlyList<HeldConflict> conflicts) =>
+        new(409, "inventory-conflict",
+            $"the new inventory of {host} lacks what its servers hold; nothing was stored: {string.Join("; ", conflicts.Select(c => c.Message))}",
+            conflicts.Count == 1 ? conflicts[0].Field : null,
+            conflicts.Select(c => new FieldError(c.Field, c.Message)).ToList(),
+            new { held = conflicts.Select(c => new { servers = c.Servers, kind = c.Kind, item = c.Item }).ToList() });
 
     public static void Map(IEndpointRouteBuilder api)
     {
-        api.MapPut("/hosts/{name}", async (string name, HttpRequest request, HttpContext http, PlacementStore store, PlacementService placement, HostSignals signals,
+        api.MapPut("/hosts/{name}", async (string name, HttpRequest request, HttpContext http, PlacementService placement, HostSignals signals,
             PeerRevisions peers) =>
         {
             Caller.Of(http).RequireAgentOf(name);
-            // Checked whole before anything is stored (docs/formats.md): a bad document changes nothing.
-            var doc = InventoryDocument.TryRead(await BodyAsync(request, InventoryDocument.MaxBytes), out var errors)
+            // Checked whole before anything is stored (docs/formats.md): a bad document changes nothing. The body is the one
+            // the API's body rules read and checked (at most 8 MiB, as an inventory document).
+            var doc = InventoryDocument.TryRead(RequestBody.Text(http), out var errors)
                       ?? throw ApiException.Invalid(errors.Select(e => new FieldError(e.Path.Length == 0 ? "body" : e.Path, e.Rule)).ToList());
             if (doc.Host.Hostname != name)
                 throw ApiException.Invalid("host.hostname", $"the inventory is of {doc.Host.Hostname}, not {name}");
@@ -100,25 +94,28 @@ internal static class HostEndpoints
                     throw ApiException.Invalid("tunnelIp", $"'{tunnelIp}' is not an IP address (the host's VXLAN/GRE endpoint)");
                 tunnelIp = parsed.ToString();
             }
-            await store.UpsertHostAsync(doc.Host, request.Query["zone"].FirstOrDefault(), request.Query["aggregate"].Where(a => a is not null).Select(a => a!).ToList(),
-                tunnelIp: tunnelIp);
-            await placement.AddOrRefreshHostAsync(name);
+            // Checked against what the host's servers hold, in the transaction that stores it: a new inventory that lacks any of it is refused whole.
+            var conflicts = await placement.Placer.RegisterHostAsync(doc.Host, request.Query["zone"].FirstOrDefault(),
+                request.Query["aggregate"].Where(a => a is not null).Select(a => a!).ToList(), tunnelIp);
+            if (conflicts.Count > 0)
+                throw InventoryConflict(name, conflicts);
             signals.Notify(name);
             await peers.TouchHostPeersAsync(name);
             return Results.NoContent();
         });
-        api.MapGet("/hosts", async (HttpContext http, PlacementStore store, LifecycleStore lifecycle, TimeProvider time) =>
+        api.MapGet("/hosts", async (HttpContext http, PlacementStore store, PlacementService placement, LifecycleStore lifecycle, TimeProvider time) =>
         {
             Caller.Of(http).RequireAdmin();
             // Utilisation from the store's claims: this process's in-memory view may lag other processes'.
             var claims = (await store.ClaimsAsync()).ToLookup(c => (c.Host, c.Kind));
             var agents = await lifecycle.AgentsAsync();
-            return Results.Ok(Views(await store.HostRowsAsync(), claims, agents, time.GetUtcNow()));
+            return Results.Ok(Views(await store.HostRowsAsync(), placement, claims, agents, time.GetUtcNow()));
         });
-        api.MapGet("/hosts/{name}", async (string name, HttpContext http, PlacementStore store, LifecycleStore lifecycle, TimeProvider time) =>
+        api.MapGet("/hosts/{name}", async (string name, HttpContext http, PlacementStore store, PlacementService placement, LifecycleStore lifecycle,
+            TimeProvider time) =>
         {
             Caller.Of(http).RequireAgentOf(name);
-            return Results.Ok(await ViewOfAsync(name, store, lifecycle, time.GetUtcNow()));
+            return Results.Ok(await ViewOfAsync(name, store, placement, lifecycle, time.GetUtcNow()));
         });
         // Like `openstack compute service set --disable --disable-reason R`: no new servers there; what it holds stays.
         api.MapPatch("/hosts/{name}", async (string name, SetHost body, HttpContext http, PlacementStore store, PlacementService placement, LifecycleStore lifecycle,
@@ -133,7 +130,7 @@ internal static class HostEndpoints
                 throw ApiException.Invalid("disabledReason", "only a disabled host has a reason");
             if (!await placement.Placer.SetEnabledAsync(name, body.Enabled.Value, body.DisabledReason))
                 throw ApiException.NotFound("host", name);
-            return Results.Ok(await ViewOfAsync(name, store, lifecycle, time.GetUtcNow()));
+            return Results.Ok(await ViewOfAsync(name, store, placement, lifecycle, time.GetUtcNow()));
         });
     }
 }

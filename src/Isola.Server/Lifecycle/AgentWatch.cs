@@ -13,8 +13,8 @@ namespace Isola.Server.Lifecycle;
 /// brought in step with the store, so it skips the hosts marked down here or elsewhere and takes back
 /// the ones whose agents reported again through another process. The scheduler skips a host marked
 /// down (<c>agent-down</c>); its servers stay where they are. The agent's next report marks it up.
-/// Hosts left out because their stored inventory cannot be used are named in a warning once each
-/// (at start, or when found), not at every pass.
+/// Hosts the scheduler cannot use (their stored inventory does not read, or a placement stored on
+/// them does not fit it) are named in a warning once each (at start, or when found), not at every pass.
 /// </summary>
 public sealed class AgentWatch(LifecycleStore lifecycle, PlacementService placement, TimeProvider time, ILogger<AgentWatch> log) : BackgroundService
 {
@@ -44,7 +44,7 @@ public sealed class AgentWatch(LifecycleStore lifecycle, PlacementService placem
                 if (_told.GetValueOrDefault(host) == problem)
                     continue;
                 _told[host] = problem;
-                log.LogWarning("host {Host}: its stored inventory cannot be used ({Problem}); the scheduler leaves it out until the host registers a good one",
+                log.LogWarning("host {Host}: the scheduler cannot use what the store holds of it ({Problem}); it takes no new servers until the host registers a good inventory or the server that does not fit goes",
                     host, problem);
             }
             foreach (var host in _told.Keys.Where(h => !now.ContainsKey(h)).ToList())

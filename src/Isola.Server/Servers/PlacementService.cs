@@ -13,6 +13,4 @@ public sealed class PlacementService(PlacementStore store)
     public FleetState Fleet => Placer.Fleet;
 
     public async Task StartAsync() => _placer = await StorePlacer.LoadAsync(store);
-
-    public Task AddOrRefreshHostAsync(string name) => Placer.AddOrRefreshHostAsync(name);
 }

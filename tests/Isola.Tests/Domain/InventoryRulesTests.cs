@@ -48,6 +48,7 @@ public class InventoryRulesTests
         { "VF in another PCI domain", "host.devices[1].vfs[0].address" },
         { "duplicate VF index", "host.devices[0].vfs[1].index" },
         { "more VFs enabled than possible", "host.devices[0].numVfs" },
+        { "PF on a physnet without a netdev", "host.devices[1].netDev" },
         { "VLAN out of range", "host.devices[0].vfs[0].state.vlan" },
         { "siblings without the CPU", "host.cpus[2].siblings" },
         { "bad hostname", "host.hostname" },
@@ -83,6 +84,8 @@ public class InventoryRulesTests
             "VF in another PCI domain" => h with { Devices = [pf0, pf1 with { Vfs = [pf1.Vfs[0] with { Address = pf1.Vfs[0].Address with { Domain = 1 } }, pf1.Vfs[1]] }] },
             "duplicate VF index" => h with { Devices = [pf0 with { Vfs = [pf0.Vfs[0], pf0.Vfs[1] with { Index = pf0.Vfs[0].Index }] }, pf1] },
             "more VFs enabled than possible" => h with { Devices = [pf0 with { NumVfs = pf0.TotalVfs + 1 }, pf1] },
+            // The renderer programs a VF through its PF's netdev (ip link set dev PF vf N): the scheduler must never see one without.
+            "PF on a physnet without a netdev" => h with { Devices = [pf0, pf1 with { NetDev = null }] },
             "VLAN out of range" => h with { Devices = [pf0 with { Vfs = [pf0.Vfs[0] with { State = VfState.Reset with { Vlan = 4096 } }, pf0.Vfs[1]] }, pf1] },
             "siblings without the CPU" => h with { Cpus = [.. h.Cpus.Take(2), h.Cpus[2] with { Siblings = Isola.Domain.Cpu.CpuSet.Of(h.Cpus[3].Id) }, .. h.Cpus.Skip(3)] },
             "bad hostname" => h with { Hostname = "h1\nInjected: yes" },

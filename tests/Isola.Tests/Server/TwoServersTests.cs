@@ -1,6 +1,7 @@
 using Isola.Domain.Serialization;
 using Isola.Tests.Scheduling;
 using Isola.Tests.Store;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Isola.Tests.Server;
 
@@ -94,5 +95,42 @@ public sealed class TwoServersTests(PostgresServer postgres)
         Assert.Equal(200, (await one.Client(second.Str("secret")).Get("/v1/tokens")).Status);
         Assert.Equal(204, (await two.Client(one.AdminSecret).Delete($"/v1/tokens/{second.Str("id")}")).Status);
         Assert.Equal(401, (await one.Client(second.Str("secret")).Get("/v1/tokens")).Status);
+    }
+
+    /// <summary>
+    /// A host registered again through one server process with fewer VFs: the other process's next
+    /// placement plans on the new inventory (the registration moved the host's generation, and the
+    /// refresh that follows reads the inventory whose stamp moved), so it hands out no VF the host no
+    /// longer has and its create-time plan check runs against the new topology.
+    /// </summary>
+    [Fact]
+    public async Task A_host_registered_again_through_one_server_is_planned_on_anew_by_the_other()
+    {
+        var store = await postgres.CreateDatabaseAsync();
+        await using var one = await ApiServer.StartAsync(store);
+        var admin = one.Client(one.AdminSecret);
+        var four = new HostBuilder("h1").Cores(8).Pages1G(8).Nic(0, "physnet2", 4).Build();
+        Assert.Equal(204, (await admin.Send(HttpMethod.Put, "/v1/hosts/h1", InventoryDocument.Of(four).ToJson())).Status);
+        await admin.Post("/v1/projects", new { name = "t" });
+        var secret = (await admin.Post("/v1/tokens", new { role = "member", project = "t" })).Body.Str("secret");
+        await admin.Post("/v1/flavors", new
+        {
+            name = "f", vcpus = 1, ram = 1024, disk = 1,
+            extraSpecs = new Dictionary<string, string> { ["hw:cpu_policy"] = "dedicated", ["hw:mem_page_size"] = "1GB" },
+        });
+        await using var two = await ApiServer.StartAsync(store, one.AdminSecret);
+        var member = two.Client(secret);
+        Assert.Equal(201, (await member.Post("/v1/networks", new { name = "lan", type = "vlan", physnet = "physnet2", segment = 100 })).Status);
+        for (var i = 0; i < 2; i++)
+            Assert.Equal(201, (await member.Post("/v1/ports", new { name = $"p{i}", network = "lan", vnicType = "direct" })).Status);
+        Assert.Equal(4, two.App.Services.GetRequiredService<Isola.Server.Servers.PlacementService>().Fleet.Host("h1")!.FreeVfs("physnet2", false));
+
+        var one1 = new HostBuilder("h1").Cores(8).Pages1G(8).Nic(0, "physnet2", 1).Build();
+        Assert.Equal(204, (await admin.Send(HttpMethod.Put, "/v1/hosts/h1", InventoryDocument.Of(one1).ToJson())).Status);
+        var (first, placed) = await member.Post("/v1/servers", new { name = "vm0", flavor = "f", ports = new[] { "p0" } });
+        Assert.Equal(201, first);
+        Assert.Equal(one1.Devices[0].Vfs[0].Address.ToString(), placed.GetProperty("placement").GetProperty("vfs")[0].Str("vf"));
+        var (second, refused) = await member.Post("/v1/servers", new { name = "vm1", flavor = "f", ports = new[] { "p1" } });
+        Assert.True(second == 409 && refused.ErrorCode() == "no-valid-host", $"{second} {refused}");
     }
 }
