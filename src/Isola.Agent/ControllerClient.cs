@@ -43,7 +43,8 @@ public sealed class ControllerClient(HttpClient http, string host)
     /// <summary>
     /// The desired state; waits up to <paramref name="wait"/> for a revision after <paramref name="after"/>.
     /// With <see cref="PlanDeltas"/>, the poll carries plan stamps only and the plans this client does
-    /// not hold yet (new servers, a re-registered inventory) are fetched in a second call.
+    /// not hold yet (new servers, a re-registered inventory) are fetched in a second call. A plan the
+    /// controller cannot make comes back as its error, kept for this answer only (asked for again next time).
     /// </summary>
     public async Task<DesiredHost> DesiredAsync(long? after, TimeSpan wait, CancellationToken ct)
     {
@@ -61,13 +62,19 @@ public sealed class ControllerClient(HttpClient http, string host)
         var missing = desired.Servers.Where(s => s.PlanStamp is not null && !(_plans.TryGetValue(s.Id, out var held) && held.Stamp == s.PlanStamp))
             .Select(s => s.Id).ToList();
         PlansFetched = missing.Count;
+        var errors = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var chunk in missing.Chunk(PlansPerRequest))
         {
             using var plans = await http.GetAsync($"{path}/plans?{string.Join('&', chunk.Select(id => "server=" + Uri.EscapeDataString(id)))}", ct);
             await Ensure(plans, ct);
             var got = (await plans.Content.ReadFromJsonAsync<Dictionary<string, ServerPlan>>(IsolaJson.Options, ct))!;
             foreach (var (id, fetched) in got)
-                _plans[id] = (fetched.PlanStamp, fetched.Plan);
+            {
+                if (fetched.Plan is not null)
+                    _plans[id] = (fetched.PlanStamp, fetched.Plan);
+                else
+                    errors[id] = fetched.PlanError ?? "the controller sent no plan";
+            }
         }
         var present = desired.Servers.Select(s => s.Id).ToHashSet(StringComparer.Ordinal);
         foreach (var gone in _plans.Keys.Where(id => !present.Contains(id)).ToList())
@@ -78,6 +85,7 @@ public sealed class ControllerClient(HttpClient http, string host)
             {
                 // No stamp: a controller that sends plans inline (and ignores plans=omit).
                 Plan = s.PlanStamp is null ? s.Plan : _plans.TryGetValue(s.Id, out var held) && held.Stamp == s.PlanStamp ? held.Plan : null,
+                PlanError = s.PlanError ?? errors.GetValueOrDefault(s.Id),
             }).ToList(),
         };
     }

@@ -7,7 +7,11 @@ namespace Isola.Agent;
 
 /// <summary>What one reconcile cycle did.</summary>
 public sealed record CycleResult(long Revision, IReadOnlyList<Step> Done, IReadOnlyList<string> Failures, IReadOnlyList<string> Drift,
-    IReadOnlyList<OvsStep>? OvsDone = null);
+    IReadOnlyList<OvsStep>? OvsDone = null)
+{
+    /// <summary>The servers left exactly as they are because they came without a plan, and why (<see cref="Reconciler.Untouched"/>).</summary>
+    public IReadOnlyList<string> Untouched { get; init; } = [];
+}
 
 /// <summary>
 /// The agent of one host: registers the host's inventory, then loops — fetch the desired state (a
@@ -28,6 +32,12 @@ public sealed class HostAgent(HostTopology inventory, ControllerClient controlle
 
     /// <summary>The last failure of a cycle, for status and tests.</summary>
     public Exception? LastError { get; private set; }
+
+    /// <summary>
+    /// Where <see cref="RunAsync"/> writes what a cycle could not do (its failures, the servers it left
+    /// alone for want of a plan): each line once, when it first appears, not again every cycle it holds.
+    /// </summary>
+    public Action<string>? Log { get; init; }
 
     public async Task RegisterAsync(CancellationToken ct) => await controller.RegisterAsync(inventory, ct);
 
@@ -103,10 +113,11 @@ public sealed class HostAgent(HostTopology inventory, ControllerClient controlle
         failures.AddRange(network.Failures);
         drift.AddRange(network.Drift);
         // Nothing done: the host is as read (Open vSwitch steps change nothing the report reads here).
-        var actual = unchanged ?? await Reconciler.ReadAsync(Facets, desired, applied.Load(), driver, ct);
+        var known = applied.Load();
+        var actual = unchanged ?? await Reconciler.ReadAsync(Facets, desired, known, driver, ct);
         failures.AddRange(Reconciler.Problems(Facets, desired, actual));
-        await controller.ReportAsync(Reconciler.Report(Facets, desired, actual, managed ? network.ReadyTaps : null), ct);
-        return new CycleResult(desired.Revision, done, failures, drift, network.Done);
+        await controller.ReportAsync(Reconciler.Report(Facets, desired, actual, managed ? network.ReadyTaps : null, known), ct);
+        return new CycleResult(desired.Revision, done, failures, drift, network.Done) { Untouched = Reconciler.Untouched(desired) };
     }
 
     /// <summary>Registers, then runs cycles until cancelled; a failed cycle is retried after a pause.</summary>
@@ -114,11 +125,17 @@ public sealed class HostAgent(HostTopology inventory, ControllerClient controlle
     {
         await RetryAsync(RegisterOrKeepAsync, ct);
         long? revision = null;
+        var said = new HashSet<string>(StringComparer.Ordinal);
         while (!ct.IsCancellationRequested)
         {
             try
             {
-                revision = (await CycleAsync(revision, ct)).Revision;
+                var cycle = await CycleAsync(revision, ct);
+                revision = cycle.Revision;
+                var lines = cycle.Untouched.Concat(cycle.Failures).ToHashSet(StringComparer.Ordinal);
+                foreach (var line in lines.Where(l => !said.Contains(l)))
+                    Log?.Invoke(line);
+                said = lines;
             }
             catch (Exception) when (ct.IsCancellationRequested)
             {

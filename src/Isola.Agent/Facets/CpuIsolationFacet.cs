@@ -27,7 +27,7 @@ public sealed class CpuIsolationFacet : IHostFacet
     public Task<object?> ReadAsync(HostRead read, CancellationToken ct) =>
         Task.FromResult<object?>(new DropInReading((Isolation(read.Desired)?.SliceDropIns ?? []).ToDictionary(f => f.Path, f => read.Driver.ReadHostFile(f.Path))));
 
-    public IEnumerable<Step> PlanHost(DesiredHost desired, ActualHost actual)
+    public IEnumerable<Step> PlanHost(DesiredHost desired, IReadOnlyDictionary<string, AppliedServer> applied, ActualHost actual)
     {
         var files = actual.Get<DropInReading>().Files;
         var changed = (Isolation(desired)?.SliceDropIns ?? []).Where(f => files.GetValueOrDefault(f.Path) != f.Content).ToList();

@@ -14,7 +14,8 @@ namespace Isola.Agent.Facets;
 /// A cycle plans in four rounds, each going over the facets in order: every server the host should
 /// hold (<see cref="PlanServer"/>), the host as a whole (<see cref="PlanHost"/>), every server that
 /// left (<see cref="PlanTakeDown"/>), and what is left over after that (<see cref="PlanSweep"/>).
-/// Planning is pure: everything it needs of the host is in what the facets read.
+/// Planning is pure: everything it needs of the host is in what the facets read. A server in the
+/// desired state without a plan is in no round: nothing is made for it, and it has not left.
 /// </remarks>
 public interface IHostFacet
 {
@@ -28,7 +29,7 @@ public interface IHostFacet
     IEnumerable<Step> PlanServer(ServerContext server, ActualHost actual) => [];
 
     /// <summary>Host-wide steps, after every server's.</summary>
-    IEnumerable<Step> PlanHost(DesiredHost desired, ActualHost actual) => [];
+    IEnumerable<Step> PlanHost(DesiredHost desired, IReadOnlyDictionary<string, AppliedServer> applied, ActualHost actual) => [];
 
     /// <summary>Steps that take away what this facet put on the host for a server that left the desired state.</summary>
     IEnumerable<Step> PlanTakeDown(AppliedServer gone, ActualHost actual) => [];

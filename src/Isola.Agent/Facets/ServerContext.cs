@@ -25,12 +25,18 @@ public sealed record ServerContext(DesiredServer Server, HostPlan Plan, AppliedS
     public bool Started => State is "paused" or "running";
 
     /// <summary>The server's domain state as the report says it: paused, running, shutoff or absent.</summary>
-    public string VmState => State switch
+    public string VmState => VmStateOf(State);
+
+    /// <summary>A domain's state (virsh's words; null: libvirt lacks it) as the report says it.</summary>
+    public static string VmStateOf(string? state) => state switch
     {
         null => "absent",
         "shut off" => "shutoff",
-        _ => State,
+        _ => state,
     };
+
+    /// <summary>The state of a domain as the domain facet read it, as the report says it.</summary>
+    public static string VmStateOf(ActualHost actual, string domain) => VmStateOf(actual.Get<DomainReading>().Domains.GetValueOrDefault(domain));
 
     public static ServerContext Of(DesiredServer server, HostPlan plan, AppliedServer? applied, ActualHost actual)
     {

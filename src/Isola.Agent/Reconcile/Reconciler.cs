@@ -14,7 +14,9 @@ public sealed record AgentReportBody(long AppliedRevision, IReadOnlyList<(string
 /// it put there before (applied), made by the host's facets in their order (<see cref="HostFacets.All"/>):
 /// for each server the host should hold, a new one remembered first and then each facet's steps;
 /// each facet's host-wide steps; for each server that left, each facet's steps to take it away and
-/// then the server forgotten; last, what no server owns. The loop knows no facet by name.
+/// then the server forgotten; last, what no server owns. The loop knows no facet by name. A server in
+/// the desired state without a plan (the controller could not make it) is left exactly as it is:
+/// nothing is made for it and nothing of it is taken down (<see cref="Untouched"/>).
 /// </summary>
 public static class Reconciler
 {
@@ -42,7 +44,7 @@ public static class Reconciler
         foreach (var server in desired.Servers)
         {
             if (server.Plan is not { } plan)
-                continue;
+                continue; // still the host's (it holds resources), but nothing to compare with: left as it is
             var record = applied.GetValueOrDefault(server.Id);
             if (record is null)
                 steps.Add(new(new Step.Remember(new AppliedServer(server.Id, plan.Server, plan.Vfs)), Bookkeeping.Instance));
@@ -51,7 +53,7 @@ public static class Reconciler
                 steps.AddRange(facet.PlanServer(context, actual).Select(s => new PlannedStep(s, facet)));
         }
         foreach (var facet in facets)
-            steps.AddRange(facet.PlanHost(desired, actual).Select(s => new PlannedStep(s, facet)));
+            steps.AddRange(facet.PlanHost(desired, applied, actual).Select(s => new PlannedStep(s, facet)));
         var wanted = desired.Servers.Select(s => s.Id).ToHashSet(StringComparer.Ordinal);
         foreach (var gone in applied.Values.Where(a => !wanted.Contains(a.Id)).OrderBy(a => a.Id, StringComparer.Ordinal))
         {
@@ -64,28 +66,47 @@ public static class Reconciler
         return steps;
     }
 
+    /// <summary>
+    /// The servers the desired state holds without a plan, and why: the agent neither creates nor tears
+    /// down anything of theirs (domain, VFs, IRQs) until a plan comes or the server leaves the desired state.
+    /// </summary>
+    public static IReadOnlyList<string> Untouched(DesiredHost desired) =>
+        desired.Servers.Where(s => s.Plan is null)
+            .Select(s => $"server {s.Name} ({s.Id}): no host plan ({s.PlanError ?? "the controller sent none"}): its domain, VFs and IRQs are left as they are")
+            .ToList();
+
     /// <summary>The report after a cycle, by the default facets.</summary>
-    public static AgentReportBody Report(DesiredHost desired, ActualHost actual, IReadOnlySet<string>? readyTaps = null) =>
-        Report(HostFacets.All, desired, actual, readyTaps);
+    public static AgentReportBody Report(DesiredHost desired, ActualHost actual, IReadOnlySet<string>? readyTaps = null,
+        IReadOnlyDictionary<string, AppliedServer>? applied = null) =>
+        Report(HostFacets.All, desired, actual, readyTaps, applied);
 
     /// <summary>
     /// The report after a cycle: each server's domain state, each port ACTIVE when every facet says its
     /// part of the port holds (its domain started, its VFs set, its vhost workers pinned, ...) and, for a
     /// virtio port, its tap is on the integration bridge with its flows in place (<paramref name="readyTaps"/>;
-    /// null: the agent does not manage Open vSwitch); DOWN otherwise. A server without a plan is absent, its ports DOWN.
+    /// null: the agent does not manage Open vSwitch); DOWN otherwise. A server without a plan is left as it is,
+    /// and so is what the controller knows of it: its domain's state when the agent knows its domain
+    /// (<paramref name="applied"/>), its ports not at all (without the plan the agent cannot judge them).
     /// </summary>
-    public static AgentReportBody Report(IReadOnlyList<IHostFacet> facets, DesiredHost desired, ActualHost actual, IReadOnlySet<string>? readyTaps = null)
+    public static AgentReportBody Report(IReadOnlyList<IHostFacet> facets, DesiredHost desired, ActualHost actual, IReadOnlySet<string>? readyTaps = null,
+        IReadOnlyDictionary<string, AppliedServer>? applied = null)
     {
         var virtio = desired.Network?.Ports.ToDictionary(p => p.Id, p => p.Device, StringComparer.Ordinal) ?? new Dictionary<string, string>();
         var servers = new List<(string, string)>();
         var ports = new List<(string, string)>();
         foreach (var server in desired.Servers)
         {
-            var context = server.Plan is null ? null : ServerContext.Of(server, server.Plan, null, actual);
-            servers.Add((server.Id, context?.VmState ?? "absent"));
+            if (server.Plan is null)
+            {
+                if (applied?.GetValueOrDefault(server.Id) is { } known)
+                    servers.Add((server.Id, ServerContext.VmStateOf(actual, known.Domain)));
+                continue;
+            }
+            var context = ServerContext.Of(server, server.Plan, null, actual);
+            servers.Add((server.Id, context.VmState));
             foreach (var port in server.Ports)
             {
-                var ready = context is not null && facets.All(f => f.Holds(context, port, actual))
+                var ready = facets.All(f => f.Holds(context, port, actual))
                     && (readyTaps is null || !virtio.TryGetValue(port.Id, out var tap) || readyTaps.Contains(tap));
                 ports.Add((port.Id, ready ? "ACTIVE" : "DOWN"));
             }

@@ -69,6 +69,7 @@ internal static class AgentCommand
                 new HostDriver(runner, rootPath, stateDir, parse.GetValue(libvirt)!), new AppliedStore(stateDir), TimeProvider.System)
             {
                 Ovs = parse.GetValue(noOvs) ? null : new OvsCycle(new OvsDriver(runner, stateDir, parse.GetValue(datapath)), layout),
+                Log = console.Out.WriteLine,
             };
             console.Out.WriteLine($"agent for {inventory.Hostname} ({parse.GetValue(driver)} driver) on {url}");
             await agent.RunAsync(ct);

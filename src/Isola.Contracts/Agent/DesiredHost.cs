@@ -15,12 +15,16 @@ public sealed record DesiredHost(string Host, long Revision, long AppliedRevisio
 /// <summary>A server the host should hold.</summary>
 /// <param name="Project">The server's project id.</param>
 /// <param name="PlanStamp">Changes exactly when the plan does (the host's inventory stamp); null when the server has no spec to plan from.</param>
-/// <param name="Plan">The server's host plan; null when the poll asked for stamps only (<c>plans=omit</c>) or there is none.</param>
+/// <param name="Plan">The server's host plan; null when the poll asked for stamps only (<c>plans=omit</c>), there is none, or the controller could not make it (<paramref name="PlanError"/> says why: the agent leaves the server as it is).</param>
+/// <param name="PlanError">Why the controller could not make the plan; null with <c>plans=omit</c> (the plans call says).</param>
 public sealed record DesiredServer(string Id, string Name, string Project, string Status, string? TaskState, string PowerState, string? VmState,
-    IReadOnlyList<DesiredPort> Ports, string? PlanStamp, HostPlan? Plan);
+    IReadOnlyList<DesiredPort> Ports, string? PlanStamp, HostPlan? Plan, string? PlanError = null);
 
 /// <summary>A port bound to a server on the host.</summary>
 public sealed record DesiredPort(string Id, string Name, string Mac, string Status);
 
-/// <summary>One server's plan with the stamp it was rendered at: the values of <c>GET /v1/hosts/{name}/plans</c>, keyed by server id.</summary>
-public sealed record ServerPlan(string PlanStamp, HostPlan Plan);
+/// <summary>
+/// One server's plan with the stamp it was rendered at: the values of <c>GET /v1/hosts/{name}/plans</c>,
+/// keyed by server id; without a plan when the controller cannot make it, and then <paramref name="PlanError"/> says why.
+/// </summary>
+public sealed record ServerPlan(string PlanStamp, HostPlan? Plan, string? PlanError = null);

@@ -44,6 +44,16 @@ public sealed record Caller(TokenRecord Token)
         throw IsHost ? ApiException.Forbidden($"this host token is for {Token.Host}") : ApiException.Forbidden("this needs an admin or the host's token");
     }
 
+    /// <summary>
+    /// Refuses (401) a caller whose token was deleted since its request was let in: a request that
+    /// waited (a long poll) asks before it answers, so a revoked token gets nothing after its revocation.
+    /// </summary>
+    public async Task RequireStillValidAsync(ResourceStore store)
+    {
+        if (await store.TokenAsync(Token.Id) is null)
+            throw ApiException.Unauthorized();
+    }
+
     public bool Sees(string projectId) => IsAdmin || Token.ProjectId == projectId;
 
     public static Caller Of(HttpContext context) => (Caller)context.Items[nameof(Caller)]!;

@@ -22,33 +22,39 @@ namespace Isola.Server.Hosts;
 /// </summary>
 internal static class AgentEndpoints
 {
-    /// <summary>A server's plan, or null when it cannot be made: then that server alone fails (<see cref="PlanFailures"/>).</summary>
-    private static async Task<Isola.Rendering.HostPlan?> PlanOrFailAsync(Isola.Store.Lifecycle.DesiredServer s, string host, string stamp, PlanCache planCache, PlacementStore placements,
+    /// <summary>
+    /// A server's plan, or why it cannot be made (<see cref="PlanFailures"/>): a server in BUILD then goes
+    /// to ERROR and is released (<see cref="Released"/>: it is no longer on the host); any other keeps
+    /// what it holds and is sent without a plan, so its agent leaves it as it is.
+    /// </summary>
+    internal sealed record PlanOutcome(Isola.Rendering.HostPlan? Plan, string? Error = null, bool Released = false);
+
+    private static async Task<PlanOutcome> PlanOrFailAsync(Isola.Store.Lifecycle.DesiredServer s, string host, string stamp, PlanCache planCache, PlacementStore placements,
         PlanFailures failures)
     {
         try
         {
-            return await planCache.PlanAsync(s.Id, host, stamp, s.Placement, s.Spec!,
-                async () => (await placements.HostAsync(host))?.Inventory ?? throw new InvalidOperationException($"host {host} has no inventory"));
+            return new(await planCache.PlanAsync(s.Id, host, stamp, s.Placement, s.Spec!,
+                async () => (await placements.HostAsync(host))?.Inventory ?? throw new InvalidOperationException($"host {host} has no inventory")));
         }
         catch (Exception e) when (e is Isola.Rendering.RenderException or System.Text.Json.JsonException or InvalidOperationException or ArgumentException)
         {
-            await failures.FailAsync(s.Id, s.Name, host, s.Status, e.Message);
-            return null;
+            return new(null, e.Message, await failures.FailAsync(s.Id, s.Name, host, s.Status, e.Message));
         }
     }
 
-    /// <summary>The desired state as the agent reads it, from the store's rows, the host's network state and the plans rendered.</summary>
-    internal static DesiredHost DesiredOf(HostDesired desired, Isola.Rendering.Flows.HostNetworkState network,
-        IReadOnlyDictionary<string, Isola.Rendering.HostPlan> rendered, IReadOnlySet<string> failed)
+    /// <summary>The desired state as the agent reads it, from the store's rows, the host's network state and the plans made (none: plans=omit).</summary>
+    internal static DesiredHost DesiredOf(HostDesired desired, Isola.Rendering.Flows.HostNetworkState network, IReadOnlyDictionary<string, PlanOutcome> rendered)
     {
         var ports = desired.Ports.ToLookup(p => p.ServerId);
-        // A server whose plan could not be made went to ERROR just now (or keeps what it has): not here.
+        // Every server that holds resources; one whose plan could not be made in BUILD went to ERROR just now and gave them back.
         return new DesiredHost(desired.Host, desired.Revision, desired.AppliedRevision,
-            desired.Servers.Where(s => !failed.Contains(s.Id)).Select(s => new DesiredServer(s.Id, s.Name, s.ProjectId, s.Status, s.TaskState,
-                s.PowerState, s.VmState, ports[s.Id].Select(p => new DesiredPort(p.Id, p.Name, p.Mac, p.Status)).ToList(),
+            desired.Servers.Where(s => rendered.GetValueOrDefault(s.Id) is not { Released: true }).Select(s => new DesiredServer(s.Id, s.Name, s.ProjectId,
+                s.Status, s.TaskState, s.PowerState, s.VmState, ports[s.Id].Select(p => new DesiredPort(p.Id, p.Name, p.Mac, p.Status)).ToList(),
                 // A plan is a function of the server's placement and spec (fixed) and the host's inventory: it changes with this stamp only.
-                PlanStamp: s.Spec is null ? null : desired.InventoryStamp, Plan: rendered.GetValueOrDefault(s.Id))).ToList(),
+                PlanStamp: s.Spec is null ? null : desired.InventoryStamp, Plan: rendered.GetValueOrDefault(s.Id)?.Plan,
+                // Why there is no plan (the agent leaves the server as it is); null with plans=omit (the plans call says).
+                PlanError: rendered.GetValueOrDefault(s.Id)?.Error)).ToList(),
             network);
     }
 
@@ -59,7 +65,7 @@ internal static class AgentEndpoints
     {
         api.MapGet("/hosts/{name}/desired", async (string name, long? after, int? wait, string? plans, HttpContext http, LifecycleStore lifecycle,
             PlacementStore placements, HostSignals signals, TimeProvider time, PlanCache planCache, HostNetworkStore networks, PlanFailures failures,
-            Microsoft.Extensions.Hosting.IHostApplicationLifetime lifetime) =>
+            Isola.Store.Resources.ResourceStore resources, Microsoft.Extensions.Hosting.IHostApplicationLifetime lifetime) =>
         {
             if (plans is not (null or "omit"))
                 throw ApiException.Invalid("plans", "omit (each server's planStamp only; GET /v1/hosts/{name}/plans for the plans) or absent (plans inline)");
@@ -69,6 +75,7 @@ internal static class AgentEndpoints
             if (wait is < 0 or > MaxWaitSeconds)
                 throw ApiException.Invalid("wait", $"wait is 0-{MaxWaitSeconds} seconds");
             var until = time.GetUtcNow() + TimeSpan.FromSeconds(wait ?? 0);
+            var waited = false;
             while (true)
             {
                 var changed = signals.Next(name);
@@ -78,24 +85,22 @@ internal static class AgentEndpoints
                     break;
                 // Woken by this process's changes; another process's are seen at the next look (at most a second later).
                 await Task.WhenAny(changed, Task.Delay(left < TimeSpan.FromSeconds(1) ? left : TimeSpan.FromSeconds(1), time, stop.Token));
+                waited = true;
             }
+            // Let in up to a minute ago: a token deleted meanwhile gets no desired state (nor plans).
+            if (waited)
+                await Caller.Of(http).RequireStillValidAsync(resources);
             var desired = (await lifecycle.DesiredAsync(name))!;
             // Read after the revision: a change that lands in between shows up now and again at the next revision.
             var network = HostNetworkView.From((await networks.RowsAsync(name))!);
             planCache.Keep(name, desired.Servers.Select(s => s.Id).ToHashSet(StringComparer.Ordinal));
-            var rendered = new Dictionary<string, Isola.Rendering.HostPlan>(StringComparer.Ordinal);
-            var failed = new HashSet<string>(StringComparer.Ordinal);
+            var rendered = new Dictionary<string, PlanOutcome>(StringComparer.Ordinal);
             if (plans is null)
             {
                 foreach (var s in desired.Servers.Where(s => s.Spec is not null))
-                {
-                    if (await PlanOrFailAsync(s, name, desired.InventoryStamp, planCache, placements, failures) is { } plan)
-                        rendered[s.Id] = plan;
-                    else
-                        failed.Add(s.Id);
-                }
+                    rendered[s.Id] = await PlanOrFailAsync(s, name, desired.InventoryStamp, planCache, placements, failures);
             }
-            return Results.Ok(DesiredOf(desired, network, rendered, failed));
+            return Results.Ok(DesiredOf(desired, network, rendered));
         });
 
         // The plans of some of the host's servers (an agent that polls with plans=omit fetches the ones it lacks).
@@ -112,10 +117,11 @@ internal static class AgentEndpoints
             var result = new Dictionary<string, ServerPlan>(StringComparer.Ordinal);
             foreach (var s in desired.Servers.Where(s => wanted.Contains(s.Id) && s.Spec is not null))
             {
-                if (await PlanOrFailAsync(s, name, desired.InventoryStamp, planCache, placements, failures) is { } plan)
-                    result[s.Id] = new ServerPlan(desired.InventoryStamp, plan);
+                var plan = await PlanOrFailAsync(s, name, desired.InventoryStamp, planCache, placements, failures);
+                if (!plan.Released)
+                    result[s.Id] = new ServerPlan(desired.InventoryStamp, plan.Plan, plan.Error);
             }
-            // A server not on the host (gone meanwhile, or never there) is simply not in the answer.
+            // A server not on the host (gone meanwhile, never there, or failed in BUILD just now) is simply not in the answer.
             return Results.Ok(result);
         });
 

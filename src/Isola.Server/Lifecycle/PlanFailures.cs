@@ -9,18 +9,20 @@ namespace Isola.Server.Lifecycle;
 /// What happens when a server's host plan cannot be made (its host's inventory changed under it, or a
 /// rule the create missed): that one server goes to ERROR with the reason and gives back what it held,
 /// as a build timeout does; its host's desired state, its agent and every other server go on. A server
-/// past BUILD keeps what it has on the host (the agent leaves a server without a plan as it is); its
-/// plan is left out until it can be made again, and the log says why.
+/// past BUILD keeps what it has on the host: it stays in the desired state without a plan (and with
+/// the reason) until one can be made again, the agent leaves its domain, VFs and IRQs as they are,
+/// and the log says why.
 /// </summary>
 public sealed partial class PlanFailures(PlacementService placement, HostSignals signals, Isola.Store.Lifecycle.HostNetworkStore networks, PeerRevisions peers,
     ILogger<PlanFailures> log)
 {
-    public async Task FailAsync(string serverId, string name, string host, string status, string reason)
+    /// <summary>True when the server was released (it leaves the host's desired state); false when it keeps what it holds.</summary>
+    public async Task<bool> FailAsync(string serverId, string name, string host, string status, string reason)
     {
         if (status != Isola.Store.ServerStatus.Build)
         {
             LogKept(log, name, serverId, host, reason);
-            return;
+            return false;
         }
         var fault = $"its host plan cannot be made on {host}: {reason}";
         var onNetworks = await networks.NetworksOfServerAsync(serverId);
@@ -29,7 +31,10 @@ public sealed partial class PlanFailures(PlacementService placement, HostSignals
             await peers.TouchAsync(onNetworks, host);
             signals.Notify(host);
             LogFailed(log, name, serverId, host, fault);
+            return true;
         }
+        // Not released here: gone meanwhile (its next desired state says so), or no longer in BUILD (then it keeps what it holds).
+        return false;
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "server {Name} ({Id}) on {Host}: {Fault}")]

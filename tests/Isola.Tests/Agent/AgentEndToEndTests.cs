@@ -200,6 +200,52 @@ public sealed class AgentEndToEndTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task After_a_host_reboot_that_lost_its_domains_the_active_servers_are_defined_again_and_stay_shutoff()
+    {
+        var agent = Agent();
+        await agent.RegisterAsync(default);
+        var (vm1, mac1) = await CreateServer("vm1");
+        var (vm2, _) = await CreateServer("vm2");
+        await UntilActive(agent, vm1);
+        await UntilActive(agent, vm2);
+        var claims = (await _admin.Get("/v1/hosts/sim1")).Body.GetProperty("pinnedUsed").GetInt32();
+
+        // The host reboots: a libvirt without the domains, VFs back to their reset state; the agent starts again on its state directory.
+        var rebooted = new SimulatedHost(_host.Host, _dir.Sub("root"));
+        var restarted = new HostAgent(_host.Host, ControllerClient.Create(new Uri(_server.Url), _agentToken, "sim1"),
+            new HostDriver(rebooted, _dir.Sub("root"), _dir.Sub("agent")), new AppliedStore(_dir.Sub("agent")), TimeProvider.System);
+        await restarted.RegisterAsync(default);
+        var first = await restarted.CycleAsync();
+        Assert.Empty(first.Failures);
+        // Each domain defined again from the XML the agent kept, none started; the VFs set again (reported: the reboot reset them).
+        Assert.Equal(2, first.Done.OfType<Isola.Agent.Facets.DomainFacet.Define>().Count());
+        Assert.DoesNotContain(first.Done, s => s is Isola.Agent.Facets.DomainFacet.StartPaused or Isola.Agent.Facets.PowerFacet.Resume);
+        Assert.Equal(2, first.Drift.Count);
+        Assert.All(new[] { vm1, vm2 }, id => Assert.Equal("shut off", rebooted.Libvirt.Domains["isola-" + id].State));
+        Assert.Contains(rebooted.Nic.Programmed(), v => v.State.Mac == mac1);
+        // Taken at the host's word, as a guest's own poweroff: SHUTOFF, to stay so (no start endpoint yet), claims kept.
+        foreach (var id in new[] { vm1, vm2 })
+        {
+            var server = (await _admin.Get($"/v1/servers/{id}")).Body;
+            Assert.Equal(("SHUTOFF", "shutoff", "shutoff"), (server.Str("status"), server.Str("powerState"), server.Str("vmState")));
+        }
+        for (var i = 0; i < 2; i++)
+        {
+            var cycle = await restarted.CycleAsync();
+            Assert.Empty(cycle.Done);
+            Assert.Empty(cycle.Failures);
+        }
+        Assert.Equal(claims, (await _admin.Get("/v1/hosts/sim1")).Body.GetProperty("pinnedUsed").GetInt32());
+        Assert.Equal(2, rebooted.Libvirt.Domains.Count(d => d.Value.State == "shut off"));
+
+        // Delete is the way out today: taken down like any other.
+        Assert.Equal(204, (await _admin.Delete($"/v1/servers/{vm1}")).Status);
+        Assert.Empty((await restarted.CycleAsync()).Failures);
+        Assert.False(rebooted.Libvirt.Domains.ContainsKey("isola-" + vm1));
+        Assert.DoesNotContain(rebooted.Nic.Programmed(), v => v.State.Mac == mac1);
+    }
+
+    [Fact]
     public async Task A_host_hears_at_once_when_a_remote_group_gains_or_loses_a_member_elsewhere()
     {
         var agent = Agent();

@@ -16,8 +16,9 @@ internal static class Wire
         HostIsolation? isolation = null) =>
         new(domain, "h1", uuid, xml, vfs, irqs!, isolation!, [], [], "");
 
-    public static DesiredServer Server(string id, string name, string status, string power, IReadOnlyList<DesiredPort> ports, HostPlan? plan) =>
-        new(id, name, "p", status, null, power, null, ports, null, plan);
+    public static DesiredServer Server(string id, string name, string status, string power, IReadOnlyList<DesiredPort> ports, HostPlan? plan,
+        string? planStamp = null, string? planError = null) =>
+        new(id, name, "p", status, null, power, null, ports, planStamp, plan, planError);
 
     public static DesiredHost Host(string host, long revision, IReadOnlyList<DesiredServer> servers) => new(host, revision, 0, servers);
 }

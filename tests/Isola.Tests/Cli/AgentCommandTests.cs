@@ -35,18 +35,14 @@ public sealed class AgentCommandTests
             "--tunnel-ip", "198.51.100.7"],
             new CliConsole(new StringWriter(), new StringWriter(), interactive: false), stop.Token);
         await using var stopped = new StopOnDispose(stop, run); // a failed assertion stops it too
-        for (var i = 0; i < 200 && (await admin.Get("/v1/hosts")).Body.GetArrayLength() == 0; i++)
-            await Task.Delay(50);
+        await Eventually.UntilAsync(async () => (await admin.Get("/v1/hosts")).Body.GetArrayLength() > 0 || run.IsCompleted, "edge1 registered");
+        Assert.False(run.IsCompleted, "the agent ended before it registered its host");
         await admin.Post("/v1/projects", new { name = "p" });
         await admin.Post("/v1/flavors", new { name = "f", vcpus = 1, ram = 1024, disk = 1, extraSpecs = new Dictionary<string, string> { ["hw:cpu_policy"] = "dedicated" } });
         var (status, created) = await admin.Post("/v1/servers", new { name = "vm", flavor = "f", project = "p" });
         Assert.Equal((201, "edge1"), (status, created.Str("host")));
-        var now = "";
-        for (var i = 0; i < 200 && now != "ACTIVE"; i++)
-        {
-            await Task.Delay(50);
-            now = (await admin.Get($"/v1/servers/{created.Str("id")}")).Body.Str("status");
-        }
+        var now = await Eventually.UntilAsync(async () => (await admin.Get($"/v1/servers/{created.Str("id")}")).Body.Str("status"),
+            status => status is "ACTIVE" or "ERROR", "vm ACTIVE");
         Assert.Equal("ACTIVE", now);
         // The host registered its tunnel endpoint with its inventory.
         Assert.Equal("198.51.100.7", (await new Isola.Store.Lifecycle.HostNetworkStore(Isola.Store.StoreConnectionFactory.Sqlite(dir.Sub("isola.db"))).RowsAsync("edge1"))!.TunnelIp);

@@ -1,6 +1,8 @@
 using System.Text.Json;
+using Isola.Server.Lifecycle;
 using Isola.Tests.Store;
 using Isola.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Isola.Tests.Server;
 
@@ -70,6 +72,31 @@ public abstract class TokenSuite
         Assert.Equal(204, (await w.Admin.Delete($"/v1/tokens/{otherId}")).Status);
         Assert.Equal(401, (await w.Other.Get("/v1/networks")).Status);
         Assert.Equal(200, (await w.Member.Get("/v1/networks")).Status);
+    }
+
+    [Fact]
+    public async Task A_long_poll_whose_token_is_deleted_while_it_waits_answers_401()
+    {
+        await using var w = await Start();
+        var (_, made) = await w.Admin.Post("/v1/tokens", new { role = "host", host = "h1" });
+        var agent = w.Server.Client(made.Str("secret"));
+        var revision = (await agent.Get("/v1/hosts/h1/desired")).Body.GetProperty("revision").GetInt64();
+        var signals = w.Server.App.Services.GetRequiredService<HostSignals>();
+        var looks = signals.Taken("h1");
+        var poll = agent.Get($"/v1/hosts/h1/desired?after={revision}&wait=60");
+        // Let in and waiting: it has taken the host's signal (and takes it again at each look).
+        await Eventually.UntilAsync(() => signals.Taken("h1") > looks || poll.IsCompleted, "the poll waiting");
+        if (poll.IsCompleted)
+            Assert.Fail($"the poll answered before any change: {(await poll).Status}");
+
+        Assert.Equal(204, (await w.Admin.Delete($"/v1/tokens/{made.Str("id")}")).Status);
+        // A change on its host ends the wait: the answer is the revocation's, not the desired state.
+        Assert.Equal(200, (await w.Admin.Send(HttpMethod.Patch, "/v1/hosts/h2", new { enabled = false })).Status);
+        var (created, server) = await w.Member.Post("/v1/servers", new { name = "vm1", flavor = "nfv.small" });
+        Assert.Equal((201, "h1"), (created, server.Str("host")));
+        var (answered, body) = await poll;
+        Assert.True(answered == 401, $"{answered}: {body}");
+        Assert.Equal("unauthorized", body.ErrorCode());
     }
 
     [Fact]

@@ -12,6 +12,8 @@ public sealed class CpuIsolationFacetTests : IDisposable
 
     public void Dispose() => _w.Dispose();
 
+    private static readonly Dictionary<string, Isola.Agent.Reconcile.AppliedServer> NoneApplied = [];
+
     private static readonly HostIsolation Isolation = new(CpuSet.Parse("4-15"), CpuSet.Parse("0-3"), []);
 
     [Fact]
@@ -21,13 +23,13 @@ public sealed class CpuIsolationFacetTests : IDisposable
         var files = Isolation.SliceDropIns;
         _w.HostFile(files[1].Path, files[1].Content);
         _w.HostFile(files[2].Path, "[Scope]\nAllowedCPUs=0-15\n");
-        var step = Assert.IsType<CpuIsolationFacet.SystemdDropIns>(Assert.Single(_facet.PlanHost(desired, await _w.ReadAsync(_facet, desired))));
+        var step = Assert.IsType<CpuIsolationFacet.SystemdDropIns>(Assert.Single(_facet.PlanHost(desired, NoneApplied, await _w.ReadAsync(_facet, desired))));
         Assert.Equal([files[0], files[2]], step.Files);
         _w.Commands();
         await _facet.ApplyAsync(step, _w.Hands, default);
         Assert.All(files, f => Assert.Equal(f.Content, _w.ReadHostFile(f.Path)));
         Assert.Equal(["systemctl daemon-reload"], _w.Commands());
-        Assert.Empty(_facet.PlanHost(desired, await _w.ReadAsync(_facet, desired)));
+        Assert.Empty(_facet.PlanHost(desired, NoneApplied, await _w.ReadAsync(_facet, desired)));
     }
 
     [Fact]
@@ -35,6 +37,6 @@ public sealed class CpuIsolationFacetTests : IDisposable
     {
         var none = FacetWorld.Desired(FacetWorld.Server(null));
         Assert.Null(CpuIsolationFacet.Isolation(none));
-        Assert.Empty(_facet.PlanHost(none, await _w.ReadAsync(_facet, none)));
+        Assert.Empty(_facet.PlanHost(none, NoneApplied, await _w.ReadAsync(_facet, none)));
     }
 }

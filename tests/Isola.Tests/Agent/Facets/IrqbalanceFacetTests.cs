@@ -12,6 +12,8 @@ public sealed class IrqbalanceFacetTests : IDisposable
 
     public void Dispose() => _w.Dispose();
 
+    private static readonly Dictionary<string, Isola.Agent.Reconcile.AppliedServer> NoneApplied = [];
+
     private static readonly HostIsolation Isolation = new(CpuSet.Parse("4-15"), CpuSet.Parse("0-3"), []);
 
     private Isola.Contracts.Agent.DesiredHost Desired() => FacetWorld.Desired(
@@ -25,14 +27,14 @@ public sealed class IrqbalanceFacetTests : IDisposable
     public async Task The_file_bans_the_dedicated_cpus_and_every_servers_steered_irqs_and_irqbalance_is_restarted()
     {
         var desired = Desired();
-        var step = Assert.Single(_facet.PlanHost(desired, await _w.ReadAsync(_facet, desired)));
+        var step = Assert.Single(_facet.PlanHost(desired, NoneApplied, await _w.ReadAsync(_facet, desired)));
         Assert.Equal(new IrqbalanceFacet.Irqbalance("/etc/default/irqbalance", Merged), step);
         Assert.Equal("", step.Server); // the host's, not a server's
         _w.Commands();
         await _facet.ApplyAsync(step, _w.Hands, default);
         Assert.Equal(Merged, _w.ReadHostFile("etc/default/irqbalance"));
         Assert.Equal(["systemctl try-restart irqbalance.service"], _w.Commands());
-        Assert.Empty(_facet.PlanHost(desired, await _w.ReadAsync(_facet, desired)));
+        Assert.Empty(_facet.PlanHost(desired, NoneApplied, await _w.ReadAsync(_facet, desired)));
     }
 
     [Fact]
@@ -40,10 +42,10 @@ public sealed class IrqbalanceFacetTests : IDisposable
     {
         var none = FacetWorld.Desired();
         _w.HostFile("etc/default/irqbalance", Merged);
-        var step = Assert.IsType<IrqbalanceFacet.Irqbalance>(Assert.Single(_facet.PlanHost(none, await _w.ReadAsync(_facet, none))));
+        var step = Assert.IsType<IrqbalanceFacet.Irqbalance>(Assert.Single(_facet.PlanHost(none, NoneApplied, await _w.ReadAsync(_facet, none))));
         Assert.Equal("# Written by Isola: irqbalance keeps off the CPUs guests pin to.\nIRQBALANCE_BANNED_CPULIST=4-15\n", step.Content);
 
         _w.HostFile("etc/default/irqbalance", "IRQBALANCE_ONESHOT=yes\n");
-        Assert.Empty(_facet.PlanHost(none, await _w.ReadAsync(_facet, none)));
+        Assert.Empty(_facet.PlanHost(none, NoneApplied, await _w.ReadAsync(_facet, none)));
     }
 }

@@ -9,16 +9,9 @@ namespace Isola.Tests.Cli.Local;
 /// <summary>isola up's cloud (API server, simulated hosts, real agents over HTTP) with servers made and deleted through the API.</summary>
 public sealed class LocalCloudTests
 {
-    private static async Task<string> WaitFor(HttpClient api, string id, string status)
-    {
-        var now = "";
-        for (var i = 0; i < 200 && now != status; i++)
-        {
-            await Task.Delay(50);
-            now = (await api.Get($"/v1/servers/{id}")).Body.Str("status");
-        }
-        return now;
-    }
+    /// <summary>The server's status once it is <paramref name="status"/>, or ERROR (it will not move on from there).</summary>
+    private static Task<string> WaitFor(HttpClient api, string id, string status) =>
+        Eventually.UntilAsync(async () => (await api.Get($"/v1/servers/{id}")).Body.Str("status"), now => now == status || now == "ERROR", $"server {id} {status}");
 
     [Fact]
     public async Task An_ha_nfv_server_goes_active_with_both_vfs_set_and_leaves_nothing_when_deleted()
@@ -48,8 +41,7 @@ public sealed class LocalCloudTests
         var irqs = vfAddresses.SelectMany(vf => Directory.GetFiles(Path.Join(host.Root, "sys", "bus", "pci", "devices", vf, "msi_irqs")).Select(Path.GetFileName)).ToList();
         Assert.NotEmpty(irqs);
         string Affinity(string irq) => File.ReadAllText(Path.Join(host.Root, "proc", "irq", irq!, "smp_affinity_list")).Trim();
-        for (var i = 0; i < 100 && irqs.Any(q => !pins.Contains(Affinity(q!))); i++)
-            await Task.Delay(50);
+        await Eventually.UntilAsync(() => irqs.All(q => pins.Contains(Affinity(q!))), "the VFs' IRQs on the server's pCPUs");
         Assert.All(irqs, q => Assert.Contains(Affinity(q!), pins));
         // irqbalance keeps off the dedicated pCPUs and leaves the steered IRQs alone (one file for the host).
         var irqbalance = Path.Join(host.Root, "etc", "default", "irqbalance");
@@ -62,20 +54,16 @@ public sealed class LocalCloudTests
         Assert.Contains(host.Simulation.Log, c => string.Join(' ', c) == "systemctl daemon-reload");
         // Moved behind the agent's back: steered again on its next cycle.
         File.WriteAllText(Path.Join(host.Root, "proc", "irq", irqs[0]!, "smp_affinity_list"), "0\n");
-        for (var i = 0; i < 100 && !pins.Contains(Affinity(irqs[0]!)); i++)
-            await Task.Delay(50);
+        await Eventually.UntilAsync(() => pins.Contains(Affinity(irqs[0]!)), "the moved IRQ steered back");
         Assert.Contains(Affinity(irqs[0]!), pins);
 
         Assert.Equal(204, (await api.Delete($"/v1/servers/{id}")).Status);
-        for (var i = 0; i < 100 && (host.Simulation.Libvirt.Domains.Count > 0 || host.Simulation.Nic.Programmed().Count > 0); i++)
-            await Task.Delay(50);
+        await Eventually.UntilAsync(() => host.Simulation.Libvirt.Domains.Count == 0 && host.Simulation.Nic.Programmed().Count == 0, "the domain gone and the VFs reset");
         Assert.Empty(host.Simulation.Libvirt.Domains);
         Assert.Empty(host.Simulation.Nic.Programmed());
-        for (var i = 0; i < 100 && irqs.Any(q => pins.Contains(Affinity(q!))); i++)
-            await Task.Delay(50);
+        await Eventually.UntilAsync(() => irqs.All(q => !pins.Contains(Affinity(q!))), "the IRQs put back");
         Assert.All(irqs, q => Assert.DoesNotContain(Affinity(q!), pins));
-        for (var i = 0; i < 100 && File.ReadAllText(irqbalance).Contains("--banirq", StringComparison.Ordinal); i++)
-            await Task.Delay(50);
+        await Eventually.UntilAsync(() => !File.ReadAllText(irqbalance).Contains("--banirq", StringComparison.Ordinal), "irqbalance's file without IRQs");
         Assert.DoesNotContain("--banirq", File.ReadAllText(irqbalance), StringComparison.Ordinal);
         Assert.Contains("IRQBALANCE_BANNED_CPULIST=", File.ReadAllText(irqbalance), StringComparison.Ordinal);
     }
@@ -115,19 +103,16 @@ public sealed class LocalCloudTests
 
         // A flow removed behind the agent's back comes back.
         h1.Simulation.Ovs.TamperFlows("br-int", flows => flows.Where(f => !f.Contains("table=20,", StringComparison.Ordinal)).ToList());
-        for (var i = 0; i < 100 && !h1.Simulation.Ovs.Flows("br-int").Any(f => f.Contains("table=20,", StringComparison.Ordinal)); i++)
-            await Task.Delay(50);
+        await Eventually.UntilAsync(() => h1.Simulation.Ovs.Flows("br-int").Any(f => f.Contains("table=20,", StringComparison.Ordinal)), "h1's table 20 back");
         Assert.Contains(h1.Simulation.Ovs.Flows("br-int"), f => f.Contains("table=20,priority=100,", StringComparison.Ordinal));
 
         // g2 goes: h1 loses the tunnel and every trace of g2; h2 keeps no flow of anyone.
         Assert.Equal(204, (await api.Delete($"/v1/servers/{ids[1]}")).Status);
-        for (var i = 0; i < 200 && (h1.Simulation.Ovs.Ports("br-int").Contains(tunnel)
-                                    || h1.Simulation.Ovs.Flows("br-int").Any(f => f.Contains(Mac(ids[1]), StringComparison.Ordinal))); i++)
-            await Task.Delay(50);
+        await Eventually.UntilAsync(() => !h1.Simulation.Ovs.Ports("br-int").Contains(tunnel)
+                                          && !h1.Simulation.Ovs.Flows("br-int").Any(f => f.Contains(Mac(ids[1]), StringComparison.Ordinal)), "h1 without the tunnel and g2's flows");
         Assert.DoesNotContain(tunnel, h1.Simulation.Ovs.Ports("br-int"));
         Assert.DoesNotContain(h1.Simulation.Ovs.Flows("br-int"), f => f.Contains(Mac(ids[1]), StringComparison.Ordinal));
-        for (var i = 0; i < 100 && h2.Simulation.Ovs.Flows("br-int").Any(f => f.Contains("dl_", StringComparison.Ordinal)); i++)
-            await Task.Delay(50);
+        await Eventually.UntilAsync(() => !h2.Simulation.Ovs.Flows("br-int").Any(f => f.Contains("dl_", StringComparison.Ordinal)), "h2 without anyone's flows");
         Assert.DoesNotContain(h2.Simulation.Ovs.Flows("br-int"), f => f.Contains("dl_", StringComparison.Ordinal) || f.Contains("arp_tpa", StringComparison.Ordinal));
         Assert.Equal(["br-int"], h2.Simulation.Ovs.Ports("br-int"));
     }
@@ -163,8 +148,7 @@ public sealed class LocalCloudTests
         Assert.Matches(@"ACTIVE after \d+\.\d s", text);
         Assert.DoesNotContain("FAIL", text, StringComparison.Ordinal);
         // Nothing of either scenario is left on any host.
-        for (var i = 0; i < 100 && cloud.Hosts.Any(h => h.Simulation.Libvirt.Domains.Count > 0 || h.Simulation.Nic.Programmed().Count > 0); i++)
-            await Task.Delay(50);
+        await Eventually.UntilAsync(() => cloud.Hosts.All(h => h.Simulation.Libvirt.Domains.Count == 0 && h.Simulation.Nic.Programmed().Count == 0), "every host empty");
         Assert.All(cloud.Hosts, h => Assert.Empty(h.Simulation.Libvirt.Domains));
         Assert.All(cloud.Hosts, h => Assert.Empty(h.Simulation.Nic.Programmed()));
     }

@@ -30,7 +30,7 @@ public sealed class AgentWireTests
     private static HostPlan Rendered(string name, string domain) => HostPlanner.Render(RenderCases.Input(name) with { DomainName = domain });
 
     /// <summary>Three servers: one with its plan, one whose plan was omitted (stamp only), one without a spec (no stamp, no plan); ports on two of them.</summary>
-    private static (HostDesired Rows, Dictionary<string, HostPlan> Rendered) Rows()
+    private static (HostDesired Rows, Dictionary<string, AgentEndpoints.PlanOutcome> Rendered) Rows()
     {
         var servers = new List<Isola.Store.Lifecycle.DesiredServer>
         {
@@ -45,11 +45,11 @@ public sealed class AgentWireTests
             new("p3", "ext", "s2", "fa:16:3e:00:00:03", "ACTIVE"),
         };
         var rows = new HostDesired("h1", 7, 6, "2025-01-01T00:00:00Z", servers, ports, "stamp-1");
-        return (rows, new Dictionary<string, HostPlan>(StringComparer.Ordinal) { ["s1"] = Rendered("ha-active-backup", "isola-s1") });
+        return (rows, new Dictionary<string, AgentEndpoints.PlanOutcome>(StringComparer.Ordinal) { ["s1"] = new(Rendered("ha-active-backup", "isola-s1")) });
     }
 
     /// <summary>The desired state as AgentEndpoints wrote it before the records.</summary>
-    private static object Before(HostDesired desired, Isola.Rendering.Flows.HostNetworkState network, Dictionary<string, HostPlan> rendered, HashSet<string> failed)
+    private static object Before(HostDesired desired, Isola.Rendering.Flows.HostNetworkState network, Dictionary<string, AgentEndpoints.PlanOutcome> rendered)
     {
         var ports = desired.Ports.ToLookup(p => p.ServerId);
         return new
@@ -57,7 +57,7 @@ public sealed class AgentWireTests
             desired.Host,
             desired.Revision,
             desired.AppliedRevision,
-            servers = desired.Servers.Where(s => !failed.Contains(s.Id)).Select(s => new
+            servers = desired.Servers.Where(s => rendered.GetValueOrDefault(s.Id) is not { Released: true }).Select(s => new
             {
                 s.Id,
                 s.Name,
@@ -68,7 +68,8 @@ public sealed class AgentWireTests
                 s.VmState,
                 ports = ports[s.Id].Select(p => new { p.Id, p.Name, p.Mac, p.Status }),
                 planStamp = s.Spec is null ? null : desired.InventoryStamp,
-                plan = rendered.GetValueOrDefault(s.Id),
+                plan = rendered.GetValueOrDefault(s.Id)?.Plan,
+                planError = rendered.GetValueOrDefault(s.Id)?.Error,
             }),
             network,
         };
@@ -80,10 +81,14 @@ public sealed class AgentWireTests
         var (rows, rendered) = Rows();
         foreach (var network in new[] { FlowScenarios.State(FlowScenarios.A1), Isola.Rendering.Flows.HostNetworkState.Empty })
         {
-            foreach (var failed in new[] { new HashSet<string>(), new HashSet<string> { "s2" } })
+            // As made; s2 failed in BUILD and was released (not listed); s2 kept what it holds, without a plan and with the reason.
+            foreach (var s2 in new AgentEndpoints.PlanOutcome?[] { null, new(null, "gone", Released: true), new(null, "ports[0]: PF 0000:3b:00.0 is not a network PF") })
             {
-                var before = JsonSerializer.Serialize(Before(rows, network, rendered, failed), Server);
-                Assert.Equal(before, JsonSerializer.Serialize(AgentEndpoints.DesiredOf(rows, network, rendered, failed), Server));
+                var outcomes = new Dictionary<string, AgentEndpoints.PlanOutcome>(rendered, StringComparer.Ordinal);
+                if (s2 is not null)
+                    outcomes["s2"] = s2;
+                var before = JsonSerializer.Serialize(Before(rows, network, outcomes), Server);
+                Assert.Equal(before, JsonSerializer.Serialize(AgentEndpoints.DesiredOf(rows, network, outcomes), Server));
             }
         }
     }
@@ -92,9 +97,16 @@ public sealed class AgentWireTests
     public void The_plans_answer_is_written_as_before()
     {
         var plan = Rendered("virtio-shared", "isola-s1");
-        var before = new Dictionary<string, object>(StringComparer.Ordinal) { ["s1"] = new { planStamp = "stamp-1", plan } };
-        var now = new Dictionary<string, ServerPlan>(StringComparer.Ordinal) { ["s1"] = new("stamp-1", plan) };
+        var before = new Dictionary<string, object>(StringComparer.Ordinal)
+        {
+            ["s1"] = new { planStamp = "stamp-1", plan = (HostPlan?)plan, planError = (string?)null },
+            ["s2"] = new { planStamp = "stamp-1", plan = (HostPlan?)null, planError = (string?)"no PF" },
+        };
+        var now = new Dictionary<string, ServerPlan>(StringComparer.Ordinal) { ["s1"] = new("stamp-1", plan), ["s2"] = new("stamp-1", null, "no PF") };
         Assert.Equal(JsonSerializer.Serialize(before, Server), JsonSerializer.Serialize(now, Server));
+        // The agent reads both back.
+        var read = JsonSerializer.Deserialize<Dictionary<string, ServerPlan>>(JsonSerializer.Serialize(now, Server), IsolaJson.Options)!;
+        Assert.Equal((plan.DomainXml, "no PF"), (read["s1"].Plan!.DomainXml, read["s2"].PlanError));
     }
 
     [Theory]
@@ -103,12 +115,14 @@ public sealed class AgentWireTests
     {
         // Written by the server, read by the agent (its own options), written again: nothing lost, nothing added.
         var (rows, _) = Rows();
-        var rendered = new Dictionary<string, HostPlan>(StringComparer.Ordinal) { ["s1"] = Rendered(name, "isola-s1") };
-        var written = JsonSerializer.Serialize(AgentEndpoints.DesiredOf(rows, FlowScenarios.State(FlowScenarios.A1), rendered, new HashSet<string>()), Server);
+        var plan = Rendered(name, "isola-s1");
+        var rendered = new Dictionary<string, AgentEndpoints.PlanOutcome>(StringComparer.Ordinal) { ["s1"] = new(plan), ["s2"] = new(null, "no PF") };
+        var written = JsonSerializer.Serialize(AgentEndpoints.DesiredOf(rows, FlowScenarios.State(FlowScenarios.A1), rendered), Server);
         var read = JsonSerializer.Deserialize<DesiredHost>(written, IsolaJson.Options)!;
         Assert.Equal(written, JsonSerializer.Serialize(read, Server));
-        Assert.Equal(rendered["s1"].DomainXml, read.Servers[0].Plan!.DomainXml);
-        Assert.Equal(rendered["s1"].Vfs, read.Servers[0].Plan!.Vfs);
+        Assert.Equal(plan.DomainXml, read.Servers[0].Plan!.DomainXml);
+        Assert.Equal(plan.Vfs, read.Servers[0].Plan!.Vfs);
+        Assert.Equal("no PF", read.Servers[1].PlanError);
     }
 
     public static TheoryData<string> Cases() => new(RenderCases.Names);
