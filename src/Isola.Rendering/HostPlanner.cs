@@ -16,6 +16,10 @@ public static class HostPlanner
 {
     public static HostPlan Render(RenderInput input, RenderOptions? options = null)
     {
+        // A flavor the rules refuse is refused before anything reads it (ExtraSpecs would throw its own exception).
+        var flavorErrors = FlavorRules.Check(input.Flavor, "flavor.");
+        if (flavorErrors.Count > 0)
+            throw new RenderException(flavorErrors);
         var errors = new List<RequestError>();
         var placement = input.Placement;
         for (var i = 0; i < input.Ports.Count; i++)

@@ -79,7 +79,7 @@ internal static class PortCommands
     {
         var name = new Argument<string>("name") { Description = "The port's name" };
         var network = new Option<string>("--network") { Description = "The network's name or id", Required = true };
-        var vnic = new Option<string?>("--vnic-type") { Description = "normal (default), direct, direct-physical, macvtap or vdpa" };
+        var vnic = new Option<string?>("--vnic-type") { Description = "normal (default), direct, direct-physical or macvtap (the API refuses vdpa: no host reports a vDPA device yet)" };
         var ha = new Option<bool>("--ha") { Description = "Two VFs on different PFs, bonded in the guest (direct only)" };
         var distinct = new Option<bool>("--ha-distinct-adapters") { Description = "The two VFs on two different adapters, never two ports of one card (fail rather than fall back)" };
         var mac = new Option<string?>("--mac") { Description = "A unicast MAC (default: a generated fa:16:3e:...)" };

@@ -46,6 +46,9 @@ internal static class DomainXmlRenderer
         return new XDocument(domain);
     }
 
+    /// <summary>Where a plan's flavor errors are named (<see cref="FlavorRules"/>'s fields under "flavor.").</summary>
+    private const string FlavorField = "flavor." + FlavorRules.ExtraSpecPrefix;
+
     private static XElement? MemoryBacking(Placement placement, ComputeRequest compute)
     {
         var pages = (placement.Cells ?? []).Where(c => c.PageSizeKiB > MemPageSize.SmallKiB).GroupBy(c => c.PageSizeKiB)
@@ -125,9 +128,9 @@ internal static class DomainXmlRenderer
                 new XElement("driver", new XAttribute("name", "qemu"), new XAttribute("type", "qcow2"), new XAttribute("cache", "none"), new XAttribute("io", "native")),
                 new XElement("source", new XAttribute("file", $"{options.InstancesDirectory}/{input.Domain}/disk.qcow2")),
                 new XElement("target", new XAttribute("dev", "vda"), new XAttribute("bus", "virtio")),
-                Quotas.IoTune(input.Flavor, errors),
+                Quotas.IoTune(input.Flavor, errors, FlavorField),
                 GuestAddress(diskBus)));
-        var bandwidth = Quotas.Bandwidth(input.Flavor, errors);
+        var bandwidth = Quotas.Bandwidth(input.Flavor, errors, FlavorField);
         foreach (var nic in nics)
             devices.Add(Nic(input, nic, bandwidth, errors));
         devices.Add(new XElement("console", new XAttribute("type", "pty")));

@@ -8,8 +8,8 @@ namespace Isola.Rendering.Guest;
 
 /// <summary>
 /// The addresses a port hands its guest (static addresses with their prefix, the gateway, DNS servers):
-/// each must be an IP address in its canonical text, since it is written into the guest's network
-/// configuration. One rule for the API (port create) and the host plan (which refuses what slipped past).
+/// each must be an IP address (<see cref="IpAddressText"/>), written in its canonical text into the
+/// guest's network configuration. One rule for the API (port create) and the host plan (which refuses what slipped past).
 /// </summary>
 public static class GuestAddresses
 {
@@ -23,11 +23,8 @@ public static class GuestAddresses
             error = $"'{text}' is not an address with its prefix length (10.0.0.5/24 or 2001:db8::5/64)";
             return false;
         }
-        if (!TryAddress(text[..slash], out var address))
-        {
-            error = $"'{text[..slash]}' is not an IP address";
+        if (!IpAddressText.TryParse(text[..slash], out var address, out error))
             return false;
-        }
         var max = address.AddressFamily == AddressFamily.InterNetwork ? 32 : 128;
         var prefix = text[(slash + 1)..];
         if (prefix.Length is 0 or > 3 || !prefix.All(char.IsAsciiDigit) || int.Parse(prefix, CultureInfo.InvariantCulture) > max)
@@ -40,9 +37,6 @@ public static class GuestAddresses
         return true;
     }
 
-    /// <summary>A whole IP address (<see cref="IpAddressText"/>), canonical.</summary>
-    public static bool TryAddress(string? text, out IPAddress address) => IpAddressText.TryParse(text, out address);
-
     /// <summary>What is wrong with a port's guest addresses, fields under <paramref name="prefix"/> ("" for the API, "ports[i]." for a plan).</summary>
     public static IEnumerable<RequestError> Check(IReadOnlyList<string>? addresses, string? gateway, IReadOnlyList<string>? dns, string prefix)
     {
@@ -51,12 +45,12 @@ public static class GuestAddresses
             if (!TryCidr(addresses![i], out _, out var error))
                 yield return new RequestError($"{prefix}addresses[{i}]", error);
         }
-        if (gateway is not null && !TryAddress(gateway, out _))
-            yield return new RequestError($"{prefix}gateway", $"'{gateway}' is not an IP address");
+        if (gateway is not null && !IpAddressText.TryParse(gateway, out _, out var gatewayError))
+            yield return new RequestError($"{prefix}gateway", gatewayError);
         for (var i = 0; i < (dns?.Count ?? 0); i++)
         {
-            if (!TryAddress(dns![i], out _))
-                yield return new RequestError($"{prefix}dnsServers[{i}]", $"'{dns[i]}' is not an IP address");
+            if (!IpAddressText.TryParse(dns![i], out _, out var dnsError))
+                yield return new RequestError($"{prefix}dnsServers[{i}]", dnsError);
         }
     }
 }

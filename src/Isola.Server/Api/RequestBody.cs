@@ -34,17 +34,10 @@ internal static class RequestBody
                 $"the body must be JSON (Content-Type: application/json), not '{request.ContentType}'", "Content-Type");
         if (request.ContentLength > MaxBytes)
             throw new ApiException(413, "too-large", $"the body is {request.ContentLength} bytes; at most {MaxBytes}", "body");
-        request.EnableBuffering(bufferThreshold: 64 << 10, bufferLimit: MaxBytes);
-        using var memory = new MemoryStream();
-        try
-        {
-            await request.Body.CopyToAsync(memory, context.RequestAborted);
-        }
-        catch (IOException) when (memory.Length >= MaxBytes)
-        {
-            throw new ApiException(413, "too-large", $"the body is over {MaxBytes} bytes", "body");
-        }
-        request.Body.Position = 0;
+        var memory = await ReadAsync(request, context.RequestAborted);
+        // The endpoint binds the same bytes.
+        context.Response.RegisterForDispose(memory);
+        request.Body = memory;
         var error = Scan(memory.GetBuffer().AsSpan(0, (int)memory.Length));
         if (error is not null)
             throw ApiException.Invalid(error.Field, error.Message);
@@ -59,6 +52,29 @@ internal static class RequestBody
     /// </summary>
     public static string Text(HttpContext context) =>
         context.Items.TryGetValue(CheckedBody, out var body) && body is ArraySegment<byte> bytes ? Encoding.UTF8.GetString(bytes) : "";
+
+    /// <summary>
+    /// The whole body, counted as it is read: a body without a Content-Length (chunked) is refused
+    /// as soon as it passes <see cref="MaxBytes"/>, so its size is never taken on trust.
+    /// </summary>
+    private static async Task<MemoryStream> ReadAsync(HttpRequest request, CancellationToken ct)
+    {
+        // Grown as bytes arrive, not sized by what the header claims.
+        var memory = new MemoryStream((int)Math.Min(request.ContentLength ?? 0, 64 << 10));
+        var buffer = new byte[16 << 10];
+        int read;
+        while ((read = await request.Body.ReadAsync(buffer, ct)) > 0)
+        {
+            if (memory.Length + read > MaxBytes)
+            {
+                await memory.DisposeAsync();
+                throw new ApiException(413, "too-large", $"the body is over {MaxBytes} bytes", "body");
+            }
+            memory.Write(buffer, 0, read);
+        }
+        memory.Position = 0;
+        return memory;
+    }
 
     private static bool IsJson(string? contentType) =>
         contentType is not null && contentType.Split(';')[0].Trim() is var media &&

@@ -1,3 +1,4 @@
+using Isola.Rendering;
 using Isola.Scheduling.Requests;
 using Isola.Server.Api;
 using Isola.Store.Resources;
@@ -9,7 +10,7 @@ namespace Isola.Server.Flavors;
 
 public sealed record CreateFlavor(string? Name, int Vcpus, long Ram, int Disk, Dictionary<string, string>? ExtraSpecs);
 
-/// <summary>/v1/flavors: admins make them, everyone uses them; extra specs are checked with Nova's rules.</summary>
+/// <summary>/v1/flavors: admins make them, everyone uses them; extra specs are checked with Nova's rules, as the host plan reads them (<see cref="FlavorRules"/>).</summary>
 internal static class FlavorEndpoints
 {
     public static void Map(IEndpointRouteBuilder api)
@@ -31,14 +32,8 @@ internal static class FlavorEndpoints
             if (errors.Count > 0)
                 throw ApiException.Invalid(errors);
             var flavor = new Flavor(body.Name ?? "", body.Vcpus, body.Ram, body.Disk, body.ExtraSpecs ?? []);
-            try
-            {
-                ExtraSpecs.Parse(flavor);
-            }
-            catch (RequestValidationException e)
-            {
-                errors.AddRange(e.Errors.Select(x => new FieldError(x.Field is "vcpus" or "ram" ? x.Field : $"extraSpecs.{x.Field}", x.Message)));
-            }
+            // The host plan's own rules for the flavor (one set with the renderer: what passes here renders there).
+            errors.AddRange(FlavorRules.Check(flavor).Select(x => new FieldError(x.Field, x.Message)));
             if (errors.Count > 0)
                 throw ApiException.Invalid(errors);
             var record = new FlavorRecord(ResourceStore.NewId(), flavor.Name, flavor.Vcpus, flavor.RamMiB, flavor.DiskGiB, flavor.ExtraSpecs);
@@ -55,7 +50,9 @@ internal static class FlavorEndpoints
         api.MapDelete("/flavors/{id}", async (string id, HttpContext http, ResourceStore store) =>
         {
             Caller.Of(http).RequireAdmin();
-            await store.DeleteFlavorAsync((await Find(store, Caller.Of(http), id)).Id);
+            // Of two deletes of one flavor, the second finds it gone.
+            if (!await store.DeleteFlavorAsync((await Find(store, Caller.Of(http), id)).Id))
+                throw ApiException.NotFound("flavor", id);
             return Results.NoContent();
         });
     }

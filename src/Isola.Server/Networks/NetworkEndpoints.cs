@@ -87,10 +87,13 @@ internal static class NetworkEndpoints
             var network = await Find(store, caller, id);
             if (!caller.Sees(network.ProjectId))
                 throw ApiException.Forbidden("a shared network is deleted by its owner");
-            if (await store.PortsOnNetworkAsync(network.Id) > 0)
-                throw ApiException.Conflict("in-use", $"network {network.Name} still has ports");
-            await store.DeleteNetworkAsync(network.Id);
-            return Results.NoContent();
+            return await store.DeleteNetworkAsync(network.Id) switch
+            {
+                Removal.InUse => throw ApiException.Conflict("in-use", $"network {network.Name} still has ports"),
+                // Of two deletes of one network, the second finds it gone.
+                Removal.NotFound => throw ApiException.NotFound("network", id),
+                _ => Results.NoContent(),
+            };
         });
     }
 

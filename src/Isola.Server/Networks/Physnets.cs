@@ -7,7 +7,9 @@ namespace Isola.Server.Networks;
 /// Physical network names: at most 64 characters, as Neutron's provider extension allows, of letters,
 /// digits, '.', '_' and '-' — they are written into agents' mappings ("physnet2:br-physnet2",
 /// "physnet2:p2p1,physnet3:p3p1"), where ':' and ',' separate. A member names only physnets the
-/// operator configured; an admin any well-formed one.
+/// operator configured; an admin any well-formed one. The text matches today's rule for resource names
+/// (<c>Api.Names</c>) and inventory hostnames (<c>InventoryRules</c>), for other reasons: each may
+/// change alone (a hostname could grow to an FQDN's 253 characters; a physnet may not take ':' or ',').
 /// </summary>
 internal static partial class Physnets
 {

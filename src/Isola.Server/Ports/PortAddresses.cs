@@ -49,7 +49,7 @@ internal static class PortAddresses
                     planned.Add(Auto(subnet, Cidr.Parse(subnet.Cidr), $"{field}.subnet"));
                 continue;
             }
-            if (!Cidr.TryParseAddress(ipText, out var address, out var error))
+            if (!Isola.Domain.Net.IpAddressText.TryParse(ipText, out var address, out var error))
             {
                 errors.Add(new($"{field}.ipAddress", error));
                 continue;

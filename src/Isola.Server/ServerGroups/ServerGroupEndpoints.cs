@@ -44,9 +44,12 @@ internal static class ServerGroupEndpoints
         api.MapDelete("/server-groups/{id}", async (string id, HttpContext http, ResourceStore store) =>
         {
             var group = await Find(store, Caller.Of(http), id);
-            if (!await store.DeleteServerGroupAsync(group.Id))
-                throw ApiException.Conflict("in-use", $"server group {group.Name} has members; delete them first");
-            return Results.NoContent();
+            return await store.DeleteServerGroupAsync(group.Id) switch
+            {
+                Removal.InUse => throw ApiException.Conflict("in-use", $"server group {group.Name} has members; delete them first"),
+                Removal.NotFound => throw ApiException.NotFound("server group", id),
+                _ => Results.NoContent(),
+            };
         });
     }
 

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Isola.Domain.Net;
 
 namespace Isola.Server.Subnets;
 
@@ -44,7 +45,7 @@ internal sealed record Cidr(IPAddress Network, int Prefix)
             error = "must be a prefix like 10.0.0.0/24 or 2001:db8::/64";
             return false;
         }
-        if (!TryParseAddress(text[..slash], out var address, out error))
+        if (!IpAddressText.TryParse(text[..slash], out var address, out error))
             return false;
         var bits = address.AddressFamily == AddressFamily.InterNetwork ? 32 : 128;
         if (!int.TryParse(text[(slash + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var prefix) || prefix > bits)
@@ -66,13 +67,6 @@ internal sealed record Cidr(IPAddress Network, int Prefix)
 
     /// <summary>A prefix known to be well formed (a stored one).</summary>
     public static Cidr Parse(string text) => TryParse(text, out var cidr, out var error) ? cidr : throw new FormatException(error);
-
-    /// <summary>Parses one IPv4 address in dotted-quad form or one IPv6 address (no zone).</summary>
-    public static bool TryParseAddress(string? text, out IPAddress address, out string error)
-    {
-        error = Isola.Domain.Net.IpAddressText.TryParse(text, out address) ? "" : $"'{text}' is not an IPv4 (a.b.c.d) or IPv6 address";
-        return error.Length == 0;
-    }
 
     public static UInt128 Number(IPAddress address)
     {

@@ -52,8 +52,8 @@ internal static class SubnetEndpoints
             var addressing = SubnetRules.Check(body, errors);
             if (errors.Count > 0)
                 throw ApiException.Invalid(errors);
-            var (cidr, gateway, pools) = addressing!.Value;
-            var subnet = SubnetRules.Record(ResourceStore.NewId(), network!.ProjectId, network, body.Name!, cidr, gateway, pools, body.DnsNameservers ?? [], body.EnableDhcp);
+            var (cidr, gateway, pools, dns) = addressing!.Value;
+            var subnet = SubnetRules.Record(ResourceStore.NewId(), network!.ProjectId, network, body.Name!, cidr, gateway, pools, dns, body.EnableDhcp);
             var (outcome, clash) = await store.TryCreateSubnetAsync(subnet, other => Cidr.Parse(other.Cidr).Overlaps(cidr));
             return outcome switch
             {

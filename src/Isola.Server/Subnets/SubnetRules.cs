@@ -1,4 +1,5 @@
 using System.Net;
+using Isola.Domain.Net;
 using Isola.Server.Api;
 using Isola.Store.Resources;
 
@@ -11,8 +12,8 @@ internal static class SubnetRules
 {
     public const int MaxNameservers = 5;
 
-    /// <summary>The checked addressing of a new subnet, or null when <paramref name="errors"/> says what is wrong.</summary>
-    public static (Cidr Cidr, IPAddress? Gateway, IReadOnlyList<AddressRange> Pools)? Check(CreateSubnet body, List<FieldError> errors)
+    /// <summary>The checked addressing of a new subnet (its DNS servers in canonical text), or null when <paramref name="errors"/> says what is wrong.</summary>
+    public static (Cidr Cidr, IPAddress? Gateway, IReadOnlyList<AddressRange> Pools, IReadOnlyList<string> Dns)? Check(CreateSubnet body, List<FieldError> errors)
     {
         if (!Cidr.TryParse(body.Cidr, out var cidr, out var error))
         {
@@ -26,16 +27,20 @@ internal static class SubnetRules
         }
         var gateway = Gateway(body, cidr, errors);
         var pools = body.AllocationPools is { Count: > 0 } given ? Pools(given, cidr, gateway, errors) : AddressRange.Defaults(cidr, gateway);
-        foreach (var (dns, i) in (body.DnsNameservers ?? []).Select((d, i) => (d, i)))
+        // Stored as parsed: they are written into guests' network configuration.
+        var dns = new List<string>();
+        foreach (var (text, i) in (body.DnsNameservers ?? []).Select((d, i) => (d, i)))
         {
-            if (!Cidr.TryParseAddress(dns, out _, out var dnsError))
+            if (!IpAddressText.TryParse(text, out var server, out var dnsError))
                 errors.Add(new($"dnsNameservers[{i}]", dnsError));
-            else if ((body.DnsNameservers ?? []).Take(i).Contains(dns))
-                errors.Add(new($"dnsNameservers[{i}]", $"{dns} is listed twice"));
+            else if (dns.Contains(server.ToString()))
+                errors.Add(new($"dnsNameservers[{i}]", $"{server} is listed twice"));
+            else
+                dns.Add(server.ToString());
         }
         if (body.DnsNameservers is { Count: > MaxNameservers })
             errors.Add(new("dnsNameservers", $"at most {MaxNameservers} nameservers"));
-        return (cidr, gateway, pools);
+        return (cidr, gateway, pools, dns);
     }
 
     /// <summary>Absent: the first host address; null given: no gateway; else a host address of the prefix.</summary>
@@ -81,7 +86,7 @@ internal static class SubnetRules
     /// <summary>Why an address cannot be a host of the prefix (gateway, pool bound, fixed IP); null when it can.</summary>
     public static string? HostAddress(string? text, Cidr cidr)
     {
-        if (!Cidr.TryParseAddress(text, out var address, out var error))
+        if (!IpAddressText.TryParse(text, out var address, out var error))
             return error;
         if (!cidr.Contains(address))
             return $"{text} is not in {cidr}";

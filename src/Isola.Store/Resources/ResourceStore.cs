@@ -85,10 +85,20 @@ public sealed partial class ResourceStore(StoreConnectionFactory factory, TimePr
         return (await c.QueryAsync<long>("SELECT segment_key FROM networks WHERE type = @type AND physnet_key = @key", new { type, key = physnet ?? "" })).ToList();
     }
 
-    public async Task<bool> DeleteNetworkAsync(string id)
+    /// <summary>Deletes a network without ports (the foreign key backs the check against a racing port create); its subnets go with it.</summary>
+    public async Task<Removal> DeleteNetworkAsync(string id)
     {
         await using var c = await factory.OpenAsync();
-        return await c.ExecuteAsync("DELETE FROM networks WHERE id = @id", new { id }) > 0;
+        try
+        {
+            if (await c.ExecuteAsync("DELETE FROM networks WHERE id = @id AND NOT EXISTS (SELECT 1 FROM ports WHERE network_id = @id)", new { id }) > 0)
+                return Removal.Deleted;
+        }
+        catch (Exception e) when (IsForeignKeyViolation(e))
+        {
+            return Removal.InUse;
+        }
+        return await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM networks WHERE id = @id", new { id }) > 0 ? Removal.InUse : Removal.NotFound;
     }
 
     // Flavors.
@@ -150,12 +160,6 @@ public sealed partial class ResourceStore(StoreConnectionFactory factory, TimePr
         var rows = await c.RowsAsync($"SELECT {PortColumns} FROM ports WHERE (id = @idOrName OR name = @idOrName) AND (@projectId IS NULL OR project_id = @projectId)",
             new { projectId, idOrName }, Port);
         return ByIdOrName.Pick(rows, idOrName, projectId, p => p.Id, p => p.ProjectId);
-    }
-
-    public async Task<int> PortsOnNetworkAsync(string networkId)
-    {
-        await using var c = await factory.OpenAsync();
-        return await c.ExecuteScalarAsync<int>("SELECT COUNT(*) FROM ports WHERE network_id = @networkId", new { networkId });
     }
 
     public async Task<bool> DeletePortAsync(string id)
@@ -262,10 +266,12 @@ public sealed partial class ResourceStore(StoreConnectionFactory factory, TimePr
         return (await c.QueryAsync<string>("SELECT id FROM servers WHERE group_id = @groupId ORDER BY created_at, id", new { groupId })).ToList();
     }
 
-    /// <summary>Deletes a group without members; false when it has members or is gone.</summary>
-    public async Task<bool> DeleteServerGroupAsync(string id)
+    /// <summary>Deletes a group without members; not found when it is gone (another delete took it).</summary>
+    public async Task<Removal> DeleteServerGroupAsync(string id)
     {
         await using var c = await factory.OpenAsync();
-        return await c.ExecuteAsync("DELETE FROM server_groups WHERE id = @id AND NOT EXISTS (SELECT 1 FROM servers WHERE group_id = @id)", new { id }) > 0;
+        if (await c.ExecuteAsync("DELETE FROM server_groups WHERE id = @id AND NOT EXISTS (SELECT 1 FROM servers WHERE group_id = @id)", new { id }) > 0)
+            return Removal.Deleted;
+        return await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM server_groups WHERE id = @id", new { id }) > 0 ? Removal.InUse : Removal.NotFound;
     }
 }

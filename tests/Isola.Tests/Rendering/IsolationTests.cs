@@ -2,6 +2,7 @@ using FsCheck;
 using FsCheck.Fluent;
 using Isola.Domain.Cpu;
 using Isola.Rendering;
+using Isola.Rendering.Guest;
 using Isola.Rendering.Isolation;
 using Isola.Scheduling;
 using Isola.Scheduling.Pipeline;
@@ -97,6 +98,21 @@ public class IsolationTests
         Assert.Contains(advice, a => a.StartsWith("isolcpus=managed_irq,domain,1-3,5-7,9-11,13-15 nohz_full=", StringComparison.Ordinal));
         Assert.Contains("hugepagesz=1G hugepages=16", advice);
         Assert.NotNull(k);
+    }
+
+    [Fact]
+    public void Every_value_from_a_port_stays_one_yaml_scalar()
+    {
+        // The renderer refuses such a port (GuestAddresses); the network config is written so that even one that slipped past could not add YAML.
+        const string gateway = "192.0.2.1\n    evil: true";
+        const string dns = "192.0.2.53]\n      injected: [x\"\\";
+        var port = new PortSpec("lan", VnicType.Direct, "fa:16:3e:00:00:01", Addresses: ["192.0.2.10/24"], Gateway: gateway, DnsServers: [dns, "192.0.2.54"]);
+        var yaml = new YamlStream();
+        yaml.Load(new StringReader(NetworkConfigRenderer.Render("vm", GuestNicLayout.Of([port]))));
+        var nic = (YamlMappingNode)((YamlMappingNode)((YamlMappingNode)((YamlMappingNode)yaml.Documents[0].RootNode)["network"])["ethernets"])["lan"];
+        Assert.Equal(["match", "set-name", "dhcp4", "addresses", "routes", "nameservers"], nic.Children.Keys.Select(k => k.ToString()));
+        Assert.Equal(gateway, ((YamlMappingNode)((YamlSequenceNode)nic["routes"]).Children[0])["via"].ToString());
+        Assert.Equal([dns, "192.0.2.54"], ((YamlSequenceNode)((YamlMappingNode)nic["nameservers"])["addresses"]).Children.Select(c => c.ToString()));
     }
 
     [Fact]

@@ -96,6 +96,80 @@ public abstract class ApiSuite
         Assert.Equal((400, "extraSpecs.hw:cpu_thread_policy"), (bad, flavor.ErrorField()));
     }
 
+    [Theory]
+    [InlineData("""{"vlanQos": 8}""", "vlanQos")]
+    [InlineData("""{"vlanQos": -1}""", "vlanQos")]
+    [InlineData("""{"maxTxRateMbps": -1}""", "maxTxRateMbps")]
+    [InlineData("""{"minTxRateMbps": -1}""", "minTxRateMbps")]
+    [InlineData("""{"minTxRateMbps": 600, "maxTxRateMbps": 500}""", "minTxRateMbps")]
+    [InlineData("""{"ha": true, "spoofCheck": false}""", "spoofCheck")]
+    [InlineData("""{"haDistinctAdapters": true}""", "haDistinctAdapters")]
+    public async Task Port_create_answers_with_the_host_plans_own_rule(string fields, string field)
+    {
+        // One rule set: the API's answer is PortRules' word for word, so the API and the renderer cannot drift apart.
+        await using var w = await Start();
+        await w.Member.Post("/v1/networks", new { name = "lan", type = "vlan", physnet = "physnet2" });
+        var (status, body) = await w.Member.Send(HttpMethod.Post, "/v1/ports", """{"name": "p", "network": "lan", "vnicType": "direct", """ + fields[1..]);
+        Assert.Equal((400, field), (status, body.ErrorField()));
+        var sent = System.Text.Json.JsonDocument.Parse(fields).RootElement;
+        int? Int(string name) => sent.TryGetProperty(name, out var v) ? v.GetInt32() : null;
+        bool Bool(string name) => sent.TryGetProperty(name, out var v) && v.GetBoolean();
+        var spec = new Isola.Rendering.PortSpec("p", Isola.Scheduling.Requests.VnicType.Direct, "fa:16:3e:00:00:01", Ha: Bool("ha"), Vlan: 100,
+            VlanQos: Int("vlanQos") ?? 0, SpoofCheck: !sent.TryGetProperty("spoofCheck", out _), MaxTxRateMbps: Int("maxTxRateMbps") ?? 0,
+            MinTxRateMbps: Int("minTxRateMbps") ?? 0, HaDistinctAdapters: Bool("haDistinctAdapters"));
+        Assert.Equal($"{field}: {Assert.Single(Isola.Rendering.PortRules.Check(spec)).Message}", body.GetProperty("error").GetProperty("message").GetString());
+        Assert.Equal(0, (await w.Member.Get("/v1/ports")).Body.GetArrayLength());
+    }
+
+    [Theory]
+    [InlineData("""{"quota:disk_read_bytes_sec": "x"}""", "extraSpecs.quota:disk_read_bytes_sec")]
+    [InlineData("""{"quota:vif_inbound_peak": "20480"}""", "extraSpecs.quota:vif_inbound_average")]
+    [InlineData("""{"quota:disk_total_iops_sec": "500", "quota:disk_read_iops_sec": "100"}""", "extraSpecs.quota:disk_total_iops_sec")]
+    [InlineData("""{"quota:vif_outbound_average": "0"}""", "extraSpecs.quota:vif_outbound_average")]
+    public async Task Quota_extra_specs_the_host_plan_refuses_are_refused_at_flavor_create(string specs, string field)
+    {
+        await using var w = await Start();
+        var (status, body) = await w.Admin.Send(HttpMethod.Post, "/v1/flavors", $$"""{"name": "q", "vcpus": 1, "ram": 512, "disk": 1, "extraSpecs": {{specs}}}""");
+        Assert.Equal((400, field), (status, body.ErrorField()));
+        Assert.Equal(404, (await w.Admin.Get("/v1/flavors/q")).Status);
+        // Good values make a flavor whose servers render.
+        Assert.Equal(201, (await w.Admin.Post("/v1/flavors", new
+        {
+            name = "q", vcpus = 1, ram = 512, disk = 1,
+            extraSpecs = new Dictionary<string, string> { ["quota:disk_read_bytes_sec"] = "1048576", ["quota:vif_inbound_average"] = "1024", ["quota:vif_inbound_peak"] = "2048" },
+        })).Status);
+        await w.Member.Post("/v1/networks", new { name = "int", type = "vxlan" });
+        Assert.Equal(201, (await w.Member.Post("/v1/servers", new { name = "vm", flavor = "q", networks = new[] { new { network = "int" } } })).Status);
+    }
+
+    [Fact]
+    public async Task A_network_with_ports_stays_and_one_without_goes_once()
+    {
+        await using var w = await Start();
+        await w.Member.Post("/v1/networks", new { name = "lan", type = "vlan", physnet = "physnet2" });
+        await w.Member.Post("/v1/ports", new { name = "p", network = "lan", vnicType = "direct" });
+        var (status, body) = await w.Member.Delete("/v1/networks/lan");
+        Assert.Equal((409, "in-use"), (status, body.ErrorCode()));
+        Assert.Equal(204, (await w.Member.Delete("/v1/ports/p")).Status);
+        Assert.Equal(204, (await w.Member.Delete("/v1/networks/lan")).Status);
+        Assert.Equal(404, (await w.Member.Delete("/v1/networks/lan")).Status);
+    }
+
+    [Fact]
+    public async Task A_vdpa_port_is_refused_at_create_naming_vnicType_and_leaves_nothing()
+    {
+        // No inventory has a vDPA device, so no host plan could give the port one: refused up front, not per server.
+        await using var w = await Start();
+        await w.Member.Post("/v1/networks", new { name = "lan", type = "vlan", physnet = "physnet2" });
+        var (status, body) = await w.Member.Post("/v1/ports", new { name = "p", network = "lan", vnicType = "vdpa" });
+        Assert.Equal((400, "vnicType"), (status, body.ErrorField()));
+        Assert.Contains("vdpa", body.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+        var (nic, nicBody) = await w.Member.Post("/v1/servers", new { name = "vm", flavor = "nfv.small", networks = new[] { new { network = "lan", vnicType = "vdpa" } } });
+        Assert.Equal((400, "networks[0].vnicType"), (nic, nicBody.ErrorField()));
+        Assert.Equal(0, (await w.Member.Get("/v1/ports")).Body.GetArrayLength());
+        Assert.Equal(0, (await w.Member.Get("/v1/servers")).Body.GetArrayLength());
+    }
+
     [Fact]
     public async Task A_server_is_placed_bound_shown_and_deleted_without_a_trace()
     {
@@ -188,6 +262,8 @@ public abstract class ApiSuite
     [InlineData("addresses", """["10.0.0.5/33"]""", "addresses[0]")]
     [InlineData("gateway", "\"10.0.0.1\\n    via: 6.6.6.6\"", "gateway")]
     [InlineData("gateway", "\"gw.example\"", "gateway")]
+    [InlineData("gateway", "\"[2001:db8::1]:53\"", "gateway")]
+    [InlineData("addresses", """["[2001:db8::5]/64"]""", "addresses[0]")]
     public async Task Addresses_that_reach_the_guest_are_addresses(string field, string value, string error)
     {
         await using var w = await Start();

@@ -105,7 +105,8 @@ public sealed class MalformedBodyTests : IAsyncLifetime
     }
 
     /// <summary>What one mutation is and what it may be answered with.</summary>
-    private sealed record Case(string What, string Text, bool MayBeAccepted, string ContentType = "application/json");
+    /// <param name="Chunked">Sent without a Content-Length (Transfer-Encoding: chunked), as a streaming client sends it.</param>
+    private sealed record Case(string What, string Text, bool MayBeAccepted, string ContentType = "application/json", bool Chunked = false);
 
     private static IEnumerable<Case> Mutations(string valid, IReadOnlySet<string> maps, bool versioned)
     {
@@ -152,6 +153,11 @@ public sealed class MalformedBodyTests : IAsyncLifetime
         yield return new("a string", "\"x\"", MayBeAccepted: false);
         yield return new("nested 200 deep", new string('[', 200) + new string(']', 200), MayBeAccepted: false);
         yield return new("plain text", text, MayBeAccepted: false, ContentType: "text/plain");
+        // The same checks hold for a body of unknown length.
+        yield return new("the valid body, chunked", text, MayBeAccepted: true, Chunked: true);
+        yield return new("truncated at half, chunked", text[..(text.Length / 2)], MayBeAccepted: false, Chunked: true);
+        yield return new("nested 200 deep, chunked", new string('[', 200) + new string(']', 200), MayBeAccepted: false, Chunked: true);
+        yield return new("plain text, chunked", text, MayBeAccepted: false, ContentType: "text/plain", Chunked: true);
         yield return new("form data", text, MayBeAccepted: false, ContentType: "application/x-www-form-urlencoded");
     }
 
@@ -254,9 +260,12 @@ public sealed class MalformedBodyTests : IAsyncLifetime
         return all.ToString();
     }
 
-    private static async Task<(int Status, string Body)> SendAsync(HttpClient client, HttpMethod method, string path, string text, string contentType)
+    private static async Task<(int Status, string Body)> SendAsync(HttpClient client, HttpMethod method, string path, string text, string contentType, bool chunked = false)
     {
-        using var request = new HttpRequestMessage(method, path) { Content = new StringContent(text, Encoding.UTF8) };
+        using var request = new HttpRequestMessage(method, path)
+        {
+            Content = chunked ? new ChunkedContent(Encoding.UTF8.GetBytes(text)) : new StringContent(text, Encoding.UTF8),
+        };
         request.Content.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse(contentType);
         using var response = await client.SendAsync(request);
         return ((int)response.StatusCode, await response.Content.ReadAsStringAsync());
@@ -287,7 +296,7 @@ public sealed class MalformedBodyTests : IAsyncLifetime
                 await Prepare(n);
                 var path = await endpoint.Path();
                 var before = await SnapshotAsync();
-                var (status, answer) = await SendAsync(endpoint.Caller(), endpoint.Method, path, body, mutation.ContentType);
+                var (status, answer) = await SendAsync(endpoint.Caller(), endpoint.Method, path, body, mutation.ContentType, mutation.Chunked);
                 tried++;
                 var problem = Judge(status, answer, mutation);
                 if (problem is null && status >= 400 && await SnapshotAsync() != before)
@@ -298,6 +307,44 @@ public sealed class MalformedBodyTests : IAsyncLifetime
         }
         Assert.True(failures.Count == 0, $"{failures.Count} of {tried} broken bodies were answered wrongly:\n{string.Join("\n", failures.Take(60))}");
         Assert.True(tried > 300, $"only {tried} bodies tried");
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_body_over_8_MiB_is_413_too_large_with_or_without_a_length(bool chunked)
+    {
+        // 9 MiB of well-formed JSON: its size is checked first, before anything reads what it says.
+        var text = new StringBuilder("""{"name": "big", "type": "vxlan", "tags": [""");
+        while (text.Length < 9 << 20)
+            text.Append("\"").Append('x', 990).Append("\",");
+        text.Append("\"x\"]}");
+        var before = await SnapshotAsync();
+        var (status, answer) = await SendAsync(_w.Member, HttpMethod.Post, "/v1/networks", text.ToString(), "application/json", chunked);
+        Assert.True(status == 413, $"{status} {answer[..Math.Min(answer.Length, 300)]}");
+        var error = JsonDocument.Parse(answer).RootElement.GetProperty("error");
+        Assert.Equal(("too-large", "body"), (error.Str("code"), error.Str("field")));
+        Assert.Equal(before, await SnapshotAsync());
+        // The server goes on answering.
+        Assert.Equal(200, (await _w.Member.Get("/v1/networks")).Status);
+    }
+
+    /// <summary>A body sent without a Content-Length, in pieces of 1,000 bytes.</summary>
+    private sealed class ChunkedContent(byte[] bytes) : HttpContent
+    {
+        private const int Piece = 1000;
+
+        protected override async Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context)
+        {
+            for (var i = 0; i < bytes.Length; i += Piece)
+                await stream.WriteAsync(bytes.AsMemory(i, Math.Min(Piece, bytes.Length - i)));
+        }
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = 0;
+            return false;
+        }
     }
 
     /// <summary>What is wrong with an answer to a broken body, or null when it is right.</summary>

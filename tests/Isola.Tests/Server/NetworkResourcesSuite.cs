@@ -64,6 +64,10 @@ public abstract class NetworkResourcesSuite
     [InlineData("""{"cidr": "10.0.0.0/24", "allocationPools": [{"start": "10.0.0.2", "end": "10.0.0.9"}, {"start": "10.0.0.9", "end": "10.0.0.20"}]}""", "allocationPools[1]", "overlaps allocationPools[0]")]
     [InlineData("""{"cidr": "10.0.0.0/24", "allocationPools": [{"start": "10.0.0.2", "end": "10.0.0.255"}]}""", "allocationPools[0].end", "broadcast")]
     [InlineData("""{"cidr": "10.0.0.0/24", "dnsNameservers": ["10.0.0.53", "dns.example"]}""", "dnsNameservers[1]", "not an IPv4")]
+    [InlineData("""{"cidr": "2001:db8::/64", "dnsNameservers": ["[2001:db8::53]:53"]}""", "dnsNameservers[0]", "no brackets, no port")]
+    [InlineData("""{"cidr": "2001:db8::/64", "dnsNameservers": ["fe80::53%eth0"]}""", "dnsNameservers[0]", "no zone")]
+    [InlineData("""{"cidr": "2001:db8::/64", "dnsNameservers": ["2001:db8::53", "2001:DB8:0::53"]}""", "dnsNameservers[1]", "listed twice")]
+    [InlineData("""{"cidr": "2001:db8::/64", "gatewayIp": "[2001:db8::1]"}""", "gatewayIp", "no brackets")]
     public async Task Subnet_rules_name_the_field(string fields, string field, string message)
     {
         await using var w = await Start();
@@ -100,6 +104,17 @@ public abstract class NetworkResourcesSuite
         await Created(w.Member.Post("/v1/subnets", new { name = "v4b", network = "lan2", cidr = "10.0.0.0/16" }));
         Assert.Equal("name-taken", (await w.Member.Post("/v1/subnets", new { name = "v4", network = "lan2", cidr = "172.16.0.0/24" })).Body.ErrorCode());
         Assert.Equal(["nogw", "v4", "v4b", "v6"], (await w.Member.Get("/v1/subnets")).Body.EnumerateArray().Select(s => s.Str("name")));
+    }
+
+    [Fact]
+    public async Task A_subnets_dns_servers_are_stored_and_handed_to_ports_in_canonical_form()
+    {
+        await using var w = await Start();
+        await Created(w.Member.Post("/v1/networks", new { name = "lan", type = "vlan", physnet = "physnet2" }));
+        var subnet = await Created(w.Member.Post("/v1/subnets", new { name = "s", network = "lan", cidr = "2001:db8::/64", dnsNameservers = new[] { "2001:DB8:0:0::053", "::FFFF:192.0.2.53" } }));
+        Assert.Equal(["2001:db8::53", "::ffff:192.0.2.53"], subnet.GetProperty("dnsNameservers").EnumerateArray().Select(d => d.GetString()));
+        var port = await Created(w.Member.Post("/v1/ports", new { name = "p", network = "lan", vnicType = "direct" }));
+        Assert.Equal(["2001:db8::53", "::ffff:192.0.2.53"], port.GetProperty("spec").GetProperty("dnsServers").EnumerateArray().Select(d => d.GetString()));
     }
 
     [Fact]
