@@ -123,7 +123,7 @@ public sealed class Scheduler
                 score += weight * scorer.Score(host, fit.Fit!, ctx);
             _probe?.Lap(ScheduleStage.Scorers);
             if (best is null || score > best.Score)
-                best = ToPlacement(request, host, fit.Fit!, score);
+                best = fit.Fit!.Plan with { Score = score };
             _probe?.Lap(ScheduleStage.PlacementRecord);
             if (++found >= _fleet.Options.CandidateLimit && !naive)
                 break;
@@ -137,10 +137,6 @@ public sealed class Scheduler
         _probe?.Lap(ScheduleStage.Result);
         return result;
     }
-
-    private static Placement ToPlacement(PlacementRequest request, HostState host, HostFit fit, double score) =>
-        new(request.Server, host.Name, host.Generation, fit.Cells, fit.EmulatorPins, fit.EmulatorReserved, fit.FloatingVcpus,
-            fit.FloatingMemory, fit.Vfs, fit.Pfs, request.Group, score);
 
     private static PlacementResult Result(Placement? placement, Dictionary<RejectionCode, (int Hosts, string? Example)> reasons, int evaluated, int skipped) =>
         new(placement, reasons.OrderByDescending(r => r.Value.Hosts).ThenBy(r => r.Key)
