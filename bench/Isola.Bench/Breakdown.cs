@@ -11,7 +11,7 @@ namespace Isola.Bench;
 
 /// <summary>
 /// Where a decision's time goes (--breakdown): the share of decisions a garbage collection lands
-/// in, the stages of <see cref="ProfiledScheduler"/>, and each component alone on one host.
+/// in, the stages of the real <see cref="Scheduler"/> (timed by a <see cref="StageTimer"/>), and each component alone on one host.
 /// </summary>
 internal static class Breakdown
 {
@@ -76,17 +76,16 @@ internal static class Breakdown
         sb.AppendLine();
     }
 
-    /// <summary>The profiled copy, checked against the real scheduler decision by decision.</summary>
+    /// <summary>The real scheduler with a stage timer, checked against one without it decision by decision.</summary>
     private static void Stages(StringBuilder sb, FleetState fleet, Scheduler scheduler, RequestFactory requests, List<Placement> live, Random random, int decisions)
     {
-        var profiled = new ProfiledScheduler(fleet);
+        var timer = new StageTimer();
+        var profiled = new Scheduler(fleet, timer);
         for (var i = 0; i < BenchOptions.Warmup; i++)
             profiled.Schedule(requests.Next());
-        Array.Clear(profiled.Ticks);
-        Array.Clear(profiled.Bytes);
+        timer.Clear();
         var mismatches = 0;
         var evaluated = 0L;
-        var baseline = profiled.BucketsWalked;
         for (var i = 0; i < decisions; i++)
         {
             var request = requests.Next();
@@ -97,17 +96,17 @@ internal static class Breakdown
                 mismatches++;
             Runner.ClaimAndReleaseOne(fleet, real, live, random);
         }
-        var total = profiled.Ticks.Sum();
-        sb.AppendLine(Inv($"Stages (a copy of Scheduler.Schedule with a stopwatch between stages; {mismatches} of {decisions:n0} decisions differed from the real scheduler's; {(double)evaluated / decisions:f1} hosts evaluated and {(double)(profiled.BucketsWalked - baseline) / decisions:f0} index buckets stepped through per decision):"));
+        var total = timer.Ticks.Sum();
+        sb.AppendLine(Inv($"Stages (Scheduler.Schedule with a stopwatch between stages; {mismatches} of {decisions:n0} decisions differed from the scheduler's without it; {(double)evaluated / decisions:f1} hosts evaluated and {(double)timer.BucketsWalked / decisions:f0} index buckets stepped through per decision):"));
         sb.AppendLine();
         sb.AppendLine("| stage | µs/decision | share | KiB allocated/decision |");
         sb.AppendLine("|---|---:|---:|---:|");
-        foreach (var stage in Enum.GetValues<Stage>())
+        foreach (var stage in Enum.GetValues<ScheduleStage>())
         {
-            var ticks = profiled.Ticks[(int)stage];
-            sb.AppendLine(Inv($"| {stage} | {ticks * 1e6 / Stopwatch.Frequency / decisions:n2} | {100.0 * ticks / total:f1} % | {profiled.Bytes[(int)stage] / 1024.0 / decisions:n2} |"));
+            var ticks = timer.Ticks[(int)stage];
+            sb.AppendLine(Inv($"| {stage} | {ticks * 1e6 / Stopwatch.Frequency / decisions:n2} | {100.0 * ticks / total:f1} % | {timer.Bytes[(int)stage] / 1024.0 / decisions:n2} |"));
         }
-        sb.AppendLine(Inv($"| total | {total * 1e6 / Stopwatch.Frequency / decisions:n2} | 100 % | {profiled.Bytes.Sum() / 1024.0 / decisions:n2} |"));
+        sb.AppendLine(Inv($"| total | {total * 1e6 / Stopwatch.Frequency / decisions:n2} | 100 % | {timer.Bytes.Sum() / 1024.0 / decisions:n2} |"));
         sb.AppendLine();
     }
 
@@ -118,10 +117,9 @@ internal static class Breakdown
         var host = fleet.Host(chosen.Host)!;
         var ctx = new RequestContext(request);
         var fit = NumaFitter.Fit(host, ctx).Fit!;
-        var cells = fit.Cells?.Select(c => c.HostCell).ToArray() ?? host.Cells.Select(c => c.Id).ToArray();
+        var cells = fit.Plan.Cells?.Select(c => c.HostCell).ToArray() ?? host.Cells.Select(c => c.Id).ToArray();
         var index = fleet.Index;
-        var byMemory = ctx.TotalPins == 0 && ctx.UsesSmallPages;
-        var minKey = byMemory ? (int)Math.Min(ctx.SmallMemDemandMiB / 1024, HostIndex.MaxMemoryKey) : ctx.MaxCellPins;
+        var (byMemory, minKey) = Scheduler.IndexKey(ctx);
         var walk = new WalkExperiment(fleet, byMemory, minKey);
         var pickCell = host.Cell(cells[0])!.Cpus;
         var rows = new List<(string, Action)>
@@ -132,14 +130,12 @@ internal static class Breakdown
             ("  experiment: copy of the walk, first 4", () => _sinkNumber = walk.AsIs().Take(4).Sum()),
             ("  experiment: same, empty buckets skipped", () => _sinkNumber = walk.SkippingEmpty().Take(4).Sum()),
         };
-        IHostFilter[] filters = [new ZoneFilter(), new AggregateFilter(), new GroupFilter(fleet), new TotalsFilter()];
-        rows.AddRange(filters.Select(f => (f.GetType().Name, (Action)(() => _sinkObject = f.Check(host, ctx)))));
+        rows.AddRange(scheduler.Filters.Select(f => (f.GetType().Name, (Action)(() => _sinkObject = f.Check(host, ctx)))));
         rows.Add(("NumaFitter.Fit (whole)", () => _sinkObject = NumaFitter.Fit(host, ctx).Fit));
         rows.Add(("  of which VfAllocator.TryAllocate", () => _sinkObject = VfAllocator.TryAllocate(host, ctx, cells, [], [], out _)));
         if (ctx.TotalPins > 0)
             rows.Add(("  of which CellCpus.TryPick (one cell)", () => _sinkNumber = pickCell.TryPick(ctx.PinsPerCell[0], ctx.Compute.ThreadPolicy, [], []) ? 1 : 0));
-        IHostScorer[] scorers = [new StrategyScorer(), new VfBalanceScorer(), new NumaFragmentationScorer(), new SoftGroupScorer(fleet), new PciLocalityScorer()];
-        rows.AddRange(scorers.Select(s => (s.GetType().Name, (Action)(() => _sinkNumber = s.Score(host, fit, ctx)))));
+        rows.AddRange(scheduler.Scorers.Select(s => (s.Scorer.GetType().Name, (Action)(() => _sinkNumber = s.Scorer.Score(host, fit, ctx)))));
         rows.Add(("new PlacementResult + rejections LINQ (none)", () => _sinkObject = new PlacementResult(chosen,
             new Dictionary<RejectionCode, (int Hosts, string? Example)>().OrderByDescending(r => r.Value.Hosts).ThenBy(r => r.Key)
                 .Select(r => new RejectionCount(r.Key, r.Value.Hosts, r.Value.Example)).ToList(), 4, 0)));

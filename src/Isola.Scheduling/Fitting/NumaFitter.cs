@@ -48,7 +48,7 @@ public static class NumaFitter
             pfs.Clear();
             rejection = VfAllocator.TryAllocate(host, ctx, all, vfs, pfs, out share);
         }
-        return rejection is not null ? rejection : new HostFit(null, [], [], ctx.FloatingVcpus, charges, vfs, pfs, share);
+        return rejection is not null ? rejection : HostFit.Of(host, ctx, null, [], [], charges, vfs, pfs, share);
     }
 
     private static FitResult FitNuma(HostState host, RequestContext ctx, IReadOnlyList<GuestCell> guest)
@@ -310,6 +310,6 @@ public static class NumaFitter
                 pins.Add(new VcpuPin(g.DedicatedVcpus[k], pinned[k]));
             placements.Add(new CellPlacement(g.Id, cell.Id, pins, reserved, g.SharedVcpus, g.MemMiB, pages[i, assignment[i]]));
         }
-        return new HostFit(placements, emulatorPins, emulatorReserved, ctx.FloatingVcpus, [], vfs, pfs, share, broken, touched);
+        return HostFit.Of(host, ctx, placements, emulatorPins, emulatorReserved, [], vfs, pfs, share, broken, touched);
     }
 }

@@ -71,12 +71,13 @@ public sealed class PciLocalityScorer : IHostScorer
 
     public double Score(HostState host, HostFit fit, RequestContext ctx)
     {
-        if (fit.Vfs.Count == 0 || fit.Cells is null)
+        var plan = fit.Plan;
+        if (plan.Vfs.Count == 0 || plan.Cells is null)
             return 100;
         var local = 0;
-        foreach (var vf in fit.Vfs)
+        foreach (var vf in plan.Vfs)
         {
-            foreach (var cell in fit.Cells)
+            foreach (var cell in plan.Cells)
             {
                 if (vf.HostCell == cell.HostCell)
                 {
@@ -85,6 +86,6 @@ public sealed class PciLocalityScorer : IHostScorer
                 }
             }
         }
-        return 100.0 * local / fit.Vfs.Count;
+        return 100.0 * local / plan.Vfs.Count;
     }
 }

@@ -179,44 +179,10 @@ public sealed class FleetState(SchedulingOptions options)
             return "the placement names a pCPU twice";
         if (p.Vfs.Select(v => v.Vf).Distinct().Count() != p.Vfs.Count || p.Pfs.Select(x => x.Pf).Distinct().Count() != p.Pfs.Count)
             return "the placement names a VF or PF twice";
-        if (p.FloatingVcpus > host.SharedUnitsFree)
-            return "shared CPU capacity is gone";
-        foreach (var cell in p.Cells ?? [])
+        foreach (var kind in ClaimKinds.All)
         {
-            var state = host.Cell(cell.HostCell);
-            if (state is null)
-                return $"host cell {cell.HostCell} does not exist";
-            var cpus = cell.Pins.Select(x => x.Pcpu).Concat(cell.ReservedSiblings).ToList();
-            if (cpus.Where(c => !state.Cpus.Contains(c)).ToList() is { Count: > 0 } unknown)
-                return $"pCPU {Isola.Domain.Cpu.CpuSet.Of(unknown)} is not a pinnable CPU of host cell {cell.HostCell}";
-            if (!state.Cpus.AllFree(cpus))
-                return $"pCPUs of host cell {cell.HostCell} are taken";
-            if (NumaPageCheck(state, cell.PageSizeKiB, cell.MemMiB) is { } miss)
-                return miss;
-        }
-        var emulatorCell = p.EmulatorPins.Count > 0 ? host.Cell(p.Cells![0].HostCell) : null;
-        if (emulatorCell is not null && !emulatorCell.Cpus.AllFree(p.EmulatorPins.Concat(p.EmulatorReserved)))
-            return "the emulator pCPU is taken";
-        foreach (var charge in p.FloatingMemory)
-        {
-            if ((host.Cell(charge.HostCell)?.SmallFreeMiB ?? 0) < charge.MiB)
-                return $"memory of host cell {charge.HostCell} is gone";
-        }
-        foreach (var vf in p.Vfs)
-        {
-            var pool = host.PoolOf(vf.Pf);
-            var slot = pool?.SlotOf(vf.Vf) ?? -1;
-            if (pool is null || slot < 0)
-                return $"VF {vf.Vf} is not an assignable VF of the host";
-            if (!pool.IsFree(slot))
-                return $"VF {vf.Vf} is taken";
-        }
-        foreach (var pf in p.Pfs)
-        {
-            if (host.PoolOf(pf.Pf) is not { } pool)
-                return $"PF {pf.Pf} is not an SR-IOV PF of the host on a physnet";
-            if (!pool.WhollyFree)
-                return $"PF {pf.Pf} is not wholly free";
+            if (kind.Free(host, p) is { } conflict)
+                return conflict;
         }
         return null;
     }
@@ -224,32 +190,13 @@ public sealed class FleetState(SchedulingOptions options)
     /// <summary>Whether every pCPU, VF and PF of a placement is held now (so releasing it changes only what it took).</summary>
     private static string? Held(HostState host, Placement p)
     {
-        foreach (var cell in p.Cells ?? [])
+        foreach (var kind in ClaimKinds.All)
         {
-            var cpus = host.Cell(cell.HostCell)?.Cpus;
-            if (cpus is null || cell.Pins.Select(x => x.Pcpu).Concat(cell.ReservedSiblings).Any(cpus.IsFree))
-                return $"pCPUs of host cell {cell.HostCell} are not held";
+            if (kind.Held(host, p) is { } missing)
+                return missing;
         }
-        if (p.EmulatorPins.Count > 0 && p.EmulatorPins.Concat(p.EmulatorReserved).Any(host.Cell(p.Cells![0].HostCell)!.Cpus.IsFree))
-            return "the emulator pCPU is not held";
-        foreach (var vf in p.Vfs)
-        {
-            var pool = host.PoolOf(vf.Pf);
-            var slot = pool?.SlotOf(vf.Vf) ?? -1;
-            if (pool is null || slot < 0 || pool.IsFree(slot))
-                return $"VF {vf.Vf} is not held";
-        }
-        if (p.Pfs.Any(x => host.PoolOf(x.Pf) is not { PfTaken: true }))
-            return "a PF is not held";
-        if (host.SharedUnitsFree + p.FloatingVcpus > host.SharedUnitsTotal)
-            return "its shared vCPUs are not held";
         return null;
     }
-
-    private static string? NumaPageCheck(CellState cell, long pageSizeKiB, long mib) =>
-        pageSizeKiB <= MemPageSize.SmallKiB
-            ? cell.SmallFreeMiB >= mib ? null : $"memory of host cell {cell.Id} is gone"
-            : (long)cell.FreePages(pageSizeKiB) * pageSizeKiB / 1024 >= mib ? null : $"hugepages of host cell {cell.Id} are gone";
 
     private void Apply(HostState host, Placement p, bool take)
     {
@@ -262,54 +209,8 @@ public sealed class FleetState(SchedulingOptions options)
     // The pCPUs, memory, pages, VFs and PFs of a placement, taken or given back.
     private static void Resources(HostState host, Placement p, bool take)
     {
-        host.SharedUnitsFree += take ? -p.FloatingVcpus : p.FloatingVcpus;
-        foreach (var cell in p.Cells ?? [])
-        {
-            var state = host.Cell(cell.HostCell)!;
-            var cpus = cell.Pins.Select(x => x.Pcpu).Concat(cell.ReservedSiblings);
-            if (take)
-            {
-                state.Cpus.Take(cpus);
-                state.TakeMemory(cell.PageSizeKiB, cell.MemMiB);
-            }
-            else
-            {
-                state.Cpus.Free(cpus);
-                state.ReleaseMemory(cell.PageSizeKiB, cell.MemMiB);
-            }
-        }
-        if (p.EmulatorPins.Count > 0)
-        {
-            var cpus = host.Cell(p.Cells![0].HostCell)!.Cpus;
-            if (take)
-                cpus.Take(p.EmulatorPins.Concat(p.EmulatorReserved));
-            else
-                cpus.Free(p.EmulatorPins.Concat(p.EmulatorReserved));
-        }
-        foreach (var charge in p.FloatingMemory)
-        {
-            var cell = host.Cell(charge.HostCell)!;
-            if (take)
-                cell.TakeMemory(MemPageSize.SmallKiB, charge.MiB);
-            else
-                cell.ReleaseMemory(MemPageSize.SmallKiB, charge.MiB);
-        }
-        foreach (var vf in p.Vfs)
-        {
-            var pool = host.PoolOf(vf.Pf)!;
-            if (take)
-                pool.Take(pool.SlotOf(vf.Vf));
-            else
-                pool.Release(pool.SlotOf(vf.Vf));
-        }
-        foreach (var pf in p.Pfs)
-        {
-            var pool = host.PoolOf(pf.Pf)!;
-            if (take)
-                pool.TakePf();
-            else
-                pool.ReleasePf();
-        }
+        foreach (var kind in ClaimKinds.All)
+            kind.Move(host, p, take);
     }
 
     // The placement's server group member count on the host.
