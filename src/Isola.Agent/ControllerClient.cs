@@ -3,8 +3,10 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Isola.Agent.Reconcile;
+using Isola.Contracts.Agent;
 using Isola.Domain.Serialization;
 using Isola.Domain.Topology;
+using Isola.Rendering;
 
 namespace Isola.Agent;
 
@@ -30,7 +32,7 @@ public sealed class ControllerClient(HttpClient http, string host)
     }
 
     private const int PlansPerRequest = 50;
-    private readonly Dictionary<string, (string Stamp, DesiredPlan Plan)> _plans = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (string Stamp, HostPlan Plan)> _plans = new(StringComparer.Ordinal);
 
     /// <summary>Fetch each server's plan once and keep it while its stamp holds (false: every poll carries every plan).</summary>
     public bool PlanDeltas { get; init; } = true;
@@ -65,7 +67,7 @@ public sealed class ControllerClient(HttpClient http, string host)
         {
             using var plans = await http.GetAsync($"{path}/plans?{string.Join('&', chunk.Select(id => "server=" + Uri.EscapeDataString(id)))}", ct);
             await Ensure(plans, ct);
-            var got = (await plans.Content.ReadFromJsonAsync<Dictionary<string, FetchedPlan>>(IsolaJson.Options, ct))!;
+            var got = (await plans.Content.ReadFromJsonAsync<Dictionary<string, ServerPlan>>(IsolaJson.Options, ct))!;
             foreach (var (id, fetched) in got)
             {
                 if (fetched.Plan is not null)
@@ -88,16 +90,10 @@ public sealed class ControllerClient(HttpClient http, string host)
         };
     }
 
-    private sealed record FetchedPlan(string PlanStamp, DesiredPlan? Plan, string? PlanError = null);
-
     public async Task ReportAsync(AgentReportBody report, CancellationToken ct)
     {
-        var body = new
-        {
-            appliedRevision = report.AppliedRevision,
-            servers = report.Servers.Select(s => new { id = s.Id, vmState = s.VmState }),
-            ports = report.Ports.Select(p => new { id = p.Id, status = p.Status }),
-        };
+        var body = new HostReport(report.AppliedRevision, report.Servers.Select(s => new ReportedServer(s.Id, s.VmState)).ToList(),
+            report.Ports.Select(p => new ReportedPort(p.Id, p.Status)).ToList());
         using var response = await http.PostAsJsonAsync($"/v1/hosts/{Uri.EscapeDataString(host)}/report", body, IsolaJson.Options, ct);
         await Ensure(response, ct);
     }

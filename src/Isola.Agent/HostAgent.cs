@@ -1,6 +1,6 @@
 using Isola.Agent.Driver;
+using Isola.Agent.Facets;
 using Isola.Agent.Reconcile;
-using Isola.Domain.Pci;
 using Isola.Domain.Topology;
 
 namespace Isola.Agent;
@@ -15,13 +15,17 @@ public sealed record CycleResult(long Revision, IReadOnlyList<Step> Done, IReadO
 
 /// <summary>
 /// The agent of one host: registers the host's inventory, then loops — fetch the desired state (a
-/// long poll that also returns every <see cref="Resync"/> so drift is found without changes), compare
-/// with what the host holds, make the difference, report. Idempotent: a cycle after a crash at any
-/// point finds what is done and does the rest (what it put on the host is on disk before it acts).
+/// long poll that also returns every <see cref="Resync"/> so drift is found without changes), read
+/// the host facet by facet, let the facets plan the difference and apply it, then Open vSwitch, then
+/// report. Idempotent: a cycle after a crash at any point finds what is done and does the rest (what
+/// it put on the host is on disk before it acts).
 /// </summary>
 public sealed class HostAgent(HostTopology inventory, ControllerClient controller, HostDriver driver, AppliedStore applied, TimeProvider time)
 {
     public TimeSpan Resync { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The host's concerns, in the order they are read, planned and applied (<see cref="HostFacets.All"/>).</summary>
+    public IReadOnlyList<IHostFacet> Facets { get; init; } = HostFacets.All;
 
     /// <summary>The Open vSwitch part of each cycle (virtio ports' flows); null: the agent leaves OVS alone.</summary>
     public OvsCycle? Ovs { get; init; }
@@ -76,22 +80,23 @@ public sealed class HostAgent(HostTopology inventory, ControllerClient controlle
                 failures.Add($"Open vSwitch: {e.Message}");
             }
         }
+        var hands = new AgentHands(driver, applied);
         ActualHost? unchanged = null;  // what the host held when the last pass found nothing to do
-        for (var pass = 0; pass < 2 && (pass == 0 || done.Any(s => s is Step.StartPaused)); pass++)
+        for (var pass = 0; pass < 2 && (pass == 0 || done.Any(s => s is DomainFacet.StartPaused)); pass++)
         {
             var records = applied.Load();
-            var before = await ReadAsync(desired, records, ct);
-            var steps = Reconciler.Plan(desired, before, records);
+            var before = await Reconciler.ReadAsync(Facets, desired, records, driver, ct);
+            var steps = Reconciler.Plan(Facets, desired, before, records);
             unchanged = steps.Count == 0 ? before : null;
-            foreach (var step in steps)
+            foreach (var (step, facet) in steps)
             {
                 if (failed.Contains(step.Server))
                     continue; // the rest of a server's steps wait for the next cycle
                 try
                 {
-                    await ApplyAsync(step, ct);
+                    await facet.ApplyAsync(step, hands, ct);
                     done.Add(step);
-                    if (step switch { Step.ProgramVf v => v.Drift, Step.SteerIrq i => i.Drift, Step.PinVhost p => p.Drift, _ => null } is { } d)
+                    if (step is IDriftStep { Drift: { } d })
                         drift.Add(d);
                 }
                 catch (DriverException e)
@@ -108,9 +113,10 @@ public sealed class HostAgent(HostTopology inventory, ControllerClient controlle
         failures.AddRange(network.Failures);
         drift.AddRange(network.Drift);
         // Nothing done: the host is as read (Open vSwitch steps change nothing the report reads here).
-        var actual = unchanged ?? await ReadAsync(desired, applied.Load(), ct);
-        failures.AddRange(Reconciler.VhostUnpaired(desired, actual));
-        await controller.ReportAsync(Reconciler.Report(desired, actual, managed ? network.ReadyTaps : null, applied.Load()), ct);
+        var known = applied.Load();
+        var actual = unchanged ?? await Reconciler.ReadAsync(Facets, desired, known, driver, ct);
+        failures.AddRange(Reconciler.Problems(Facets, desired, actual));
+        await controller.ReportAsync(Reconciler.Report(Facets, desired, actual, managed ? network.ReadyTaps : null, known), ct);
         return new CycleResult(desired.Revision, done, failures, drift, network.Done) { Untouched = Reconciler.Untouched(desired) };
     }
 
@@ -160,98 +166,5 @@ public sealed class HostAgent(HostTopology inventory, ControllerClient controlle
                 await Task.Delay(TimeSpan.FromSeconds(1), time, ct);
             }
         }
-    }
-
-    private async Task<ActualHost> ReadAsync(DesiredHost desired, IReadOnlyDictionary<string, AppliedServer> records, CancellationToken ct)
-    {
-        var pfs = desired.Servers.SelectMany(s => s.Plan?.Vfs ?? []).Concat(records.Values.SelectMany(r => r.Vfs)).Select(v => v.PfNetDev)
-            .Distinct(StringComparer.Ordinal);
-        var vfs = new Dictionary<(string, int), VfState>();
-        foreach (var pf in pfs)
-        {
-            foreach (var (index, state) in await driver.VfStatesAsync(pf, ct))
-                vfs[(pf, index)] = state;
-        }
-        var msi = new Dictionary<Isola.Domain.Pci.PciAddress, IReadOnlyList<int>>();
-        foreach (var rule in desired.Servers.SelectMany(s => s.Plan?.Irqs?.Rules ?? []))
-            msi[rule.Vf] = driver.MsiIrqs(rule.Vf);
-        var irqs = desired.Servers.SelectMany(s => s.Plan?.Irqs?.Known.Select(k => k.Irq) ?? []).Concat(msi.Values.SelectMany(v => v))
-            .Concat(records.Values.SelectMany(r => r.IrqsBefore?.Keys ?? Enumerable.Empty<int>())).Distinct();
-        var affinity = new Dictionary<int, string>();
-        foreach (var irq in irqs)
-        {
-            if (driver.IrqAffinity(irq) is { } cpus)
-                affinity[irq] = cpus;
-        }
-        var dropIns = desired.Isolation?.SliceDropIns ?? [];
-        var domains = await driver.DomainsAsync(ct);
-        // vhost workers exist while QEMU runs: read for the started domains whose plans pin them.
-        var qemu = new Dictionary<string, QemuProcess>(StringComparer.Ordinal);
-        foreach (var plan in desired.Servers.Select(s => s.Plan).OfType<DesiredPlan>().Where(p => p.Irqs?.Vhost is { Count: > 0 }))
-        {
-            if (domains.GetValueOrDefault(plan.Server) is "paused" or "running" && driver.QemuPid(plan.Server) is { } pid)
-                qemu[plan.Server] = new QemuProcess(pid, driver.VhostWorkers(pid));
-        }
-        return new ActualHost(domains, vfs, msi, affinity, driver.ReadHostFile(IrqbalancePath),
-            dropIns.ToDictionary(f => f.Path, f => driver.ReadHostFile(f.Path)), qemu, driver.DomainFiles());
-    }
-
-    private Task ApplyAsync(Step step, CancellationToken ct) => step switch
-    {
-        Step.Remember r => Do(() => applied.Save(r.Applied)),
-        Step.Define d => driver.DefineAsync(d.Domain, d.Xml, ct),
-        Step.StartPaused s => driver.StartPausedAsync(s.Domain, ct),
-        Step.ProgramVf p => driver.ProgramVfAsync(p.Vf, ct),
-        Step.Resume r => driver.ResumeAsync(r.Domain, ct),
-        Step.Destroy d => driver.DestroyAsync(d.Domain, ct),
-        Step.Undefine u => driver.UndefineAsync(u.Domain, ct),
-        Step.ResetVf v => driver.ResetVfAsync(v.Vf.PfNetDev, v.Vf.VfIndex, v.Vf.Driver, ct),
-        Step.Forget f => Do(() => applied.Forget(f.Id)),
-        Step.RemoveDomainXml x => Do(() => driver.RemoveDomainFile(x.Domain)),
-        Step.SteerIrq s => Do(() =>
-        {
-            // The affinity before is on disk before it is changed: a crash right after still restores it.
-            var record = applied.Load()[s.Id];
-            var before = new Dictionary<int, string>(record.IrqsBefore ?? new Dictionary<int, string>());
-            if (before.TryAdd(s.Irq, s.Before))
-                applied.Save(record with { IrqsBefore = before });
-            driver.SetIrqAffinity(s.Irq, s.Cpus);
-        }),
-        Step.RestoreIrq r => Do(() => driver.SetIrqAffinity(r.Irq, r.Cpus)),
-        Step.PinVhost p => PinVhostAsync(p, ct),
-        Step.Irqbalance b => IrqbalanceAsync(b, ct),
-        Step.SystemdDropIns d => DropInsAsync(d, ct),
-        _ => throw new InvalidOperationException($"unknown step {step}"),
-    };
-
-    private const string IrqbalancePath = "/etc/default/irqbalance";
-
-    private async Task PinVhostAsync(Step.PinVhost step, CancellationToken ct)
-    {
-        await driver.PinTaskAsync(step.Tid, step.Cpus, ct);
-        // Kept after the fact: only to tell a worker moved behind the agent's back (drift) from one never pinned.
-        var record = applied.Load()[step.Id];
-        var tids = record.Vhost is { } v && v.QemuPid == step.Pid ? v.Tids : [];
-        if (!tids.Contains(step.Tid))
-            applied.Save(record with { Vhost = new PinnedVhost(step.Pid, [.. tids, step.Tid]) });
-    }
-
-    private async Task IrqbalanceAsync(Step.Irqbalance step, CancellationToken ct)
-    {
-        driver.WriteHostFile(step.Path, step.Content);
-        await driver.RestartIrqbalanceAsync(ct);
-    }
-
-    private async Task DropInsAsync(Step.SystemdDropIns step, CancellationToken ct)
-    {
-        foreach (var file in step.Files)
-            driver.WriteHostFile(file.Path, file.Content);
-        await driver.ReloadSystemdAsync(ct);
-    }
-
-    private static Task Do(Action action)
-    {
-        action();
-        return Task.CompletedTask;
     }
 }

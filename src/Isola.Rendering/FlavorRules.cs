@@ -1,4 +1,4 @@
-using Isola.Rendering.Domain;
+using Isola.Rendering.Libvirt;
 using Isola.Scheduling.Requests;
 
 namespace Isola.Rendering;

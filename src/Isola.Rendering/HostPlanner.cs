@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Isola.Domain.Cpu;
 using Isola.Domain.Pci;
-using Isola.Rendering.Domain;
+using Isola.Rendering.Libvirt;
 using Isola.Rendering.Guest;
 using Isola.Rendering.Isolation;
 using Isola.Rendering.Vf;
@@ -24,9 +24,9 @@ public static class HostPlanner
         var placement = input.Placement;
         for (var i = 0; i < input.Ports.Count; i++)
             errors.AddRange(PortRules.Check(input.Ports[i], $"ports[{i}]."));
-        foreach (var port in input.Ports.Where(p => p.VnicType != VnicType.Normal))
+        foreach (var port in input.Ports.Where(p => p.Kind.NeedsDevice))
         {
-            if (placement.Vfs.All(v => v.Port != port.Name) && placement.Pfs.All(p => p.Port != port.Name) && port.VnicType != VnicType.Vdpa)
+            if (placement.Vfs.All(v => v.Port != port.Name) && placement.Pfs.All(p => p.Port != port.Name) && port.Kind.PlacedDevice)
                 errors.Add(new RequestError($"ports[{Index(input, port)}]", $"port {port.Name} has no device in the placement"));
         }
         foreach (var port in input.Ports)
@@ -107,14 +107,14 @@ public static class HostPlanner
             // (hostdev) is rebound to vfio-pci, those IRQs go away and their numbers may be reused by
             // other devices: its IRQs are known only after the guest enables MSI-X. macvtap keeps the
             // host driver, so its IRQs are the listed ones.
-            if (port.VnicType == VnicType.Macvtap)
+            if (port.Kind.NeedsNetDev)
             {
                 var irqs = input.Host.Devices.SelectMany(d => d.Vfs).FirstOrDefault(v => v.Address == vf.Vf)?.MsiIrqs ?? [];
                 known.AddRange(IrqAffinityPlan.Assign(rule, irqs));
             }
         }
         var vhost = new List<VhostPin>();
-        foreach (var port in input.Ports.Where(p => p.VnicType == VnicType.Normal))
+        foreach (var port in input.Ports.Where(p => p.Kind.OnOvs))
         {
             var targets = Targets(port, cells[0].HostCell);
             var queues = port.Queues ?? Math.Clamp(input.Flavor.Vcpus, 1, 8);

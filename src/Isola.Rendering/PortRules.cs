@@ -41,7 +41,7 @@ public static class PortRules
     /// </summary>
     public static VfNeeds NeedsOf(PortSpec port)
     {
-        if (port.VnicType is not (VnicType.Direct or VnicType.Macvtap))
+        if (!port.Kind.ProgramsVf)
             return VfNeeds.None;
         var needs = VfNeeds.None;
         if (port.MinTxRateMbps > 0)

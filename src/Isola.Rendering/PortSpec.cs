@@ -49,6 +49,10 @@ public sealed record PortSpec(
     string? VdpaDevice = null,
     bool HaDistinctAdapters = false)
 {
+    /// <summary>What its vnic type is (<see cref="VnicKind"/>).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public VnicKind Kind => VnicKind.Of(VnicType);
+
     public static PortSpec From(PortRequest port) => new(port.Name, port.VnicType, port.Mac, port.Ha, port.Physnet, HaDistinctAdapters: port.HaDistinctAdapters);
 
     /// <summary>The port as placement sees it: the one place a port becomes a placement request, with what its VFs need of their PF driver.</summary>

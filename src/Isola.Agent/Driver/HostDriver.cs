@@ -90,7 +90,7 @@ public sealed class HostDriver(ICommandRunner runner, string root, string stateD
     /// kernels 6.4 and later) and the <c>Cpus_allowed_list:</c> of their <c>status</c>. A task that
     /// ends while being read is left out.
     /// </summary>
-    public IReadOnlyList<Reconcile.VhostWorker> VhostWorkers(int pid)
+    public IReadOnlyList<Facets.VhostWorker> VhostWorkers(int pid)
     {
         var invariant = System.Globalization.CultureInfo.InvariantCulture;
         string[] dirs;
@@ -103,7 +103,7 @@ public sealed class HostDriver(ICommandRunner runner, string root, string stateD
             return []; // no such process (any more)
         }
         var name = "vhost-" + pid.ToString(invariant);
-        var workers = new List<Reconcile.VhostWorker>();
+        var workers = new List<Facets.VhostWorker>();
         foreach (var dir in dirs)
         {
             if (!int.TryParse(Path.GetFileName(dir), invariant, out var tid))
@@ -114,7 +114,7 @@ public sealed class HostDriver(ICommandRunner runner, string root, string stateD
                     continue;
                 var cpus = File.ReadLines(Path.Join(dir, "status")).FirstOrDefault(l => l.StartsWith("Cpus_allowed_list:", StringComparison.Ordinal));
                 if (cpus is not null)
-                    workers.Add(new Reconcile.VhostWorker(tid, cpus["Cpus_allowed_list:".Length..].Trim()));
+                    workers.Add(new Facets.VhostWorker(tid, cpus["Cpus_allowed_list:".Length..].Trim()));
             }
             catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
             {

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Isola.Scheduling.Requests;
 
 namespace Isola.Cli.Client;
 
@@ -75,11 +76,15 @@ internal static class PortCommands
                 $"{Column.TextAt(ip, "ipAddress")} ({(Column.TextAt(ip, "subnet") is { } subnet ? names.Of(subnet) : "?")})"))
             : null;
 
+    /// <summary>The --vnic-type words, from the vnic kinds' table (the API parses them: <see cref="VnicKind.Parse"/>).</summary>
+    private static readonly string VnicTypeHelp =
+        $"{VnicKind.Names(VnicKind.All.Where(k => k.AcceptedAtApi))} (default: normal); the API refuses {VnicKind.Names(VnicKind.All.Where(k => !k.AcceptedAtApi))} today";
+
     private static Command CreateVerb(CliConsole console, Column[] fields, ResourceVerbs.Resolver resolve)
     {
         var name = new Argument<string>("name") { Description = "The port's name" };
         var network = new Option<string>("--network") { Description = "The network's name or id", Required = true };
-        var vnic = new Option<string?>("--vnic-type") { Description = "normal (default), direct, direct-physical or macvtap (the API refuses vdpa: no host reports a vDPA device yet)" };
+        var vnic = new Option<string?>("--vnic-type") { Description = VnicTypeHelp };
         var ha = new Option<bool>("--ha") { Description = "Two VFs on different PFs, bonded in the guest (direct only)" };
         var distinct = new Option<bool>("--ha-distinct-adapters") { Description = "The two VFs on two different adapters, never two ports of one card (fail rather than fall back)" };
         var mac = new Option<string?>("--mac") { Description = "A unicast MAC (default: a generated fa:16:3e:...)" };

@@ -100,15 +100,9 @@ internal sealed class RequestFile
     public static GroupPolicy ParsePolicy(string text, string field) =>
         GroupPolicies.TryParse(text) ?? throw new ArgumentException($"{field}: '{text}' is not {GroupPolicies.Names}");
 
-    public static VnicType ParseVnicType(string text, string field) => text switch
-    {
-        "normal" => VnicType.Normal,
-        "direct" => VnicType.Direct,
-        "direct-physical" => VnicType.DirectPhysical,
-        "macvtap" => VnicType.Macvtap,
-        "vdpa" => VnicType.Vdpa,
-        _ => throw new ArgumentException($"{field}: '{text}' is not normal, direct, direct-physical, macvtap or vdpa"),
-    };
+    /// <summary>A vnic type by its wire name (<see cref="VnicKind.Parse"/>, the API's parser); a request file may name any kind, vdpa too.</summary>
+    public static VnicType ParseVnicType(string text, string field) =>
+        VnicKind.Parse(text)?.Type ?? throw new ArgumentException($"{field}: '{text}' is not {VnicKind.Names(VnicKind.All)}");
 
     public Flavor Flavor(string name, string field)
     {

@@ -45,9 +45,9 @@ internal readonly ref struct PoolRules(VfPool[] pools, ReadOnlySpan<int> cells, 
         }
         if (onPhysnet == 0)
             return RejectionCode.NoPhysnet;
-        if (port.VnicType == VnicType.Vdpa)
+        if (port.Kind.Device == PortDevice.VdpaDevice)
             return RejectionCode.NoVdpaDevice;
-        if (port.VnicType == VnicType.DirectPhysical)
+        if (port.Kind.Device == PortDevice.WholePf)
             return null;
         var need = port.Ha ? 2 : 1;
         if (capable < need && capable < onPhysnet)
@@ -69,7 +69,7 @@ internal readonly ref struct PoolRules(VfPool[] pools, ReadOnlySpan<int> cells, 
     /// <summary>Too few free VFs for the port among the pools it may use (<paramref name="found"/> with one; <paramref name="only"/> when one).</summary>
     public Rejection Short(PortRequest port, int found, VfPool? only = null)
     {
-        var needNetDev = port.VnicType == VnicType.Macvtap;
+        var needNetDev = port.Kind.NeedsNetDev;
         var elsewhere = false;
         foreach (var p in Pools)
             elsewhere |= p.Physnet == port.Physnet && p.Serves(port.Needs) && !Allowed(p) && p.Available(needNetDev) > 0;

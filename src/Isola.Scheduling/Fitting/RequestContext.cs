@@ -20,13 +20,13 @@ public sealed class RequestContext
         // macvtap (only VFs with a host netdev), then HA bonds (two distinct adapters, two distinct
         // PFs), then single VFs (any VF). The order is the allocator's first try, not its only one.
         DevicePorts = request.Ports.Where(p => p.NeedsDevice)
-            .OrderBy(p => p.VnicType == VnicType.DirectPhysical ? 0 : 1)
+            .OrderBy(p => p.Kind.Device == PortDevice.WholePf ? 0 : 1)
             .ThenByDescending(p => System.Numerics.BitOperations.PopCount((uint)p.Needs))
-            .ThenBy(p => p.VnicType == VnicType.Macvtap ? 0 : !p.Ha ? 3 : p.HaDistinctAdapters ? 1 : 2).ToArray();
+            .ThenBy(p => p.Kind.NeedsNetDev ? 0 : !p.Ha ? 3 : p.HaDistinctAdapters ? 1 : 2).ToArray();
         PrefersDistinctAdapters = DevicePorts.Any(p => p.Ha && !p.HaDistinctAdapters);
         VfDemand = DevicePorts.GroupBy(p => p.Physnet!).ToDictionary(g => g.Key, g => g.Sum(p => p.VfCount), StringComparer.Ordinal);
         TotalVfs = VfDemand.Values.Sum();
-        MacvtapPhysnets = DevicePorts.Where(p => p.VnicType == VnicType.Macvtap).Select(p => p.Physnet!).ToHashSet(StringComparer.Ordinal);
+        MacvtapPhysnets = DevicePorts.Where(p => p.Kind.NeedsNetDev).Select(p => p.Physnet!).ToHashSet(StringComparer.Ordinal);
         SmallMemDemandMiB = UsesSmallPages ? compute.RamMiB : 0;
     }
 

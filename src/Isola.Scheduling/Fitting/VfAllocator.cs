@@ -97,9 +97,9 @@ internal static class VfAllocator
             var pools = _rules.Pools;
             Span<int> order = pools.Length <= 64 ? stackalloc int[pools.Length] : new int[pools.Length];
             Span<int> free = pools.Length <= 64 ? stackalloc int[pools.Length] : new int[pools.Length];
-            if (port.VnicType == VnicType.DirectPhysical)
+            if (port.Kind.Device == PortDevice.WholePf)
                 return PlaceWhole(k, port, order);
-            var needNetDev = port.VnicType == VnicType.Macvtap;
+            var needNetDev = port.Kind.NeedsNetDev;
             var n = 0;
             for (var i = 0; i < pools.Length; i++)
             {
@@ -170,7 +170,7 @@ internal static class VfAllocator
             var pools = _rules.Pools;
             var keepNetDevs = false;
             foreach (var other in _ports)
-                keepNetDevs |= other.VnicType == VnicType.Macvtap && other.Physnet == port.Physnet;
+                keepNetDevs |= other.Kind.NeedsNetDev && other.Physnet == port.Physnet;
             var n = 0;
             for (var i = 0; i < pools.Length; i++)
             {

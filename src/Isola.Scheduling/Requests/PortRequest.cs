@@ -11,21 +11,21 @@ namespace Isola.Scheduling.Requests;
 public sealed record PortRequest(string Name, VnicType VnicType, string? Physnet, bool Ha, string Mac,
     VfNeeds Needs = VfNeeds.None, bool HaDistinctAdapters = false)
 {
-    public bool NeedsDevice => VnicType is not VnicType.Normal;
+    /// <summary>What its vnic type is (<see cref="VnicKind"/>).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public VnicKind Kind => VnicKind.Of(VnicType);
+
+    public bool NeedsDevice => Kind.NeedsDevice;
 
     /// <summary>How many VFs the port takes (a direct-physical port takes a PF instead).</summary>
-    public int VfCount => VnicType switch
-    {
-        VnicType.Direct or VnicType.Macvtap or VnicType.Vdpa => Ha ? 2 : 1,
-        _ => 0,
-    };
+    public int VfCount => Kind.VfCount(Ha);
 
     public IEnumerable<RequestError> Validate(int index)
     {
         var field = $"ports[{index}]";
         if (NeedsDevice && string.IsNullOrEmpty(Physnet))
             yield return new RequestError($"{field}.physnet", $"a {VnicType.ToString().ToLowerInvariant()} port needs a physnet (SR-IOV ports live on flat or vlan networks)");
-        if (Ha && VnicType != VnicType.Direct)
+        if (Ha && !Kind.HaAllowed)
             yield return new RequestError($"{field}.ha", "an HA bond needs vnic type direct");
         if (HaDistinctAdapters && !Ha)
             yield return new RequestError($"{field}.haDistinctAdapters", "only an HA port has two legs to keep on distinct adapters");

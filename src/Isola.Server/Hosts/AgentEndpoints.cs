@@ -1,3 +1,4 @@
+using Isola.Contracts.Agent;
 using Isola.Coordination;
 using Isola.Server.Api;
 using Isola.Server.Lifecycle;
@@ -7,20 +8,18 @@ using Isola.Store.Lifecycle;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+// The store's rows and the wire's records share names: on this side of the file, the names are the wire's.
+using DesiredHost = Isola.Contracts.Agent.DesiredHost;
+using DesiredPort = Isola.Contracts.Agent.DesiredPort;
+using DesiredServer = Isola.Contracts.Agent.DesiredServer;
 
 namespace Isola.Server.Hosts;
-
-public sealed record ReportedServer(string? Id, string? VmState);
-
-public sealed record ReportedPort(string? Id, string? Status);
-
-/// <summary>An agent's report: the desired revision it applied, its domains' states, its ports' statuses.</summary>
-public sealed record HostReport(long AppliedRevision = 0, IReadOnlyList<ReportedServer>? Servers = null, IReadOnlyList<ReportedPort>? Ports = null);
 
 /// <summary>
 /// The agents' side: <c>GET /v1/hosts/{name}/desired</c> (long poll: <c>?after=REVISION&amp;wait=SECONDS</c>
 /// answers when the host's revision passes <c>after</c>, or when the wait is over) and
-/// <c>POST /v1/hosts/{name}/report</c>. Only the host's own token (or an admin) may call them.
+/// <c>POST /v1/hosts/{name}/report</c>. Only the host's own token (or an admin) may call them. What
+/// goes over the wire is <see cref="Isola.Contracts.Agent"/>'s records, the same the agent reads and writes.
 /// </summary>
 internal static class AgentEndpoints
 {
@@ -29,9 +28,9 @@ internal static class AgentEndpoints
     /// to ERROR and is released (<see cref="Released"/>: it is no longer on the host); any other keeps
     /// what it holds and is sent without a plan, so its agent leaves it as it is.
     /// </summary>
-    private sealed record ServerPlan(Isola.Rendering.HostPlan? Plan, string? Error = null, bool Released = false);
+    internal sealed record PlanOutcome(Isola.Rendering.HostPlan? Plan, string? Error = null, bool Released = false);
 
-    private static async Task<ServerPlan> PlanOrFailAsync(DesiredServer s, string host, string stamp, PlanCache planCache, PlacementStore placements,
+    private static async Task<PlanOutcome> PlanOrFailAsync(Isola.Store.Lifecycle.DesiredServer s, string host, string stamp, PlanCache planCache, PlacementStore placements,
         PlanFailures failures)
     {
         try
@@ -43,6 +42,21 @@ internal static class AgentEndpoints
         {
             return new(null, e.Message, await failures.FailAsync(s.Id, s.Name, host, s.Status, e.Message));
         }
+    }
+
+    /// <summary>The desired state as the agent reads it, from the store's rows, the host's network state and the plans made (none: plans=omit).</summary>
+    internal static DesiredHost DesiredOf(HostDesired desired, Isola.Rendering.Flows.HostNetworkState network, IReadOnlyDictionary<string, PlanOutcome> rendered)
+    {
+        var ports = desired.Ports.ToLookup(p => p.ServerId);
+        // Every server that holds resources; one whose plan could not be made in BUILD went to ERROR just now and gave them back.
+        return new DesiredHost(desired.Host, desired.Revision, desired.AppliedRevision,
+            desired.Servers.Where(s => rendered.GetValueOrDefault(s.Id) is not { Released: true }).Select(s => new DesiredServer(s.Id, s.Name, s.ProjectId,
+                s.Status, s.TaskState, s.PowerState, s.VmState, ports[s.Id].Select(p => new DesiredPort(p.Id, p.Name, p.Mac, p.Status)).ToList(),
+                // A plan is a function of the server's placement and spec (fixed) and the host's inventory: it changes with this stamp only.
+                PlanStamp: s.Spec is null ? null : desired.InventoryStamp, Plan: rendered.GetValueOrDefault(s.Id)?.Plan,
+                // Why there is no plan (the agent leaves the server as it is); null with plans=omit (the plans call says).
+                PlanError: rendered.GetValueOrDefault(s.Id)?.Error)).ToList(),
+            network);
     }
 
     private const int MaxWaitSeconds = 60;
@@ -80,38 +94,14 @@ internal static class AgentEndpoints
             var desired = (await lifecycle.DesiredAsync(name))!;
             // Read after the revision: a change that lands in between shows up now and again at the next revision.
             var network = HostNetworkView.From((await networks.RowsAsync(name))!);
-            var ports = desired.Ports.ToLookup(p => p.ServerId);
             planCache.Keep(name, desired.Servers.Select(s => s.Id).ToHashSet(StringComparer.Ordinal));
-            var rendered = new Dictionary<string, ServerPlan>(StringComparer.Ordinal);
+            var rendered = new Dictionary<string, PlanOutcome>(StringComparer.Ordinal);
             if (plans is null)
             {
                 foreach (var s in desired.Servers.Where(s => s.Spec is not null))
                     rendered[s.Id] = await PlanOrFailAsync(s, name, desired.InventoryStamp, planCache, placements, failures);
             }
-            return Results.Ok(new
-            {
-                desired.Host,
-                desired.Revision,
-                desired.AppliedRevision,
-                // Every server that holds resources; one whose plan could not be made in BUILD went to ERROR just now and gave them back.
-                servers = desired.Servers.Where(s => rendered.GetValueOrDefault(s.Id) is not { Released: true }).Select(s => new
-                {
-                    s.Id,
-                    s.Name,
-                    project = s.ProjectId,
-                    s.Status,
-                    s.TaskState,
-                    s.PowerState,
-                    s.VmState,
-                    ports = ports[s.Id].Select(p => new { p.Id, p.Name, p.Mac, p.Status }),
-                    // A plan is a function of the server's placement and spec (fixed) and the host's inventory: it changes with this stamp only.
-                    planStamp = s.Spec is null ? null : desired.InventoryStamp,
-                    plan = rendered.GetValueOrDefault(s.Id)?.Plan,
-                    // Why there is no plan (the agent leaves the server as it is); null with plans=omit (the plans call says).
-                    planError = rendered.GetValueOrDefault(s.Id)?.Error,
-                }),
-                network,
-            });
+            return Results.Ok(DesiredOf(desired, network, rendered));
         });
 
         // The plans of some of the host's servers (an agent that polls with plans=omit fetches the ones it lacks).
@@ -125,12 +115,12 @@ internal static class AgentEndpoints
             if (wanted.Count > MaxPlansPerRequest)
                 throw ApiException.Invalid("server", $"at most {MaxPlansPerRequest} servers per request");
             var desired = await lifecycle.DesiredAsync(name) ?? throw ApiException.NotFound("host", name);
-            var result = new Dictionary<string, object>(StringComparer.Ordinal);
+            var result = new Dictionary<string, ServerPlan>(StringComparer.Ordinal);
             foreach (var s in desired.Servers.Where(s => wanted.Contains(s.Id) && s.Spec is not null))
             {
                 var plan = await PlanOrFailAsync(s, name, desired.InventoryStamp, planCache, placements, failures);
                 if (!plan.Released)
-                    result[s.Id] = new { planStamp = desired.InventoryStamp, plan = plan.Plan, planError = plan.Error };
+                    result[s.Id] = new ServerPlan(desired.InventoryStamp, plan.Plan, plan.Error);
             }
             // A server not on the host (gone meanwhile, never there, or failed in BUILD just now) is simply not in the answer.
             return Results.Ok(result);
@@ -194,11 +184,8 @@ internal static class AgentEndpoints
             // Its agent was marked down: schedulable again here at once (other processes at their next sync).
             if (backUp)
                 await placement.Placer.RefreshHostAsync(name);
-            return Results.Ok(new
-            {
-                revisionMoved = moved,
-                transitions = transitions.Select(t => new { server = t.ServerId, from = t.FromStatus, t.To.Status, t.To.TaskState, t.To.PowerState }),
-            });
+            return Results.Ok(new ReportAnswer(moved,
+                transitions.Select(t => new ReportTransition(t.ServerId, t.FromStatus, t.To.Status, t.To.TaskState, t.To.PowerState)).ToList()));
         });
     }
 }

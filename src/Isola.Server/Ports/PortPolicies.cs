@@ -12,7 +12,7 @@ internal static class PortPolicies
     /// <summary>The policy a port names (its project's or a shared one) with its rules, and the VF rates that follow.</summary>
     public sealed record Qos(QosPolicyRecord? Policy, IReadOnlyList<string> RuleIds, int MaxTxRateMbps, int MinTxRateMbps);
 
-    public static async Task<Qos> QosAsync(ResourceStore store, string project, CreatePort body, VnicType vnic, List<FieldError> errors)
+    public static async Task<Qos> QosAsync(ResourceStore store, string project, CreatePort body, VnicKind vnic, List<FieldError> errors)
     {
         var (max, min) = (body.MaxTxRateMbps ?? 0, body.MinTxRateMbps ?? 0);
         if (body.QosPolicy is null)
@@ -36,9 +36,9 @@ internal static class PortPolicies
     /// A normal port's groups: those named, or the project's default group when none are named and
     /// port security is on. SR-IOV ports get none: their traffic bypasses the host's firewall.
     /// </summary>
-    public static async Task<IReadOnlyList<string>> SecurityGroupsAsync(ResourceStore store, string project, CreatePort body, VnicType vnic, List<FieldError> errors)
+    public static async Task<IReadOnlyList<string>> SecurityGroupsAsync(ResourceStore store, string project, CreatePort body, VnicKind vnic, List<FieldError> errors)
     {
-        var sriov = vnic != VnicType.Normal;
+        var sriov = !vnic.SecurityGroups;
         if (body.SecurityGroups is { Count: > 0 } && sriov)
         {
             errors.Add(new("securityGroups", $"a {body.VnicType} port's VF bypasses the host's firewall, so security groups cannot filter it; " +

@@ -54,9 +54,9 @@ internal sealed partial class PortService(ResourceStore store, PeerRevisions pee
             errors.Add(new("network", "a port is on a network"));
         else
             network = await NetworkService.Find(store, caller, body.Network);
-        var sriov = vnic is VnicType.Direct or VnicType.DirectPhysical or VnicType.Macvtap or VnicType.Vdpa;
-        if (network is not null && sriov && network.Type is not ("flat" or "vlan"))
-            errors.Add(new("vnicType", $"SR-IOV ports ({body.VnicType}) live on flat or vlan networks; {network.Name} is {network.Type}"));
+        var sriov = vnic?.NeedsDevice == true;
+        if (network is not null && vnic is not null && !vnic.AllowsNetwork(network.Type))
+            errors.Add(new("vnicType", $"SR-IOV ports ({body.VnicType}) live on {string.Join(" or ", vnic.NetworkTypes ?? [])} networks; {network.Name} is {network.Type}"));
         if (errors.Count > 0 || network is null || vnic is null)
             throw ApiException.Invalid(errors);
         var project = await caller.ProjectForAsync(store, body.Project);
@@ -64,11 +64,11 @@ internal sealed partial class PortService(ResourceStore store, PeerRevisions pee
         if (network.ProjectId != project && !network.Shared)
             throw ApiException.Invalid("network", $"network {network.Name} belongs to another project and is not shared");
         var planned = await PortAddresses.PlanAsync(store, network, body.FixedIps, errors);
-        var qos = await PortPolicies.QosAsync(store, project, body, vnic.Value, errors);
-        var groups = await PortPolicies.SecurityGroupsAsync(store, project, body, vnic.Value, errors);
+        var qos = await PortPolicies.QosAsync(store, project, body, vnic, errors);
+        var groups = await PortPolicies.SecurityGroupsAsync(store, project, body, vnic, errors);
         // The host plan's own rules for the port's settings (one set with the renderer: what passes here renders there).
         // The port as its host plan will have it; its MAC (when generated) is drawn per attempt below.
-        var asked = new PortSpec(body.Name ?? "", vnic.Value, mac ?? "", body.Ha, sriov ? network.Physnet : null,
+        var asked = new PortSpec(body.Name ?? "", vnic.Type, mac ?? "", body.Ha, sriov ? network.Physnet : null,
             network.Type == "vlan" ? (int?)network.Segment : null, body.VlanQos, "802.1Q", body.SpoofCheck ?? body.PortSecurityEnabled, body.Trust,
             Isola.Domain.Pci.VfLinkState.Auto, qos.MaxTxRateMbps, qos.MinTxRateMbps, bond ?? BondMode.ActiveBackup, Mtu: network.Mtu, Addresses: Canonical(body.Addresses),
             Gateway: body.Gateway is null ? null : Canonical([body.Gateway])![0], HaDistinctAdapters: body.HaDistinctAdapters);
@@ -114,24 +114,15 @@ internal sealed partial class PortService(ResourceStore store, PeerRevisions pee
     /// bond mode, spoof check, addresses. VLAN priority, rates and the HA rules are the host plan's
     /// (<see cref="PortRules"/>), checked once the port's spec is known.
     /// </summary>
-    private static (VnicType? Vnic, BondMode? Bond, string? Mac) CheckFields(CreatePort body, List<FieldError> errors)
+    private static (VnicKind? Vnic, BondMode? Bond, string? Mac) CheckFields(CreatePort body, List<FieldError> errors)
     {
         Names.Check(body.Name, "name", errors);
-        var vnic = body.VnicType switch
-        {
-            null or "normal" => VnicType.Normal,
-            "direct" => VnicType.Direct,
-            "direct-physical" => VnicType.DirectPhysical,
-            "macvtap" => VnicType.Macvtap,
-            "vdpa" => VnicType.Vdpa,
-            _ => (VnicType?)null,
-        };
+        var vnic = body.VnicType is null ? VnicKind.Normal : VnicKind.Parse(body.VnicType);
         if (vnic is null)
-            errors.Add(new("vnicType", "must be normal, direct, direct-physical or macvtap"));
-        // No inventory reports vDPA devices, so placement has none to give and no host plan could name one: refused here, not per server.
-        else if (vnic == VnicType.Vdpa)
-            errors.Add(new("vnicType", "vdpa ports are not supported yet: no host reports a vDPA device to place them on; use direct or macvtap"));
-        if (body.Ha && vnic != VnicType.Direct)
+            errors.Add(new("vnicType", $"must be {VnicKind.Names(VnicKind.All.Where(k => k.AcceptedAtApi))}"));
+        else if (vnic.RefusedAtApi is { } refused)
+            errors.Add(new("vnicType", refused));
+        if (body.Ha && vnic?.HaAllowed != true)
             errors.Add(new("ha", "an HA bond needs vnic type direct"));
         var mac = body.Mac?.ToLowerInvariant();
         if (mac is not null && (!MacRule().IsMatch(mac) || (Convert.ToInt32(mac[..2], 16) & 1) == 1 || mac == "00:00:00:00:00:00"))

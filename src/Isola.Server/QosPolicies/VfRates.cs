@@ -15,16 +15,16 @@ namespace Isola.Server.QosPolicies;
 internal static class VfRates
 {
     /// <summary>The VF rates the policy sets (null: it has no such rule); faults go to <paramref name="errors"/> under field qosPolicy.</summary>
-    public static (int? MaxTxRateMbps, int? MinTxRateMbps) Of(VnicType vnic, QosPolicyRecord policy, IReadOnlyList<QosRuleRecord> rules, List<FieldError> errors)
+    public static (int? MaxTxRateMbps, int? MinTxRateMbps) Of(VnicKind vnic, QosPolicyRecord policy, IReadOnlyList<QosRuleRecord> rules, List<FieldError> errors)
     {
-        if (vnic == VnicType.Normal)
+        if (vnic.Qos == PortQos.AllRules)
             return (null, null);
         var (max, min) = ((int?)null, (int?)null);
         foreach (var rule in rules)
         {
             var what = rule.Type == QosRules.DscpMarking ? "a dscp-marking rule" : $"an {rule.Direction} {rule.Type} rule";
-            if (vnic is VnicType.DirectPhysical or VnicType.Vdpa)
-                errors.Add(new("qosPolicy", $"policy {policy.Name} has {what}: Isola sets no QoS on a {(vnic == VnicType.Vdpa ? "vdpa" : "direct-physical (whole PF)")} port"));
+            if (vnic.Qos == PortQos.None)
+                errors.Add(new("qosPolicy", $"policy {policy.Name} has {what}: Isola sets no QoS on a {vnic.Title} port"));
             else if (rule.Type == QosRules.DscpMarking)
                 errors.Add(new("qosPolicy", $"policy {policy.Name} has {what}: a VF bypasses the host's datapath, so nothing can mark its packets; use a normal port"));
             else if (rule.Direction == "ingress")

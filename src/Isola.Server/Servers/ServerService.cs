@@ -165,7 +165,7 @@ internal sealed class ServerService(ResourceStore store, PlacementService placem
             };
         }
         signals.Notify(result.Placement.Host);
-        var virtioNetworks = ports.Where(p => PortService.Spec(p).VnicType == VnicType.Normal).Select(p => p.NetworkId).ToList();
+        var virtioNetworks = ports.Where(p => PortService.Spec(p).Kind.OnOvs).Select(p => p.NetworkId).ToList();
         if (virtioNetworks.Count > 0)
             await peers.TouchAsync(virtioNetworks, result.Placement.Host);
         // Ports it made for itself joined their groups.

@@ -136,7 +136,7 @@ public sealed class AgentEndToEndTests : IAsyncLifetime
         File.WriteAllText(stale, "<domain><name>isola-gone</name></domain>");
 
         var restarted = await Agent().CycleAsync();
-        Assert.Contains(new Isola.Agent.Reconcile.Step.RemoveDomainXml("isola-gone", "isola-gone"), restarted.Done);
+        Assert.Contains(new Isola.Agent.Facets.DomainXmlFacet.RemoveDomainXml("isola-gone", "isola-gone"), restarted.Done);
         Assert.False(File.Exists(stale));
         Assert.True(File.Exists(Path.Join(_dir.Sub("agent"), "domains", $"isola-{id}.xml")));
         Assert.Equal("running", _host.Libvirt.Domains["isola-" + id].State);
@@ -163,7 +163,7 @@ public sealed class AgentEndToEndTests : IAsyncLifetime
         _host.Libvirt.Stop(domain);
         var seen = await agent.CycleAsync();
         Assert.Empty(seen.Failures);
-        Assert.DoesNotContain(seen.Done, s => s is Isola.Agent.Reconcile.Step.StartPaused or Isola.Agent.Reconcile.Step.Resume);
+        Assert.DoesNotContain(seen.Done, s => s is Isola.Agent.Facets.DomainFacet.StartPaused or Isola.Agent.Facets.PowerFacet.Resume);
         var server = (await _admin.Get($"/v1/servers/{id}")).Body;
         Assert.Equal(("SHUTOFF", "shutoff", "shutoff"), (server.Str("status"), server.Str("powerState"), server.Str("vmState")));
         Assert.Equal(System.Text.Json.JsonValueKind.Null, server.GetProperty("taskState").ValueKind);
@@ -218,8 +218,8 @@ public sealed class AgentEndToEndTests : IAsyncLifetime
         var first = await restarted.CycleAsync();
         Assert.Empty(first.Failures);
         // Each domain defined again from the XML the agent kept, none started; the VFs set again (reported: the reboot reset them).
-        Assert.Equal(2, first.Done.OfType<Isola.Agent.Reconcile.Step.Define>().Count());
-        Assert.DoesNotContain(first.Done, s => s is Isola.Agent.Reconcile.Step.StartPaused or Isola.Agent.Reconcile.Step.Resume);
+        Assert.Equal(2, first.Done.OfType<Isola.Agent.Facets.DomainFacet.Define>().Count());
+        Assert.DoesNotContain(first.Done, s => s is Isola.Agent.Facets.DomainFacet.StartPaused or Isola.Agent.Facets.PowerFacet.Resume);
         Assert.Equal(2, first.Drift.Count);
         Assert.All(new[] { vm1, vm2 }, id => Assert.Equal("shut off", rebooted.Libvirt.Domains["isola-" + id].State));
         Assert.Contains(rebooted.Nic.Programmed(), v => v.State.Mac == mac1);
@@ -328,7 +328,7 @@ public sealed class AgentEndToEndTests : IAsyncLifetime
         Assert.Contains("vlan 200 (want 100)", drift, StringComparison.Ordinal);
         Assert.Equal((mac, 100), (_host.Nic.Vf(pf, vf).Mac, _host.Nic.Vf(pf, vf).Vlan));
         // Nothing else was redone: the domain kept running.
-        Assert.DoesNotContain(repair.Done, s => s is Isola.Agent.Reconcile.Step.Define or Isola.Agent.Reconcile.Step.StartPaused);
+        Assert.DoesNotContain(repair.Done, s => s is Isola.Agent.Facets.DomainFacet.Define or Isola.Agent.Facets.DomainFacet.StartPaused);
         Assert.Empty((await agent.CycleAsync()).Drift);
     }
 
@@ -392,7 +392,7 @@ public sealed class AgentEndToEndTests : IAsyncLifetime
         var drift = Assert.Single(repair.Drift);
         Assert.Contains($"vhost-{pid} task {moved.Tid} (web queue 1): on 0-3 (want {want[1]})", drift, StringComparison.Ordinal);
         Assert.Equal(want, _host.Qemu.Workers(domain).Select(w => w.Cpus));
-        Assert.DoesNotContain(repair.Done, s => s is Isola.Agent.Reconcile.Step.Define or Isola.Agent.Reconcile.Step.StartPaused);
+        Assert.DoesNotContain(repair.Done, s => s is Isola.Agent.Facets.DomainFacet.Define or Isola.Agent.Facets.DomainFacet.StartPaused);
 
         // Deleted: QEMU goes, and its pid file and tasks with it.
         Assert.Equal(204, (await _admin.Delete($"/v1/servers/{id}")).Status);

@@ -1,5 +1,5 @@
 using Isola.Agent.Driver;
-using Isola.Agent.Reconcile;
+using Isola.Agent.Facets;
 using Isola.Domain.Pci;
 using Isola.Host.Commands;
 using Isola.Rendering.Vf;

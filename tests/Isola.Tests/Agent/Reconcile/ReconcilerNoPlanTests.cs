@@ -1,4 +1,6 @@
+using Isola.Agent.Facets;
 using Isola.Agent.Reconcile;
+using Isola.Contracts.Agent;
 using Isola.Domain.Cpu;
 using Isola.Domain.Pci;
 using Isola.Rendering.Isolation;
@@ -21,34 +23,34 @@ public sealed class ReconcilerNoPlanTests
 
     private static readonly HostIsolation Isolation = new(CpuSet.Parse("2-7"), CpuSet.Parse("0-1"), []);
 
-    private static DesiredServer Kept => new("s1", "vm1", "ACTIVE", "running", [new("p-1", "p1", Vf1.Desired.Mac, "ACTIVE")], null, "stamp",
+    private static DesiredServer Kept => Wire.Server("s1", "vm1", "ACTIVE", "running", [new("p-1", "p1", Vf1.Desired.Mac, "ACTIVE")], null, "stamp",
         "ports[0]: PF 0000:3b:00.0 is not a network PF of h1");
 
-    private static DesiredServer Other => new("s2", "vm2", "ACTIVE", "running", [new("p-2", "p2", Vf2.Desired.Mac, "ACTIVE")],
-        new DesiredPlan("isola-s2", "u-2", "<domain/>", [Vf2], new IrqAffinityPlan([], [new IrqAssignment(70, Vf2.Vf, 5)], []), Isolation), "stamp");
+    private static DesiredServer Other => Wire.Server("s2", "vm2", "ACTIVE", "running", [new("p-2", "p2", Vf2.Desired.Mac, "ACTIVE")],
+        Wire.Plan("isola-s2", "u-2", "<domain/>", [Vf2], new IrqAffinityPlan([], [new IrqAssignment(70, Vf2.Vf, 5)], []), Isolation), "stamp");
 
-    private static readonly ActualHost Actual = new(
-        new Dictionary<string, string> { ["isola-s1"] = "running", ["isola-s2"] = "running" },
+    private static readonly ActualHost Actual = ActualHost.Of(
+        new DomainReading(new Dictionary<string, string> { ["isola-s1"] = "running", ["isola-s2"] = "running" }),
         // vm1's VF holds what it was given, and so would anything else it held: the agent leaves it whatever it is.
-        new Dictionary<(string, int), VfState> { [("ens1f0", 0)] = Vf1.Desired with { Vlan = 999 }, [("ens1f1", 0)] = Vf2.Desired },
-        IrqAffinity: new Dictionary<int, string> { [60] = "3", [61] = "4", [70] = "5" },
-        DomainFiles: new HashSet<string>(["isola-s1", "isola-s2"], StringComparer.Ordinal));
+        new VfReading(new Dictionary<(string, int), VfState> { [("ens1f0", 0)] = Vf1.Desired with { Vlan = 999 }, [("ens1f1", 0)] = Vf2.Desired }),
+        new IrqReading(new Dictionary<PciAddress, IReadOnlyList<int>>(), new Dictionary<int, string> { [60] = "3", [61] = "4", [70] = "5" }),
+        new DomainXmlReading(new HashSet<string>(["isola-s1", "isola-s2"], StringComparer.Ordinal)));
 
     private static readonly Dictionary<string, AppliedServer> Applied = new(StringComparer.Ordinal)
     {
-        ["s1"] = new AppliedServer("s1", "isola-s1", [Vf1], new Dictionary<int, string> { [60] = "0-7", [61] = "0-7" }),
-        ["s2"] = new AppliedServer("s2", "isola-s2", [Vf2], new Dictionary<int, string> { [70] = "0-7" }),
+        ["s1"] = new AppliedServer("s1", "isola-s1", [Vf1]).WithPart(IrqFacet.Memory, new Dictionary<int, string> { [60] = "0-7", [61] = "0-7" }),
+        ["s2"] = new AppliedServer("s2", "isola-s2", [Vf2]).WithPart(IrqFacet.Memory, new Dictionary<int, string> { [70] = "0-7" }),
     };
 
     [Fact]
     public void A_server_without_a_plan_is_neither_built_nor_taken_down()
     {
-        var desired = new DesiredHost("h1", 7, [Kept, Other]);
+        var desired = Wire.Host("h1", 7, [Kept, Other]);
         var steps = Reconciler.Plan(desired, Actual, Applied);
-        Assert.DoesNotContain(steps, s => s.Server == "s1" || s is Step.RemoveDomainXml);
+        Assert.DoesNotContain(steps, s => s.Server == "s1" || s is DomainXmlFacet.RemoveDomainXml);
         // irqbalance still leaves alone the IRQs steered for it, as those of every server with a plan (and vm2's host-wide drop-ins are written).
-        Assert.Equal([typeof(Step.Irqbalance), typeof(Step.SystemdDropIns)], steps.Select(s => s.GetType()));
-        var irqbalance = steps.OfType<Step.Irqbalance>().Single();
+        Assert.Equal([typeof(IrqbalanceFacet.Irqbalance), typeof(CpuIsolationFacet.SystemdDropIns)], steps.Select(s => s.GetType()));
+        var irqbalance = steps.OfType<IrqbalanceFacet.Irqbalance>().Single();
         Assert.Contains("--banirq=60 --banirq=61 --banirq=70", irqbalance.Content, StringComparison.Ordinal);
 
         var note = Assert.Single(Reconciler.Untouched(desired));
@@ -58,19 +60,19 @@ public sealed class ReconcilerNoPlanTests
     [Fact]
     public void What_it_reports_of_such_a_server_is_its_domains_state_and_nothing_of_its_ports()
     {
-        var report = Reconciler.Report(new DesiredHost("h1", 7, [Kept, Other]), Actual, applied: Applied);
+        var report = Reconciler.Report(Wire.Host("h1", 7, [Kept, Other]), Actual, applied: Applied);
         Assert.Equal([("s1", "running"), ("s2", "running")], report.Servers);
         Assert.Equal([("p-2", "ACTIVE")], report.Ports);
         // A server the agent never put anything of on the host: nothing to say of it.
-        Assert.Empty(Reconciler.Report(new DesiredHost("h1", 7, [Kept]), Actual).Servers);
+        Assert.Empty(Reconciler.Report(Wire.Host("h1", 7, [Kept]), Actual).Servers);
     }
 
     [Fact]
     public void With_no_plan_at_all_irqbalances_file_stays_as_it_is()
     {
         var now = Isolation with { BannedIrqs = [60, 61] };
-        var actual = Actual with { Irqbalance = now.IrqbalanceDefaults.Content, DomainFiles = new HashSet<string>(["isola-s1"], StringComparer.Ordinal) };
-        Assert.Null(Reconciler.IrqbalanceFile(new DesiredHost("h1", 7, [Kept]), actual, Applied));
-        Assert.Empty(Reconciler.Plan(new DesiredHost("h1", 7, [Kept]), actual, new Dictionary<string, AppliedServer>(StringComparer.Ordinal) { ["s1"] = Applied["s1"] }));
+        var actual = Actual.With(new IrqbalanceReading(now.IrqbalanceDefaults.Content)).With(new DomainXmlReading(new HashSet<string>(["isola-s1"], StringComparer.Ordinal)));
+        Assert.Null(IrqbalanceFacet.File(Wire.Host("h1", 7, [Kept]), actual, Applied));
+        Assert.Empty(Reconciler.Plan(Wire.Host("h1", 7, [Kept]), actual, new Dictionary<string, AppliedServer>(StringComparer.Ordinal) { ["s1"] = Applied["s1"] }));
     }
 }

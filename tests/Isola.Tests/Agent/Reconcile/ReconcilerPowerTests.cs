@@ -1,4 +1,6 @@
+using Isola.Agent.Facets;
 using Isola.Agent.Reconcile;
+using Isola.Contracts.Agent;
 using Isola.Domain.Pci;
 using Isola.Rendering.Vf;
 
@@ -17,12 +19,12 @@ public sealed class ReconcilerPowerTests
         VfState.Reset with { Mac = "fa:16:3e:00:00:01", Vlan = 100 });
 
     private static DesiredHost Desired(string status, string power) =>
-        new("h1", 5, [new DesiredServer("s1", "vm1", status, power, [new("p-1", "p1", Vf.Desired.Mac, "ACTIVE")], new DesiredPlan(Domain, "u-1", "<domain/>", [Vf]))]);
+        Wire.Host("h1", 5, [Wire.Server("s1", "vm1", status, power, [new("p-1", "p1", Vf.Desired.Mac, "ACTIVE")], Wire.Plan(Domain, "u-1", "<domain/>", [Vf]))]);
 
-    private static ActualHost Actual(string? state, VfState? vf = null, params string[] domainFiles) => new(
-        state is null ? new Dictionary<string, string>() : new Dictionary<string, string> { [Domain] = state },
-        new Dictionary<(string, int), VfState> { [(Vf.PfNetDev, Vf.VfIndex)] = vf ?? Vf.Desired },
-        DomainFiles: domainFiles.ToHashSet(StringComparer.Ordinal));
+    private static ActualHost Actual(string? state, VfState? vf = null, params string[] domainFiles) => ActualHost.Of(
+        new DomainReading(state is null ? new Dictionary<string, string>() : new Dictionary<string, string> { [Domain] = state }),
+        new VfReading(new Dictionary<(string, int), VfState> { [(Vf.PfNetDev, Vf.VfIndex)] = vf ?? Vf.Desired }),
+        new DomainXmlReading(domainFiles.ToHashSet(StringComparer.Ordinal)));
 
     private static readonly Dictionary<string, AppliedServer> Known = new(StringComparer.Ordinal) { ["s1"] = new AppliedServer("s1", Domain, [Vf]) };
 
@@ -33,10 +35,10 @@ public sealed class ReconcilerPowerTests
     public void A_shut_off_domain_is_started_while_its_server_builds_or_is_asked_to_run(string status, string power)
     {
         var steps = Reconciler.Plan(Desired(status, power), Actual("shut off"), Known);
-        Assert.Contains(new Step.StartPaused("s1", Domain), steps);
+        Assert.Contains(new DomainFacet.StartPaused("s1", Domain), steps);
         // Programmed after the start: libvirt sets MAC and VLAN as it starts a hostdev interface's domain.
-        Assert.Contains(new Step.ProgramVf("s1", Vf, null), steps);
-        Assert.Equal(power == "running", steps.Contains(new Step.Resume("s1", Domain)));
+        Assert.Contains(new VfFacet.ProgramVf("s1", Vf, null), steps);
+        Assert.Equal(power == "running", steps.Contains(new PowerFacet.Resume("s1", Domain)));
     }
 
     [Theory]
@@ -45,7 +47,7 @@ public sealed class ReconcilerPowerTests
     public void A_domain_its_guest_powered_off_is_not_started_again(string status, string power)
     {
         var steps = Reconciler.Plan(Desired(status, power), Actual("shut off"), Known);
-        Assert.DoesNotContain(steps, s => s is Step.StartPaused or Step.Resume or Step.Define);
+        Assert.DoesNotContain(steps, s => s is DomainFacet.StartPaused or PowerFacet.Resume or DomainFacet.Define);
         // Its VF still holds the plan's settings: nothing to do.
         Assert.Empty(steps);
         var report = Reconciler.Report(Desired(status, power), Actual("shut off"));
@@ -59,29 +61,29 @@ public sealed class ReconcilerPowerTests
         var tampered = Vf.Desired with { Vlan = 200 };
         var steps = Reconciler.Plan(Desired("SHUTOFF", "shutoff"), Actual("shut off", tampered), Known);
         var program = Assert.Single(steps);
-        Assert.Contains("vlan 200 (want 100)", Assert.IsType<Step.ProgramVf>(program).Drift, StringComparison.Ordinal);
+        Assert.Contains("vlan 200 (want 100)", Assert.IsType<VfFacet.ProgramVf>(program).Drift, StringComparison.Ordinal);
     }
 
     [Fact]
     public void An_active_servers_domain_that_vanished_is_defined_again_but_not_started()
     {
         var steps = Reconciler.Plan(Desired("ACTIVE", "running"), Actual(null), Known);
-        Assert.Equal([new Step.Define("s1", Domain, "<domain/>")], steps);
+        Assert.Equal([new DomainFacet.Define("s1", Domain, "<domain/>")], steps);
     }
 
     [Fact]
     public void A_paused_active_domain_is_resumed_as_before()
     {
-        Assert.Equal([new Step.Resume("s1", Domain)], Reconciler.Plan(Desired("ACTIVE", "running"), Actual("paused"), Known));
+        Assert.Equal([new PowerFacet.Resume("s1", Domain)], Reconciler.Plan(Desired("ACTIVE", "running"), Actual("paused"), Known));
     }
 
     [Fact]
     public void A_gone_servers_domain_xml_is_removed_after_undefine_and_before_it_is_forgotten()
     {
-        var none = new DesiredHost("h1", 6, []);
+        var none = Wire.Host("h1", 6, []);
         var steps = Reconciler.Plan(none, Actual("shut off", Vf.Desired, Domain), Known);
         Assert.Equal(
-            [new Step.Undefine("s1", Domain), new Step.ResetVf("s1", Vf), new Step.RemoveDomainXml("s1", Domain), new Step.Forget("s1")],
+            [new DomainFacet.Undefine("s1", Domain), new VfFacet.ResetVf("s1", Vf), new DomainXmlFacet.RemoveDomainXml("s1", Domain), new Step.Forget("s1")],
             steps);
         // No file (an agent killed after removing it): straight to forgetting.
         Assert.Equal([new Step.Forget("s1")], Reconciler.Plan(none, Actual(null, VfState.Reset), Known));
@@ -94,6 +96,6 @@ public sealed class ReconcilerPowerTests
         var known = new Dictionary<string, AppliedServer>(Known) { ["s2"] = new AppliedServer("s2", "isola-s2", []) };
         var steps = Reconciler.Plan(desired with { Servers = [.. desired.Servers, desired.Servers[0] with { Id = "s2", Plan = null }] },
             Actual("running", Vf.Desired, Domain, "isola-s2", "isola-old", "isola-older"), known);
-        Assert.Equal([new Step.RemoveDomainXml("isola-old", "isola-old"), new Step.RemoveDomainXml("isola-older", "isola-older")], steps);
+        Assert.Equal([new DomainXmlFacet.RemoveDomainXml("isola-old", "isola-old"), new DomainXmlFacet.RemoveDomainXml("isola-older", "isola-older")], steps);
     }
 }

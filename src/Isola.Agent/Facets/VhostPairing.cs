@@ -1,6 +1,6 @@
 using Isola.Rendering.Isolation;
 
-namespace Isola.Agent.Reconcile;
+namespace Isola.Agent.Facets;
 
 /// <summary>
 /// Which vhost-net worker serves which queue of which virtio port. QEMU opens one vhost-net device

@@ -3,15 +3,16 @@ using System.Xml.Linq;
 using Isola.Domain.Cpu;
 using Isola.Domain.Pci;
 using Isola.Rendering.Guest;
+using Isola.Rendering.Libvirt.Nics;
 using Isola.Scheduling;
 using Isola.Scheduling.Requests;
 using Isola.Scheduling.State;
 
-namespace Isola.Rendering.Domain;
+namespace Isola.Rendering.Libvirt;
 
 /// <summary>
 /// The libvirt domain XML of a placed server (libvirt 9 schema): pinning, NUMA, hugepages, locked
-/// and pre-allocated memory, disk I/O limits, and one device per port as its vnic type needs.
+/// and pre-allocated memory, disk I/O limits, and one device per port, by the renderer of its vnic kind.
 /// </summary>
 internal static class DomainXmlRenderer
 {
@@ -129,7 +130,7 @@ internal static class DomainXmlRenderer
                 new XElement("source", new XAttribute("file", $"{options.InstancesDirectory}/{input.Domain}/disk.qcow2")),
                 new XElement("target", new XAttribute("dev", "vda"), new XAttribute("bus", "virtio")),
                 Quotas.IoTune(input.Flavor, errors, FlavorField),
-                GuestAddress(diskBus)));
+                LibvirtAddress.Guest(diskBus)));
         var bandwidth = Quotas.Bandwidth(input.Flavor, errors, FlavorField);
         foreach (var nic in nics)
             devices.Add(Nic(input, nic, bandwidth, errors));
@@ -138,86 +139,10 @@ internal static class DomainXmlRenderer
         return devices;
     }
 
+    /// <summary>The port's device, by the renderer of its vnic kind (<see cref="NicRenderers"/>).</summary>
     private static XElement? Nic(RenderInput input, GuestNic nic, XElement? bandwidth, List<RequestError> errors)
     {
-        var port = nic.Port;
-        var field = $"ports[{input.Ports.ToList().IndexOf(port)}]";
-        var mac = new XElement("mac", new XAttribute("address", port.Mac));
-        switch (port.VnicType)
-        {
-            case VnicType.Direct:
-            {
-                var vf = Vf(input, port, nic.Member, field, errors);
-                return vf is null ? null : new XElement("interface", new XAttribute("type", "hostdev"), new XAttribute("managed", "yes"), mac,
-                    new XElement("driver", new XAttribute("name", "vfio")),
-                    new XElement("source", HostAddress(vf.Vf)),
-                    port.Vlan is { } vlan and > 0 ? new XElement("vlan", new XElement("tag", new XAttribute("id", vlan))) : null,
-                    GuestAddress(nic.Bus));
-            }
-            case VnicType.DirectPhysical:
-            {
-                var pf = input.Placement.Pfs.FirstOrDefault(p => p.Port == port.Name);
-                if (pf is null)
-                {
-                    errors.Add(new RequestError(field, $"the placement gives port {port.Name} no PF"));
-                    return null;
-                }
-                return new XElement("hostdev", new XAttribute("mode", "subsystem"), new XAttribute("type", "pci"), new XAttribute("managed", "yes"),
-                    new XElement("source", HostAddress(pf.Pf, typed: false)), GuestAddress(nic.Bus));
-            }
-            case VnicType.Macvtap:
-            {
-                var vf = Vf(input, port, 0, field, errors);
-                if (vf is null)
-                    return null;
-                var netDev = input.Host.Devices.SelectMany(d => d.Vfs).FirstOrDefault(v => v.Address == vf.Vf)?.NetDev;
-                if (netDev is null)
-                {
-                    errors.Add(new RequestError(field, $"macvtap needs the host netdev of VF {vf.Vf}, which has none (no host driver bound)"));
-                    return null;
-                }
-                return new XElement("interface", new XAttribute("type", "direct"), mac,
-                    new XElement("source", new XAttribute("dev", netDev), new XAttribute("mode", "passthrough")),
-                    new XElement("model", new XAttribute("type", "virtio")), GuestAddress(nic.Bus));
-            }
-            case VnicType.Vdpa:
-                if (port.VdpaDevice is null)
-                {
-                    errors.Add(new RequestError($"{field}.vdpaDevice", "a vdpa port needs its /dev/vhost-vdpa-N device"));
-                    return null;
-                }
-                return new XElement("interface", new XAttribute("type", "vdpa"), mac,
-                    new XElement("source", new XAttribute("dev", port.VdpaDevice)), GuestAddress(nic.Bus));
-            default:
-            {
-                var id = port.PortId ?? HostPlanner.NameUuid($"{input.Placement.Server}/{port.Name}");
-                var queues = port.Queues ?? Math.Clamp(input.Flavor.Vcpus, 1, 8);
-                return new XElement("interface", new XAttribute("type", "bridge"), mac,
-                    new XElement("source", new XAttribute("bridge", port.Bridge)),
-                    new XElement("virtualport", new XAttribute("type", "openvswitch"), new XElement("parameters", new XAttribute("interfaceid", id))),
-                    new XElement("target", new XAttribute("dev", Flows.TapNames.Of(id))),
-                    new XElement("model", new XAttribute("type", "virtio")),
-                    new XElement("driver", new XAttribute("name", "vhost"), new XAttribute("queues", queues)),
-                    port.Mtu != 1500 ? new XElement("mtu", new XAttribute("size", port.Mtu)) : null,
-                    bandwidth is null ? null : new XElement(bandwidth),
-                    GuestAddress(nic.Bus));
-            }
-        }
+        var renderer = NicRenderers.For(nic.Port.VnicType) ?? throw new InvalidOperationException($"no NIC renderer for vnic type {nic.Port.Kind.WireName}");
+        return renderer.Render(new NicContext(input, nic, bandwidth, $"ports[{input.Ports.ToList().IndexOf(nic.Port)}]", errors));
     }
-
-    private static VfAssignment? Vf(RenderInput input, PortSpec port, int member, string field, List<RequestError> errors)
-    {
-        var vfs = input.Placement.Vfs.Where(v => v.Port == port.Name).ToList();
-        if (vfs.Count > member)
-            return vfs[member];
-        errors.Add(new RequestError(field, $"the placement gives port {port.Name} {vfs.Count} VF(s); it needs {member + 1}"));
-        return null;
-    }
-
-    /// <summary>A host PCI address; <c>&lt;hostdev&gt;</c>'s source takes it without the type attribute.</summary>
-    private static XElement HostAddress(PciAddress a, bool typed = true) => new("address", typed ? new XAttribute("type", "pci") : null,
-        new XAttribute("domain", $"0x{a.Domain:x4}"), new XAttribute("bus", $"0x{a.Bus:x2}"), new XAttribute("slot", $"0x{a.Device:x2}"), new XAttribute("function", $"0x{a.Function:x1}"));
-
-    private static XElement GuestAddress(int bus) => new("address", new XAttribute("type", "pci"),
-        new XAttribute("domain", "0x0000"), new XAttribute("bus", $"0x{bus:x2}"), new XAttribute("slot", "0x00"), new XAttribute("function", "0x0"));
 }

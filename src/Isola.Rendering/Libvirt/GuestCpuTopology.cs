@@ -1,7 +1,7 @@
 using Isola.Domain.Topology;
 using Isola.Scheduling;
 
-namespace Isola.Rendering.Domain;
+namespace Isola.Rendering.Libvirt;
 
 /// <summary>
 /// The guest's sockets/cores/threads, consistent with where its vCPUs are pinned: one socket per

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Xml.Linq;
 using Isola.Scheduling.Requests;
 
-namespace Isola.Rendering.Domain;
+namespace Isola.Rendering.Libvirt;
 
 /// <summary>
 /// Nova's storage and virtio QoS extra specs, as libvirt takes them: <c>quota:disk_*</c> become

@@ -1,0 +1,63 @@
+using Isola.Agent.Reconcile;
+using Isola.Contracts.Agent;
+
+namespace Isola.Agent.Facets;
+
+/// <summary>The domains libvirt has and their states (virsh's words: "running", "paused", "shut off"), by name.</summary>
+public sealed record DomainReading(IReadOnlyDictionary<string, string> Domains) : IReading<DomainReading>
+{
+    public static DomainReading None { get; } = new(new Dictionary<string, string>());
+}
+
+/// <summary>
+/// The libvirt domain (<c>virsh list --all</c>, <c>define</c>, <c>start --paused</c>, <c>destroy</c>,
+/// <c>undefine</c>): defined from the plan's XML when libvirt lacks it, started paused while its server
+/// builds or is asked to run — never an ACTIVE or SHUTOFF server's domain its guest shut off — and
+/// destroyed and undefined when its server goes. A port is ready only once its domain is started.
+/// </summary>
+public sealed class DomainFacet : IHostFacet
+{
+    public sealed record Define(string Id, string Domain, string Xml) : Step(Id);
+    public sealed record StartPaused(string Id, string Domain) : Step(Id);
+    public sealed record Destroy(string Id, string Domain) : Step(Id);
+    public sealed record Undefine(string Id, string Domain) : Step(Id);
+
+    /// <summary>
+    /// Whether the agent starts a server's domain that is not running: while it builds (the agent's own
+    /// define, start paused, resume), and when it is asked to run again (desired power state running,
+    /// not yet ACTIVE). Never when its desired power state is shutoff, and never for an ACTIVE server:
+    /// a domain found shut off then was stopped by its guest (or anyone but Isola), and stays so — the
+    /// report makes the server SHUTOFF.
+    /// </summary>
+    public static bool MayStart(DesiredServer server) => server.PowerState != "shutoff" && server.Status != "ACTIVE";
+
+    public async Task<object?> ReadAsync(HostRead read, CancellationToken ct) => new DomainReading(await read.Driver.DomainsAsync(ct));
+
+    public IEnumerable<Step> PlanServer(ServerContext server, ActualHost actual)
+    {
+        if (server.State is null)
+            yield return new Define(server.Id, server.Domain, server.Plan.DomainXml);
+        if (server.Starts)
+            yield return new StartPaused(server.Id, server.Domain);
+    }
+
+    public IEnumerable<Step> PlanTakeDown(AppliedServer gone, ActualHost actual)
+    {
+        var state = actual.Get<DomainReading>().Domains.GetValueOrDefault(gone.Domain);
+        if (state is "running" or "paused")
+            yield return new Destroy(gone.Id, gone.Domain);
+        if (state is not null)
+            yield return new Undefine(gone.Id, gone.Domain);
+    }
+
+    public bool Holds(ServerContext server, DesiredPort port, ActualHost actual) => server.Started;
+
+    public Task ApplyAsync(Step step, AgentHands hands, CancellationToken ct) => step switch
+    {
+        Define d => hands.Driver.DefineAsync(d.Domain, d.Xml, ct),
+        StartPaused s => hands.Driver.StartPausedAsync(s.Domain, ct),
+        Destroy d => hands.Driver.DestroyAsync(d.Domain, ct),
+        Undefine u => hands.Driver.UndefineAsync(u.Domain, ct),
+        _ => throw HostFacets.NotMine(this, step),
+    };
+}

@@ -1,0 +1,30 @@
+using Isola.Rendering;
+using Isola.Rendering.Flows;
+
+namespace Isola.Contracts.Agent;
+
+/// <summary>
+/// What a host should hold, at a revision: the answer of <c>GET /v1/hosts/{name}/desired</c>, written
+/// by the server and read by the host's agent. No computed properties here: every public property is
+/// a field on the wire.
+/// </summary>
+/// <param name="AppliedRevision">The revision the host's agent last reported applied.</param>
+/// <param name="Network">What the host's Open vSwitch flows depend on (virtio ports, their networks and peers); null from a controller that does not send it.</param>
+public sealed record DesiredHost(string Host, long Revision, long AppliedRevision, IReadOnlyList<DesiredServer> Servers, HostNetworkState? Network = null);
+
+/// <summary>A server the host should hold.</summary>
+/// <param name="Project">The server's project id.</param>
+/// <param name="PlanStamp">Changes exactly when the plan does (the host's inventory stamp); null when the server has no spec to plan from.</param>
+/// <param name="Plan">The server's host plan; null when the poll asked for stamps only (<c>plans=omit</c>), there is none, or the controller could not make it (<paramref name="PlanError"/> says why: the agent leaves the server as it is).</param>
+/// <param name="PlanError">Why the controller could not make the plan; null with <c>plans=omit</c> (the plans call says).</param>
+public sealed record DesiredServer(string Id, string Name, string Project, string Status, string? TaskState, string PowerState, string? VmState,
+    IReadOnlyList<DesiredPort> Ports, string? PlanStamp, HostPlan? Plan, string? PlanError = null);
+
+/// <summary>A port bound to a server on the host.</summary>
+public sealed record DesiredPort(string Id, string Name, string Mac, string Status);
+
+/// <summary>
+/// One server's plan with the stamp it was rendered at: the values of <c>GET /v1/hosts/{name}/plans</c>,
+/// keyed by server id; without a plan when the controller cannot make it, and then <paramref name="PlanError"/> says why.
+/// </summary>
+public sealed record ServerPlan(string PlanStamp, HostPlan? Plan, string? PlanError = null);

@@ -1,0 +1,20 @@
+namespace Isola.Contracts.Agent;
+
+/// <summary>
+/// An agent's report (<c>POST /v1/hosts/{name}/report</c>): the desired revision it applied, its
+/// domains' states, its ports' statuses. Written by the agent, read by the server, which checks every
+/// field (hence nullable: a body may lack any of them).
+/// </summary>
+public sealed record HostReport(long AppliedRevision = 0, IReadOnlyList<ReportedServer>? Servers = null, IReadOnlyList<ReportedPort>? Ports = null);
+
+/// <summary>A server's domain state as the agent saw it: paused, running, shutoff or absent.</summary>
+public sealed record ReportedServer(string? Id, string? VmState);
+
+/// <summary>A port's status as the agent saw it: ACTIVE, DOWN or ERROR.</summary>
+public sealed record ReportedPort(string? Id, string? Status);
+
+/// <summary>The server's answer to a report: whether the host's revision moved, and the servers that moved on.</summary>
+public sealed record ReportAnswer(bool RevisionMoved, IReadOnlyList<ReportTransition> Transitions);
+
+/// <summary>A server's move caused by a report: from one status to a lifecycle step.</summary>
+public sealed record ReportTransition(string Server, string From, string Status, string? TaskState, string PowerState);
