@@ -9,6 +9,7 @@ using Isola.Domain.Serialization;
 using Isola.Host.Fixtures;
 using Isola.Host.Simulation;
 using Isola.Server;
+using Isola.Server.Settings;
 
 namespace Isola.Bench;
 

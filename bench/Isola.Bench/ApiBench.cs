@@ -7,6 +7,7 @@ using System.Text.Json;
 using Isola.Domain.Serialization;
 using Isola.Host.Fixtures;
 using Isola.Server;
+using Isola.Server.Settings;
 using Microsoft.AspNetCore.Builder;
 
 namespace Isola.Bench;

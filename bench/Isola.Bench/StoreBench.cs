@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Isola.Host.Fixtures;
+using Isola.Coordination;
 using Isola.Scheduling.Requests;
 using Isola.Store;
 

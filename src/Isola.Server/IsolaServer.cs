@@ -1,4 +1,5 @@
 using Isola.Domain.Serialization;
+using Isola.Coordination;
 using Isola.Server.Api;
 using Isola.Server.Flavors;
 using Isola.Server.Hosts;
@@ -8,6 +9,8 @@ using Isola.Server.Networks;
 using Isola.Server.Ports;
 using Isola.Server.Projects;
 using Isola.Server.Servers;
+using Isola.Server.Services;
+using Isola.Server.Settings;
 using Isola.Store;
 using Isola.Store.Lifecycle;
 using Isola.Store.Resources;
@@ -86,7 +89,7 @@ public static class IsolaServer
         // A body that does not bind reaches ApiMiddleware as an exception, which answers it in the documented form.
         builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         builder.Services.AddSingleton(settings).AddSingleton(time).AddSingleton(placements).AddSingleton(resources).AddSingleton(placement)
-            .AddSingleton(new LifecycleStore(factory, time)).AddSingleton(new HostNetworkStore(factory)).AddSingleton<PeerRevisions>().AddSingleton<HostSignals>().AddSingleton<PlanCache>().AddSingleton<PlanFailures>().AddSingleton<BuildTimeouts>()
+            .AddSingleton(new LifecycleStore(factory, time)).AddSingleton(new HostNetworkStore(factory)).AddSingleton<PeerRevisions>().AddSingleton<PortService>().AddSingleton<ServerService>().AddSingleton<HostSignals>().AddSingleton<PlanCache>().AddSingleton<PlanFailures>().AddSingleton<BuildTimeouts>()
             .AddHostedService(sp => sp.GetRequiredService<BuildTimeouts>())
             .AddSingleton<AgentWatch>().AddHostedService(sp => sp.GetRequiredService<AgentWatch>());
         builder.Services.AddOpenApi();

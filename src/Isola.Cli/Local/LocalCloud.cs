@@ -11,6 +11,7 @@ using Isola.Host.Discovery;
 using Isola.Host.Fixtures;
 using Isola.Host.Simulation;
 using Isola.Server;
+using Isola.Server.Settings;
 using Microsoft.AspNetCore.Builder;
 
 namespace Isola.Cli.Local;

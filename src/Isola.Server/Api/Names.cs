@@ -4,6 +4,9 @@ namespace Isola.Server.Api;
 
 internal static partial class Names
 {
+    /// <summary>The longest description a resource takes.</summary>
+    public const int MaxDescription = 255;
+
     /// <summary>1-64 of letters, digits, '.', '_', '-'; starting with a letter or digit.</summary>
     public static void Check(string? name, string field, List<FieldError> errors)
     {

@@ -46,25 +46,18 @@ internal static class FlavorEndpoints
             Caller.Of(http).RequireUser();
             return Results.Ok((await store.FlavorsAsync()).Select(View));
         });
-        api.MapGet("/flavors/{id}", async (string id, HttpContext http, ResourceStore store) => Results.Ok(View(await Find(store, Caller.Of(http), id))));
+        api.MapGet("/flavors/{id}", async (string id, HttpContext http, ResourceStore store) => Results.Ok(View(await FlavorService.Find(store, Caller.Of(http), id))));
         api.MapDelete("/flavors/{id}", async (string id, HttpContext http, ResourceStore store) =>
         {
             Caller.Of(http).RequireAdmin();
             // Of two deletes of one flavor, the second finds it gone.
-            if (!await store.DeleteFlavorAsync((await Find(store, Caller.Of(http), id)).Id))
+            if (!await store.DeleteFlavorAsync((await FlavorService.Find(store, Caller.Of(http), id)).Id))
                 throw ApiException.NotFound("flavor", id);
             return Results.NoContent();
         });
     }
 
-    public static async Task<FlavorRecord> Find(ResourceStore store, Caller caller, string id)
-    {
-        caller.RequireUser();
-        return await store.FlavorAsync(id) ?? throw ApiException.NotFound("flavor", id);
-    }
-
     /// <summary>A flavor as the API shows it: the same names it is created with.</summary>
     public static object View(FlavorRecord f) => new { f.Id, f.Name, f.Vcpus, ram = f.RamMiB, disk = f.DiskGiB, f.ExtraSpecs };
 
-    public static Flavor ToFlavor(FlavorRecord f) => new(f.Name, f.Vcpus, f.RamMiB, f.DiskGiB, f.ExtraSpecs);
 }

@@ -1,7 +1,8 @@
 using Isola.Contracts.Agent;
+using Isola.Coordination;
 using Isola.Server.Api;
 using Isola.Server.Lifecycle;
-using Isola.Server.Servers;
+using Isola.Server.Services;
 using Isola.Store;
 using Isola.Store.Lifecycle;
 using Microsoft.AspNetCore.Builder;

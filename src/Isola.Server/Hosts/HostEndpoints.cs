@@ -1,9 +1,10 @@
+using Isola.Coordination;
 using Isola.Domain.Serialization;
 using Isola.Domain.Topology;
 using Isola.Scheduling.State;
 using Isola.Server.Api;
 using Isola.Server.Lifecycle;
-using Isola.Server.Servers;
+using Isola.Server.Services;
 using Isola.Store;
 using Isola.Store.Lifecycle;
 using Microsoft.AspNetCore.Builder;

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Isola.Domain.Topology;
 using Isola.Rendering;
-using Isola.Server.Servers;
+using Isola.Server.Services;
 
 namespace Isola.Server.Hosts;
 

@@ -1,5 +1,4 @@
-using Isola.Server.Hosts;
-using Isola.Server.Servers;
+using Isola.Coordination;
 using Isola.Store.Lifecycle;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;

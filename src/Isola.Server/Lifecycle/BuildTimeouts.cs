@@ -1,4 +1,6 @@
-using Isola.Server.Servers;
+using Isola.Coordination;
+using Isola.Server.Services;
+using Isola.Server.Settings;
 using Isola.Store;
 using Isola.Store.Lifecycle;
 using Isola.Store.Resources;
@@ -14,7 +16,7 @@ namespace Isola.Server.Lifecycle;
 /// were never committed.
 /// </summary>
 public sealed class BuildTimeouts(LifecycleStore lifecycle, ResourceStore resources, PlacementService placement, HostSignals signals, TimeProvider time,
-    Isola.Store.Lifecycle.HostNetworkStore networks, Hosts.PeerRevisions peers,
+    Isola.Store.Lifecycle.HostNetworkStore networks, PeerRevisions peers,
     ServerSettings settings, ILogger<BuildTimeouts> log) : BackgroundService
 {
     /// <summary>One pass: every overdue server failed. Answers the ids failed.</summary>

@@ -1,5 +1,5 @@
-using Isola.Server.Hosts;
-using Isola.Server.Servers;
+using Isola.Coordination;
+using Isola.Server.Services;
 using Isola.Store.Resources;
 using Microsoft.Extensions.Logging;
 

@@ -1,4 +1,5 @@
 using Isola.Server.Api;
+using Isola.Server.Settings;
 using Isola.Store.Resources;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -80,11 +81,11 @@ internal static class NetworkEndpoints
             caller.RequireUser();
             return Results.Ok((await store.NetworksAsync(caller.ProjectScope)).Select(View));
         });
-        api.MapGet("/networks/{id}", async (string id, HttpContext http, ResourceStore store) => Results.Ok(View(await Find(store, Caller.Of(http), id))));
+        api.MapGet("/networks/{id}", async (string id, HttpContext http, ResourceStore store) => Results.Ok(View(await NetworkService.Find(store, Caller.Of(http), id))));
         api.MapDelete("/networks/{id}", async (string id, HttpContext http, ResourceStore store) =>
         {
             var caller = Caller.Of(http);
-            var network = await Find(store, caller, id);
+            var network = await NetworkService.Find(store, caller, id);
             if (!caller.Sees(network.ProjectId))
                 throw ApiException.Forbidden("a shared network is deleted by its owner");
             return await store.DeleteNetworkAsync(network.Id) switch
@@ -95,13 +96,6 @@ internal static class NetworkEndpoints
                 _ => Results.NoContent(),
             };
         });
-    }
-
-    /// <summary>A network the caller sees, by id or name.</summary>
-    public static async Task<NetworkRecord> Find(ResourceStore store, Caller caller, string id)
-    {
-        caller.RequireUser();
-        return await store.NetworkAsync(caller.ProjectScope, id) ?? throw ApiException.NotFound("network", id);
     }
 
     /// <summary>The lowest free segment of the configured ranges for that type (and physnet).</summary>

@@ -53,12 +53,12 @@ internal static class PortPolicies
         if (sriov || !body.PortSecurityEnabled)
             return [];
         if (body.SecurityGroups is null)
-            return [(await SecurityGroupEndpoints.DefaultGroupAsync(store, project)).Id];
+            return [(await SecurityGroupService.DefaultGroupAsync(store, project)).Id];
         var ids = new List<string>();
         for (var i = 0; i < body.SecurityGroups.Count; i++)
         {
-            var group = body.SecurityGroups[i] == SecurityGroupEndpoints.Default
-                ? await SecurityGroupEndpoints.DefaultGroupAsync(store, project)
+            var group = body.SecurityGroups[i] == SecurityGroupService.Default
+                ? await SecurityGroupService.DefaultGroupAsync(store, project)
                 : await store.SecurityGroupAsync(project, body.SecurityGroups[i]);
             if (group is not null)
                 ids.Add(group.Id);

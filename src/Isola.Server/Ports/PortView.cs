@@ -31,7 +31,7 @@ internal static class PortView
         qosPolicy = extras?.QosPolicyId,
         securityGroups = extras?.SecurityGroupIds ?? [],
         portSecurityEnabled = extras?.PortSecurityEnabled ?? true,
-        spec = PortEndpoints.Spec(p),
+        spec = PortService.Spec(p),
         binding = p.Binding is null ? (JsonElement?)null : JsonSerializer.Deserialize<JsonElement>(p.Binding),
     };
 }

@@ -11,8 +11,6 @@ public sealed record CreateQosPolicy(string? Name, bool Shared = false, string? 
 /// <summary>/v1/qos-policies and their rules: bandwidth-limit, minimum-bandwidth, dscp-marking (Neutron's meaning).</summary>
 internal static class QosPolicyEndpoints
 {
-    public const int MaxDescription = 255;
-
     public static void Map(IEndpointRouteBuilder api)
     {
         api.MapPost("/qos-policies", async (CreateQosPolicy body, HttpContext http, ResourceStore store) =>
@@ -21,8 +19,8 @@ internal static class QosPolicyEndpoints
             caller.RequireUser();
             var errors = new List<FieldError>();
             Names.Check(body.Name, "name", errors);
-            if (body.Description is { Length: > MaxDescription })
-                errors.Add(new("description", $"at most {MaxDescription} characters"));
+            if (body.Description is { Length: > Names.MaxDescription })
+                errors.Add(new("description", $"at most {Names.MaxDescription} characters"));
             if (body.Shared && !caller.IsAdmin)
                 errors.Add(new("shared", "only an admin makes a QoS policy shared"));
             var id = ResourceStore.NewId();

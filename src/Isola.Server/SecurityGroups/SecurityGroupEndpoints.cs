@@ -1,4 +1,5 @@
 using Isola.Server.Api;
+using Isola.Server.Services;
 using Isola.Store.Resources;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -14,8 +15,6 @@ public sealed record CreateSecurityGroup(string? Name, string? Description = nul
 /// </summary>
 internal static class SecurityGroupEndpoints
 {
-    public const string Default = "default";
-
     public static void Map(IEndpointRouteBuilder api)
     {
         api.MapPost("/security-groups", async (CreateSecurityGroup body, HttpContext http, ResourceStore store) =>
@@ -24,12 +23,12 @@ internal static class SecurityGroupEndpoints
             caller.RequireUser();
             var errors = new List<FieldError>();
             Names.Check(body.Name, "name", errors);
-            if (body.Description is { Length: > QosPolicies.QosPolicyEndpoints.MaxDescription })
-                errors.Add(new("description", $"at most {QosPolicies.QosPolicyEndpoints.MaxDescription} characters"));
+            if (body.Description is { Length: > Names.MaxDescription })
+                errors.Add(new("description", $"at most {Names.MaxDescription} characters"));
             if (errors.Count > 0)
                 throw ApiException.Invalid(errors);
             var project = await caller.ProjectForAsync(store, body.Project);
-            await DefaultGroupAsync(store, project);
+            await SecurityGroupService.DefaultGroupAsync(store, project);
             var group = new SecurityGroupRecord(ResourceStore.NewId(), project, body.Name!, body.Description ?? "");
             if (!await store.TryCreateSecurityGroupAsync(group))
                 throw ApiException.Conflict("name-taken", $"the project has a security group named {group.Name}", "name");
@@ -40,7 +39,7 @@ internal static class SecurityGroupEndpoints
             var caller = Caller.Of(http);
             caller.RequireUser();
             if (caller.ProjectScope is { } project)
-                await DefaultGroupAsync(store, project);
+                await SecurityGroupService.DefaultGroupAsync(store, project);
             var groups = await store.SecurityGroupsAsync(caller.ProjectScope);
             var rules = (await store.SecurityGroupRulesAsync(caller.ProjectScope)).ToLookup(r => r.GroupId);
             return Results.Ok(groups.Select(g => View(g, rules[g.Id].ToList())));
@@ -53,7 +52,7 @@ internal static class SecurityGroupEndpoints
         api.MapDelete("/security-groups/{id}", async (string id, HttpContext http, ResourceStore store) =>
         {
             var group = await Find(store, Caller.Of(http), id);
-            if (group.Name == Default)
+            if (group.Name == SecurityGroupService.Default)
                 throw ApiException.Conflict("default-group", "a project's default security group stays");
             return await store.DeleteSecurityGroupAsync(group.Id) switch
             {
@@ -63,7 +62,7 @@ internal static class SecurityGroupEndpoints
             };
         });
 
-        api.MapPost("/security-group-rules", async (CreateSecurityGroupRule body, HttpContext http, ResourceStore store, Hosts.PeerRevisions peers) =>
+        api.MapPost("/security-group-rules", async (CreateSecurityGroupRule body, HttpContext http, ResourceStore store, PeerRevisions peers) =>
         {
             var caller = Caller.Of(http);
             caller.RequireUser();
@@ -99,7 +98,7 @@ internal static class SecurityGroupEndpoints
         });
         api.MapGet("/security-group-rules/{id}", async (string id, HttpContext http, ResourceStore store) =>
             Results.Ok(SecurityGroupRules.View(await FindRule(store, Caller.Of(http), id))));
-        api.MapDelete("/security-group-rules/{id}", async (string id, HttpContext http, ResourceStore store, Hosts.PeerRevisions peers) =>
+        api.MapDelete("/security-group-rules/{id}", async (string id, HttpContext http, ResourceStore store, PeerRevisions peers) =>
         {
             var rule = await FindRule(store, Caller.Of(http), id);
             if (!await store.DeleteSecurityGroupRuleAsync(rule.Id))
@@ -107,13 +106,6 @@ internal static class SecurityGroupEndpoints
             await peers.TouchGroupAsync(rule.GroupId);
             return Results.NoContent();
         });
-    }
-
-    /// <summary>The project's default group, made (with Neutron's default rules) when it has none yet.</summary>
-    public static Task<SecurityGroupRecord> DefaultGroupAsync(ResourceStore store, string projectId)
-    {
-        var id = ResourceStore.NewId();
-        return store.EnsureSecurityGroupAsync(new SecurityGroupRecord(id, projectId, Default, "Default security group"), SecurityGroupRules.Defaults(id));
     }
 
     /// <summary>A group of the caller's project (any for admins), by id or name.</summary>

@@ -1,6 +1,6 @@
+using Isola.Coordination;
 using Isola.Scheduling.Requests;
 using Isola.Server.Api;
-using Isola.Server.Servers;
 using Isola.Store.Resources;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;

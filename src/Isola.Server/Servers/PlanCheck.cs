@@ -3,6 +3,7 @@ using Isola.Rendering;
 using Isola.Scheduling;
 using Isola.Scheduling.Requests;
 using Isola.Server.Api;
+using Isola.Server.Services;
 
 namespace Isola.Server.Servers;
 

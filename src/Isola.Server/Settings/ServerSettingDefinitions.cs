@@ -17,7 +17,7 @@ public static class ServerSettingDefinitions
         new("GreRanges", "--gre-range", "GRE keys networks get: first:last (repeatable)", true, v => Range(v, 4_294_967_295, "a GRE key"),
             (s, v) => s with { GreRanges = v }),
         new("Physnets", "--physnet", "Physical networks projects may put flat and vlan networks on, besides those of the VLAN ranges (repeatable)", true,
-            v => Networks.Physnets.IsName(v) ? null : $"'{v}': {Networks.Physnets.Rule}", (s, v) => s with { Physnets = v }),
+            v => Physnets.IsName(v) ? null : $"'{v}': {Physnets.Rule}", (s, v) => s with { Physnets = v }),
         new("BuildTimeoutSeconds", "--build-timeout", "Seconds a server may stay in BUILD before it goes to ERROR and gives back what it holds", false,
             Seconds, (s, v) => s with { BuildTimeoutSeconds = int.Parse(v[0], CultureInfo.InvariantCulture) }),
     ];
@@ -44,8 +44,8 @@ public static class ServerSettingDefinitions
         var parts = value.Split(':');
         if (parts.Length != 3)
             return $"'{value}' is not physnet:first:last (e.g. physnet2:100:199)";
-        if (!Networks.Physnets.IsName(parts[0]))
-            return $"'{value}': the physnet {Networks.Physnets.Rule}";
+        if (!Physnets.IsName(parts[0]))
+            return $"'{value}': the physnet {Physnets.Rule}";
         return Bounds(value, parts[1], parts[2], 4094, "a VLAN id");
     }
 

@@ -44,7 +44,7 @@ internal static class SubnetEndpoints
             if (body.Network is null)
                 errors.Add(new("network", "a subnet is on a network"));
             else
-                network = await NetworkEndpoints.Find(store, caller, body.Network);
+                network = await NetworkService.Find(store, caller, body.Network);
             if (network is not null && !caller.Sees(network.ProjectId))
                 throw ApiException.Forbidden($"subnets of shared network {network.Name} are made by its owner");
             if (network is not null && body.Project is not null && caller.IsAdmin && (await store.ProjectAsync(body.Project))?.Id != network.ProjectId)

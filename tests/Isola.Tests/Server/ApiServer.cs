@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Isola.Domain.Serialization;
 using Isola.Server;
+using Isola.Server.Settings;
 using Isola.Store;
 using Microsoft.AspNetCore.Builder;
 

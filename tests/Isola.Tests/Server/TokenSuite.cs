@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Isola.Server.Lifecycle;
+using Isola.Server.Services;
 using Isola.Tests.Store;
 using Isola.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;

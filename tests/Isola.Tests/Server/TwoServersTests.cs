@@ -1,3 +1,4 @@
+using Isola.Coordination;
 using Isola.Domain.Serialization;
 using Isola.Tests.Scheduling;
 using Isola.Tests.Store;
@@ -123,7 +124,7 @@ public sealed class TwoServersTests(PostgresServer postgres)
         Assert.Equal(201, (await member.Post("/v1/networks", new { name = "lan", type = "vlan", physnet = "physnet2", segment = 100 })).Status);
         for (var i = 0; i < 2; i++)
             Assert.Equal(201, (await member.Post("/v1/ports", new { name = $"p{i}", network = "lan", vnicType = "direct" })).Status);
-        Assert.Equal(4, two.App.Services.GetRequiredService<Isola.Server.Servers.PlacementService>().Fleet.Host("h1")!.FreeVfs("physnet2", false));
+        Assert.Equal(4, two.App.Services.GetRequiredService<PlacementService>().Fleet.Host("h1")!.FreeVfs("physnet2", false));
 
         var one1 = new HostBuilder("h1").Cores(8).Pages1G(8).Nic(0, "physnet2", 1).Build();
         Assert.Equal(204, (await admin.Send(HttpMethod.Put, "/v1/hosts/h1", InventoryDocument.Of(one1).ToJson())).Status);

@@ -1,3 +1,4 @@
+using Isola.Coordination;
 using Isola.Scheduling;
 using Isola.Scheduling.Pipeline;
 using Isola.Scheduling.Requests;

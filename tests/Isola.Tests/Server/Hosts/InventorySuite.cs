@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Isola.Coordination;
 using Isola.Domain.Serialization;
 using Isola.Domain.Topology;
 using Isola.Server.Lifecycle;

@@ -1,7 +1,7 @@
 using Isola.Scheduling.State;
 using Isola.Store;
 
-namespace Isola.Server.Servers;
+namespace Isola.Coordination;
 
 /// <summary>This server process's view of the fleet, loaded from the store at start and kept by its placer.</summary>
 public sealed class PlacementService(PlacementStore store)

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 
-namespace Isola.Server.Lifecycle;
+namespace Isola.Server.Services;
 
 /// <summary>
 /// Wakes the agents' long polls of a host when its desired state changed in this process. Other

@@ -1,7 +1,6 @@
-using Isola.Server.Lifecycle;
 using Isola.Store.Lifecycle;
 
-namespace Isola.Server.Hosts;
+namespace Isola.Server.Services;
 
 /// <summary>
 /// Tells the hosts whose flows depend on a change (a virtio port came or went on another host of its

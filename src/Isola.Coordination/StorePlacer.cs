@@ -2,8 +2,9 @@ using Isola.Scheduling;
 using Isola.Scheduling.Pipeline;
 using Isola.Scheduling.Requests;
 using Isola.Scheduling.State;
+using Isola.Store;
 
-namespace Isola.Store;
+namespace Isola.Coordination;
 
 /// <summary>The outcome of one create: the placement committed, or why not.</summary>
 public sealed record StoredPlacementResult(Placement? Placement, PlacementResult Decision, CommitOutcome? LastOutcome, int Attempts)

@@ -1,12 +1,12 @@
 using System.Globalization;
 
-namespace Isola.Server;
+namespace Isola.Server.Settings;
 
 /// <summary>
 /// The server's configuration: where the store is, where to listen, the segment ranges networks are
-/// given from, the build timeout. <see cref="Settings.ServerConfiguration"/> reads it from flags, ISOLA__*
+/// given from, the build timeout. <see cref="ServerConfiguration"/> reads it from flags, ISOLA__*
 /// environment variables and the "Isola" section of appsettings.json, checked by the rules of
-/// <see cref="Settings.ServerSettingDefinitions"/>.
+/// <see cref="ServerSettingDefinitions"/>.
 /// </summary>
 /// <param name="Store">A SQLite file path (default ./.isola/isola.db) or a PostgreSQL connection string.</param>
 /// <param name="VlanRanges">"physnet:first:last" entries, e.g. physnet2:100:199.</param>

@@ -1,7 +1,7 @@
 using System.Text.RegularExpressions;
 using Isola.Server.Api;
 
-namespace Isola.Server.Networks;
+namespace Isola.Server.Settings;
 
 /// <summary>
 /// Physical network names: at most 64 characters, as Neutron's provider extension allows, of letters,

@@ -5,7 +5,7 @@ using Isola.Rendering;
 using Isola.Scheduling;
 using Isola.Scheduling.Requests;
 
-namespace Isola.Server.Servers;
+namespace Isola.Server.Services;
 
 /// <summary>What a server was asked for, as stored with it: the flavor and its ports as the host plan needs them.</summary>
 public sealed record ServerSpec(Flavor Flavor, IReadOnlyList<PortSpec> Ports)
