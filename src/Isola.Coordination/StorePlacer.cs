@@ -93,16 +93,12 @@ public sealed class StorePlacer
     /// <summary>Makes a server group known to the scheduler (after it was stored).</summary>
     public async Task AddGroupAsync(string id, GroupPolicy policy, CancellationToken ct = default)
     {
-        await _gate.WaitAsync(ct);
-        try
+        await UnderGateAsync(() =>
         {
             if (!Fleet.Groups.ContainsKey(id))
                 Fleet.AddGroup(id, policy);
-        }
-        finally
-        {
-            _gate.Release();
-        }
+            return Task.CompletedTask;
+        }, ct);
     }
 
     /// <param name="within">Given the placement and the inventory of the host it is on, the writes that must commit with it or not at all
@@ -165,18 +161,13 @@ public sealed class StorePlacer
     /// <summary>Gives back a reservation that did not commit (unless a refresh dropped it already); then, if asked, reads the changed hosts.</summary>
     private async Task DropAsync(Placement placement, int epoch, bool refresh, CancellationToken ct)
     {
-        await _gate.WaitAsync(ct);
-        try
+        await UnderGateAsync(async () =>
         {
             if (_epochs[placement.Host] == epoch)
                 Fleet.Release(placement);
             if (refresh)
                 Apply(await _writer.RefreshAsync(null, StampOf));
-        }
-        finally
-        {
-            _gate.Release();
-        }
+        }, ct);
     }
 
     /// <summary>
@@ -186,8 +177,7 @@ public sealed class StorePlacer
     public async Task<bool> ReleaseAsync(string serverId, string? host = null, Func<System.Data.Common.DbConnection, System.Data.Common.DbTransaction, Task>? within = null,
         CancellationToken ct = default, string? fault = null)
     {
-        await _gate.WaitAsync(ct);
-        try
+        return await UnderGateAsync(async () =>
         {
             var (released, placement, on) = await _writer.ReleaseAsync(serverId, within is null ? null : (c, tx) => within(c, tx), fault);
             // An unusable host holds nothing here: it is read again, and may fit now that this server is gone.
@@ -196,60 +186,38 @@ public sealed class StorePlacer
             else if (on is not null)
                 Apply(await _writer.RefreshAsync([on], StampOf));
             return released;
-        }
-        finally
-        {
-            _gate.Release();
-        }
+        }, ct);
     }
 
     /// <summary>Takes a host (new, or with a new inventory) from the store into the fleet.</summary>
     public async Task AddOrRefreshHostAsync(string name, CancellationToken ct = default)
     {
-        await _gate.WaitAsync(ct);
-        try
+        await UnderGateAsync(async () =>
         {
             var stored = await _store.HostAsync(name, ct) ?? throw new ArgumentException($"host '{name}' is not in the store, or its inventory cannot be used");
             if (Fleet.Host(name) is null)
                 Add(stored);
             // A host in the fleet already gets the new inventory with the refresh: its stamp moved.
             Apply(await _writer.RefreshAsync([name], StampOf));
-        }
-        finally
-        {
-            _gate.Release();
-        }
+        }, ct);
     }
 
     /// <summary>Takes a host out of scheduling (or back in), in the store and here; false for an unknown host.</summary>
     public async Task<bool> SetEnabledAsync(string host, bool enabled, string? reason, CancellationToken ct = default)
     {
-        await _gate.WaitAsync(ct);
-        try
+        return await UnderGateAsync(async () =>
         {
             if (!await _store.SetEnabledAsync(host, enabled, reason, ct))
                 return false;
             Apply(await _writer.RefreshAsync([host], StampOf));
             return true;
-        }
-        finally
-        {
-            _gate.Release();
-        }
+        }, ct);
     }
 
     /// <summary>Takes the store's word for one host (after this process moved its generation outside a commit: its agent reported again).</summary>
     public async Task RefreshHostAsync(string host, CancellationToken ct = default)
     {
-        await _gate.WaitAsync(ct);
-        try
-        {
-            Apply(await _writer.RefreshAsync([host], StampOf));
-        }
-        finally
-        {
-            _gate.Release();
-        }
+        await UnderGateAsync(async () => Apply(await _writer.RefreshAsync([host], StampOf)), ct);
     }
 
     /// <summary>
@@ -264,8 +232,7 @@ public sealed class StorePlacer
     /// </summary>
     public async Task SyncAsync(CancellationToken ct = default)
     {
-        await _gate.WaitAsync(ct);
-        try
+        await UnderGateAsync(async () =>
         {
             foreach (var name in (await _store.GenerationsAsync(ct)).Keys.Where(n => Fleet.Host(n) is null).ToList())
             {
@@ -275,12 +242,25 @@ public sealed class StorePlacer
                 Readable(name, rows.Unreadable.FirstOrDefault()?.Problem);
             }
             Apply(await _writer.RefreshAsync(null, StampOf));
+        }, ct);
+    }
+
+    /// <summary>Runs <paramref name="work"/> as the in-memory fleet's one writer in this process.</summary>
+    private async Task<T> UnderGateAsync<T>(Func<Task<T>> work, CancellationToken ct)
+    {
+        await _gate.WaitAsync(ct);
+        try
+        {
+            return await work();
         }
         finally
         {
             _gate.Release();
         }
     }
+
+    private Task UnderGateAsync(Func<Task> work, CancellationToken ct) =>
+        UnderGateAsync(async () => { await work(); return true; }, ct);
 
     // Under the gate: a host's stored inventory can be used (problem null) or not, and why.
     private void Readable(string host, string? problem)

@@ -35,6 +35,21 @@ public abstract class InventorySuite
     private static async Task<string?> StoredJson(ApiServer server, string host) =>
         (await server.App.Services.GetRequiredService<PlacementStore>().HostAsync(host)) is { } h ? InventoryDocument.Of(h.Inventory).ToJson() : null;
 
+    /// <summary>A member creates three dedicated servers: each lands on g1 or g2, the hosts whose inventory is good. Returns the member's client.</summary>
+    private static async Task<HttpClient> ThreeServersLandOnTheGoodHostsAsync(ApiServer server, HttpClient admin)
+    {
+        await admin.Post("/v1/projects", new { name = "t" });
+        var member = server.Client((await admin.Post("/v1/tokens", new { role = "member", project = "t" })).Body.Str("secret"));
+        await admin.Post("/v1/flavors", new { name = "f", vcpus = 2, ram = 1024, disk = 1, extraSpecs = new Dictionary<string, string> { ["hw:cpu_policy"] = "dedicated" } });
+        for (var i = 0; i < 3; i++)
+        {
+            var (created, placed) = await member.Post("/v1/servers", new { name = $"s{i}", flavor = "f" });
+            Assert.Equal(201, created);
+            Assert.Contains(placed.Str("host"), new[] { "g1", "g2" });
+        }
+        return member;
+    }
+
     /// <summary>Every field the error names: <c>field</c>, or each of <c>details</c>.</summary>
     private static IReadOnlyList<string> Fields(JsonElement body) =>
         body.ValueKind != JsonValueKind.Object ? [] : body.GetProperty("error").GetProperty("details").EnumerateArray().Select(d => d.Str("field")).ToList();
@@ -310,15 +325,7 @@ public abstract class InventorySuite
         Assert.Equal(200, (await admin.Send(HttpMethod.Patch, "/v1/hosts/crossed", new { enabled = false })).Status);
 
         // It places on the good hosts.
-        await admin.Post("/v1/projects", new { name = "t" });
-        var member = server.Client((await admin.Post("/v1/tokens", new { role = "member", project = "t" })).Body.Str("secret"));
-        await admin.Post("/v1/flavors", new { name = "f", vcpus = 2, ram = 1024, disk = 1, extraSpecs = new Dictionary<string, string> { ["hw:cpu_policy"] = "dedicated" } });
-        for (var i = 0; i < 3; i++)
-        {
-            var (created, placed) = await member.Post("/v1/servers", new { name = $"s{i}", flavor = "f" });
-            Assert.Equal(201, created);
-            Assert.Contains(placed.Str("host"), new[] { "g1", "g2" });
-        }
+        var member = await ThreeServersLandOnTheGoodHostsAsync(server, admin);
 
         // The sync says each bad host once, then nothing: no error every 5 s.
         var services = server.App.Services;
@@ -473,15 +480,7 @@ public abstract class InventorySuite
         Assert.Contains("does not fit", listed["shrunk"].Problem, StringComparison.Ordinal);
         Assert.Contains(held.Vfs[0].Vf.ToString(), listed["shrunk"].Problem, StringComparison.Ordinal);
 
-        await admin.Post("/v1/projects", new { name = "t" });
-        var member = server.Client((await admin.Post("/v1/tokens", new { role = "member", project = "t" })).Body.Str("secret"));
-        await admin.Post("/v1/flavors", new { name = "f", vcpus = 2, ram = 1024, disk = 1, extraSpecs = new Dictionary<string, string> { ["hw:cpu_policy"] = "dedicated" } });
-        for (var i = 0; i < 3; i++)
-        {
-            var (created, placed) = await member.Post("/v1/servers", new { name = $"s{i}", flavor = "f" });
-            Assert.Equal(201, created);
-            Assert.Contains(placed.Str("host"), new[] { "g1", "g2" });
-        }
+        var member = await ThreeServersLandOnTheGoodHostsAsync(server, admin);
         var services = server.App.Services;
         var log = new ListLogger<AgentWatch>();
         var watch = new AgentWatch(services.GetRequiredService<LifecycleStore>(), services.GetRequiredService<PlacementService>(), TimeProvider.System, log);
