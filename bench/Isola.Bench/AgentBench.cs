@@ -6,7 +6,7 @@ using System.Text.Json;
 using Isola.Agent;
 using Isola.Agent.Driver;
 using Isola.Domain.Serialization;
-using Isola.Host.Fixtures;
+using Isola.Host.Hardware;
 using Isola.Host.Simulation;
 using Isola.Server;
 using Isola.Server.Settings;

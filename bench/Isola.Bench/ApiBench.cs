@@ -5,7 +5,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Isola.Domain.Serialization;
-using Isola.Host.Fixtures;
+using Isola.Host.Hardware;
 using Isola.Server;
 using Isola.Server.Settings;
 using Microsoft.AspNetCore.Builder;

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using Isola.Domain.Topology;
-using Isola.Host.Fixtures;
+using Isola.Host.Hardware;
 using Isola.Scheduling.State;
 
 namespace Isola.Bench;

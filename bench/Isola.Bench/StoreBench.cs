@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using Isola.Host.Fixtures;
+using Isola.Host.Hardware;
 using Isola.Coordination;
 using Isola.Scheduling.Requests;
 using Isola.Store;

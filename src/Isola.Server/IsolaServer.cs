@@ -3,7 +3,7 @@ using Isola.Coordination;
 using Isola.Server.Api;
 using Isola.Server.Flavors;
 using Isola.Server.Hosts;
-using Isola.Server.Lifecycle;
+using Isola.Server.Supervision;
 using Isola.Server.ServerGroups;
 using Isola.Server.Networks;
 using Isola.Server.Ports;

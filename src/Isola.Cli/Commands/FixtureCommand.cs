@@ -1,5 +1,5 @@
 using System.CommandLine;
-using Isola.Host.Fixtures;
+using Isola.Host.Hardware;
 using Spectre.Console;
 
 namespace Isola.Cli.Commands;

@@ -5,7 +5,7 @@ using Isola.Domain.Serialization;
 using Isola.Host.Commands;
 using Isola.Host.Config;
 using Isola.Host.Discovery;
-using Isola.Host.Fixtures;
+using Isola.Host.Hardware;
 
 namespace Isola.Cli.Commands;
 

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using Isola.Cli.Output;
 using Isola.Cli.Local;
-using Isola.Host.Fixtures;
+using Isola.Host.Hardware;
 using Isola.Server;
 using Spectre.Console;
 

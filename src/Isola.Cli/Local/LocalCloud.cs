@@ -8,7 +8,7 @@ using Isola.Domain.Topology;
 using Isola.Host.Commands;
 using Isola.Host.Config;
 using Isola.Host.Discovery;
-using Isola.Host.Fixtures;
+using Isola.Host.Hardware;
 using Isola.Host.Simulation;
 using Isola.Server;
 using Isola.Server.Settings;

@@ -1,7 +1,7 @@
 using System.Globalization;
 using Isola.Domain.Serialization;
 using Isola.Domain.Topology;
-using Isola.Host.Fixtures;
+using Isola.Host.Hardware;
 using Isola.Scheduling.State;
 
 namespace Isola.Cli.Planning;

@@ -41,7 +41,7 @@ public sealed record DeviceMatcher(string? VendorId = null, string? ProductId = 
             return new DeviceMatcher(VendorId: parts[0], ProductId: parts[1]);
         if (s.Contains('.', StringComparison.Ordinal) && parts.Length is 2 or 3)
             return new DeviceMatcher(Address: parts.Length == 2 ? "0000:" + s : s);
-        if (Names.IsNetDev(s))
+        if (NetworkNames.IsNetDev(s))
             return new DeviceMatcher(DevName: s);
         errors.Add(new ConfigError(Field, $"'{text}' is not vendor:product, a PCI address glob or a netdev name"));
         return null;
@@ -55,7 +55,7 @@ public sealed record DeviceMatcher(string? VendorId = null, string? ProductId = 
             errors.Add(new ConfigError($"{Field}.vendorId", $"'{VendorId}' is not 4 hex digits"));
         if (ProductId is not null && ProductId != "*" && !PciId.TryParseHex16(ProductId, out _))
             errors.Add(new ConfigError($"{Field}.productId", $"'{ProductId}' is not 4 hex digits or '*'"));
-        if (DevName is not null && !Names.IsNetDev(DevName))
+        if (DevName is not null && !NetworkNames.IsNetDev(DevName))
             errors.Add(new ConfigError($"{Field}.devName", $"'{DevName}' is not a netdev name"));
     }
 }

@@ -17,7 +17,7 @@ public sealed record ExcludedVfs(string Device, IReadOnlyList<PciAddress> Vfs)
         foreach (var raw in entries.SelectMany(e => e.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)))
         {
             var colon = raw.IndexOf(':', StringComparison.Ordinal);
-            if (colon <= 0 || !Names.IsNetDev(raw[..colon]))
+            if (colon <= 0 || !NetworkNames.IsNetDev(raw[..colon]))
             {
                 errors.Add(new ConfigError(Field, $"'{raw}' is not <pf netdev>:<vf address>[;<vf address>...]"));
                 continue;

@@ -16,7 +16,7 @@ public sealed record PhysnetMapping(string Physnet, string Device)
         foreach (var raw in entries.SelectMany(e => e.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)))
         {
             var parts = raw.Split(':');
-            if (parts.Length != 2 || !Names.IsPhysnet(parts[0]) || !Names.IsNetDev(parts[1]))
+            if (parts.Length != 2 || !NetworkNames.IsPhysnet(parts[0]) || !NetworkNames.IsNetDev(parts[1]))
             {
                 errors.Add(new ConfigError(Field, $"'{raw}' is not <physnet>:<pf netdev> (physnet: letters, digits, '_', '-', '.'; netdev: 1-15 characters, no '/', ':' or space)"));
                 continue;

@@ -19,7 +19,7 @@ internal static class FlavorEndpoints
         {
             Caller.Of(http).RequireAdmin();
             var errors = new List<FieldError>();
-            Names.Check(body.Name, "name", errors);
+            ResourceNames.Check(body.Name, "name", errors);
             if (body.Disk is < 0 or > 65536)
                 errors.Add(new("disk", "must be 0-65536 GiB"));
             foreach (var (key, value) in body.ExtraSpecs ?? [])

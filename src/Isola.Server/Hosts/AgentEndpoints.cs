@@ -1,7 +1,7 @@
 using Isola.Contracts.Agent;
 using Isola.Coordination;
 using Isola.Server.Api;
-using Isola.Server.Lifecycle;
+using Isola.Server.Supervision;
 using Isola.Server.Services;
 using Isola.Store;
 using Isola.Store.Lifecycle;

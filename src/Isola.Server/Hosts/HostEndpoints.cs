@@ -3,7 +3,7 @@ using Isola.Domain.Serialization;
 using Isola.Domain.Topology;
 using Isola.Scheduling.State;
 using Isola.Server.Api;
-using Isola.Server.Lifecycle;
+using Isola.Server.Supervision;
 using Isola.Server.Services;
 using Isola.Store;
 using Isola.Store.Lifecycle;

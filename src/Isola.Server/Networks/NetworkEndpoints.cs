@@ -22,7 +22,7 @@ internal static class NetworkEndpoints
             var caller = Caller.Of(http);
             caller.RequireUser();
             var errors = new List<FieldError>();
-            Names.Check(body.Name, "name", errors);
+            ResourceNames.Check(body.Name, "name", errors);
             var type = body.Type;
             switch (type)
             {

@@ -116,7 +116,7 @@ internal sealed partial class PortService(ResourceStore store, PeerRevisions pee
     /// </summary>
     private static (VnicKind? Vnic, BondMode? Bond, string? Mac) CheckFields(CreatePort body, List<FieldError> errors)
     {
-        Names.Check(body.Name, "name", errors);
+        ResourceNames.Check(body.Name, "name", errors);
         var vnic = body.VnicType is null ? VnicKind.Normal : VnicKind.Parse(body.VnicType);
         if (vnic is null)
             errors.Add(new("vnicType", $"must be {VnicKind.Names(VnicKind.All.Where(k => k.AcceptedAtApi))}"));

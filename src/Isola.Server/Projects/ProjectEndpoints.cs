@@ -17,7 +17,7 @@ internal static class ProjectEndpoints
         {
             Caller.Of(http).RequireAdmin();
             var errors = new List<FieldError>();
-            Names.Check(body.Name, "name", errors);
+            ResourceNames.Check(body.Name, "name", errors);
             if (errors.Count > 0)
                 throw ApiException.Invalid(errors);
             if (await store.ProjectAsync(body.Name!) is not null)

@@ -18,9 +18,9 @@ internal static class QosPolicyEndpoints
             var caller = Caller.Of(http);
             caller.RequireUser();
             var errors = new List<FieldError>();
-            Names.Check(body.Name, "name", errors);
-            if (body.Description is { Length: > Names.MaxDescription })
-                errors.Add(new("description", $"at most {Names.MaxDescription} characters"));
+            ResourceNames.Check(body.Name, "name", errors);
+            if (body.Description is { Length: > ResourceNames.MaxDescription })
+                errors.Add(new("description", $"at most {ResourceNames.MaxDescription} characters"));
             if (body.Shared && !caller.IsAdmin)
                 errors.Add(new("shared", "only an admin makes a QoS policy shared"));
             var id = ResourceStore.NewId();

@@ -22,9 +22,9 @@ internal static class SecurityGroupEndpoints
             var caller = Caller.Of(http);
             caller.RequireUser();
             var errors = new List<FieldError>();
-            Names.Check(body.Name, "name", errors);
-            if (body.Description is { Length: > Names.MaxDescription })
-                errors.Add(new("description", $"at most {Names.MaxDescription} characters"));
+            ResourceNames.Check(body.Name, "name", errors);
+            if (body.Description is { Length: > ResourceNames.MaxDescription })
+                errors.Add(new("description", $"at most {ResourceNames.MaxDescription} characters"));
             if (errors.Count > 0)
                 throw ApiException.Invalid(errors);
             var project = await caller.ProjectForAsync(store, body.Project);

@@ -20,7 +20,7 @@ internal static class ServerGroupEndpoints
             var caller = Caller.Of(http);
             caller.RequireUser();
             var errors = new List<FieldError>();
-            Names.Check(body.Name, "name", errors);
+            ResourceNames.Check(body.Name, "name", errors);
             var policy = GroupPolicies.TryParse(body.Policy);
             if (policy is null)
                 errors.Add(new("policy", $"must be {GroupPolicies.Names}"));

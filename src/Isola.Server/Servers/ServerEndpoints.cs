@@ -2,7 +2,7 @@ using System.Text.Json;
 using Isola.Domain.Serialization;
 using Isola.Scheduling;
 using Isola.Server.Api;
-using Isola.Server.Lifecycle;
+using Isola.Server.Supervision;
 using Isola.Server.Ports;
 using Isola.Server.Services;
 using Isola.Store.Lifecycle;

@@ -29,7 +29,7 @@ internal sealed class ServerService(ResourceStore store, PlacementService placem
     {
         caller.RequireUser();
         var errors = new List<FieldError>();
-        Names.Check(body.Name, "name", errors);
+        ResourceNames.Check(body.Name, "name", errors);
         if (body.Flavor is null)
             errors.Add(new("flavor", "a server has a flavor"));
         var names = body.Ports ?? [];

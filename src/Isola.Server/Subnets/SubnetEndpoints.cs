@@ -39,7 +39,7 @@ internal static class SubnetEndpoints
             var caller = Caller.Of(http);
             caller.RequireUser();
             var errors = new List<FieldError>();
-            Names.Check(body.Name, "name", errors);
+            ResourceNames.Check(body.Name, "name", errors);
             NetworkRecord? network = null;
             if (body.Network is null)
                 errors.Add(new("network", "a subnet is on a network"));

@@ -2,7 +2,7 @@ using Isola.Agent;
 using Isola.Agent.Driver;
 using Isola.Domain.Pci;
 using Isola.Host.Commands;
-using Isola.Host.Fixtures;
+using Isola.Host.Hardware;
 using Isola.Host.Simulation;
 using Isola.Tests.Server;
 using Isola.Tests.Support;

@@ -1,6 +1,6 @@
 using Isola.Agent;
 using Isola.Agent.Driver;
-using Isola.Host.Fixtures;
+using Isola.Host.Hardware;
 using Isola.Host.Simulation;
 using Isola.Tests.Server;
 using Isola.Tests.Support;

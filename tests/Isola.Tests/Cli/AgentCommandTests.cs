@@ -1,5 +1,5 @@
 using Isola.Cli;
-using Isola.Host.Fixtures;
+using Isola.Host.Hardware;
 using Isola.Tests.Server;
 using Isola.Tests.Support;
 

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Isola.Cli;
 using Isola.Domain.Serialization;
-using Isola.Host.Fixtures;
+using Isola.Host.Hardware;
 using Isola.Tests.Support;
 
 namespace Isola.Tests.Cli;

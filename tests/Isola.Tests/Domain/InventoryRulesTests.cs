@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 using Isola.Domain.Pci;
 using Isola.Domain.Serialization;
 using Isola.Domain.Topology;
-using Isola.Host.Fixtures;
+using Isola.Host.Hardware;
 using Isola.Tests.Scheduling;
 
 namespace Isola.Tests.Domain;

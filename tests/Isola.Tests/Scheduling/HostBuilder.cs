@@ -1,5 +1,5 @@
 using Isola.Domain.Topology;
-using Isola.Host.Fixtures;
+using Isola.Host.Hardware;
 
 namespace Isola.Tests.Scheduling;
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
-using Isola.Server.Lifecycle;
+using Isola.Server.Supervision;
 using Isola.Tests.Store;
 using Isola.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;

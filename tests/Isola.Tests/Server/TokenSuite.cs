@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Isola.Server.Lifecycle;
+using Isola.Server.Supervision;
 using Isola.Server.Services;
 using Isola.Tests.Store;
 using Isola.Tests.Support;

@@ -4,7 +4,7 @@ using Isola.Agent.Facets;
 using Isola.Agent.Reconcile;
 using Isola.Contracts.Agent;
 using Isola.Domain.Pci;
-using Isola.Host.Fixtures;
+using Isola.Host.Hardware;
 using Isola.Host.Simulation;
 using Isola.Rendering;
 using Isola.Rendering.Isolation;

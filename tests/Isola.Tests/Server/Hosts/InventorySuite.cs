@@ -3,7 +3,7 @@ using System.Text.Json.Nodes;
 using Isola.Coordination;
 using Isola.Domain.Serialization;
 using Isola.Domain.Topology;
-using Isola.Server.Lifecycle;
+using Isola.Server.Supervision;
 using Isola.Server.Servers;
 using Isola.Store;
 using Isola.Store.Lifecycle;

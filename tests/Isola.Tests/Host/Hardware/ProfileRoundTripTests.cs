@@ -4,10 +4,10 @@ using Isola.Domain.Topology;
 using Isola.Host.Commands;
 using Isola.Host.Config;
 using Isola.Host.Discovery;
-using Isola.Host.Fixtures;
+using Isola.Host.Hardware;
 using Isola.Tests.Support;
 
-namespace Isola.Tests.Host.Fixtures;
+namespace Isola.Tests.Host.Hardware;
 
 public class ProfileRoundTripTests
 {

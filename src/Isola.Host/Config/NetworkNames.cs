@@ -1,7 +1,7 @@
 namespace Isola.Host.Config;
 
 /// <summary>The naming rules the kernel and Neutron apply.</summary>
-internal static class Names
+internal static class NetworkNames
 {
     /// <summary>A Linux interface name: 1-15 bytes, no '/', ':' or whitespace (IFNAMSIZ - 1).</summary>
     public static bool IsNetDev(string name) =>

@@ -2,7 +2,7 @@ using System.Text.RegularExpressions;
 
 namespace Isola.Server.Api;
 
-internal static partial class Names
+internal static partial class ResourceNames
 {
     /// <summary>The longest description a resource takes.</summary>
     public const int MaxDescription = 255;

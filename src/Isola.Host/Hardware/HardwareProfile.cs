@@ -1,4 +1,4 @@
-namespace Isola.Host.Fixtures;
+namespace Isola.Host.Hardware;
 
 /// <summary>
 /// A machine shape, written in YAML (see docs/formats.md): sockets, cores, SMT, memory and

@@ -3,7 +3,7 @@ using Isola.Store.Lifecycle;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
-namespace Isola.Server.Lifecycle;
+namespace Isola.Server.Supervision;
 
 /// <summary>
 /// Acts on silent agents. Every few seconds, in every server process: hosts whose agent reported

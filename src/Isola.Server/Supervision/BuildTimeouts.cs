@@ -7,7 +7,7 @@ using Isola.Store.Resources;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
-namespace Isola.Server.Lifecycle;
+namespace Isola.Server.Supervision;
 
 /// <summary>
 /// Moves servers that stayed in BUILD past their deadline to ERROR, with a fault that says what they

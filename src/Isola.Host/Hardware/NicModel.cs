@@ -1,6 +1,6 @@
 using Isola.Domain.Pci;
 
-namespace Isola.Host.Fixtures;
+namespace Isola.Host.Hardware;
 
 /// <summary>
 /// A PCI device model that fixtures can put in a host: its ids and names (as pci.ids spells

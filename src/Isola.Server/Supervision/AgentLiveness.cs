@@ -1,7 +1,7 @@
 using System.Globalization;
 using Isola.Store.Lifecycle;
 
-namespace Isola.Server.Lifecycle;
+namespace Isola.Server.Supervision;
 
 /// <summary>
 /// Whether a host's agent reports, in the API's words. An agent reports at least every 10 s (its long

@@ -3,7 +3,7 @@ using YamlDotNet.Core;
 using YamlDotNet.Serialization;
 using YamlDotNet.Serialization.NamingConventions;
 
-namespace Isola.Host.Fixtures;
+namespace Isola.Host.Hardware;
 
 /// <summary>The built-in hardware profiles (embedded YAML) and the YAML reader for profile files.</summary>
 public static class ProfileCatalog

@@ -3,7 +3,7 @@ using Isola.Server.Services;
 using Isola.Store.Resources;
 using Microsoft.Extensions.Logging;
 
-namespace Isola.Server.Lifecycle;
+namespace Isola.Server.Supervision;
 
 /// <summary>
 /// What happens when a server's host plan cannot be made (its host's inventory changed under it, or a

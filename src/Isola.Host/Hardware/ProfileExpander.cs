@@ -4,7 +4,7 @@ using Isola.Domain.Pci;
 using Isola.Domain.Topology;
 using Isola.Host.Config;
 
-namespace Isola.Host.Fixtures;
+namespace Isola.Host.Hardware;
 
 /// <summary>
 /// Turns a <see cref="HardwareProfile"/> into the <see cref="HostTopology"/> a freshly booted host of

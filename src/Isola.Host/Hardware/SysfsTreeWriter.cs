@@ -8,7 +8,7 @@ using Isola.Host.Commands;
 using Isola.Host.Config;
 using Isola.Host.IpLink;
 
-namespace Isola.Host.Fixtures;
+namespace Isola.Host.Hardware;
 
 /// <summary>
 /// Writes a host's sysfs and procfs as the kernel lays them out, so that discovery cannot tell the
