@@ -8,10 +8,6 @@ using Isola.Store.Lifecycle;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
-// The store's rows and the wire's records share names: on this side of the file, the names are the wire's.
-using DesiredHost = Isola.Contracts.Agent.DesiredHost;
-using DesiredPort = Isola.Contracts.Agent.DesiredPort;
-using DesiredServer = Isola.Contracts.Agent.DesiredServer;
 
 namespace Isola.Server.Hosts;
 
@@ -30,7 +26,7 @@ internal static class AgentEndpoints
     /// </summary>
     internal sealed record PlanOutcome(Isola.Rendering.HostPlan? Plan, string? Error = null, bool Released = false);
 
-    private static async Task<PlanOutcome> PlanOrFailAsync(Isola.Store.Lifecycle.DesiredServer s, string host, string stamp, PlanCache planCache, PlacementStore placements,
+    private static async Task<PlanOutcome> PlanOrFailAsync(AssignedServerRow s, string host, string stamp, PlanCache planCache, PlacementStore placements,
         PlanFailures failures)
     {
         try

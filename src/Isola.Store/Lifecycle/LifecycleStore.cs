@@ -6,16 +6,16 @@ using Isola.Store.Resources;
 namespace Isola.Store.Lifecycle;
 
 /// <summary>A server as its host's agent needs it.</summary>
-public sealed record DesiredServer(string Id, string ProjectId, string Name, string Status, string? TaskState, string PowerState, string? VmState,
+public sealed record AssignedServerRow(string Id, string ProjectId, string Name, string Status, string? TaskState, string PowerState, string? VmState,
     string Placement, string? Spec);
 
 /// <summary>A port bound to a server on the host.</summary>
-public sealed record DesiredPort(string Id, string Name, string ServerId, string Mac, string Status);
+public sealed record AssignedPortRow(string Id, string Name, string ServerId, string Mac, string Status);
 
 /// <summary>Everything a host should hold, at a revision.</summary>
 /// <param name="InventoryStamp">When the host's inventory was last registered: plans rendered from an older one are stale.</param>
-public sealed record HostDesired(string Host, long Revision, long AppliedRevision, string? HeartbeatAt, IReadOnlyList<DesiredServer> Servers,
-    IReadOnlyList<DesiredPort> Ports, string InventoryStamp = "");
+public sealed record HostDesired(string Host, long Revision, long AppliedRevision, string? HeartbeatAt, IReadOnlyList<AssignedServerRow> Servers,
+    IReadOnlyList<AssignedPortRow> Ports, string InventoryStamp = "");
 
 /// <summary>What an agent reports: the revision it applied, its domains' states, its ports' statuses.</summary>
 public sealed record AgentReport(long AppliedRevision, IReadOnlyDictionary<string, string> VmStates, IReadOnlyDictionary<string, string> PortStatuses);
@@ -59,12 +59,12 @@ public sealed class LifecycleStore(StoreConnectionFactory factory, TimeProvider 
         var servers = await c.RowsAsync($"""
             SELECT id, project_id, name, status, task_state, power_state, vm_state, placement, spec FROM servers
             WHERE host = @host AND status IN ({ServerStatus.HoldingList}) ORDER BY created_at, id
-            """, new { host }, r => new DesiredServer(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.NullableString(4), r.GetString(5),
+            """, new { host }, r => new AssignedServerRow(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.NullableString(4), r.GetString(5),
                 r.NullableString(6), r.GetString(7), r.NullableString(8)), tx);
         var ports = await c.RowsAsync($"""
             SELECT p.id, p.name, p.server_id, p.mac, p.status FROM ports p JOIN servers s ON s.id = p.server_id
             WHERE s.host = @host AND s.status IN ({ServerStatus.HoldingList}) ORDER BY p.server_id, p.name
-            """, new { host }, r => new DesiredPort(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4)), tx);
+            """, new { host }, r => new AssignedPortRow(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4)), tx);
         await tx.CommitAsync();
         return new HostDesired(host, head.Revision, head.Applied, head.Heartbeat, servers, ports, head.Stamp);
     }

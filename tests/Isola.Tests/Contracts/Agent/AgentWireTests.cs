@@ -32,13 +32,13 @@ public sealed class AgentWireTests
     /// <summary>Three servers: one with its plan, one whose plan was omitted (stamp only), one without a spec (no stamp, no plan); ports on two of them.</summary>
     private static (HostDesired Rows, Dictionary<string, AgentEndpoints.PlanOutcome> Rendered) Rows()
     {
-        var servers = new List<Isola.Store.Lifecycle.DesiredServer>
+        var servers = new List<Isola.Store.Lifecycle.AssignedServerRow>
         {
             new("s1", "proj-1", "vm1", "BUILD", "spawning", "paused", null, "{}", "{}"),
             new("s2", "proj-1", "vm2", "ACTIVE", null, "running", "running", "{}", "{}"),
             new("s3", "proj-2", "vm3", "SHUTOFF", null, "shutoff", "shutoff", "{}", null),
         };
-        var ports = new List<Isola.Store.Lifecycle.DesiredPort>
+        var ports = new List<Isola.Store.Lifecycle.AssignedPortRow>
         {
             new("p1", "ext", "s1", "fa:16:3e:00:00:01", "BOUND"),
             new("p2", "int", "s1", "fa:16:3e:00:00:02", "DOWN"),
