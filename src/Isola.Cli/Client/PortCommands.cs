@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Isola.Cli.Planning;
 using Isola.Scheduling.Requests;
 
 namespace Isola.Cli.Client;
@@ -119,6 +120,7 @@ internal static class PortCommands
         });
         verb.SetAction(async (parse, api, output, ct) =>
         {
+            var vnicType = parse.GetValue(vnic) is { } word ? RequestFile.VnicWireName(word, vnic.Name) : null;
             JsonArray? ips = parse.GetValue(noFixedIp) ? [] : null;
             if (parse.GetValue(fixedIps) is { Length: > 0 } given)
             {
@@ -132,7 +134,7 @@ internal static class PortCommands
             if (parse.GetValue(groups) is { Length: > 0 } named)
                 securityGroups = new JsonArray(named.Select(g => (JsonNode?)g).ToArray());
             var body = new JsonObject { ["name"] = parse.GetValue(name), ["network"] = parse.GetValue(network) }
-                .With("vnicType", parse.GetValue(vnic))
+                .With("vnicType", vnicType)
                 .With("ha", parse.GetValue(ha) ? true : null)
                 .With("haDistinctAdapters", parse.GetValue(distinct) ? true : null)
                 .With("mac", parse.GetValue(mac))

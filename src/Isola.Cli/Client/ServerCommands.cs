@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
+using Isola.Cli.Planning;
 
 namespace Isola.Cli.Client;
 
@@ -76,7 +77,7 @@ internal static class ServerCommands
                     nic["network"] = value;
                     break;
                 case "vnic-type":
-                    nic["vnicType"] = value;
+                    nic["vnicType"] = RequestFile.VnicWireName(value, "--nic vnic-type");
                     break;
                 case "ha":
                     nic["ha"] = value is "" or "true";
