@@ -1,3 +1,4 @@
+using Isola.Rendering;
 using System.Text.Json;
 using Isola.Domain.Serialization;
 using Isola.Scheduling;

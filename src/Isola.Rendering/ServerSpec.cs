@@ -1,11 +1,10 @@
 using System.Text.Json;
 using Isola.Domain.Serialization;
 using Isola.Domain.Topology;
-using Isola.Rendering;
 using Isola.Scheduling;
 using Isola.Scheduling.Requests;
 
-namespace Isola.Server.Services;
+namespace Isola.Rendering;
 
 /// <summary>What a server was asked for, as stored with it: the flavor and its ports as the host plan needs them.</summary>
 public sealed record ServerSpec(Flavor Flavor, IReadOnlyList<PortSpec> Ports)
