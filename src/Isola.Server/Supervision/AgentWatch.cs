@@ -54,21 +54,6 @@ public sealed class AgentWatch(LifecycleStore lifecycle, PlacementService placem
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         TellUnreadableHosts();
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                await Task.Delay(Every, time, stoppingToken);
-                await SweepAsync(stoppingToken);
-            }
-            catch (Exception) when (stoppingToken.IsCancellationRequested)
-            {
-                return; // stopping: whatever the pass in flight threw on the way out is no failure
-            }
-            catch (Exception e)
-            {
-                log.LogError(e, "agent watch failed; trying again");
-            }
-        }
+        await PeriodicSweep.RunAsync(Every, time, SweepAsync, log, "agent watch", stoppingToken);
     }
 }

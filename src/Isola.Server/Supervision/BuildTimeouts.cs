@@ -58,21 +58,6 @@ public sealed class BuildTimeouts(LifecycleStore lifecycle, ResourceStore resour
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var every = TimeSpan.FromSeconds(Math.Clamp(settings.BuildTimeoutSeconds / 10.0, 0.5, 10));
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            try
-            {
-                await Task.Delay(every, time, stoppingToken);
-                await SweepAsync(stoppingToken);
-            }
-            catch (Exception) when (stoppingToken.IsCancellationRequested)
-            {
-                return; // stopping: whatever the pass in flight threw on the way out is no failure
-            }
-            catch (Exception e)
-            {
-                log.LogError(e, "build timeout sweep failed; trying again");
-            }
-        }
+        await PeriodicSweep.RunAsync(every, time, SweepAsync, log, "build timeout sweep", stoppingToken);
     }
 }
