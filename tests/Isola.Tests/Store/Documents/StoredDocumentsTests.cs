@@ -94,7 +94,8 @@ public sealed class StoredDocumentsTests
         Assert.Equal(binding with { Vfs = [] }, StoredDocuments.Read<PortBinding>(earlier) with { Vfs = [] });
         Assert.Equal(binding.Vfs, StoredDocuments.Read<PortBinding>(earlier).Vfs);
         Assert.Equal(2, binding.Vfs.Count);
-        Assert.Equal(HaLegs.DistinctAdapters, binding.HaLegs);
+        Assert.NotNull(binding.HaLegs);
+        Assert.Contains("\"haLegs\":\"same-adapter\"", earlier, StringComparison.Ordinal);
     }
 
     [Fact]
