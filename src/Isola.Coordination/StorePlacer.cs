@@ -2,7 +2,9 @@ using Isola.Scheduling;
 using Isola.Scheduling.Pipeline;
 using Isola.Scheduling.Requests;
 using Isola.Scheduling.State;
+using Isola.Rendering;
 using Isola.Store;
+using Isola.Store.Documents;
 
 namespace Isola.Coordination;
 
@@ -106,7 +108,7 @@ public sealed class StorePlacer
     /// <param name="spec">What the server was asked for (flavor, ports), stored with it.</param>
     public async Task<StoredPlacementResult> PlaceAsync(string serverId, string project, PlacementRequest request,
         Func<Placement, Isola.Domain.Topology.HostTopology, WithinCommit>? within = null, CancellationToken ct = default,
-        string? spec = null)
+        StoredDocument<ServerSpec>? spec = null)
     {
         PlacementResult decision = new(null, [], 0, 0);
         CommitOutcome? outcome = null;

@@ -4,9 +4,11 @@ using System.Text.Json;
 using Dapper;
 using Isola.Domain.Serialization;
 using Isola.Domain.Topology;
+using Isola.Rendering;
 using Isola.Scheduling;
 using Isola.Scheduling.Requests;
 using Isola.Scheduling.State;
+using Isola.Store.Documents;
 
 namespace Isola.Store;
 
@@ -89,7 +91,7 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
         var unreadable = new List<HeldConflict>();
         foreach (var (id, name, json) in held)
         {
-            if (TryParsePlacement(json, out var placement, out var problem))
+            if (StoredDocuments.TryRead<Placement>(json, out var placement, out var problem))
                 placements.Add((id, placement));
             else
                 unreadable.Add(new HeldConflict([id], "placement", id, "host", $"server {name} ({id}) holds resources here, but its stored placement cannot be read ({problem})"));
@@ -190,7 +192,7 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
         string? problem = null;
         foreach (var (id, json) in rows)
         {
-            if (TryParsePlacement(json, out var placement, out var why))
+            if (StoredDocuments.TryRead<Placement>(json, out var placement, out var why))
                 placements.Add(placement);
             else
                 problem ??= $"the stored placement of server {id} cannot be read ({why})";
@@ -205,7 +207,7 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
     {
         await using var connection = await Factory.OpenAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
-        var outcome = await CommitInAsync(connection, tx, serverId, project, placement, PlacementJson(placement), expectedGeneration, null, within);
+        var outcome = await CommitInAsync(connection, tx, serverId, project, StoredDocument<Placement>.Of(placement), expectedGeneration, null, within);
         if (outcome != CommitOutcome.Committed)
         {
             await tx.RollbackAsync(ct);
@@ -222,9 +224,10 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
     /// savepoint, unless this answers Committed): the host's generation moved by compare-and-swap,
     /// the server row, one claim row per pCPU, VF and PF, and <paramref name="within"/>.
     /// </summary>
-    public async Task<CommitOutcome> CommitInAsync(DbConnection connection, DbTransaction tx, string serverId, string project, Placement placement,
-        string placementJson, long expectedGeneration, string? spec, WithinCommit? within)
+    public async Task<CommitOutcome> CommitInAsync(DbConnection connection, DbTransaction tx, string serverId, string project,
+        StoredDocument<Placement> stored, long expectedGeneration, StoredDocument<ServerSpec>? spec, WithinCommit? within)
     {
+        var placement = stored.Value;
         var bumped = await connection.ExecuteAsync(
             "UPDATE hosts SET generation = generation + 1, revision = revision + 1 WHERE name = @host AND generation = @expected",
             new { host = placement.Host, expected = expectedGeneration }, tx);
@@ -237,7 +240,7 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
                 VALUES (@id, @project, @name, 'BUILD', 'scheduled', 'paused', @host, @placement, @spec, @group, @deadline, @now, @now)
                 """, new
             {
-                id = serverId, project, name = placement.Server, host = placement.Host, placement = placementJson, spec,
+                id = serverId, project, name = placement.Server, host = placement.Host, placement = stored.Json, spec = spec?.Json,
                 group = placement.Group, deadline = (time.GetUtcNow() + BuildTimeout).ToString("O", CultureInfo.InvariantCulture), now = Now,
             }, tx);
         }
@@ -319,7 +322,7 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
             generation = await connection.ExecuteScalarAsync<long>(
                 "UPDATE hosts SET generation = generation + 1, revision = revision + 1 WHERE name = @host RETURNING generation", new { host = row!.Value.Host }, tx);
         await tx.CommitAsync(ct);
-        return (deleted > 0 || fault is not null, holds ? row!.Value.Host : null, holds && row!.Value.Placement is { } json ? ParsePlacement(json) : null, generation);
+        return (deleted > 0 || fault is not null, holds ? row!.Value.Host : null, holds && row!.Value.Placement is { } json ? StoredDocuments.Read<Placement>(json) : null, generation);
     }
 
     /// <summary>Every claim row (of one host, when named): (host, kind, item, server).</summary>
@@ -341,27 +344,4 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
         p.AllPinned.Select(cpu => ("pcpu", cpu.ToString(CultureInfo.InvariantCulture)))
             .Concat(p.Vfs.Select(v => ("vf", v.Vf.ToString())))
             .Concat(p.Pfs.Select(x => ("pf", x.Pf.ToString())));
-
-    /// <summary>A placement as stored.</summary>
-    public static string PlacementJson(Placement placement) => JsonSerializer.Serialize(placement, IsolaJson.Compact);
-
-    private static Placement ParsePlacement(string json) =>
-        JsonSerializer.Deserialize<Placement>(json, IsolaJson.Options) ?? throw new JsonException("a stored placement is null");
-
-    private static bool TryParsePlacement(string? json, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Placement? placement, out string? problem)
-    {
-        problem = null;
-        try
-        {
-            placement = json is null ? null : ParsePlacement(json);
-        }
-        catch (Exception e) when (e is JsonException or NotSupportedException or ArgumentException)
-        {
-            placement = null;
-            problem = e.Message;
-            return false;
-        }
-        problem = placement is null ? "none stored" : null;
-        return placement is not null;
-    }
 }

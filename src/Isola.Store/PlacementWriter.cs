@@ -1,5 +1,7 @@
 using System.Data.Common;
+using Isola.Rendering;
 using Isola.Scheduling;
+using Isola.Store.Documents;
 
 namespace Isola.Store;
 
@@ -36,8 +38,11 @@ public sealed class PlacementWriter(PlacementStore store, int maxBatch = 64)
         public bool Stale;
     }
 
-    private sealed record Commit(string ServerId, string Project, Placement Placement, string PlacementJson, int Epoch, WithinCommit? Within, string? Spec,
-        TaskCompletionSource<CommitOutcome> Done);
+    private sealed record Commit(string ServerId, string Project, StoredDocument<Placement> Stored, int Epoch, WithinCommit? Within, StoredDocument<ServerSpec>? Spec,
+        TaskCompletionSource<CommitOutcome> Done)
+    {
+        public Placement Placement => Stored.Value;
+    }
 
     private readonly Dictionary<string, HostVersion> _hosts = new(StringComparer.Ordinal);
     private readonly Queue<object> _queue = new();
@@ -48,11 +53,11 @@ public sealed class PlacementWriter(PlacementStore store, int maxBatch = 64)
     public (long Batches, long Commits) Written { get; private set; }
 
     /// <summary>Commits one placement (after the ones queued before it); the outcome says whether it is in the store.</summary>
-    public Task<CommitOutcome> CommitAsync(string serverId, string project, Placement placement, int epoch, WithinCommit? within, string? spec = null)
+    public Task<CommitOutcome> CommitAsync(string serverId, string project, Placement placement, int epoch, WithinCommit? within, StoredDocument<ServerSpec>? spec = null)
     {
         var done = new TaskCompletionSource<CommitOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
         // Serialized here, on the caller's thread: the writer's time is what every create waits for.
-        Enqueue(new Commit(serverId, project, placement, PlacementStore.PlacementJson(placement), epoch, within, spec, done));
+        Enqueue(new Commit(serverId, project, StoredDocument<Placement>.Of(placement), epoch, within, spec, done));
         return done.Task;
     }
 
@@ -208,7 +213,7 @@ public sealed class PlacementWriter(PlacementStore store, int maxBatch = 64)
                 CommitOutcome outcome;
                 try
                 {
-                    outcome = await store.CommitInAsync(connection, tx, c.ServerId, c.Project, c.Placement, c.PlacementJson, expected, c.Spec, c.Within);
+                    outcome = await store.CommitInAsync(connection, tx, c.ServerId, c.Project, c.Stored, expected, c.Spec, c.Within);
                 }
                 catch (Exception e)
                 {

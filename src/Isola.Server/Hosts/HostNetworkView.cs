@@ -46,7 +46,7 @@ internal static class HostNetworkView
     }
 
     private static bool IsVirtio(BoundPortRow port) =>
-        System.Text.Json.JsonSerializer.Deserialize<Isola.Rendering.PortSpec>(port.Spec, Isola.Domain.Serialization.IsolaJson.Options)!.Kind.OnOvs;
+        port.Spec.Value.Kind.OnOvs;
 
     private static SecurityRule Rule(PortRuleRow r) =>
         new(r.Direction, r.Ethertype == "IPv6" ? 6 : 4, r.Protocol, r.PortMin, r.PortMax, r.RemoteIpPrefix is not null ? [r.RemoteIpPrefix] : null, r.RemoteGroupId);

@@ -1,12 +1,11 @@
 using System.Security.Cryptography;
-using System.Text.Json;
 using System.Text.RegularExpressions;
-using Isola.Domain.Serialization;
 using Isola.Rendering;
 using Isola.Scheduling.Requests;
 using Isola.Server.Api;
 using Isola.Server.Networks;
 using Isola.Server.Services;
+using Isola.Store.Documents;
 using Isola.Store.Resources;
 
 namespace Isola.Server.Ports;
@@ -84,11 +83,11 @@ internal sealed partial class PortService(ResourceStore store, PeerRevisions pee
         for (var attempt = 0; attempt < 5; attempt++)
         {
             var spec = asked with { Mac = mac ?? NewMac() };
-            var port = new PortRecord(ResourceStore.NewId(), project, network.Id, spec.Name, spec.Mac, "DOWN", null, Json(spec), null);
+            var port = new PortRecord(ResourceStore.NewId(), project, network.Id, spec.Name, spec.Mac, "DOWN", null, StoredDocument<PortSpec>.Of(spec), null);
             var result = await store.CreatePortAsync(port, options, allocated =>
             {
                 var (addresses, gateway, dns) = PortAddresses.Guest(planned, allocated, spec.Addresses, spec.Gateway);
-                return Json(spec with { Addresses = addresses, Gateway = gateway, DnsServers = dns });
+                return spec with { Addresses = addresses, Gateway = gateway, DnsServers = dns };
             });
             switch (result.Outcome)
             {
@@ -155,10 +154,6 @@ internal sealed partial class PortService(ResourceStore store, PeerRevisions pee
         caller.RequireUser();
         return await store.PortAsync(caller.ProjectScope, id) ?? throw ApiException.NotFound("port", id);
     }
-
-    public static PortSpec Spec(PortRecord port) => JsonSerializer.Deserialize<PortSpec>(port.Spec, IsolaJson.Options)!;
-
-    private static string Json(PortSpec spec) => JsonSerializer.Serialize(spec, IsolaJson.Compact);
 
     private static string NewMac()
     {

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text.Json;
 using Isola.Server.Subnets;
 using Isola.Store.Resources;
 
@@ -31,7 +30,7 @@ internal static class PortView
         qosPolicy = extras?.QosPolicyId,
         securityGroups = extras?.SecurityGroupIds ?? [],
         portSecurityEnabled = extras?.PortSecurityEnabled ?? true,
-        spec = PortService.Spec(p),
-        binding = p.Binding is null ? (JsonElement?)null : JsonSerializer.Deserialize<JsonElement>(p.Binding),
+        spec = p.Spec.Value,
+        binding = p.Binding?.Value,
     };
 }

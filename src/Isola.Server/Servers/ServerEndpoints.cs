@@ -1,6 +1,4 @@
 using Isola.Rendering;
-using System.Text.Json;
-using Isola.Domain.Serialization;
 using Isola.Scheduling;
 using Isola.Server.Api;
 using Isola.Server.Supervision;
@@ -67,9 +65,9 @@ internal static class ServerEndpoints
         group = s.GroupId,
         s.Host,
         hostStatus,
-        flavor = s.Spec is null ? null : ServerSpec.Parse(s.Spec).Flavor.Name,
-        ports = s.Spec is null ? [] : ServerSpec.Parse(s.Spec).Ports.Select(p => new { p.Name, p.PortId, p.VnicType, p.Mac }),
-        placement = placed ?? (s.Placement is null ? null : JsonSerializer.Deserialize<Placement>(s.Placement, IsolaJson.Options)),
+        flavor = s.Spec?.Value.Flavor.Name,
+        ports = s.Spec is null ? [] : s.Spec.Value.Ports.Select(p => new { p.Name, p.PortId, p.VnicType, p.Mac }),
+        placement = placed ?? s.Placement?.Value,
     };
 }
 

@@ -1,6 +1,4 @@
-using System.Text.Json;
 using Isola.Coordination;
-using Isola.Domain.Serialization;
 using Isola.Rendering;
 using Isola.Scheduling;
 using Isola.Scheduling.Requests;
@@ -9,6 +7,7 @@ using Isola.Server.Flavors;
 using Isola.Server.Ports;
 using Isola.Server.Services;
 using Isola.Store;
+using Isola.Store.Documents;
 using Isola.Store.Lifecycle;
 using Isola.Store.Resources;
 
@@ -94,7 +93,7 @@ internal sealed class ServerService(ResourceStore store, PlacementService placem
         var host = await placements.HostAsync(server.Host) ?? throw ApiException.NotFound("host", server.Host);
         try
         {
-            return ServerSpec.Plan(server.Id, server.Placement, server.Spec, host.Inventory);
+            return server.Spec.Value.Plan(server.Id, server.Placement.Value, host.Inventory);
         }
         catch (RenderException e)
         {
@@ -124,7 +123,7 @@ internal sealed class ServerService(ResourceStore store, PlacementService placem
             group = await store.ServerGroupAsync(project, body.Group) ?? throw ApiException.Invalid("group", $"the project has no server group '{body.Group}'");
             await placement.Placer.AddGroupAsync(group.Id, GroupPolicies.Parse(group.Policy));
         }
-        var specs = ports.Select(p => PortService.Spec(p) with { PortId = p.Id }).ToList();
+        var specs = ports.Select(p => p.Spec.Value with { PortId = p.Id }).ToList();
         PlacementRequest request;
         try
         {
@@ -135,7 +134,7 @@ internal sealed class ServerService(ResourceStore store, PlacementService placem
         {
             throw ApiException.Invalid(e.Errors.Select(x => new FieldError(x.Field, x.Message)).ToList());
         }
-        var spec = new ServerSpec(flavor, specs).ToJson();
+        var spec = StoredDocument<ServerSpec>.Of(new ServerSpec(flavor, specs));
         StoredPlacementResult result;
         try
         {
@@ -143,7 +142,7 @@ internal sealed class ServerService(ResourceStore store, PlacementService placem
             {
                 // The host plan is made now, before anything is committed: a server whose plan its host would refuse is refused here, not on the host.
                 PlanCheck.Render(id, p, flavor, specs, host);
-                var bindings = ports.Select(port => (port.Id, Binding(p, port.Name))).ToList();
+                var bindings = ports.Select(port => (port.Id, PortBinding.Of(p, port.Name))).ToList();
                 return (c, tx) => ResourceStore.BindPortsAsync(c, tx, id, bindings);
             }, spec: spec);
         }
@@ -165,7 +164,7 @@ internal sealed class ServerService(ResourceStore store, PlacementService placem
             };
         }
         signals.Notify(result.Placement.Host);
-        var virtioNetworks = ports.Where(p => PortService.Spec(p).Kind.OnOvs).Select(p => p.NetworkId).ToList();
+        var virtioNetworks = ports.Where(p => p.Spec.Value.Kind.OnOvs).Select(p => p.NetworkId).ToList();
         if (virtioNetworks.Count > 0)
             await peers.TouchAsync(virtioNetworks, result.Placement.Host);
         // Ports it made for itself joined their groups.
@@ -182,13 +181,4 @@ internal sealed class ServerService(ResourceStore store, PlacementService placem
         caller.RequireUser();
         return await store.ServerAsync(caller.ProjectScope, id) ?? throw ApiException.NotFound("server", id);
     }
-
-    /// <summary>A port's binding: the host and the devices it got; for an HA port, whether its legs are on distinct adapters.</summary>
-    private static string Binding(Placement p, string port) => JsonSerializer.Serialize(new
-    {
-        host = p.Host,
-        vfs = p.Vfs.Where(v => v.Port == port).Select(v => new { pf = v.Pf.ToString(), pfNetDev = v.PfNetDev, vf = v.Vf.ToString(), v.VfIndex }),
-        pf = p.Pfs.FirstOrDefault(x => x.Port == port)?.Pf.ToString(),
-        haLegs = p.HaLegsOf(port),
-    }, IsolaJson.Compact);
 }

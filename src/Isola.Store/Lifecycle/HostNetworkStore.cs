@@ -1,10 +1,12 @@
 using Dapper;
+using Isola.Rendering;
+using Isola.Store.Documents;
 using Isola.Store.Resources;
 
 namespace Isola.Store.Lifecycle;
 
 /// <summary>A port of a server that holds resources, with its host and that host's tunnel endpoint.</summary>
-public sealed record BoundPortRow(string Id, string ServerId, string Host, string? TunnelIp, string NetworkId, string Mac, string Spec, bool PortSecurity, string? QosPolicyId);
+public sealed record BoundPortRow(string Id, string ServerId, string Host, string? TunnelIp, string NetworkId, string Mac, StoredDocument<PortSpec> Spec, bool PortSecurity, string? QosPolicyId);
 
 /// <summary>A security group rule of a port's group.</summary>
 public sealed record PortRuleRow(string PortId, string Direction, string Ethertype, string? Protocol, int? PortMin, int? PortMax, string? RemoteIpPrefix, string? RemoteGroupId);
@@ -36,7 +38,7 @@ public sealed class HostNetworkStore(StoreConnectionFactory factory)
         """;
 
     private static BoundPortRow Bound(System.Data.Common.DbDataReader r) =>
-        new(r.GetString(0), r.GetString(1), r.GetString(2), r.NullableString(3), r.GetString(4), r.GetString(5), r.GetString(6), r.Bool(7), r.NullableString(8));
+        new(r.GetString(0), r.GetString(1), r.GetString(2), r.NullableString(3), r.GetString(4), r.GetString(5), r.Document<PortSpec>(6), r.Bool(7), r.NullableString(8));
 
     /// <summary>The host's bound ports, their networks, the other hosts' ports on those networks, addresses, rules and limits. Null for an unknown host.</summary>
     public async Task<HostNetworkRows?> RowsAsync(string host)

@@ -1,13 +1,16 @@
 using System.Data.Common;
 using System.Globalization;
 using Dapper;
+using Isola.Rendering;
+using Isola.Scheduling;
+using Isola.Store.Documents;
 using Isola.Store.Resources;
 
 namespace Isola.Store.Lifecycle;
 
 /// <summary>A server as its host's agent needs it.</summary>
 public sealed record AssignedServerRow(string Id, string ProjectId, string Name, string Status, string? TaskState, string PowerState, string? VmState,
-    string Placement, string? Spec);
+    StoredDocument<Placement> Placement, StoredDocument<ServerSpec>? Spec);
 
 /// <summary>A port bound to a server on the host.</summary>
 public sealed record AssignedPortRow(string Id, string Name, string ServerId, string Mac, string Status);
@@ -60,7 +63,7 @@ public sealed class LifecycleStore(StoreConnectionFactory factory, TimeProvider 
             SELECT id, project_id, name, status, task_state, power_state, vm_state, placement, spec FROM servers
             WHERE host = @host AND status IN ({ServerStatus.HoldingList}) ORDER BY created_at, id
             """, new { host }, r => new AssignedServerRow(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.NullableString(4), r.GetString(5),
-                r.NullableString(6), r.GetString(7), r.NullableString(8)), tx);
+                r.NullableString(6), r.Document<Placement>(7), r.NullableDocument<ServerSpec>(8)), tx);
         var ports = await c.RowsAsync($"""
             SELECT p.id, p.name, p.server_id, p.mac, p.status FROM ports p JOIN servers s ON s.id = p.server_id
             WHERE s.host = @host AND s.status IN ({ServerStatus.HoldingList}) ORDER BY p.server_id, p.name

@@ -28,6 +28,13 @@ internal static class Db
 
     public static string? NullableString(this DbDataReader r, int i) => r.IsDBNull(i) ? null : r.GetString(i);
 
+    /// <summary>A typed document from a NOT NULL text column (read when first used).</summary>
+    public static Documents.StoredDocument<T> Document<T>(this DbDataReader r, int i) where T : class => Documents.StoredDocument<T>.FromColumn(r.GetString(i));
+
+    /// <summary>A typed document from a text column that may be NULL.</summary>
+    public static Documents.StoredDocument<T>? NullableDocument<T>(this DbDataReader r, int i) where T : class =>
+        Documents.StoredDocument<T>.FromNullableColumn(r.NullableString(i));
+
     public static long? NullableLong(this DbDataReader r, int i) => r.IsDBNull(i) ? null : Convert.ToInt64(r.GetValue(i), System.Globalization.CultureInfo.InvariantCulture);
 
     public static long Long(this DbDataReader r, int i) => Convert.ToInt64(r.GetValue(i), System.Globalization.CultureInfo.InvariantCulture);

@@ -1,3 +1,7 @@
+using Isola.Rendering;
+using Isola.Scheduling;
+using Isola.Store.Documents;
+
 namespace Isola.Store.Resources;
 
 public sealed record ProjectRecord(string Id, string Name);
@@ -12,10 +16,12 @@ public sealed record NetworkRecord(string Id, string ProjectId, string Name, str
 
 public sealed record FlavorRecord(string Id, string Name, int Vcpus, long RamMiB, int DiskGiB, IReadOnlyDictionary<string, string> ExtraSpecs);
 
-/// <summary>A port; <see cref="Spec"/> is the PortSpec JSON, <see cref="Binding"/> the host and devices once bound.</summary>
-public sealed record PortRecord(string Id, string ProjectId, string NetworkId, string Name, string Mac, string Status, string? ServerId, string Spec, string? Binding);
+/// <summary>A port: what was asked of it (<see cref="Spec"/>) and, once its server is placed, the host and devices it got (<see cref="Binding"/>).</summary>
+public sealed record PortRecord(string Id, string ProjectId, string NetworkId, string Name, string Mac, string Status, string? ServerId,
+    StoredDocument<PortSpec> Spec, StoredDocument<PortBinding>? Binding);
 
-public sealed record ServerRecord(string Id, string ProjectId, string Name, string Status, string? Host, string? Placement, string? Spec,
+/// <summary>A server: where it was placed (<see cref="Placement"/>) and what it asked for (<see cref="Spec"/>), both null before a placement.</summary>
+public sealed record ServerRecord(string Id, string ProjectId, string Name, string Status, string? Host, StoredDocument<Placement>? Placement, StoredDocument<ServerSpec>? Spec,
     string? TaskState = null, string PowerState = "paused", string? VmState = null, string? Fault = null, string? GroupId = null);
 
 public sealed record ServerGroupRecord(string Id, string ProjectId, string Name, string Policy);

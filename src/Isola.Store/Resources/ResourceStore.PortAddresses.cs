@@ -1,4 +1,7 @@
 using Dapper;
+using Isola.Rendering;
+using Isola.Scheduling;
+using Isola.Store.Documents;
 
 namespace Isola.Store.Resources;
 
@@ -47,7 +50,7 @@ public sealed partial class ResourceStore
     /// (subnet, address), so of two processes picking the same free address one gets it and the
     /// other picks again. <paramref name="spec"/> makes the port's spec once its addresses are known.
     /// </summary>
-    public async Task<PortCreateResult> CreatePortAsync(PortRecord p, PortOptions options, Func<IReadOnlyList<AllocatedAddress>, string> spec)
+    public async Task<PortCreateResult> CreatePortAsync(PortRecord p, PortOptions options, Func<IReadOnlyList<AllocatedAddress>, PortSpec> spec)
     {
         await using var c = await factory.OpenAsync();
         await using var tx = await c.BeginTransactionAsync();
@@ -59,7 +62,7 @@ public sealed partial class ResourceStore
                 VALUES (@Id, @ProjectId, @NetworkId, @Name, @Mac, @Status, @ServerId, @Spec, @Binding, @qos, @security, @createdFor, @now)
                 """, new
                 {
-                    p.Id, p.ProjectId, p.NetworkId, p.Name, p.Mac, p.Status, p.ServerId, p.Spec, p.Binding, qos = options.QosPolicyId, security = options.PortSecurityEnabled,
+                    p.Id, p.ProjectId, p.NetworkId, p.Name, p.Mac, p.Status, p.ServerId, Spec = p.Spec.Json, Binding = p.Binding?.Json, qos = options.QosPolicyId, security = options.PortSecurityEnabled,
                     createdFor = options.CreatedFor, now = Now,
                 }, tx);
         }
@@ -88,7 +91,7 @@ public sealed partial class ResourceStore
             }
             foreach (var group in options.SecurityGroupIds.Distinct())
                 await c.ExecuteAsync("INSERT INTO port_security_groups (port_id, group_id) VALUES (@port, @group)", new { port = p.Id, group }, tx);
-            await c.ExecuteAsync("UPDATE ports SET spec = @spec WHERE id = @Id", new { p.Id, spec = spec(allocated) }, tx);
+            await c.ExecuteAsync("UPDATE ports SET spec = @spec WHERE id = @Id", new { p.Id, spec = StoredDocuments.Write(spec(allocated)) }, tx);
             if (BeforePortCommit is { } hook)
                 await hook();
             await tx.CommitAsync();

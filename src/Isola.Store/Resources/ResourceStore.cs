@@ -2,6 +2,9 @@ using System.Data.Common;
 using System.Globalization;
 using System.Text.Json;
 using Dapper;
+using Isola.Rendering;
+using Isola.Scheduling;
+using Isola.Store.Documents;
 
 namespace Isola.Store.Resources;
 
@@ -145,7 +148,8 @@ public sealed partial class ResourceStore(StoreConnectionFactory factory, TimePr
     private const string PortColumns = "id, project_id, network_id, name, mac, status, server_id, spec, binding";
 
     private static PortRecord Port(DbDataReader r) =>
-        new(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetString(5), r.NullableString(6), r.GetString(7), r.NullableString(8));
+        new(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetString(5), r.NullableString(6),
+            r.Document<PortSpec>(7), r.NullableDocument<PortBinding>(8));
 
     public async Task<IReadOnlyList<PortRecord>> PortsAsync(string? projectId)
     {
@@ -189,12 +193,12 @@ public sealed partial class ResourceStore(StoreConnectionFactory factory, TimePr
     }
 
     /// <summary>Binds ports to a server inside the server's commit, so a failed create binds nothing.</summary>
-    public static async Task BindPortsAsync(DbConnection c, DbTransaction tx, string serverId, IEnumerable<(string PortId, string Binding)> bindings)
+    public static async Task BindPortsAsync(DbConnection c, DbTransaction tx, string serverId, IEnumerable<(string PortId, PortBinding Binding)> bindings)
     {
         foreach (var (port, binding) in bindings)
         {
             var n = await c.ExecuteAsync("UPDATE ports SET server_id = @serverId, status = 'BOUND', binding = @binding WHERE id = @port AND server_id IS NULL",
-                new { serverId, binding, port }, tx);
+                new { serverId, binding = StoredDocuments.Write(binding), port }, tx);
             if (n == 0)
             {
                 // Lost a race: another create bound it first, or it was deleted meanwhile.
@@ -229,7 +233,7 @@ public sealed partial class ResourceStore(StoreConnectionFactory factory, TimePr
     private const string ServerColumns = "id, project_id, name, status, host, placement, spec, task_state, power_state, vm_state, fault, group_id";
 
     private static ServerRecord Server(DbDataReader r) => new(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.NullableString(4),
-        r.NullableString(5), r.NullableString(6), r.NullableString(7), r.GetString(8), r.NullableString(9), r.NullableString(10), r.NullableString(11));
+        r.NullableDocument<Placement>(5), r.NullableDocument<ServerSpec>(6), r.NullableString(7), r.GetString(8), r.NullableString(9), r.NullableString(10), r.NullableString(11));
 
     // Server groups.
 

@@ -3,6 +3,7 @@ using Isola.Contracts.Agent;
 using Isola.Domain.Serialization;
 using Isola.Rendering;
 using Isola.Server.Hosts;
+using Isola.Store.Documents;
 using Isola.Store.Lifecycle;
 using Isola.Tests.Rendering;
 using Isola.Tests.Rendering.Flows;
@@ -29,14 +30,18 @@ public sealed class AgentWireTests
 
     private static HostPlan Rendered(string name, string domain) => HostPlanner.Render(RenderCases.Input(name) with { DomainName = domain });
 
+    // The documents are passed through, never read, on the way to the wire: what they hold does not matter here.
+    private static readonly StoredDocument<Isola.Scheduling.Placement> Placed = StoredDocument<Isola.Scheduling.Placement>.FromColumn("{}");
+    private static readonly StoredDocument<ServerSpec> Asked = StoredDocument<ServerSpec>.FromColumn("{}");
+
     /// <summary>Three servers: one with its plan, one whose plan was omitted (stamp only), one without a spec (no stamp, no plan); ports on two of them.</summary>
     private static (HostDesired Rows, Dictionary<string, AgentEndpoints.PlanOutcome> Rendered) Rows()
     {
         var servers = new List<Isola.Store.Lifecycle.AssignedServerRow>
         {
-            new("s1", "proj-1", "vm1", "BUILD", "spawning", "paused", null, "{}", "{}"),
-            new("s2", "proj-1", "vm2", "ACTIVE", null, "running", "running", "{}", "{}"),
-            new("s3", "proj-2", "vm3", "SHUTOFF", null, "shutoff", "shutoff", "{}", null),
+            new("s1", "proj-1", "vm1", "BUILD", "spawning", "paused", null, Placed, Asked),
+            new("s2", "proj-1", "vm2", "ACTIVE", null, "running", "running", Placed, Asked),
+            new("s3", "proj-2", "vm3", "SHUTOFF", null, "shutoff", "shutoff", Placed, null),
         };
         var ports = new List<Isola.Store.Lifecycle.AssignedPortRow>
         {
