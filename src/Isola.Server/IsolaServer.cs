@@ -52,8 +52,8 @@ public static class IsolaServer
         }
         var resources = app.Services.GetRequiredService<ResourceStore>();
         string? secret = null;
-        if (!await resources.AnyAdminTokenAsync())
-            (_, secret) = await resources.CreateTokenAsync("admin", null, null);
+        if (!await resources.Tokens.AnyAdminAsync())
+            (_, secret) = await resources.Tokens.CreateAsync("admin", null, null);
         return new StartedServer(app, secret);
     }
 

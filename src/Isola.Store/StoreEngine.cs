@@ -89,4 +89,12 @@ public sealed class StoreConnectionFactory
         PostgresException p => p.SqlState == PostgresErrorCodes.UniqueViolation,
         _ => false,
     };
+
+    /// <summary>Whether an exception is a foreign key violation (a row still referenced, or referencing one that is gone).</summary>
+    public static bool IsForeignKeyViolation(Exception e) => e switch
+    {
+        SqliteException s => s.SqliteExtendedErrorCode == 787, // SQLITE_CONSTRAINT_FOREIGNKEY
+        PostgresException p => p.SqlState == PostgresErrorCodes.ForeignKeyViolation,
+        _ => false,
+    };
 }

@@ -52,7 +52,7 @@ internal static class TokenResetAdminCommand
             {
                 // The same migrations serve runs: the tokens table is there, whatever version made the store.
                 await new PlacementStore(factory, TimeProvider.System).MigrateAsync(ct);
-                reset = await new ResourceStore(factory, TimeProvider.System).ResetAdminAsync();
+                reset = await new TokenStore(factory, TimeProvider.System).ResetAdminAsync();
             }
             catch (DbException e)
             {

@@ -23,7 +23,7 @@ internal sealed partial class ApiMiddleware(RequestDelegate next, ResourceStore 
                 var secret = context.Request.Headers.Authorization.ToString() is { } auth && auth.StartsWith("Bearer ", StringComparison.Ordinal)
                     ? auth["Bearer ".Length..].Trim()
                     : context.Request.Headers["X-Auth-Token"].ToString();
-                var token = secret.Length == 0 ? null : await resources.TokenBySecretAsync(secret);
+                var token = secret.Length == 0 ? null : await resources.Tokens.BySecretAsync(secret);
                 if (token is null)
                     throw ApiException.Unauthorized();
                 context.Items[nameof(Caller)] = new Caller(token);

@@ -33,7 +33,7 @@ public sealed record Caller(TokenRecord Token)
             return Token.ProjectId ?? throw ApiException.Forbidden("the token has no project");
         if (asked is null)
             throw ApiException.Invalid("project", "an admin must say which project the resource is for");
-        return (await store.ProjectAsync(asked))?.Id ?? throw ApiException.Invalid("project", $"no project '{asked}'");
+        return (await store.Projects.FindAsync(asked))?.Id ?? throw ApiException.Invalid("project", $"no project '{asked}'");
     }
 
     /// <summary>A host's agent endpoints: that host's token, or an admin.</summary>
@@ -50,7 +50,7 @@ public sealed record Caller(TokenRecord Token)
     /// </summary>
     public async Task RequireStillValidAsync(ResourceStore store)
     {
-        if (await store.TokenAsync(Token.Id) is null)
+        if (await store.Tokens.FindAsync(Token.Id) is null)
             throw ApiException.Unauthorized();
     }
 

@@ -37,21 +37,21 @@ internal static class FlavorEndpoints
             if (errors.Count > 0)
                 throw ApiException.Invalid(errors);
             var record = new FlavorRecord(ResourceStore.NewId(), flavor.Name, flavor.Vcpus, flavor.RamMiB, flavor.DiskGiB, flavor.ExtraSpecs);
-            return await store.TryCreateFlavorAsync(record)
+            return await store.Flavors.TryCreateAsync(record)
                 ? Results.Created($"/v1/flavors/{record.Id}", View(record))
                 : throw ApiException.Conflict("name-taken", $"a flavor named {flavor.Name} exists", "name");
         });
         api.MapGet("/flavors", async (HttpContext http, ResourceStore store) =>
         {
             Caller.Of(http).RequireUser();
-            return Results.Ok((await store.FlavorsAsync()).Select(View));
+            return Results.Ok((await store.Flavors.ListAsync()).Select(View));
         });
         api.MapGet("/flavors/{id}", async (string id, HttpContext http, ResourceStore store) => Results.Ok(View(await FlavorService.Find(store, Caller.Of(http), id))));
         api.MapDelete("/flavors/{id}", async (string id, HttpContext http, ResourceStore store) =>
         {
             Caller.Of(http).RequireAdmin();
             // Of two deletes of one flavor, the second finds it gone.
-            if (!await store.DeleteFlavorAsync((await FlavorService.Find(store, Caller.Of(http), id)).Id))
+            if (!await store.Flavors.DeleteAsync((await FlavorService.Find(store, Caller.Of(http), id)).Id))
                 throw ApiException.NotFound("flavor", id);
             return Results.NoContent();
         });

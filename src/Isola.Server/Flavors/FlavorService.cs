@@ -11,7 +11,7 @@ internal static class FlavorService
     public static async Task<FlavorRecord> Find(ResourceStore store, Caller caller, string id)
     {
         caller.RequireUser();
-        return await store.FlavorAsync(id) ?? throw ApiException.NotFound("flavor", id);
+        return await store.Flavors.FindAsync(id) ?? throw ApiException.NotFound("flavor", id);
     }
 
     public static Flavor ToFlavor(FlavorRecord f) => new(f.Name, f.Vcpus, f.RamMiB, f.DiskGiB, f.ExtraSpecs);

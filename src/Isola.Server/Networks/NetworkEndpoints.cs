@@ -64,9 +64,9 @@ internal static class NetworkEndpoints
             {
                 var segment = body.Segment ?? await Allocate(store, settings, type!, body.Physnet);
                 var network = new NetworkRecord(ResourceStore.NewId(), project, body.Name!, type!, body.Physnet, segment, mtu, body.Shared);
-                if (await store.TryCreateNetworkAsync(network))
+                if (await store.Networks.TryCreateAsync(network))
                     return Results.Created($"/v1/networks/{network.Id}", View(network));
-                var taken = (await store.NetworkAsync(network.ProjectId, network.Name))?.ProjectId == network.ProjectId;
+                var taken = (await store.Networks.FindAsync(network.ProjectId, network.Name))?.ProjectId == network.ProjectId;
                 if (taken)
                     throw ApiException.Conflict("name-taken", $"the project has a network named {network.Name}", "name");
                 if (body.Segment is null && type != "flat" && attempt < MaxAllocationAttempts)
@@ -79,7 +79,7 @@ internal static class NetworkEndpoints
         {
             var caller = Caller.Of(http);
             caller.RequireUser();
-            return Results.Ok((await store.NetworksAsync(caller.ProjectScope)).Select(View));
+            return Results.Ok((await store.Networks.ListAsync(caller.ProjectScope)).Select(View));
         });
         api.MapGet("/networks/{id}", async (string id, HttpContext http, ResourceStore store) => Results.Ok(View(await NetworkService.Find(store, Caller.Of(http), id))));
         api.MapDelete("/networks/{id}", async (string id, HttpContext http, ResourceStore store) =>
@@ -88,7 +88,7 @@ internal static class NetworkEndpoints
             var network = await NetworkService.Find(store, caller, id);
             if (!caller.Sees(network.ProjectId))
                 throw ApiException.Forbidden("a shared network is deleted by its owner");
-            return await store.DeleteNetworkAsync(network.Id) switch
+            return await store.Networks.DeleteAsync(network.Id) switch
             {
                 Removal.InUse => throw ApiException.Conflict("in-use", $"network {network.Name} still has ports"),
                 // Of two deletes of one network, the second finds it gone.
@@ -109,7 +109,7 @@ internal static class NetworkEndpoints
             "vxlan" => ServerSettings.Ranges(settings.VniRanges).ToList(),
             _ => ServerSettings.Ranges(settings.GreRanges).ToList(),
         };
-        var used = (await store.SegmentsInUseAsync(type, physnet)).ToHashSet();
+        var used = (await store.Networks.SegmentsInUseAsync(type, physnet)).ToHashSet();
         foreach (var (first, last) in ranges)
         {
             for (var s = first; s <= last; s++)

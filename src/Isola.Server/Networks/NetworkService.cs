@@ -10,6 +10,6 @@ internal static class NetworkService
     public static async Task<NetworkRecord> Find(ResourceStore store, Caller caller, string id)
     {
         caller.RequireUser();
-        return await store.NetworkAsync(caller.ProjectScope, id) ?? throw ApiException.NotFound("network", id);
+        return await store.Networks.FindAsync(caller.ProjectScope, id) ?? throw ApiException.NotFound("network", id);
     }
 }

@@ -20,7 +20,7 @@ internal static class PortAddresses
 
     public static async Task<IReadOnlyList<Planned>> PlanAsync(ResourceStore store, NetworkRecord network, IReadOnlyList<FixedIpBody>? fixedIps, List<FieldError> errors)
     {
-        var subnets = await store.SubnetsOfNetworkAsync(network.Id);
+        var subnets = await store.Subnets.OfNetworkAsync(network.Id);
         if (fixedIps is null)
         {
             return subnets.GroupBy(s => s.IpVersion).OrderBy(g => g.Key)

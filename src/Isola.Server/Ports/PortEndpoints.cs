@@ -31,7 +31,7 @@ internal static class PortEndpoints
         {
             var caller = Caller.Of(http);
             caller.RequireUser();
-            return Results.Ok(await PortView.ManyAsync(store, await store.PortsAsync(caller.ProjectScope)));
+            return Results.Ok(await PortView.ManyAsync(store, await store.Ports.ListAsync(caller.ProjectScope)));
         });
         api.MapGet("/ports/{id}", async (string id, HttpContext http, ResourceStore store, PortService ports) =>
             Results.Ok(await PortView.OneAsync(store, await ports.Find(Caller.Of(http), id))));

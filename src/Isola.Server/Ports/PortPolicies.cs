@@ -17,13 +17,13 @@ internal static class PortPolicies
         var (max, min) = (body.MaxTxRateMbps ?? 0, body.MinTxRateMbps ?? 0);
         if (body.QosPolicy is null)
             return new Qos(null, [], max, min);
-        var policy = await store.QosPolicyAsync(project, body.QosPolicy);
+        var policy = await store.Qos.PolicyAsync(project, body.QosPolicy);
         if (policy is null)
         {
             errors.Add(new("qosPolicy", $"the project has (and shares) no QoS policy '{body.QosPolicy}'"));
             return new Qos(null, [], max, min);
         }
-        var rules = await store.QosRulesAsync([policy.Id]);
+        var rules = await store.Qos.RulesAsync([policy.Id]);
         var (policyMax, policyMin) = VfRates.Of(vnic, policy, rules, errors);
         if (policyMax is not null && body.MaxTxRateMbps is { } givenMax && givenMax != policyMax)
             errors.Add(new("maxTxRateMbps", $"{givenMax} disagrees with QoS policy {policy.Name}, which gives {policyMax} Mbps; give one of them"));
@@ -59,7 +59,7 @@ internal static class PortPolicies
         {
             var group = body.SecurityGroups[i] == SecurityGroupService.Default
                 ? await SecurityGroupService.DefaultGroupAsync(store, project)
-                : await store.SecurityGroupAsync(project, body.SecurityGroups[i]);
+                : await store.SecurityGroups.FindAsync(project, body.SecurityGroups[i]);
             if (group is not null)
                 ids.Add(group.Id);
             else

@@ -30,10 +30,10 @@ internal sealed partial class PortService(ResourceStore store, PeerRevisions pee
     {
         var port = await Find(caller, id);
         var groups = await peers.GroupsOfAsync([port.Id]);
-        if (port.ServerId is not null || !await store.DeletePortAsync(port.Id))
+        if (port.ServerId is not null || !await store.Ports.DeleteAsync(port.Id))
         {
             // Of two deletes of one port, the second finds it gone.
-            if (await store.PortAsync(null, port.Id) is null)
+            if (await store.Ports.FindAsync(null, port.Id) is null)
                 throw ApiException.NotFound("port", id);
             throw ApiException.Conflict("in-use", $"port {port.Name} is bound to a server; delete the server first");
         }
@@ -84,7 +84,7 @@ internal sealed partial class PortService(ResourceStore store, PeerRevisions pee
         {
             var spec = asked with { Mac = mac ?? NewMac() };
             var port = new PortRecord(ResourceStore.NewId(), project, network.Id, spec.Name, spec.Mac, "DOWN", null, StoredDocument<PortSpec>.Of(spec), null);
-            var result = await store.CreatePortAsync(port, options, allocated =>
+            var result = await store.Ports.CreateAsync(port, options, allocated =>
             {
                 var (addresses, gateway, dns) = PortAddresses.Guest(planned, allocated, spec.Addresses, spec.Gateway);
                 return spec with { Addresses = addresses, Gateway = gateway, DnsServers = dns };
@@ -92,7 +92,7 @@ internal sealed partial class PortService(ResourceStore store, PeerRevisions pee
             switch (result.Outcome)
             {
                 case PortCreate.Created:
-                    return (await store.PortAsync(null, port.Id))!;
+                    return (await store.Ports.FindAsync(null, port.Id))!;
                 case PortCreate.AddressInUse:
                     throw ApiException.Conflict("ip-in-use", $"{planned[result.Index].Request.Address} is held by another port", planned[result.Index].Field);
                 case PortCreate.AddressesExhausted:
@@ -100,7 +100,7 @@ internal sealed partial class PortService(ResourceStore store, PeerRevisions pee
                 case PortCreate.ReferenceGone:
                     throw new ApiException(503, "busy", "a subnet, QoS policy or security group the port names changed meanwhile; retry");
             }
-            if (await store.PortAsync(project, port.Name) is not null)
+            if (await store.Ports.FindAsync(project, port.Name) is not null)
                 throw ApiException.Conflict("name-taken", $"the project has a port named {port.Name}", "name");
             if (mac is not null)
                 throw ApiException.Conflict("mac-in-use", $"MAC {mac} is in use", "mac");
@@ -152,7 +152,7 @@ internal sealed partial class PortService(ResourceStore store, PeerRevisions pee
     public async Task<PortRecord> Find(Caller caller, string id)
     {
         caller.RequireUser();
-        return await store.PortAsync(caller.ProjectScope, id) ?? throw ApiException.NotFound("port", id);
+        return await store.Ports.FindAsync(caller.ProjectScope, id) ?? throw ApiException.NotFound("port", id);
     }
 
     private static string NewMac()

@@ -9,7 +9,7 @@ internal static class PortView
 {
     public static async Task<IReadOnlyList<object>> ManyAsync(ResourceStore store, IReadOnlyList<PortRecord> ports)
     {
-        var extras = await store.PortExtrasAsync(ports.Select(p => p.Id).ToList());
+        var extras = await store.Ports.ExtrasAsync(ports.Select(p => p.Id).ToList());
         return ports.Select(p => Of(p, extras.GetValueOrDefault(p.Id))).ToList();
     }
 

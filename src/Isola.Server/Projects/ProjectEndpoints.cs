@@ -20,15 +20,15 @@ internal static class ProjectEndpoints
             ResourceNames.Check(body.Name, "name", errors);
             if (errors.Count > 0)
                 throw ApiException.Invalid(errors);
-            if (await store.ProjectAsync(body.Name!) is not null)
+            if (await store.Projects.FindAsync(body.Name!) is not null)
                 throw ApiException.Conflict("name-taken", $"a project named {body.Name} exists", "name");
-            var project = await store.CreateProjectAsync(body.Name!);
+            var project = await store.Projects.CreateAsync(body.Name!);
             return Results.Created($"/v1/projects/{project.Id}", project);
         });
         api.MapGet("/projects", async (HttpContext http, ResourceStore store) =>
         {
             Caller.Of(http).RequireAdmin();
-            return Results.Ok(await store.ProjectsAsync());
+            return Results.Ok(await store.Projects.ListAsync());
         });
     }
 }

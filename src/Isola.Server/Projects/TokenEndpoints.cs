@@ -25,7 +25,7 @@ internal static class TokenEndpoints
             switch (role)
             {
                 case "member":
-                    project = (await store.ProjectAsync(body.Project ?? throw ApiException.Invalid("project", "a member token belongs to a project"))
+                    project = (await store.Projects.FindAsync(body.Project ?? throw ApiException.Invalid("project", "a member token belongs to a project"))
                         ?? throw ApiException.Invalid("project", $"no project '{body.Project}'")).Id;
                     break;
                 case "host":
@@ -37,23 +37,23 @@ internal static class TokenEndpoints
                 default:
                     throw ApiException.Invalid("role", "must be member, admin or host");
             }
-            var (token, secret) = await store.CreateTokenAsync(role, project, role == "host" ? body.Host : null);
+            var (token, secret) = await store.Tokens.CreateAsync(role, project, role == "host" ? body.Host : null);
             return Results.Created($"/v1/tokens/{token.Id}", new { token.Id, token.Role, project = token.ProjectId, token.Host, secret });
         });
         api.MapGet("/tokens", async (HttpContext http, ResourceStore store) =>
         {
             var caller = Caller.Of(http);
             caller.RequireUser();
-            return Results.Ok((await store.TokensAsync(caller.ProjectScope)).Select(View));
+            return Results.Ok((await store.Tokens.ListAsync(caller.ProjectScope)).Select(View));
         });
         api.MapDelete("/tokens/{id}", async (string id, HttpContext http, ResourceStore store) =>
         {
             var caller = Caller.Of(http);
             caller.RequireUser();
             // Another project's token is not there for a member: 404, as for every resource.
-            if (await store.TokenAsync(id) is not { } token || (token.ProjectId is null ? !caller.IsAdmin : !caller.Sees(token.ProjectId)))
+            if (await store.Tokens.FindAsync(id) is not { } token || (token.ProjectId is null ? !caller.IsAdmin : !caller.Sees(token.ProjectId)))
                 throw ApiException.NotFound("token", id);
-            return await store.DeleteTokenAsync(id) switch
+            return await store.Tokens.DeleteAsync(id) switch
             {
                 TokenDeletion.Deleted => Results.NoContent(),
                 TokenDeletion.LastAdmin => throw ApiException.Conflict("last-admin-token",

@@ -36,7 +36,7 @@ internal static class QosPolicyEndpoints
             if (errors.Count > 0)
                 throw ApiException.Invalid(errors);
             var policy = new QosPolicyRecord(id, await caller.ProjectForAsync(store, body.Project), body.Name!, body.Description ?? "", body.Shared);
-            if (!await store.TryCreateQosPolicyAsync(policy, rules))
+            if (!await store.Qos.TryCreatePolicyAsync(policy, rules))
                 throw ApiException.Conflict("name-taken", $"the project has a QoS policy named {policy.Name}", "name");
             return Results.Created($"/v1/qos-policies/{policy.Id}", View(policy, rules));
         });
@@ -44,19 +44,19 @@ internal static class QosPolicyEndpoints
         {
             var caller = Caller.Of(http);
             caller.RequireUser();
-            var policies = await store.QosPoliciesAsync(caller.ProjectScope);
-            var rules = (await store.QosRulesAsync(policies.Select(p => p.Id).ToList())).ToLookup(r => r.PolicyId);
+            var policies = await store.Qos.PoliciesAsync(caller.ProjectScope);
+            var rules = (await store.Qos.RulesAsync(policies.Select(p => p.Id).ToList())).ToLookup(r => r.PolicyId);
             return Results.Ok(policies.Select(p => View(p, rules[p.Id].ToList())));
         });
         api.MapGet("/qos-policies/{id}", async (string id, HttpContext http, ResourceStore store) =>
         {
             var policy = await Find(store, Caller.Of(http), id);
-            return Results.Ok(View(policy, await store.QosRulesAsync([policy.Id])));
+            return Results.Ok(View(policy, await store.Qos.RulesAsync([policy.Id])));
         });
         api.MapDelete("/qos-policies/{id}", async (string id, HttpContext http, ResourceStore store) =>
         {
             var policy = await FindOwned(store, Caller.Of(http), id);
-            return await store.DeleteQosPolicyAsync(policy.Id) switch
+            return await store.Qos.DeletePolicyAsync(policy.Id) switch
             {
                 Removal.InUse => throw ApiException.Conflict("in-use", $"ports use QoS policy {policy.Name}"),
                 Removal.NotFound => throw ApiException.NotFound("QoS policy", id),
@@ -70,7 +70,7 @@ internal static class QosPolicyEndpoints
             var rule = QosRules.Check(body, policy.Id, "", errors);
             if (rule is null)
                 throw ApiException.Invalid(errors);
-            return await store.TryCreateQosRuleAsync(rule) switch
+            return await store.Qos.TryCreateRuleAsync(rule) switch
             {
                 RuleCreate.Created => Results.Created($"/v1/qos-policies/{policy.Id}/rules/{rule.Id}", QosRules.View(rule)),
                 RuleCreate.Duplicate => throw ApiException.Conflict("duplicate-rule", $"policy {policy.Name} has a {rule.Type} rule{(rule.Type == QosRules.DscpMarking ? "" : $" for {rule.Direction}")} already", "type"),
@@ -81,7 +81,7 @@ internal static class QosPolicyEndpoints
         api.MapDelete("/qos-policies/{id}/rules/{ruleId}", async (string id, string ruleId, HttpContext http, ResourceStore store) =>
         {
             var policy = await FindOwned(store, Caller.Of(http), id);
-            return await store.DeleteQosRuleAsync(policy.Id, ruleId) switch
+            return await store.Qos.DeleteRuleAsync(policy.Id, ruleId) switch
             {
                 Removal.InUse => throw InUse(policy),
                 Removal.NotFound => throw ApiException.NotFound("QoS rule", ruleId),
@@ -97,7 +97,7 @@ internal static class QosPolicyEndpoints
     public static async Task<QosPolicyRecord> Find(ResourceStore store, Caller caller, string id)
     {
         caller.RequireUser();
-        return await store.QosPolicyAsync(caller.ProjectScope, id) ?? throw ApiException.NotFound("QoS policy", id);
+        return await store.Qos.PolicyAsync(caller.ProjectScope, id) ?? throw ApiException.NotFound("QoS policy", id);
     }
 
     private static async Task<QosPolicyRecord> FindOwned(ResourceStore store, Caller caller, string id)

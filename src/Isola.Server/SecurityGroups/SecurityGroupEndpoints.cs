@@ -30,7 +30,7 @@ internal static class SecurityGroupEndpoints
             var project = await caller.ProjectForAsync(store, body.Project);
             await SecurityGroupService.DefaultGroupAsync(store, project);
             var group = new SecurityGroupRecord(ResourceStore.NewId(), project, body.Name!, body.Description ?? "");
-            if (!await store.TryCreateSecurityGroupAsync(group))
+            if (!await store.SecurityGroups.TryCreateAsync(group))
                 throw ApiException.Conflict("name-taken", $"the project has a security group named {group.Name}", "name");
             return Results.Created($"/v1/security-groups/{group.Id}", View(group, []));
         });
@@ -40,21 +40,21 @@ internal static class SecurityGroupEndpoints
             caller.RequireUser();
             if (caller.ProjectScope is { } project)
                 await SecurityGroupService.DefaultGroupAsync(store, project);
-            var groups = await store.SecurityGroupsAsync(caller.ProjectScope);
-            var rules = (await store.SecurityGroupRulesAsync(caller.ProjectScope)).ToLookup(r => r.GroupId);
+            var groups = await store.SecurityGroups.ListAsync(caller.ProjectScope);
+            var rules = (await store.SecurityGroups.RulesAsync(caller.ProjectScope)).ToLookup(r => r.GroupId);
             return Results.Ok(groups.Select(g => View(g, rules[g.Id].ToList())));
         });
         api.MapGet("/security-groups/{id}", async (string id, HttpContext http, ResourceStore store) =>
         {
             var group = await Find(store, Caller.Of(http), id);
-            return Results.Ok(View(group, await store.SecurityGroupRulesAsync(null, [group.Id])));
+            return Results.Ok(View(group, await store.SecurityGroups.RulesAsync(null, [group.Id])));
         });
         api.MapDelete("/security-groups/{id}", async (string id, HttpContext http, ResourceStore store) =>
         {
             var group = await Find(store, Caller.Of(http), id);
             if (group.Name == SecurityGroupService.Default)
                 throw ApiException.Conflict("default-group", "a project's default security group stays");
-            return await store.DeleteSecurityGroupAsync(group.Id) switch
+            return await store.SecurityGroups.DeleteAsync(group.Id) switch
             {
                 Removal.InUse => throw ApiException.Conflict("in-use", $"ports use security group {group.Name}"),
                 Removal.NotFound => throw ApiException.NotFound("security group", id),
@@ -73,14 +73,14 @@ internal static class SecurityGroupEndpoints
             string? remote = null;
             if (body.RemoteGroup is not null)
             {
-                remote = (await store.SecurityGroupAsync(group.ProjectId, body.RemoteGroup))?.Id;
+                remote = (await store.SecurityGroups.FindAsync(group.ProjectId, body.RemoteGroup))?.Id;
                 if (remote is null)
                     errors.Add(new("remoteGroup", $"the group's project has no security group '{body.RemoteGroup}'"));
             }
             var rule = SecurityGroupRules.Check(body, group.Id, remote, errors);
             if (rule is null || errors.Count > 0)
                 throw ApiException.Invalid(errors);
-            var created = await store.TryCreateSecurityGroupRuleAsync(rule);
+            var created = await store.SecurityGroups.TryCreateRuleAsync(rule);
             if (created == RuleCreate.Created)
                 await peers.TouchGroupAsync(group.Id);
             return created switch
@@ -94,14 +94,14 @@ internal static class SecurityGroupEndpoints
         {
             var caller = Caller.Of(http);
             caller.RequireUser();
-            return Results.Ok((await store.SecurityGroupRulesAsync(caller.ProjectScope)).Select(SecurityGroupRules.View));
+            return Results.Ok((await store.SecurityGroups.RulesAsync(caller.ProjectScope)).Select(SecurityGroupRules.View));
         });
         api.MapGet("/security-group-rules/{id}", async (string id, HttpContext http, ResourceStore store) =>
             Results.Ok(SecurityGroupRules.View(await FindRule(store, Caller.Of(http), id))));
         api.MapDelete("/security-group-rules/{id}", async (string id, HttpContext http, ResourceStore store, PeerRevisions peers) =>
         {
             var rule = await FindRule(store, Caller.Of(http), id);
-            if (!await store.DeleteSecurityGroupRuleAsync(rule.Id))
+            if (!await store.SecurityGroups.DeleteRuleAsync(rule.Id))
                 throw ApiException.NotFound("security group rule", id);
             await peers.TouchGroupAsync(rule.GroupId);
             return Results.NoContent();
@@ -112,13 +112,13 @@ internal static class SecurityGroupEndpoints
     public static async Task<SecurityGroupRecord> Find(ResourceStore store, Caller caller, string id)
     {
         caller.RequireUser();
-        return await store.SecurityGroupAsync(caller.ProjectScope, id) ?? throw ApiException.NotFound("security group", id);
+        return await store.SecurityGroups.FindAsync(caller.ProjectScope, id) ?? throw ApiException.NotFound("security group", id);
     }
 
     private static async Task<SecurityGroupRuleRecord> FindRule(ResourceStore store, Caller caller, string id)
     {
         caller.RequireUser();
-        return (await store.SecurityGroupRulesAsync(caller.ProjectScope)).FirstOrDefault(r => r.Id == id) ?? throw ApiException.NotFound("security group rule", id);
+        return (await store.SecurityGroups.RulesAsync(caller.ProjectScope)).FirstOrDefault(r => r.Id == id) ?? throw ApiException.NotFound("security group rule", id);
     }
 
     public static object View(SecurityGroupRecord g, IReadOnlyList<SecurityGroupRuleRecord> rules) => new

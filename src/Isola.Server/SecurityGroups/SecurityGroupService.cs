@@ -11,6 +11,6 @@ internal static class SecurityGroupService
     public static Task<SecurityGroupRecord> DefaultGroupAsync(ResourceStore store, string projectId)
     {
         var id = ResourceStore.NewId();
-        return store.EnsureSecurityGroupAsync(new SecurityGroupRecord(id, projectId, Default, "Default security group"), SecurityGroupRules.Defaults(id));
+        return store.SecurityGroups.EnsureAsync(new SecurityGroupRecord(id, projectId, Default, "Default security group"), SecurityGroupRules.Defaults(id));
     }
 }

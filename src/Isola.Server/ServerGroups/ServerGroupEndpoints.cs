@@ -28,7 +28,7 @@ internal static class ServerGroupEndpoints
                 throw ApiException.Invalid(errors);
             var project = await caller.ProjectForAsync(store, body.Project);
             var group = new ServerGroupRecord(ResourceStore.NewId(), project, body.Name!, GroupPolicies.Name(policy!.Value));
-            if (!await store.TryCreateServerGroupAsync(group))
+            if (!await store.ServerGroups.TryCreateAsync(group))
                 throw ApiException.Conflict("name-taken", $"the project has a server group named {body.Name}", "name");
             await placement.Placer.AddGroupAsync(group.Id, policy.Value);
             return Results.Created($"/v1/server-groups/{group.Id}", await View(store, group));
@@ -37,14 +37,14 @@ internal static class ServerGroupEndpoints
         {
             var caller = Caller.Of(http);
             caller.RequireUser();
-            var groups = await store.ServerGroupsAsync(caller.ProjectScope);
+            var groups = await store.ServerGroups.ListAsync(caller.ProjectScope);
             return Results.Ok(await Task.WhenAll(groups.Select(g => View(store, g))));
         });
         api.MapGet("/server-groups/{id}", async (string id, HttpContext http, ResourceStore store) => Results.Ok(await View(store, await Find(store, Caller.Of(http), id))));
         api.MapDelete("/server-groups/{id}", async (string id, HttpContext http, ResourceStore store) =>
         {
             var group = await Find(store, Caller.Of(http), id);
-            return await store.DeleteServerGroupAsync(group.Id) switch
+            return await store.ServerGroups.DeleteAsync(group.Id) switch
             {
                 Removal.InUse => throw ApiException.Conflict("in-use", $"server group {group.Name} has members; delete them first"),
                 Removal.NotFound => throw ApiException.NotFound("server group", id),
@@ -56,9 +56,9 @@ internal static class ServerGroupEndpoints
     public static async Task<ServerGroupRecord> Find(ResourceStore store, Caller caller, string id)
     {
         caller.RequireUser();
-        return await store.ServerGroupAsync(caller.ProjectScope, id) ?? throw ApiException.NotFound("server group", id);
+        return await store.ServerGroups.FindAsync(caller.ProjectScope, id) ?? throw ApiException.NotFound("server group", id);
     }
 
     private static async Task<object> View(ResourceStore store, ServerGroupRecord g) =>
-        new { g.Id, g.Name, project = g.ProjectId, g.Policy, members = await store.ServerGroupMembersAsync(g.Id) };
+        new { g.Id, g.Name, project = g.ProjectId, g.Policy, members = await store.ServerGroups.MembersAsync(g.Id) };
 }

@@ -32,7 +32,7 @@ internal static class ServerEndpoints
         {
             var caller = Caller.Of(http);
             caller.RequireUser();
-            var servers = await store.ServersAsync(caller.ProjectScope);
+            var servers = await store.Servers.ListAsync(caller.ProjectScope);
             var agents = await lifecycle.AgentsAsync();
             var now = time.GetUtcNow();
             return Results.Ok(servers.Select(s => View(s, null, AgentLiveness.HostStatus(s.Host is null ? null : agents.GetValueOrDefault(s.Host), now))));

@@ -62,7 +62,7 @@ internal sealed class ServerService(ResourceStore store, PlacementService placem
         catch (Exception) when (nics.Count > 0)
         {
             // A create that fails leaves no port it made.
-            await store.DeletePortsCreatedForAsync(id);
+            await store.Ports.DeleteCreatedForAsync(id);
             throw;
         }
     }
@@ -74,11 +74,11 @@ internal sealed class ServerService(ResourceStore store, PlacementService placem
         var onNetworks = await networks.NetworksOfServerAsync(server.Id);
         var madeGroups = await peers.GroupsOfAsync(await networks.PortsCreatedForAsync(server.Id));
         // Of two deletes of one server, one releases it; the other finds it gone.
-        if (!await placement.Placer.ReleaseAsync(server.Id, server.Host, (c, tx) => ResourceStore.UnbindPortsAsync(c, tx, server.Id)))
+        if (!await placement.Placer.ReleaseAsync(server.Id, server.Host, (c, tx) => PortStore.UnbindAsync(c, tx, server.Id)))
             throw ApiException.NotFound("server", id);
         await peers.TouchAsync(onNetworks, server.Host);
         // The ports it made for itself (created from networks) go with it, as Nova's do; their groups lose members.
-        await store.DeletePortsCreatedForAsync(server.Id);
+        await store.Ports.DeleteCreatedForAsync(server.Id);
         await peers.TouchGroupsAsync(madeGroups);
         if (server.Host is not null)
             signals.Notify(server.Host);
@@ -120,7 +120,7 @@ internal sealed class ServerService(ResourceStore store, PlacementService placem
         ServerGroupRecord? group = null;
         if (body.Group is not null)
         {
-            group = await store.ServerGroupAsync(project, body.Group) ?? throw ApiException.Invalid("group", $"the project has no server group '{body.Group}'");
+            group = await store.ServerGroups.FindAsync(project, body.Group) ?? throw ApiException.Invalid("group", $"the project has no server group '{body.Group}'");
             await placement.Placer.AddGroupAsync(group.Id, GroupPolicies.Parse(group.Policy));
         }
         var specs = ports.Select(p => p.Spec.Value with { PortId = p.Id }).ToList();
@@ -143,7 +143,7 @@ internal sealed class ServerService(ResourceStore store, PlacementService placem
                 // The host plan is made now, before anything is committed: a server whose plan its host would refuse is refused here, not on the host.
                 PlanCheck.Render(id, p, flavor, specs, host);
                 var bindings = ports.Select(port => (port.Id, PortBinding.Of(p, port.Name))).ToList();
-                return (c, tx) => ResourceStore.BindPortsAsync(c, tx, id, bindings);
+                return (c, tx) => PortStore.BindAsync(c, tx, id, bindings);
             }, spec: spec);
         }
         catch (PortBindingException e)
@@ -179,6 +179,6 @@ internal sealed class ServerService(ResourceStore store, PlacementService placem
     public async Task<ServerRecord> FindAsync(Caller caller, string id)
     {
         caller.RequireUser();
-        return await store.ServerAsync(caller.ProjectScope, id) ?? throw ApiException.NotFound("server", id);
+        return await store.Servers.FindAsync(caller.ProjectScope, id) ?? throw ApiException.NotFound("server", id);
     }
 }

@@ -47,14 +47,14 @@ internal static class SubnetEndpoints
                 network = await NetworkService.Find(store, caller, body.Network);
             if (network is not null && !caller.Sees(network.ProjectId))
                 throw ApiException.Forbidden($"subnets of shared network {network.Name} are made by its owner");
-            if (network is not null && body.Project is not null && caller.IsAdmin && (await store.ProjectAsync(body.Project))?.Id != network.ProjectId)
+            if (network is not null && body.Project is not null && caller.IsAdmin && (await store.Projects.FindAsync(body.Project))?.Id != network.ProjectId)
                 errors.Add(new("project", $"a subnet belongs to its network's project"));
             var addressing = SubnetRules.Check(body, errors);
             if (errors.Count > 0)
                 throw ApiException.Invalid(errors);
             var (cidr, gateway, pools, dns) = addressing!.Value;
             var subnet = SubnetRules.Record(ResourceStore.NewId(), network!.ProjectId, network, body.Name!, cidr, gateway, pools, dns, body.EnableDhcp);
-            var (outcome, clash) = await store.TryCreateSubnetAsync(subnet, other => Cidr.Parse(other.Cidr).Overlaps(cidr));
+            var (outcome, clash) = await store.Subnets.TryCreateAsync(subnet, other => Cidr.Parse(other.Cidr).Overlaps(cidr));
             return outcome switch
             {
                 SubnetCreate.Created => Results.Created($"/v1/subnets/{subnet.Id}", View(subnet)),
@@ -67,11 +67,11 @@ internal static class SubnetEndpoints
         {
             var caller = Caller.Of(http);
             caller.RequireUser();
-            var subnets = await store.SubnetsAsync(caller.ProjectScope);
+            var subnets = await store.Subnets.ListAsync(caller.ProjectScope);
             if (network is not null)
             {
                 // An id or a name, like every other place a network is named.
-                var id = (await store.NetworkAsync(caller.ProjectScope, network))?.Id;
+                var id = (await store.Networks.FindAsync(caller.ProjectScope, network))?.Id;
                 subnets = subnets.Where(s => s.NetworkId == id).ToList();
             }
             return Results.Ok(subnets.Select(View));
@@ -83,7 +83,7 @@ internal static class SubnetEndpoints
             var subnet = await Find(store, caller, id);
             if (!caller.Sees(subnet.ProjectId))
                 throw ApiException.Forbidden("a shared network's subnet is deleted by its owner");
-            return await store.DeleteSubnetAsync(subnet.Id) switch
+            return await store.Subnets.DeleteAsync(subnet.Id) switch
             {
                 Removal.InUse => throw ApiException.Conflict("in-use", $"ports hold addresses in subnet {subnet.Name}; delete them first"),
                 Removal.NotFound => throw ApiException.NotFound("subnet", id),
@@ -96,7 +96,7 @@ internal static class SubnetEndpoints
     public static async Task<SubnetRecord> Find(ResourceStore store, Caller caller, string id)
     {
         caller.RequireUser();
-        return await store.SubnetAsync(caller.ProjectScope, id) ?? throw ApiException.NotFound("subnet", id);
+        return await store.Subnets.FindAsync(caller.ProjectScope, id) ?? throw ApiException.NotFound("subnet", id);
     }
 
     public static object View(SubnetRecord s) => new

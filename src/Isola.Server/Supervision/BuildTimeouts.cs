@@ -27,7 +27,7 @@ public sealed class BuildTimeouts(LifecycleStore lifecycle, ResourceStore resour
         {
             var fault = Fault(server, TimeSpan.FromSeconds(settings.BuildTimeoutSeconds));
             var onNetworks = await networks.NetworksOfServerAsync(server.Id);
-            if (await placement.Placer.ReleaseAsync(server.Id, server.Host, (c, tx) => ResourceStore.UnbindPortsAsync(c, tx, server.Id), ct, fault))
+            if (await placement.Placer.ReleaseAsync(server.Id, server.Host, (c, tx) => PortStore.UnbindAsync(c, tx, server.Id), ct, fault))
             {
                 await peers.TouchAsync(onNetworks, server.Host);
                 failed.Add(server.Id);
@@ -36,7 +36,7 @@ public sealed class BuildTimeouts(LifecycleStore lifecycle, ResourceStore resour
             }
         }
         // Ports made for a server that never committed (its process died in between) go too, once surely abandoned.
-        var orphans = await resources.DeleteOrphanedPortsAsync(time.GetUtcNow() - OrphanAge);
+        var orphans = await resources.Ports.DeleteOrphanedAsync(time.GetUtcNow() - OrphanAge);
         if (orphans > 0)
             log.LogWarning("deleted {Count} port(s) made for servers that were never created", orphans);
         return failed;

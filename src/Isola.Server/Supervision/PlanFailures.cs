@@ -26,7 +26,7 @@ public sealed partial class PlanFailures(PlacementService placement, HostSignals
         }
         var fault = $"its host plan cannot be made on {host}: {reason}";
         var onNetworks = await networks.NetworksOfServerAsync(serverId);
-        if (await placement.Placer.ReleaseAsync(serverId, host, (c, tx) => ResourceStore.UnbindPortsAsync(c, tx, serverId), fault: fault))
+        if (await placement.Placer.ReleaseAsync(serverId, host, (c, tx) => PortStore.UnbindAsync(c, tx, serverId), fault: fault))
         {
             await peers.TouchAsync(onNetworks, host);
             signals.Notify(host);

@@ -53,7 +53,7 @@ public sealed class ServeCommandTests : IDisposable
         Assert.Equal($"isola: cannot listen on {address}: the address is in use (another process listens there); choose another with --urls",
             Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
         Assert.Equal("", output);
-        Assert.False(await new ResourceStore(StoreConnectionFactory.Sqlite(Store), TimeProvider.System).AnyAdminTokenAsync());
+        Assert.False(await new ResourceStore(StoreConnectionFactory.Sqlite(Store), TimeProvider.System).Tokens.AnyAdminAsync());
 
         using var stop = new CancellationTokenSource();
         var (url, token, run) = await Serve(stop.Token, "--store", Store, "--urls", "http://127.0.0.1:0");

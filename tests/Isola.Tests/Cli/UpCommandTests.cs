@@ -73,7 +73,7 @@ public sealed class UpCommandTests
             Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
         Assert.DoesNotContain("isola_", output, StringComparison.Ordinal);
         Assert.False(File.Exists(Path.Join(dir.Path, "admin-token")));
-        Assert.False(await new ResourceStore(StoreConnectionFactory.Sqlite(Path.Join(dir.Path, "isola.db")), TimeProvider.System).AnyAdminTokenAsync());
+        Assert.False(await new ResourceStore(StoreConnectionFactory.Sqlite(Path.Join(dir.Path, "isola.db")), TimeProvider.System).Tokens.AnyAdminAsync());
 
         using var stop = new CancellationTokenSource();
         var (url, token, run, _) = await StartUp(dir.Path, 1, stop);

@@ -352,7 +352,7 @@ public abstract class LifecycleSuite
         var spec = new Isola.Rendering.PortSpec("ghost-nic0", Isola.Scheduling.Requests.VnicType.Direct, "fa:16:3e:00:00:99", Physnet: "physnet2");
         var ghost = new Isola.Store.Resources.PortRecord("p-ghost", project, net.Str("id"), "ghost-nic0", spec.Mac, "DOWN", null,
             Isola.Store.Documents.StoredDocument<Isola.Rendering.PortSpec>.Of(spec), null);
-        await store.CreatePortAsync(ghost, new Isola.Store.Resources.PortOptions([], null, [], true, [], CreatedFor: "never-committed"), _ => spec);
+        await store.Ports.CreateAsync(ghost, new Isola.Store.Resources.PortOptions([], null, [], true, [], CreatedFor: "never-committed"), _ => spec);
         var (_, mine) = await w.Member.Post("/v1/ports", new { name = "mine", network = "lan", vnicType = "direct" });
         var sweeper = w.Server.App.Services.GetRequiredService<BuildTimeouts>();
         await sweeper.SweepAsync();

@@ -182,9 +182,9 @@ public abstract class NetworkResourcesSuite
         Assert.Equal(["p1", "p4"], (await w.Member.Get("/v1/ports")).Body.EnumerateArray().Select(p => p.Str("name")));
         // A failure just before the commit (a crash) leaves neither the port nor its address.
         var store = w.Server.App.Services.GetRequiredService<ResourceStore>();
-        store.BeforePortCommit = () => throw new InvalidOperationException("crash before commit");
+        store.Ports.BeforeCommit = () => throw new InvalidOperationException("crash before commit");
         Assert.Equal(500, (await w.Member.Post("/v1/ports", new { name = "p5", network = "lan", fixedIps = new[] { new { subnet = "wide" } } })).Status);
-        store.BeforePortCommit = null;
+        store.Ports.BeforeCommit = null;
         Assert.Equal(404, (await w.Member.Get("/v1/ports/p5")).Status);
         Assert.Equal(["10.8.0.3"], Ips(await Created(w.Member.Post("/v1/ports", new { name = "p6", network = "lan", fixedIps = new[] { new { subnet = "wide" } } }))));
         Assert.Equal(204, (await w.Member.Delete("/v1/ports/p6")).Status);

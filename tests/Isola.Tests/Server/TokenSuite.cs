@@ -32,7 +32,7 @@ public abstract class TokenSuite
         foreach (var secret in new[] { w.Server.AdminSecret!, made.Str("secret"), host.Str("secret") })
         {
             Assert.DoesNotContain(secret, raw, StringComparison.Ordinal);
-            Assert.DoesNotContain(Isola.Store.Resources.ResourceStore.Hash(secret), raw, StringComparison.Ordinal);
+            Assert.DoesNotContain(Isola.Store.Resources.TokenStore.Hash(secret), raw, StringComparison.Ordinal);
         }
         Assert.All(all.EnumerateArray(), t => Assert.Equal(["id", "role", "project", "host", "created"], t.EnumerateObject().Select(p => p.Name)));
         Assert.Equal("h1", all.EnumerateArray().Single(t => t.Str("role") == "host").Str("host"));

@@ -26,7 +26,7 @@ public sealed class ServerServiceTests : IDisposable
         Assert.Equal(201, (await w.Member.Post("/v1/networks", new { name = "lan", type = "vlan", physnet = "physnet2" })).Status);
         Assert.Equal(201, (await w.Member.Post("/v1/networks", new { name = "overlay", type = "vxlan" })).Status);
         var store = w.Server.App.Services.GetRequiredService<ResourceStore>();
-        var project = (await store.ProjectAsync("tenant-a"))!.Id;
+        var project = (await store.Projects.FindAsync("tenant-a"))!.Id;
         var member = new Caller(new TokenRecord("t-member", "member", project, null));
         return (w, w.Server.App.Services.GetRequiredService<ServerService>(), store, member, project);
     }
@@ -42,7 +42,7 @@ public sealed class ServerServiceTests : IDisposable
         var e = await Assert.ThrowsAsync<ApiException>(() => servers.CreateAsync(member, new CreateServer("bad", "nfv.small", null,
             Networks: [new ServerNic("lan", "direct"), new ServerNic("overlay", "direct")])));
         Assert.Equal((400, "networks[1].vnicType"), (e.Status, e.Details.Single().Field));
-        Assert.Empty(await store.PortsAsync(project));
+        Assert.Empty(await store.Ports.ListAsync(project));
     }
 
     [Fact]
@@ -55,7 +55,7 @@ public sealed class ServerServiceTests : IDisposable
         var free = FreeVfs(w);
         var e = await Assert.ThrowsAsync<ApiException>(() => servers.CreateAsync(member, new CreateServer("big", "huge", null, Networks: [new ServerNic("lan", "direct")])));
         Assert.Equal((409, "no-valid-host"), (e.Status, e.Code));
-        Assert.Empty(await store.PortsAsync(project));
+        Assert.Empty(await store.Ports.ListAsync(project));
         Assert.Equal(free, FreeVfs(w));
     }
 
@@ -66,12 +66,12 @@ public sealed class ServerServiceTests : IDisposable
         await using var _ = w;
         var free = FreeVfs(w);
         var created = await servers.CreateAsync(member, new CreateServer("g1", "nfv.small", null, Networks: [new ServerNic("lan", "direct")]));
-        var port = Assert.Single(await store.PortsAsync(project));
+        var port = Assert.Single(await store.Ports.ListAsync(project));
         Assert.Equal(("g1-nic0", created.Server.Id), (port.Name, port.ServerId));
         Assert.Equal(free - 1, FreeVfs(w));
 
         await servers.DeleteAsync(member, "g1");
-        Assert.Empty(await store.PortsAsync(project));
+        Assert.Empty(await store.Ports.ListAsync(project));
         Assert.Equal(free, FreeVfs(w));
         Assert.Equal(404, (await Assert.ThrowsAsync<ApiException>(() => servers.DeleteAsync(member, "g1"))).Status);
     }

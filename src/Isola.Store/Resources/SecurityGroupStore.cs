@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Globalization;
 using Dapper;
 
 namespace Isola.Store.Resources;
@@ -13,8 +14,11 @@ public sealed record SecurityGroupRuleRecord(
     public string Key => string.Join('|', Direction, Ethertype, Protocol, PortRangeMin, PortRangeMax, RemoteIpPrefix, RemoteGroupId);
 }
 
-public sealed partial class ResourceStore
+/// <summary>Security groups and their rules.</summary>
+public sealed class SecurityGroupStore(StoreConnectionFactory factory, TimeProvider time)
 {
+    private string Now => time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture);
+
     private const string SecurityGroupColumns = "id, project_id, name, description";
 
     private const string RuleColumns = "r.id, r.group_id, r.direction, r.ethertype, r.protocol, r.port_range_min, r.port_range_max, r.remote_ip_prefix, r.remote_group_id";
@@ -25,7 +29,7 @@ public sealed partial class ResourceStore
         r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.NullableString(4), (int?)r.NullableLong(5), (int?)r.NullableLong(6), r.NullableString(7), r.NullableString(8));
 
     /// <summary>Inserts a group; false when the project has one of that name.</summary>
-    public async Task<bool> TryCreateSecurityGroupAsync(SecurityGroupRecord g)
+    public async Task<bool> TryCreateAsync(SecurityGroupRecord g)
     {
         await using var c = await factory.OpenAsync();
         try
@@ -44,7 +48,7 @@ public sealed partial class ResourceStore
     /// The project's group named like <paramref name="candidate"/>, made with <paramref name="rules"/>
     /// when it has none. Two processes making it at once end with one group: the name is unique per project.
     /// </summary>
-    public async Task<SecurityGroupRecord> EnsureSecurityGroupAsync(SecurityGroupRecord candidate, IReadOnlyList<SecurityGroupRuleRecord> rules)
+    public async Task<SecurityGroupRecord> EnsureAsync(SecurityGroupRecord candidate, IReadOnlyList<SecurityGroupRuleRecord> rules)
     {
         await using var c = await factory.OpenAsync();
         const string Find = $"SELECT {SecurityGroupColumns} FROM security_groups WHERE project_id = @ProjectId AND name = @Name";
@@ -66,7 +70,7 @@ public sealed partial class ResourceStore
         return (await c.RowsAsync(Find, new { candidate.ProjectId, candidate.Name }, SecurityGroup)).First();
     }
 
-    public async Task<IReadOnlyList<SecurityGroupRecord>> SecurityGroupsAsync(string? projectId)
+    public async Task<IReadOnlyList<SecurityGroupRecord>> ListAsync(string? projectId)
     {
         await using var c = await factory.OpenAsync();
         return await c.RowsAsync($"SELECT {SecurityGroupColumns} FROM security_groups WHERE @projectId IS NULL OR project_id = @projectId ORDER BY name, id",
@@ -74,7 +78,7 @@ public sealed partial class ResourceStore
     }
 
     /// <summary>A group of the project (any for null), by id or name.</summary>
-    public async Task<SecurityGroupRecord?> SecurityGroupAsync(string? projectId, string idOrName)
+    public async Task<SecurityGroupRecord?> FindAsync(string? projectId, string idOrName)
     {
         await using var c = await factory.OpenAsync();
         var rows = await c.RowsAsync($"SELECT {SecurityGroupColumns} FROM security_groups WHERE (id = @idOrName OR name = @idOrName) AND (@projectId IS NULL OR project_id = @projectId)",
@@ -83,7 +87,7 @@ public sealed partial class ResourceStore
     }
 
     /// <summary>The rules of the given groups, or of the project's groups (all for null) when none are given.</summary>
-    public async Task<IReadOnlyList<SecurityGroupRuleRecord>> SecurityGroupRulesAsync(string? projectId, IReadOnlyCollection<string>? groupIds = null)
+    public async Task<IReadOnlyList<SecurityGroupRuleRecord>> RulesAsync(string? projectId, IReadOnlyCollection<string>? groupIds = null)
     {
         await using var c = await factory.OpenAsync();
         var (ids, p) = InList.Of(groupIds ?? []);
@@ -96,7 +100,7 @@ public sealed partial class ResourceStore
     }
 
     /// <summary>Adds a rule: Duplicate when the group has the same rule, ParentGone when its group (or remote group) is gone.</summary>
-    public async Task<RuleCreate> TryCreateSecurityGroupRuleAsync(SecurityGroupRuleRecord rule)
+    public async Task<RuleCreate> TryCreateRuleAsync(SecurityGroupRuleRecord rule)
     {
         await using var c = await factory.OpenAsync();
         await using var tx = await c.BeginTransactionAsync();
@@ -108,7 +112,7 @@ public sealed partial class ResourceStore
         {
             return RuleCreate.Duplicate;
         }
-        catch (Exception e) when (IsForeignKeyViolation(e))
+        catch (Exception e) when (StoreConnectionFactory.IsForeignKeyViolation(e))
         {
             return RuleCreate.ParentGone;
         }
@@ -121,14 +125,14 @@ public sealed partial class ResourceStore
         VALUES (@Id, @GroupId, @Direction, @Ethertype, @Protocol, @PortRangeMin, @PortRangeMax, @RemoteIpPrefix, @RemoteGroupId, @Key, @now)
         """, new { r.Id, r.GroupId, r.Direction, r.Ethertype, r.Protocol, r.PortRangeMin, r.PortRangeMax, r.RemoteIpPrefix, r.RemoteGroupId, r.Key, now = Now }, tx);
 
-    public async Task<bool> DeleteSecurityGroupRuleAsync(string id)
+    public async Task<bool> DeleteRuleAsync(string id)
     {
         await using var c = await factory.OpenAsync();
         return await c.ExecuteAsync("DELETE FROM security_group_rules WHERE id = @id", new { id }) > 0;
     }
 
     /// <summary>Deletes a group no port uses (the foreign key backs the check against a racing port create); its rules go with it.</summary>
-    public async Task<Removal> DeleteSecurityGroupAsync(string id)
+    public async Task<Removal> DeleteAsync(string id)
     {
         await using var c = await factory.OpenAsync();
         try
@@ -136,7 +140,7 @@ public sealed partial class ResourceStore
             if (await c.ExecuteAsync("DELETE FROM security_groups WHERE id = @id AND NOT EXISTS (SELECT 1 FROM port_security_groups WHERE group_id = @id)", new { id }) > 0)
                 return Removal.Deleted;
         }
-        catch (Exception e) when (IsForeignKeyViolation(e))
+        catch (Exception e) when (StoreConnectionFactory.IsForeignKeyViolation(e))
         {
             return Removal.InUse;
         }

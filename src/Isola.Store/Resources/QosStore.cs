@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Globalization;
 using Dapper;
 
 namespace Isola.Store.Resources;
@@ -8,18 +9,11 @@ public sealed record QosPolicyRecord(string Id, string ProjectId, string Name, s
 /// <summary>A QoS rule; which of the numbers are set depends on <see cref="Type"/>.</summary>
 public sealed record QosRuleRecord(string Id, string PolicyId, string Type, string Direction, long? MaxKbps, long? MaxBurstKbps, long? MinKbps, int? DscpMark);
 
-public enum RuleCreate
+/// <summary>QoS policies and their rules (bandwidth limits, minimum bandwidth, DSCP marking).</summary>
+public sealed class QosStore(StoreConnectionFactory factory, TimeProvider time)
 {
-    Created,
-    /// <summary>The policy (or group) has a rule like it already.</summary>
-    Duplicate,
-    /// <summary>Ports use the policy: their specs were made from its rules.</summary>
-    InUse,
-    ParentGone,
-}
+    private string Now => time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture);
 
-public sealed partial class ResourceStore
-{
     private const string QosPolicyColumns = "id, project_id, name, description, shared";
 
     private static QosPolicyRecord QosPolicy(DbDataReader r) => new(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.Bool(4));
@@ -28,7 +22,7 @@ public sealed partial class ResourceStore
         new(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.NullableLong(4), r.NullableLong(5), r.NullableLong(6), (int?)r.NullableLong(7));
 
     /// <summary>Inserts a policy with its first rules in one transaction; false when the project has a policy of that name.</summary>
-    public async Task<bool> TryCreateQosPolicyAsync(QosPolicyRecord q, IReadOnlyList<QosRuleRecord> rules)
+    public async Task<bool> TryCreatePolicyAsync(QosPolicyRecord q, IReadOnlyList<QosRuleRecord> rules)
     {
         await using var c = await factory.OpenAsync();
         await using var tx = await c.BeginTransactionAsync();
@@ -53,7 +47,7 @@ public sealed partial class ResourceStore
         """, new { r.Id, r.PolicyId, r.Type, r.Direction, r.MaxKbps, r.MaxBurstKbps, r.MinKbps, r.DscpMark, now = Now }, tx);
 
     /// <summary>Policies the project sees: its own and shared ones (all for null).</summary>
-    public async Task<IReadOnlyList<QosPolicyRecord>> QosPoliciesAsync(string? projectId)
+    public async Task<IReadOnlyList<QosPolicyRecord>> PoliciesAsync(string? projectId)
     {
         await using var c = await factory.OpenAsync();
         return await c.RowsAsync($"SELECT {QosPolicyColumns} FROM qos_policies WHERE @projectId IS NULL OR project_id = @projectId OR shared ORDER BY name, id",
@@ -61,7 +55,7 @@ public sealed partial class ResourceStore
     }
 
     /// <summary>A policy the project sees (its own or shared; any for null), by id or name; its own first.</summary>
-    public async Task<QosPolicyRecord?> QosPolicyAsync(string? projectId, string idOrName)
+    public async Task<QosPolicyRecord?> PolicyAsync(string? projectId, string idOrName)
     {
         await using var c = await factory.OpenAsync();
         var rows = await c.RowsAsync($"""
@@ -72,7 +66,7 @@ public sealed partial class ResourceStore
     }
 
     /// <summary>The rules of the given policies.</summary>
-    public async Task<IReadOnlyList<QosRuleRecord>> QosRulesAsync(IReadOnlyCollection<string> policyIds)
+    public async Task<IReadOnlyList<QosRuleRecord>> RulesAsync(IReadOnlyCollection<string> policyIds)
     {
         await using var c = await factory.OpenAsync();
         var (ids, p) = InList.Of(policyIds);
@@ -86,7 +80,7 @@ public sealed partial class ResourceStore
     /// Adds a rule to a policy no port uses (a port's VF rates were made from the rules when it was
     /// created). The policy's row is locked while this checks and inserts.
     /// </summary>
-    public async Task<RuleCreate> TryCreateQosRuleAsync(QosRuleRecord r)
+    public async Task<RuleCreate> TryCreateRuleAsync(QosRuleRecord r)
     {
         await using var c = await factory.OpenAsync();
         await using var tx = await c.BeginTransactionAsync();
@@ -107,7 +101,7 @@ public sealed partial class ResourceStore
     }
 
     /// <summary>Deletes a rule of a policy no port uses.</summary>
-    public async Task<Removal> DeleteQosRuleAsync(string policyId, string ruleId)
+    public async Task<Removal> DeleteRuleAsync(string policyId, string ruleId)
     {
         await using var c = await factory.OpenAsync();
         await using var tx = await c.BeginTransactionAsync();
@@ -122,7 +116,7 @@ public sealed partial class ResourceStore
     }
 
     /// <summary>Deletes a policy no port uses (the foreign key backs the check against a racing port create).</summary>
-    public async Task<Removal> DeleteQosPolicyAsync(string id)
+    public async Task<Removal> DeletePolicyAsync(string id)
     {
         await using var c = await factory.OpenAsync();
         try
@@ -130,7 +124,7 @@ public sealed partial class ResourceStore
             if (await c.ExecuteAsync("DELETE FROM qos_policies WHERE id = @id AND NOT EXISTS (SELECT 1 FROM ports WHERE qos_policy_id = @id)", new { id }) > 0)
                 return Removal.Deleted;
         }
-        catch (Exception e) when (IsForeignKeyViolation(e))
+        catch (Exception e) when (StoreConnectionFactory.IsForeignKeyViolation(e))
         {
             return Removal.InUse;
         }

@@ -1,9 +1,16 @@
 using System.Data.Common;
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using Dapper;
 
 namespace Isola.Store.Resources;
+
+/// <summary>A token's rights: admin (everything), member (one project), host (one host's agent).</summary>
+public sealed record TokenRecord(string Id, string Role, string? ProjectId, string? Host);
+
+/// <summary>A token as it is listed: never its secret (only its hash is stored).</summary>
+public sealed record TokenSummary(string Id, string Role, string? ProjectId, string? Host, string CreatedAt);
 
 /// <summary>What deleting a token came to.</summary>
 public enum TokenDeletion
@@ -18,8 +25,10 @@ public enum TokenDeletion
 /// Tokens: only a hash of each secret is stored. Every request reads its token's row (no cache), so a
 /// deleted token is refused at once by every server process on the store.
 /// </summary>
-public sealed partial class ResourceStore
+public sealed class TokenStore(StoreConnectionFactory factory, TimeProvider time)
 {
+    private string Now => time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture);
+
     /// <summary>SHA-256 of a token secret, hex: what is stored and looked up.</summary>
     public static string Hash(string secret) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(secret)));
 
@@ -29,24 +38,24 @@ public sealed partial class ResourceStore
     private const string TokenInsert = "INSERT INTO tokens (id, secret_hash, role, project_id, host, created_at) VALUES (@Id, @hash, @Role, @ProjectId, @Host, @now)";
 
     /// <summary>Makes a token; the secret is returned here and never stored.</summary>
-    public async Task<(TokenRecord Token, string Secret)> CreateTokenAsync(string role, string? projectId, string? host)
+    public async Task<(TokenRecord Token, string Secret)> CreateAsync(string role, string? projectId, string? host)
     {
         var secret = NewSecret();
-        var token = new TokenRecord(NewId(), role, projectId, host);
+        var token = new TokenRecord(ResourceStore.NewId(), role, projectId, host);
         await using var c = await factory.OpenAsync();
         await c.ExecuteAsync(TokenInsert, new { token.Id, hash = Hash(secret), token.Role, token.ProjectId, token.Host, now = Now });
         return (token, secret);
     }
 
     /// <summary>The token a secret belongs to, read from its row: a deleted token is unknown from the moment its delete commits.</summary>
-    public async Task<TokenRecord?> TokenBySecretAsync(string secret)
+    public async Task<TokenRecord?> BySecretAsync(string secret)
     {
         await using var c = await factory.OpenAsync();
         return (await c.RowsAsync("SELECT id, role, project_id, host FROM tokens WHERE secret_hash = @hash", new { hash = Hash(secret) },
             r => new TokenRecord(r.GetString(0), r.GetString(1), r.NullableString(2), r.NullableString(3)))).FirstOrDefault();
     }
 
-    public async Task<bool> AnyAdminTokenAsync()
+    public async Task<bool> AnyAdminAsync()
     {
         await using var c = await factory.OpenAsync();
         return await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM tokens WHERE role = 'admin'") > 0;
@@ -55,7 +64,7 @@ public sealed partial class ResourceStore
     private static TokenSummary Summary(DbDataReader r) => new(r.GetString(0), r.GetString(1), r.NullableString(2), r.NullableString(3), r.GetString(4));
 
     /// <summary>Tokens of a project (all for null), oldest first; never their secrets.</summary>
-    public async Task<IReadOnlyList<TokenSummary>> TokensAsync(string? projectId)
+    public async Task<IReadOnlyList<TokenSummary>> ListAsync(string? projectId)
     {
         await using var c = await factory.OpenAsync();
         return await c.RowsAsync("""
@@ -64,7 +73,7 @@ public sealed partial class ResourceStore
             """, new { projectId }, Summary);
     }
 
-    public async Task<TokenSummary?> TokenAsync(string id)
+    public async Task<TokenSummary?> FindAsync(string id)
     {
         await using var c = await factory.OpenAsync();
         return (await c.RowsAsync("SELECT id, role, project_id, host, created_at FROM tokens WHERE id = @id", new { id },
@@ -75,7 +84,7 @@ public sealed partial class ResourceStore
     /// Deletes a token, unless it is the last admin token. Deletes of admin tokens are serialised (SQLite's
     /// write lock; on PostgreSQL the admin rows are locked), so two at once cannot remove the last two.
     /// </summary>
-    public async Task<TokenDeletion> DeleteTokenAsync(string id)
+    public async Task<TokenDeletion> DeleteAsync(string id)
     {
         await using var c = await factory.OpenAsync();
         await using var tx = await c.BeginTransactionAsync();
@@ -103,7 +112,7 @@ public sealed partial class ResourceStore
     public async Task<(TokenRecord Token, string Secret, int Revoked)> ResetAdminAsync()
     {
         var secret = NewSecret();
-        var token = new TokenRecord(NewId(), "admin", null, null);
+        var token = new TokenRecord(ResourceStore.NewId(), "admin", null, null);
         await using var c = await factory.OpenAsync();
         await using var tx = await c.BeginTransactionAsync();
         var revoked = (await AdminIdsAsync(c, tx)).Count;

@@ -1,9 +1,24 @@
+using System.Data.Common;
+using System.Globalization;
 using Dapper;
 using Isola.Rendering;
 using Isola.Scheduling;
 using Isola.Store.Documents;
 
 namespace Isola.Store.Resources;
+
+/// <summary>A port: what was asked of it (<see cref="Spec"/>) and, once its server is placed, the host and devices it got (<see cref="Binding"/>).</summary>
+public sealed record PortRecord(string Id, string ProjectId, string NetworkId, string Name, string Mac, string Status, string? ServerId,
+    StoredDocument<PortSpec> Spec, StoredDocument<PortBinding>? Binding);
+
+/// <summary>A port could not be bound to a server being created: another server holds it, or it was deleted (<paramref name="Gone"/>) meanwhile.</summary>
+public sealed class PortBindingException(string portId, bool gone)
+    : Exception(gone ? $"port {portId} was deleted while the server was being created" : $"port {portId} was bound to another server meanwhile")
+{
+    public string PortId { get; } = portId;
+
+    public bool Gone { get; } = gone;
+}
 
 /// <summary>
 /// An address a new port asks for in a subnet: <see cref="Address"/> when given, else the one
@@ -39,10 +54,83 @@ public sealed record PortOptions(
     IReadOnlyList<AddressRequest> Addresses, string? QosPolicyId, IReadOnlyList<string> QosRuleIds, bool PortSecurityEnabled, IReadOnlyList<string> SecurityGroupIds,
     string? CreatedFor = null);
 
-public sealed partial class ResourceStore
+/// <summary>
+/// Ports with what they hold: their addresses (ip_allocations), QoS policy, port security and
+/// security groups, and their binding to a server (written inside the server's commit).
+/// </summary>
+public sealed class PortStore(StoreConnectionFactory factory, TimeProvider time)
 {
+    private string Now => time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture);
+
+    private const string PortColumns = "id, project_id, network_id, name, mac, status, server_id, spec, binding";
+
+    private static PortRecord Port(DbDataReader r) =>
+        new(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetString(5), r.NullableString(6),
+            r.Document<PortSpec>(7), r.NullableDocument<PortBinding>(8));
+
+    public async Task<IReadOnlyList<PortRecord>> ListAsync(string? projectId)
+    {
+        await using var c = await factory.OpenAsync();
+        return await c.RowsAsync($"SELECT {PortColumns} FROM ports WHERE @projectId IS NULL OR project_id = @projectId ORDER BY name, id", new { projectId }, Port);
+    }
+
+    /// <summary>A port of the project (any for null) by id or name.</summary>
+    public async Task<PortRecord?> FindAsync(string? projectId, string idOrName)
+    {
+        await using var c = await factory.OpenAsync();
+        var rows = await c.RowsAsync($"SELECT {PortColumns} FROM ports WHERE (id = @idOrName OR name = @idOrName) AND (@projectId IS NULL OR project_id = @projectId)",
+            new { projectId, idOrName }, Port);
+        return ByIdOrName.Pick(rows, idOrName, projectId, p => p.Id, p => p.ProjectId);
+    }
+
+    public async Task<bool> DeleteAsync(string id)
+    {
+        await using var c = await factory.OpenAsync();
+        return await c.ExecuteAsync("DELETE FROM ports WHERE id = @id AND server_id IS NULL", new { id }) > 0;
+    }
+
+    /// <summary>Deletes the unbound ports a server made for itself (when it goes, or when its create failed).</summary>
+    public async Task<int> DeleteCreatedForAsync(string serverId)
+    {
+        await using var c = await factory.OpenAsync();
+        return await c.ExecuteAsync("DELETE FROM ports WHERE created_for = @serverId AND server_id IS NULL", new { serverId });
+    }
+
+    /// <summary>
+    /// Deletes ports made for a server that never came to be (the process died between making them and
+    /// committing the server), once older than <paramref name="before"/>.
+    /// </summary>
+    public async Task<int> DeleteOrphanedAsync(DateTimeOffset before)
+    {
+        await using var c = await factory.OpenAsync();
+        return await c.ExecuteAsync("""
+            DELETE FROM ports WHERE created_for IS NOT NULL AND server_id IS NULL AND created_at < @before
+                AND NOT EXISTS (SELECT 1 FROM servers s WHERE s.id = ports.created_for)
+            """, new { before = before.ToString("O", CultureInfo.InvariantCulture) });
+    }
+
+    /// <summary>Binds ports to a server inside the server's commit, so a failed create binds nothing.</summary>
+    public static async Task BindAsync(DbConnection c, DbTransaction tx, string serverId, IEnumerable<(string PortId, PortBinding Binding)> bindings)
+    {
+        foreach (var (port, binding) in bindings)
+        {
+            var n = await c.ExecuteAsync("UPDATE ports SET server_id = @serverId, status = 'BOUND', binding = @binding WHERE id = @port AND server_id IS NULL",
+                new { serverId, binding = StoredDocuments.Write(binding), port }, tx);
+            if (n == 0)
+            {
+                // Lost a race: another create bound it first, or it was deleted meanwhile.
+                var holder = await c.QuerySingleOrDefaultAsync<(string Id, string? ServerId)?>("SELECT id, server_id FROM ports WHERE id = @port", new { port }, tx);
+                throw new PortBindingException(port, holder is null);
+            }
+        }
+    }
+
+    /// <summary>Frees a server's ports (inside its release).</summary>
+    public static Task UnbindAsync(DbConnection c, DbTransaction tx, string serverId) =>
+        c.ExecuteAsync("UPDATE ports SET server_id = NULL, status = 'DOWN', binding = NULL WHERE server_id = @serverId", new { serverId }, tx);
+
     /// <summary>Test seam: runs after every write of a port create and before its commit (a failure there must leave nothing).</summary>
-    internal Func<Task>? BeforePortCommit { get; set; }
+    internal Func<Task>? BeforeCommit { get; set; }
 
     /// <summary>
     /// Inserts a port, its addresses and its security groups in one transaction: either all are
@@ -50,7 +138,7 @@ public sealed partial class ResourceStore
     /// (subnet, address), so of two processes picking the same free address one gets it and the
     /// other picks again. <paramref name="spec"/> makes the port's spec once its addresses are known.
     /// </summary>
-    public async Task<PortCreateResult> CreatePortAsync(PortRecord p, PortOptions options, Func<IReadOnlyList<AllocatedAddress>, PortSpec> spec)
+    public async Task<PortCreateResult> CreateAsync(PortRecord p, PortOptions options, Func<IReadOnlyList<AllocatedAddress>, PortSpec> spec)
     {
         await using var c = await factory.OpenAsync();
         await using var tx = await c.BeginTransactionAsync();
@@ -92,12 +180,12 @@ public sealed partial class ResourceStore
             foreach (var group in options.SecurityGroupIds.Distinct())
                 await c.ExecuteAsync("INSERT INTO port_security_groups (port_id, group_id) VALUES (@port, @group)", new { port = p.Id, group }, tx);
             await c.ExecuteAsync("UPDATE ports SET spec = @spec WHERE id = @Id", new { p.Id, spec = StoredDocuments.Write(spec(allocated)) }, tx);
-            if (BeforePortCommit is { } hook)
+            if (BeforeCommit is { } hook)
                 await hook();
             await tx.CommitAsync();
             return new(PortCreate.Created, Addresses: allocated);
         }
-        catch (Exception e) when (IsForeignKeyViolation(e))
+        catch (Exception e) when (StoreConnectionFactory.IsForeignKeyViolation(e))
         {
             return new(PortCreate.ReferenceGone);
         }
@@ -122,7 +210,7 @@ public sealed partial class ResourceStore
     }
 
     /// <summary>The addresses, QoS policy, port security and groups of the given ports.</summary>
-    public async Task<IReadOnlyDictionary<string, PortExtras>> PortExtrasAsync(IReadOnlyCollection<string> portIds)
+    public async Task<IReadOnlyDictionary<string, PortExtras>> ExtrasAsync(IReadOnlyCollection<string> portIds)
     {
         await using var c = await factory.OpenAsync();
         var (ids, p) = InList.Of(portIds);

@@ -1,8 +1,7 @@
 using System.Data.Common;
+using System.Globalization;
 using System.Text.Json;
 using Dapper;
-using Microsoft.Data.Sqlite;
-using Npgsql;
 
 namespace Isola.Store.Resources;
 
@@ -22,16 +21,11 @@ public enum SubnetCreate
     NetworkGone,
 }
 
-public enum Removal
+/// <summary>Subnets of networks: CIDR, gateway, allocation pools, DNS servers.</summary>
+public sealed class SubnetStore(StoreConnectionFactory factory, TimeProvider time)
 {
-    Deleted,
-    NotFound,
-    /// <summary>Something still uses it (an address, a port).</summary>
-    InUse,
-}
+    private string Now => time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture);
 
-public sealed partial class ResourceStore
-{
     private const string SubnetColumns = "s.id, s.project_id, s.network_id, s.name, s.ip_version, s.cidr, s.gateway_ip, s.allocation_pools, s.dns_nameservers, s.enable_dhcp";
 
     private static SubnetRecord Subnet(DbDataReader r) => new(
@@ -45,7 +39,7 @@ public sealed partial class ResourceStore
     /// subnets. The network's row is locked for the transaction, so two processes adding subnets to
     /// one network check and insert one after the other.
     /// </summary>
-    public async Task<(SubnetCreate Outcome, SubnetRecord? Clash)> TryCreateSubnetAsync(SubnetRecord s, Func<SubnetRecord, bool> overlaps)
+    public async Task<(SubnetCreate Outcome, SubnetRecord? Clash)> TryCreateAsync(SubnetRecord s, Func<SubnetRecord, bool> overlaps)
     {
         await using var c = await factory.OpenAsync();
         await using var tx = await c.BeginTransactionAsync();
@@ -74,7 +68,7 @@ public sealed partial class ResourceStore
     }
 
     /// <summary>Subnets the project sees: its own and those of shared networks (all for null).</summary>
-    public async Task<IReadOnlyList<SubnetRecord>> SubnetsAsync(string? projectId)
+    public async Task<IReadOnlyList<SubnetRecord>> ListAsync(string? projectId)
     {
         await using var c = await factory.OpenAsync();
         return await c.RowsAsync($"""
@@ -84,7 +78,7 @@ public sealed partial class ResourceStore
     }
 
     /// <summary>A subnet the project sees (any for null), by id or name; its own first.</summary>
-    public async Task<SubnetRecord?> SubnetAsync(string? projectId, string idOrName)
+    public async Task<SubnetRecord?> FindAsync(string? projectId, string idOrName)
     {
         await using var c = await factory.OpenAsync();
         var rows = await c.RowsAsync($"""
@@ -95,14 +89,14 @@ public sealed partial class ResourceStore
     }
 
     /// <summary>A network's subnets, oldest first.</summary>
-    public async Task<IReadOnlyList<SubnetRecord>> SubnetsOfNetworkAsync(string networkId)
+    public async Task<IReadOnlyList<SubnetRecord>> OfNetworkAsync(string networkId)
     {
         await using var c = await factory.OpenAsync();
         return await c.RowsAsync($"SELECT {SubnetColumns} FROM subnets s WHERE s.network_id = @networkId ORDER BY s.created_at, s.id", new { networkId }, Subnet);
     }
 
     /// <summary>Deletes a subnet no port holds an address in (the foreign key backs the check against a racing port create).</summary>
-    public async Task<Removal> DeleteSubnetAsync(string id)
+    public async Task<Removal> DeleteAsync(string id)
     {
         await using var c = await factory.OpenAsync();
         try
@@ -110,18 +104,10 @@ public sealed partial class ResourceStore
             if (await c.ExecuteAsync("DELETE FROM subnets WHERE id = @id AND NOT EXISTS (SELECT 1 FROM ip_allocations WHERE subnet_id = @id)", new { id }) > 0)
                 return Removal.Deleted;
         }
-        catch (Exception e) when (IsForeignKeyViolation(e))
+        catch (Exception e) when (StoreConnectionFactory.IsForeignKeyViolation(e))
         {
             return Removal.InUse;
         }
         return await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM subnets WHERE id = @id", new { id }) > 0 ? Removal.InUse : Removal.NotFound;
     }
-
-    /// <summary>Whether an exception is a foreign key violation (a row still referenced, or referencing one that is gone).</summary>
-    internal static bool IsForeignKeyViolation(Exception e) => e switch
-    {
-        SqliteException s => s.SqliteExtendedErrorCode == 787, // SQLITE_CONSTRAINT_FOREIGNKEY
-        PostgresException p => p.SqlState == PostgresErrorCodes.ForeignKeyViolation,
-        _ => false,
-    };
 }

@@ -1,0 +1,50 @@
+using System.Globalization;
+using System.Text.Json;
+using Dapper;
+
+namespace Isola.Store.Resources;
+
+public sealed record FlavorRecord(string Id, string Name, int Vcpus, long RamMiB, int DiskGiB, IReadOnlyDictionary<string, string> ExtraSpecs);
+
+/// <summary>Flavors: a server's size and its extra specs.</summary>
+public sealed class FlavorStore(StoreConnectionFactory factory, TimeProvider time)
+{
+    private string Now => time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture);
+
+    public async Task<bool> TryCreateAsync(FlavorRecord f)
+    {
+        await using var c = await factory.OpenAsync();
+        try
+        {
+            await c.ExecuteAsync("INSERT INTO flavors (id, name, vcpus, ram_mib, disk_gib, extra_specs, created_at) VALUES (@Id, @Name, @Vcpus, @RamMiB, @DiskGiB, @specs, @now)",
+                new { f.Id, f.Name, f.Vcpus, f.RamMiB, f.DiskGiB, specs = JsonSerializer.Serialize(f.ExtraSpecs), now = Now });
+            return true;
+        }
+        catch (Exception e) when (StoreConnectionFactory.IsUniqueViolation(e))
+        {
+            return false;
+        }
+    }
+
+    public async Task<IReadOnlyList<FlavorRecord>> ListAsync()
+    {
+        await using var c = await factory.OpenAsync();
+        return await c.RowsAsync("SELECT id, name, vcpus, ram_mib, disk_gib, extra_specs FROM flavors ORDER BY name", null,
+            r => new FlavorRecord(r.GetString(0), r.GetString(1), (int)r.Long(2), r.Long(3), (int)r.Long(4),
+                JsonSerializer.Deserialize<Dictionary<string, string>>(r.GetString(5)) ?? []));
+    }
+
+    public async Task<FlavorRecord?> FindAsync(string idOrName)
+    {
+        await using var c = await factory.OpenAsync();
+        return (await c.RowsAsync("SELECT id, name, vcpus, ram_mib, disk_gib, extra_specs FROM flavors WHERE id = @idOrName OR name = @idOrName", new { idOrName },
+            r => new FlavorRecord(r.GetString(0), r.GetString(1), (int)r.Long(2), r.Long(3), (int)r.Long(4),
+                JsonSerializer.Deserialize<Dictionary<string, string>>(r.GetString(5)) ?? []))).FirstOrDefault();
+    }
+
+    public async Task<bool> DeleteAsync(string id)
+    {
+        await using var c = await factory.OpenAsync();
+        return await c.ExecuteAsync("DELETE FROM flavors WHERE id = @id", new { id }) > 0;
+    }
+}

@@ -1,0 +1,35 @@
+using System.Data.Common;
+using Isola.Rendering;
+using Isola.Scheduling;
+using Isola.Store.Documents;
+
+namespace Isola.Store.Resources;
+
+/// <summary>A server: where it was placed (<see cref="Placement"/>) and what it asked for (<see cref="Spec"/>), both null before a placement.</summary>
+public sealed record ServerRecord(string Id, string ProjectId, string Name, string Status, string? Host, StoredDocument<Placement>? Placement, StoredDocument<ServerSpec>? Spec,
+    string? TaskState = null, string PowerState = "paused", string? VmState = null, string? Fault = null, string? GroupId = null);
+
+/// <summary>Servers as the API reads them (placements commit through PlacementStore, lifecycle moves through LifecycleStore).</summary>
+public sealed class ServerStore(StoreConnectionFactory factory)
+{
+    /// <summary>A server of the project (any for null) by id or name.</summary>
+    public async Task<ServerRecord?> FindAsync(string? projectId, string idOrName)
+    {
+        await using var c = await factory.OpenAsync();
+        var rows = await c.RowsAsync($"SELECT {ServerColumns} FROM servers WHERE (id = @idOrName OR name = @idOrName) AND (@projectId IS NULL OR project_id = @projectId)",
+            new { projectId, idOrName }, Server);
+        return ByIdOrName.Pick(rows, idOrName, projectId, s => s.Id, s => s.ProjectId);
+    }
+
+    public async Task<IReadOnlyList<ServerRecord>> ListAsync(string? projectId)
+    {
+        await using var c = await factory.OpenAsync();
+        return await c.RowsAsync($"SELECT {ServerColumns} FROM servers WHERE @projectId IS NULL OR project_id = @projectId ORDER BY name, id",
+            new { projectId }, Server);
+    }
+
+    private const string ServerColumns = "id, project_id, name, status, host, placement, spec, task_state, power_state, vm_state, fault, group_id";
+
+    private static ServerRecord Server(DbDataReader r) => new(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.NullableString(4),
+        r.NullableDocument<Placement>(5), r.NullableDocument<ServerSpec>(6), r.NullableString(7), r.GetString(8), r.NullableString(9), r.NullableString(10), r.NullableString(11));
+}
