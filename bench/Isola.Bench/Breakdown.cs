@@ -117,7 +117,7 @@ internal static class Breakdown
         var host = fleet.Host(chosen.Host)!;
         var ctx = new RequestContext(request);
         var fit = NumaFitter.Fit(host, ctx).Fit!;
-        var cells = fit.Plan.Cells?.Select(c => c.HostCell).ToArray() ?? host.Cells.Select(c => c.Id).ToArray();
+        var cells = fit.Placement.Cells?.Select(c => c.HostCell).ToArray() ?? host.Cells.Select(c => c.Id).ToArray();
         var index = fleet.Index;
         var (byMemory, minKey) = Scheduler.IndexKey(ctx);
         var walk = new WalkExperiment(fleet, byMemory, minKey);

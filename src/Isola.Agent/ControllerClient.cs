@@ -90,11 +90,9 @@ public sealed class ControllerClient(HttpClient http, string host)
         };
     }
 
-    public async Task ReportAsync(AgentReportBody report, CancellationToken ct)
+    public async Task ReportAsync(HostReport report, CancellationToken ct)
     {
-        var body = new HostReport(report.AppliedRevision, report.Servers.Select(s => new ReportedServer(s.Id, s.VmState)).ToList(),
-            report.Ports.Select(p => new ReportedPort(p.Id, p.Status)).ToList());
-        using var response = await http.PostAsJsonAsync($"/v1/hosts/{Uri.EscapeDataString(host)}/report", body, IsolaJson.Options, ct);
+        using var response = await http.PostAsJsonAsync($"/v1/hosts/{Uri.EscapeDataString(host)}/report", report, IsolaJson.Options, ct);
         await Ensure(response, ct);
     }
 

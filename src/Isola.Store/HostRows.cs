@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Isola.Domain.Serialization;
 
 namespace Isola.Store;
@@ -46,16 +45,6 @@ public sealed record HostRows(IReadOnlyList<StoredHost> Hosts, IReadOnlyList<Unr
         return document.Host.Hostname == r.Name ? (document, null) : (null, $"host.hostname: the inventory is of {document.Host.Hostname}, not {r.Name}");
     }
 
-    private static List<string>? Aggregates(string? json)
-    {
-        try
-        {
-            var list = json is null ? null : JsonSerializer.Deserialize<List<string>>(json);
-            return list is null || list.Contains(null!) ? null : list;
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
-    }
+    private static List<string>? Aggregates(string? json) =>
+        Documents.StoredDocuments.TryRead<List<string>>(json, out var list, out _) && !list.Contains(null!) ? list : null;
 }

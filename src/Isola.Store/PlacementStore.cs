@@ -1,6 +1,5 @@
 using System.Data.Common;
 using System.Globalization;
-using System.Text.Json;
 using Dapper;
 using Isola.Domain.Serialization;
 using Isola.Domain.Topology;
@@ -72,7 +71,7 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
         {
             name = inventory.Hostname,
             zone,
-            aggregates = JsonSerializer.Serialize(aggregates ?? [], IsolaJson.Compact),
+            aggregates = StoredDocuments.Write(aggregates ?? []),
             now = Now,
             tunnelIp,
         };

@@ -6,9 +6,6 @@ namespace Isola.Agent.Reconcile;
 /// <summary>A step and the facet that planned it (and applies it).</summary>
 public sealed record PlannedStep(Step Step, IHostFacet Facet);
 
-/// <summary>What the agent reports after a cycle.</summary>
-public sealed record AgentReportBody(long AppliedRevision, IReadOnlyList<(string Id, string VmState)> Servers, IReadOnlyList<(string Id, string Status)> Ports);
-
 /// <summary>
 /// The agent's decisions as a pure function of what should be (desired), what is (actual) and what
 /// it put there before (applied), made by the host's facets in their order (<see cref="HostFacets.All"/>):
@@ -76,7 +73,7 @@ public static class Reconciler
             .ToList();
 
     /// <summary>The report after a cycle, by the default facets.</summary>
-    public static AgentReportBody Report(DesiredHost desired, ActualHost actual, IReadOnlySet<string>? readyTaps = null,
+    public static HostReport Report(DesiredHost desired, ActualHost actual, IReadOnlySet<string>? readyTaps = null,
         IReadOnlyDictionary<string, AppliedServer>? applied = null) =>
         Report(HostFacets.All, desired, actual, readyTaps, applied);
 
@@ -88,30 +85,30 @@ public static class Reconciler
     /// and so is what the controller knows of it: its domain's state when the agent knows its domain
     /// (<paramref name="applied"/>), its ports not at all (without the plan the agent cannot judge them).
     /// </summary>
-    public static AgentReportBody Report(IReadOnlyList<IHostFacet> facets, DesiredHost desired, ActualHost actual, IReadOnlySet<string>? readyTaps = null,
+    public static HostReport Report(IReadOnlyList<IHostFacet> facets, DesiredHost desired, ActualHost actual, IReadOnlySet<string>? readyTaps = null,
         IReadOnlyDictionary<string, AppliedServer>? applied = null)
     {
         var virtio = desired.Network?.Ports.ToDictionary(p => p.Id, p => p.Device, StringComparer.Ordinal) ?? new Dictionary<string, string>();
-        var servers = new List<(string, string)>();
-        var ports = new List<(string, string)>();
+        var servers = new List<ReportedServer>();
+        var ports = new List<ReportedPort>();
         foreach (var server in desired.Servers)
         {
             if (server.Plan is null)
             {
                 if (applied?.GetValueOrDefault(server.Id) is { } known)
-                    servers.Add((server.Id, ServerContext.VmStateOf(actual, known.Domain)));
+                    servers.Add(new ReportedServer(server.Id, ServerContext.VmStateOf(actual, known.Domain)));
                 continue;
             }
             var context = ServerContext.Of(server, server.Plan, null, actual);
-            servers.Add((server.Id, context.VmState));
+            servers.Add(new ReportedServer(server.Id, context.VmState));
             foreach (var port in server.Ports)
             {
                 var ready = facets.All(f => f.Holds(context, port, actual))
                     && (readyTaps is null || !virtio.TryGetValue(port.Id, out var tap) || readyTaps.Contains(tap));
-                ports.Add((port.Id, ready ? "ACTIVE" : "DOWN"));
+                ports.Add(new ReportedPort(port.Id, ready ? "ACTIVE" : "DOWN"));
             }
         }
-        return new AgentReportBody(desired.Revision, servers, ports);
+        return new HostReport(desired.Revision, servers, ports);
     }
 
     /// <summary>What keeps the facets from doing their part (for the cycle's failures).</summary>

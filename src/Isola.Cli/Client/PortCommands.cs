@@ -120,7 +120,8 @@ internal static class PortCommands
         });
         verb.SetAction(async (parse, api, output, ct) =>
         {
-            var vnicType = parse.GetValue(vnic) is { } word ? RequestFile.VnicWireName(word, vnic.Name) : null;
+            // Sent as given: the API judges the word against its own table (a newer server may take a kind this CLI does not know).
+            var vnicType = parse.GetValue(vnic);
             JsonArray? ips = parse.GetValue(noFixedIp) ? [] : null;
             if (parse.GetValue(fixedIps) is { Length: > 0 } given)
             {

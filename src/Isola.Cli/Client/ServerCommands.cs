@@ -77,7 +77,7 @@ internal static class ServerCommands
                     nic["network"] = value;
                     break;
                 case "vnic-type":
-                    nic["vnicType"] = RequestFile.VnicWireName(value, "--nic vnic-type");
+                    nic["vnicType"] = value;
                     break;
                 case "ha":
                     nic["ha"] = value is "" or "true";

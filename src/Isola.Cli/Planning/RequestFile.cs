@@ -104,9 +104,6 @@ internal sealed class RequestFile
     public static VnicType ParseVnicType(string text, string field) =>
         VnicKind.Parse(text)?.Type ?? throw new ArgumentException($"{field}: '{text}' is not {VnicKind.Names(VnicKind.All)}");
 
-    /// <summary>A CLI flag's vnic-type word, checked by the same parser (<see cref="ParseVnicType"/>) before any request is sent.</summary>
-    public static string VnicWireName(string text, string field) => VnicKind.Of(ParseVnicType(text, field)).WireName;
-
     public Flavor Flavor(string name, string field)
     {
         var f = Flavors.FirstOrDefault(x => x.Name == name)

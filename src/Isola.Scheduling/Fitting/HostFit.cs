@@ -7,11 +7,11 @@ namespace Isola.Scheduling.Fitting;
 /// How a request fits one host: the <see cref="Placement"/> it would be (every resource chosen,
 /// nothing taken yet, not scored) and what the scorers read about it.
 /// </summary>
-/// <param name="Plan">The placement, with a score of 0 until the scheduler scores it.</param>
+/// <param name="Placement">The placement, with a score of 0 until the scheduler scores it.</param>
 /// <param name="VfFreeShare">Mean share of free VFs in the pools the VFs come from, before taking them.</param>
 /// <param name="CoresBroken">Whole free cores the pins leave partly used.</param>
 /// <param name="CoresTouched">Cores the pins use.</param>
-public sealed record HostFit(Placement Plan, double VfFreeShare = 1, int CoresBroken = 0, int CoresTouched = 0)
+public sealed record HostFit(Placement Placement, double VfFreeShare = 1, int CoresBroken = 0, int CoresTouched = 0)
 {
     /// <summary>The fit of <paramref name="ctx"/>'s request on <paramref name="host"/> at its current generation.</summary>
     public static HostFit Of(

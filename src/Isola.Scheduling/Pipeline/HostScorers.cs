@@ -71,7 +71,7 @@ public sealed class PciLocalityScorer : IHostScorer
 
     public double Score(HostState host, HostFit fit, RequestContext ctx)
     {
-        var plan = fit.Plan;
+        var plan = fit.Placement;
         if (plan.Vfs.Count == 0 || plan.Cells is null)
             return 100;
         var local = 0;

@@ -123,7 +123,7 @@ public sealed class Scheduler
                 score += weight * scorer.Score(host, fit.Fit!, ctx);
             _probe?.Lap(ScheduleStage.Scorers);
             if (best is null || score > best.Score)
-                best = fit.Fit!.Plan with { Score = score };
+                best = fit.Fit!.Placement with { Score = score };
             _probe?.Lap(ScheduleStage.PlacementRecord);
             if (++found >= _fleet.Options.CandidateLimit && !naive)
                 break;

@@ -3,7 +3,6 @@ using Isola.Domain.Topology;
 using Isola.Rendering;
 using Isola.Scheduling;
 using Isola.Store.Documents;
-using Isola.Server.Services;
 
 namespace Isola.Server.Hosts;
 

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text.Json;
 using Isola.Server.Subnets;
 using Isola.Store.Resources;
 
@@ -31,6 +32,7 @@ internal static class PortView
         securityGroups = extras?.SecurityGroupIds ?? [],
         portSecurityEnabled = extras?.PortSecurityEnabled ?? true,
         spec = p.Spec.Value,
-        binding = p.Binding?.Value,
+        // As stored: a binding written by an earlier release (without haLegs, say) is shown as it was written.
+        binding = p.Binding is null ? (JsonElement?)null : JsonSerializer.Deserialize<JsonElement>(p.Binding.Json),
     };
 }

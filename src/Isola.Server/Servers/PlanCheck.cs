@@ -1,20 +1,19 @@
 using Isola.Domain.Topology;
 using Isola.Rendering;
 using Isola.Scheduling;
-using Isola.Scheduling.Requests;
 using Isola.Server.Api;
-using Isola.Server.Services;
 
 namespace Isola.Server.Servers;
 
 /// <summary>A server's host plan made at create, on the host placement chose: what the host would refuse is refused before anything is committed.</summary>
 internal static class PlanCheck
 {
-    public static HostPlan Render(string serverId, Placement placement, Flavor flavor, IReadOnlyList<PortSpec> ports, HostTopology host)
+    public static HostPlan Render(string serverId, Placement placement, ServerSpec spec, HostTopology host)
     {
         try
         {
-            return HostPlanner.Render(new RenderInput(placement, flavor, ports, host, serverId, ServerSpec.DomainName(serverId)));
+            // The same function the agent's plans are made by (PlanCache): what is checked here is what the host gets.
+            return spec.Plan(serverId, placement, host);
         }
         catch (RenderException e)
         {

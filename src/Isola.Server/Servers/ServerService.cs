@@ -141,7 +141,7 @@ internal sealed class ServerService(ResourceStore store, PlacementService placem
             result = await placement.Placer.PlaceAsync(id, project, request, (p, host) =>
             {
                 // The host plan is made now, before anything is committed: a server whose plan its host would refuse is refused here, not on the host.
-                PlanCheck.Render(id, p, flavor, specs, host);
+                PlanCheck.Render(id, p, spec.Value, host);
                 var bindings = ports.Select(port => (port.Id, PortBinding.Of(p, port.Name))).ToList();
                 return (c, tx) => PortStore.BindAsync(c, tx, id, bindings);
             }, spec: spec);

@@ -54,6 +54,6 @@ public sealed class AgentWatch(LifecycleStore lifecycle, PlacementService placem
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         TellUnreadableHosts();
-        await PeriodicSweep.RunAsync(Every, time, SweepAsync, log, "agent watch", stoppingToken);
+        await PeriodicSweep.RunAsync(Every, time, SweepAsync, e => log.LogError(e, "agent watch failed; trying again"), stoppingToken);
     }
 }

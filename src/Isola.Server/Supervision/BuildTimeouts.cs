@@ -58,6 +58,6 @@ public sealed class BuildTimeouts(LifecycleStore lifecycle, ResourceStore resour
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var every = TimeSpan.FromSeconds(Math.Clamp(settings.BuildTimeoutSeconds / 10.0, 0.5, 10));
-        await PeriodicSweep.RunAsync(every, time, SweepAsync, log, "build timeout sweep", stoppingToken);
+        await PeriodicSweep.RunAsync(every, time, SweepAsync, e => log.LogError(e, "build timeout sweep failed; trying again"), stoppingToken);
     }
 }

@@ -1,11 +1,10 @@
-using Microsoft.Extensions.Logging;
-
 namespace Isola.Server.Supervision;
 
 /// <summary>The loop of a background sweeper: wait, sweep, log a failed pass and go on, stop quietly on shutdown.</summary>
 internal static class PeriodicSweep
 {
-    public static async Task RunAsync(TimeSpan every, TimeProvider time, Func<CancellationToken, Task> sweep, ILogger log, string what, CancellationToken stoppingToken)
+    /// <param name="failed">Logs a failed pass (each sweeper its own message, so log searches keyed on it keep working).</param>
+    public static async Task RunAsync(TimeSpan every, TimeProvider time, Func<CancellationToken, Task> sweep, Action<Exception> failed, CancellationToken stoppingToken)
     {
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -20,7 +19,7 @@ internal static class PeriodicSweep
             }
             catch (Exception e)
             {
-                log.LogError(e, "{What} failed; trying again", what);
+                failed(e);
             }
         }
     }

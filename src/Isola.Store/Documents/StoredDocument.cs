@@ -7,7 +7,6 @@ namespace Isola.Store.Documents;
 /// </summary>
 public sealed class StoredDocument<T> where T : class
 {
-    private readonly Lock _lock = new();
     private T? _value;
 
     private StoredDocument(string json, T? value)
@@ -20,18 +19,11 @@ public sealed class StoredDocument<T> where T : class
     public string Json { get; }
 
     /// <summary>The document's value, read on first use; a document that does not read throws <see cref="System.Text.Json.JsonException"/>.</summary>
-    public T Value
-    {
-        get
-        {
-            if (_value is { } value)
-                return value;
-            lock (_lock)
-                return _value ??= StoredDocuments.Read<T>(Json);
-        }
-    }
+    public T Value =>
+        // Two first readers racing may both parse; one value wins and both get it (documents are immutable).
+        Volatile.Read(ref _value) ?? Interlocked.CompareExchange(ref _value, StoredDocuments.Read<T>(Json), null) ?? _value!;
 
-    /// <summary>A document for a value about to be stored.</summary>
+    /// <summary>A document for a value about to be stored (the value is kept: it must not change afterwards, or it would not be what <see cref="Json"/> says).</summary>
     public static StoredDocument<T> Of(T value) => new(StoredDocuments.Write(value), value);
 
     /// <summary>A document as read from its column.</summary>

@@ -1,6 +1,6 @@
 using System.Globalization;
-using System.Text.Json;
 using Dapper;
+using Isola.Store.Documents;
 
 namespace Isola.Store.Resources;
 
@@ -11,13 +11,18 @@ public sealed class FlavorStore(StoreConnectionFactory factory, TimeProvider tim
 {
     private string Now => time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture);
 
+    private const string FlavorColumns = "id, name, vcpus, ram_mib, disk_gib, extra_specs";
+
+    private static FlavorRecord Flavor(System.Data.Common.DbDataReader r) => new(r.GetString(0), r.GetString(1), (int)r.Long(2), r.Long(3), (int)r.Long(4),
+        StoredDocuments.Read<Dictionary<string, string>>(r.GetString(5)));
+
     public async Task<bool> TryCreateAsync(FlavorRecord f)
     {
         await using var c = await factory.OpenAsync();
         try
         {
             await c.ExecuteAsync("INSERT INTO flavors (id, name, vcpus, ram_mib, disk_gib, extra_specs, created_at) VALUES (@Id, @Name, @Vcpus, @RamMiB, @DiskGiB, @specs, @now)",
-                new { f.Id, f.Name, f.Vcpus, f.RamMiB, f.DiskGiB, specs = JsonSerializer.Serialize(f.ExtraSpecs), now = Now });
+                new { f.Id, f.Name, f.Vcpus, f.RamMiB, f.DiskGiB, specs = StoredDocuments.Write(f.ExtraSpecs), now = Now });
             return true;
         }
         catch (Exception e) when (StoreConnectionFactory.IsUniqueViolation(e))
@@ -29,17 +34,13 @@ public sealed class FlavorStore(StoreConnectionFactory factory, TimeProvider tim
     public async Task<IReadOnlyList<FlavorRecord>> ListAsync()
     {
         await using var c = await factory.OpenAsync();
-        return await c.RowsAsync("SELECT id, name, vcpus, ram_mib, disk_gib, extra_specs FROM flavors ORDER BY name", null,
-            r => new FlavorRecord(r.GetString(0), r.GetString(1), (int)r.Long(2), r.Long(3), (int)r.Long(4),
-                JsonSerializer.Deserialize<Dictionary<string, string>>(r.GetString(5)) ?? []));
+        return await c.RowsAsync($"SELECT {FlavorColumns} FROM flavors ORDER BY name", null, Flavor);
     }
 
     public async Task<FlavorRecord?> FindAsync(string idOrName)
     {
         await using var c = await factory.OpenAsync();
-        return (await c.RowsAsync("SELECT id, name, vcpus, ram_mib, disk_gib, extra_specs FROM flavors WHERE id = @idOrName OR name = @idOrName", new { idOrName },
-            r => new FlavorRecord(r.GetString(0), r.GetString(1), (int)r.Long(2), r.Long(3), (int)r.Long(4),
-                JsonSerializer.Deserialize<Dictionary<string, string>>(r.GetString(5)) ?? []))).FirstOrDefault();
+        return (await c.RowsAsync($"SELECT {FlavorColumns} FROM flavors WHERE id = @idOrName OR name = @idOrName", new { idOrName }, Flavor)).FirstOrDefault();
     }
 
     public async Task<bool> DeleteAsync(string id)

@@ -1,7 +1,7 @@
 using System.Data.Common;
 using System.Globalization;
-using System.Text.Json;
 using Dapper;
+using Isola.Store.Documents;
 
 namespace Isola.Store.Resources;
 
@@ -30,9 +30,7 @@ public sealed class SubnetStore(StoreConnectionFactory factory, TimeProvider tim
 
     private static SubnetRecord Subnet(DbDataReader r) => new(
         r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), (int)r.Long(4), r.GetString(5), r.NullableString(6),
-        JsonSerializer.Deserialize<List<PoolRecord>>(r.GetString(7), JsonOptions) ?? [], JsonSerializer.Deserialize<List<string>>(r.GetString(8)) ?? [], r.Bool(9));
-
-    private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
+        StoredDocuments.Read<List<PoolRecord>>(r.GetString(7)), StoredDocuments.Read<List<string>>(r.GetString(8)), r.Bool(9));
 
     /// <summary>
     /// Inserts a subnet unless <paramref name="overlaps"/> says it clashes with one of the network's
@@ -56,7 +54,7 @@ public sealed class SubnetStore(StoreConnectionFactory factory, TimeProvider tim
                 """, new
             {
                 s.Id, s.ProjectId, s.NetworkId, s.Name, s.IpVersion, s.Cidr, s.GatewayIp, s.EnableDhcp, now = Now,
-                pools = JsonSerializer.Serialize(s.AllocationPools, JsonOptions), dns = JsonSerializer.Serialize(s.DnsNameservers),
+                pools = StoredDocuments.Write(s.AllocationPools), dns = StoredDocuments.Write(s.DnsNameservers),
             }, tx);
         }
         catch (Exception e) when (StoreConnectionFactory.IsUniqueViolation(e))

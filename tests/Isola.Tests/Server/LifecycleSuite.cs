@@ -363,6 +363,24 @@ public abstract class LifecycleSuite
         Assert.Equal(200, (await w.Member.Get($"/v1/ports/{mine.Str("id")}")).Status);
     }
 
+    /// <summary>The API shows a port's binding as it was stored: one written before bindings said haLegs gets no such key.</summary>
+    [Fact]
+    public async Task A_binding_stored_by_an_earlier_release_is_shown_as_it_was_stored()
+    {
+        await using var w = await Start();
+        await w.Member.Post("/v1/networks", new { name = "lan", type = "vlan", physnet = "physnet2" });
+        var (_, port) = await w.Member.Post("/v1/ports", new { name = "old", network = "lan", vnicType = "direct" });
+        const string Earlier = """{"host":"h1","vfs":[{"pf":"0000:3b:00.0","pfNetDev":"ens1f0","vf":"0000:3b:02.0","vfIndex":0}],"pf":null}""";
+        var factory = w.Server.App.Services.GetRequiredService<Isola.Store.PlacementStore>().Factory;
+        await using (var c = await factory.OpenAsync())
+            await Dapper.SqlMapper.ExecuteAsync(c, "UPDATE ports SET binding = @binding WHERE id = @id", new { binding = Earlier, id = port.Str("id") });
+
+        var binding = (await w.Member.Get("/v1/ports/old")).Body.GetProperty("binding");
+
+        Assert.Equal(JsonSerializer.Serialize(JsonDocument.Parse(Earlier).RootElement), JsonSerializer.Serialize(binding));
+        Assert.False(binding.TryGetProperty("haLegs", out _));
+    }
+
     [Fact]
     public async Task Server_groups_keep_anti_affinity_members_apart()
     {

@@ -1,7 +1,15 @@
 namespace Isola.Rendering.Flows.Tables;
 
-/// <summary>A VM port of this host whose tap is on the bridge: its OpenFlow number, its network and that network's zone.</summary>
-internal sealed record LocalPort(OverlayPort Port, int Ofport, OverlayNetwork Network, int Zone);
+/// <summary>
+/// A VM port of this host whose tap is on the bridge: its OpenFlow number, its network and that
+/// network's zone, and its security group rules with their remote groups resolved to addresses (once:
+/// a group's members are many on a big host).
+/// </summary>
+internal sealed record LocalPort(OverlayPort Port, int Ofport, OverlayNetwork Network, int Zone, IReadOnlyList<SecurityRule> Rules)
+{
+    public void Deconstruct(out OverlayPort port, out int ofport, out OverlayNetwork network, out int zone) =>
+        (port, ofport, network, zone) = (Port, Ofport, Network, Zone);
+}
 
 /// <summary>A peer host's tunnel a network's frames leave and arrive by.</summary>
 internal sealed record PeerTunnel(NetworkPeer Peer, int Ofport);
@@ -52,7 +60,7 @@ internal sealed record FlowContext(HostNetworkState State, IReadOnlyList<LocalPo
             if (!networks.TryGetValue(port.Network, out var network))
                 throw new ArgumentException($"port {port.Id} is on network {port.Network}, which the host state does not describe", nameof(state));
             if (ofports.TryGetValue(port.Device, out var ofport))
-                local.Add(new LocalPort(port, ofport, network, zones[network.Id]));
+                local.Add(new LocalPort(port, ofport, network, zones[network.Id], port.PortSecurity ? [.. port.Rules.Select(state.Resolve)] : []));
             else
                 waiting.Add(port.Device);
         }
@@ -75,7 +83,7 @@ internal sealed record FlowContext(HostNetworkState State, IReadOnlyList<LocalPo
         var withPorts = state.Networks.Where(n => local.Any(l => l.Network == n)).OrderBy(n => zones[n.Id])
             .Select(n => new LocalNetwork(n, zones[n.Id], local.Where(l => l.Network == n).ToList(), Uplink(state, n, tunnels, patches)))
             .ToList();
-        return new FlowContext(state, local, withPorts, Shared(state, local), waiting);
+        return new FlowContext(state, local, withPorts, Shared(local), waiting);
     }
 
     /// <summary>The uplink of a network: the tunnels to its peers that are on the bridge, or its physical network's patch port.</summary>
@@ -103,12 +111,12 @@ internal sealed record FlowContext(HostNetworkState State, IReadOnlyList<LocalPo
     }
 
     /// <summary>The rules of ports with port security whose remote is several addresses (a remote group), each with the ports that have it.</summary>
-    private static List<SharedRule> Shared(HostNetworkState state, List<LocalPort> local)
+    private static List<SharedRule> Shared(List<LocalPort> local)
     {
         var shared = new SortedDictionary<string, (SecurityRule Rule, List<int> Ports)>(StringComparer.Ordinal);
         foreach (var l in local.Where(l => l.Port.PortSecurity))
         {
-            foreach (var rule in l.Port.Rules.Select(state.Resolve).Where(r => r.Remotes is { Count: > 1 }))
+            foreach (var rule in l.Rules.Where(r => r.Remotes is { Count: > 1 }))
             {
                 var key = RuleTable.Key(rule);
                 if (!shared.TryGetValue(key, out var entry))

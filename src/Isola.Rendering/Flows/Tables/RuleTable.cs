@@ -20,7 +20,7 @@ internal static class RuleTable
         flows.Add(table, 190, "ct_state=-new+rel-inv+trk", next);
         foreach (var l in context.Local.Where(l => l.Port.PortSecurity))
         {
-            foreach (var rule in l.Port.Rules.Select(context.State.Resolve).Where(r => direction.Holds(r) && r.Remotes is not { Count: > 1 }))
+            foreach (var rule in l.Rules.Where(r => direction.Holds(r) && r.Remotes is not { Count: > 1 }))
             {
                 foreach (var match in Matches(rule))
                     flows.Add(table, 100, $"{direction.Register}={l.Ofport},ct_state=+new-est-inv+trk,{match}", commit);

@@ -83,9 +83,9 @@ public sealed class HostFacetsTests
     {
         var (desired, actual, _) = Host();
         var report = Reconciler.Report(desired, actual);
-        Assert.Equal([("a", "absent"), ("b", "running")], report.Servers);
+        Assert.Equal([new ReportedServer("a", "absent"), new ReportedServer("b", "running")], report.Servers!);
         // b's VF drifted and its worker is not on its CPU.
-        Assert.Equal([("port-a", "DOWN"), ("port-b", "DOWN")], report.Ports);
+        Assert.Equal([new ReportedPort("port-a", "DOWN"), new ReportedPort("port-b", "DOWN")], report.Ports!);
     }
 
     /// <summary>A concern the agent did not have: one class, nothing else to touch.</summary>
@@ -133,6 +133,6 @@ public sealed class HostFacetsTests
             await p.Facet.ApplyAsync(p.Step, null!, default);
         Assert.Equal(2, hugepages.Applied.Count);
         Assert.Contains("hugepages: none free", Reconciler.Problems(facets, desired, actual));
-        Assert.Equal("DOWN", Reconciler.Report(facets, desired, actual).Ports.Single(p => p.Id == "port-b").Status);
+        Assert.Equal("DOWN", Reconciler.Report(facets, desired, actual).Ports!.Single(p => p.Id == "port-b").Status);
     }
 }

@@ -61,10 +61,10 @@ public sealed class ReconcilerNoPlanTests
     public void What_it_reports_of_such_a_server_is_its_domains_state_and_nothing_of_its_ports()
     {
         var report = Reconciler.Report(Wire.Host("h1", 7, [Kept, Other]), Actual, applied: Applied);
-        Assert.Equal([("s1", "running"), ("s2", "running")], report.Servers);
-        Assert.Equal([("p-2", "ACTIVE")], report.Ports);
+        Assert.Equal([new ReportedServer("s1", "running"), new ReportedServer("s2", "running")], report.Servers!);
+        Assert.Equal([new ReportedPort("p-2", "ACTIVE")], report.Ports!);
         // A server the agent never put anything of on the host: nothing to say of it.
-        Assert.Empty(Reconciler.Report(Wire.Host("h1", 7, [Kept]), Actual).Servers);
+        Assert.Empty(Reconciler.Report(Wire.Host("h1", 7, [Kept]), Actual).Servers!);
     }
 
     [Fact]

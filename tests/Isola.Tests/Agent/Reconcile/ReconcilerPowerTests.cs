@@ -51,8 +51,8 @@ public sealed class ReconcilerPowerTests
         // Its VF still holds the plan's settings: nothing to do.
         Assert.Empty(steps);
         var report = Reconciler.Report(Desired(status, power), Actual("shut off"));
-        Assert.Equal(("s1", "shutoff"), Assert.Single(report.Servers));
-        Assert.Equal(("p-1", "DOWN"), Assert.Single(report.Ports));
+        Assert.Equal(new ReportedServer("s1", "shutoff"), Assert.Single(report.Servers!));
+        Assert.Equal(new ReportedPort("p-1", "DOWN"), Assert.Single(report.Ports!));
     }
 
     [Fact]

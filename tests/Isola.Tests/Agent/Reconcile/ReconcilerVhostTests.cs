@@ -30,7 +30,7 @@ public sealed class ReconcilerVhostTests
     private static readonly Dictionary<string, AppliedServer> Known = new() { ["s1"] = new AppliedServer("s1", Domain, []) };
 
     private static string PortStatus(DesiredHost desired, ActualHost actual, string port) =>
-        Reconciler.Report(desired, actual).Ports.Single(p => p.Id == port).Status;
+        Reconciler.Report(desired, actual).Ports!.Single(p => p.Id == port).Status!;
 
     [Fact]
     public void Workers_are_pinned_once_the_domain_is_started_and_not_before()

@@ -92,9 +92,9 @@ public class HostScorerTests
         var host = fleet.Host("h1")!;
         var ctx = new RequestContext(Request("vm", Dedicated(1, 1024), Direct("a"), Direct("b")));
         var fit = NumaFitter.Fit(host, ctx).Fit!;
-        var guestCell = Assert.Single(fit.Plan.Cells!).HostCell;
-        var vfs = fit.Plan.Vfs.Select((vf, i) => vf with { HostCell = guestCell + vfCells[i] }).ToList();
-        Assert.Equal(expected, new PciLocalityScorer().Score(host, fit with { Plan = fit.Plan with { Vfs = vfs } }, ctx));
+        var guestCell = Assert.Single(fit.Placement.Cells!).HostCell;
+        var vfs = fit.Placement.Vfs.Select((vf, i) => vf with { HostCell = guestCell + vfCells[i] }).ToList();
+        Assert.Equal(expected, new PciLocalityScorer().Score(host, fit with { Placement = fit.Placement with { Vfs = vfs } }, ctx));
     }
 
     [Fact]
