@@ -10,8 +10,8 @@ public sealed record LabNvme(int NumaNode, int Vfs, int SizeMiB = 64);
 
 /// <summary>
 /// The hardware of a lab host, as QEMU is told to emulate it: NUMA nodes with one vCPU and some memory
-/// each, SR-IOV NICs and NVMe controllers on root ports of their node (node 0 on the root complex,
-/// other nodes on a PCIe expander bridge with that node's affinity), an Intel IOMMU.
+/// each, SR-IOV NICs and NVMe controllers on root ports of their node (behind a PCIe expander bridge
+/// with that node's affinity), an Intel IOMMU.
 /// </summary>
 public sealed record LabShape(int NumaNodes, int MemoryMiBPerNode, IReadOnlyList<LabNic> Nics, IReadOnlyList<LabNvme> Nvmes, bool Iommu = true)
 {

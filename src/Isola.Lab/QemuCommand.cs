@@ -22,9 +22,8 @@ public sealed record LabFiles(string Kernel, string Initramfs, string Directory)
 
 /// <summary>
 /// The QEMU command line of a lab host, a pure function of its shape: a q35 machine with one vCPU and
-/// one memory backend per NUMA node; each SR-IOV device on a PCIe root port of its node (node 0 on the
-/// root complex, node N on a PCIe expander bridge with <c>numa_node=N</c>, so the kernel reports the
-/// device's node); every NIC's wire on one hub, so frames one PF sends arrive at the others; the host's
+/// one memory backend per NUMA node; each SR-IOV device on a PCIe root port of its node (a PCIe expander
+/// bridge per node with <c>numa_node=N</c>, so the kernel reports the device's node); every NIC's wire on one hub, so frames one PF sends arrive at the others; the host's
 /// root read-only over 9p (the lab runs the same tools and the same Isola build as the test run) and the
 /// exchange directory read-write; the console in a file.
 /// </summary>
@@ -49,14 +48,16 @@ public static class QemuCommand
         }
         if (shape.Iommu)
             a.AddRange(["-device", "intel-iommu,intremap=off"]);
-        for (var n = 1; n < nodes; n++)
-            a.AddRange(["-device", $"pxb-pcie,id=pxb{n},bus_nr={Hex(0x40 * n)},numa_node={n},bus=pcie.0"]);
+        // Node 0's devices too sit behind an expander bridge with their node: on the root complex the
+        // kernel gives them no node at all (numa_node -1), which no two-socket server does.
+        for (var n = 0; n < nodes; n++)
+            a.AddRange(["-device", $"pxb-pcie,id=pxb{n},bus_nr={Hex(0x20 + 0x40 * n)},numa_node={n},bus=pcie.0"]);
         var chassis = 0;
         string RootPort(int node)
         {
             chassis++;
             var id = $"rp{chassis}";
-            a.AddRange(["-device", $"pcie-root-port,id={id},chassis={chassis},slot={chassis},bus={(node == 0 ? "pcie.0" : $"pxb{node}")}"]);
+            a.AddRange(["-device", $"pcie-root-port,id={id},chassis={chassis},slot={chassis},bus=pxb{node}"]);
             return id;
         }
         var nic = 0;

@@ -38,8 +38,9 @@ public sealed class LabShapeTests
 
         string[] Values(string flag) => [.. argv.Select((a, i) => (a, i)).Where(x => x.a == flag).Select(x => argv[x.i + 1])];
         var devices = Values("-device");
-        Assert.Contains("pxb-pcie,id=pxb1,bus_nr=0x40,numa_node=1,bus=pcie.0", devices);
-        Assert.Equal(["pcie-root-port,id=rp1,chassis=1,slot=1,bus=pcie.0", "pcie-root-port,id=rp2,chassis=2,slot=2,bus=pxb1", "pcie-root-port,id=rp3,chassis=3,slot=3,bus=pxb1"],
+        Assert.Equal(["pxb-pcie,id=pxb0,bus_nr=0x20,numa_node=0,bus=pcie.0", "pxb-pcie,id=pxb1,bus_nr=0x60,numa_node=1,bus=pcie.0"],
+            devices.Where(d => d.StartsWith("pxb-pcie", StringComparison.Ordinal)));
+        Assert.Equal(["pcie-root-port,id=rp1,chassis=1,slot=1,bus=pxb0", "pcie-root-port,id=rp2,chassis=2,slot=2,bus=pxb1", "pcie-root-port,id=rp3,chassis=3,slot=3,bus=pxb1"],
             devices.Where(d => d.StartsWith("pcie-root-port", StringComparison.Ordinal)));
         Assert.Equal(["igb,bus=rp1,netdev=wire0,mac=52:54:00:15:a1:00", "igb,bus=rp2,netdev=wire1,mac=52:54:00:15:a1:01"],
             devices.Where(d => d.StartsWith("igb", StringComparison.Ordinal)));
