@@ -5,6 +5,7 @@ using Xunit.Abstractions;
 namespace Isola.Tests.Lab;
 
 /// <summary>Isola's discovery on a real kernel's sysfs: igb PFs and igbvf VFs as the kernel lays them out.</summary>
+[Collection(LabHostFixture.Collection)]
 public sealed class LabDiscoveryTests(LabHostFixture lab, ITestOutputHelper output) : IClassFixture<LabHostFixture>
 {
     /// <summary>What the kernel says of each SR-IOV function, read with the shell: the witness Isola's discovery is held to.</summary>

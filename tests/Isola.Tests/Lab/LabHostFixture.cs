@@ -9,6 +9,9 @@ namespace Isola.Tests.Lab;
 /// </summary>
 public sealed class LabHostFixture : IAsyncLifetime
 {
+    /// <summary>The lab test classes run one after another (each boots its own lab): QEMU under TCG takes a whole core.</summary>
+    public const string Collection = "lab hosts";
+
     public LabHost? Host { get; private set; }
 
     /// <summary>Why there is no lab here (null: there is one).</summary>

@@ -12,6 +12,7 @@ namespace Isola.Tests.Lab;
 /// Isola's Linux driver on the real igb driver (the agent's own commands, through <c>isola host vf</c>),
 /// and the simulated NIC held to what the real one does with the same commands.
 /// </summary>
+[Collection(LabHostFixture.Collection)]
 public sealed class LabVfTests(LabHostFixture lab, ITestOutputHelper output) : IClassFixture<LabHostFixture>
 {
     private async Task<string> PfAsync(int device) =>

@@ -3,6 +3,7 @@ using Isola.Domain.Serialization;
 namespace Isola.Tests.Lab;
 
 /// <summary>A VF handed to vfio-pci as libvirt does it (driver_override, unbind, reprobe) and given back, on the real kernel.</summary>
+[Collection(LabHostFixture.Collection)]
 public sealed class LabVfioTests(LabHostFixture lab) : IClassFixture<LabHostFixture>
 {
     private static string Rebind(string vf, string driver) => $"""
