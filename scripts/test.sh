@@ -22,6 +22,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 --no-install-recommends "${missing[@]}"
 fi
 
+# The lab host's (tests/Isola.Tests/Lab, docs/lab.md): QEMU >= 8 from bookworm-backports, a stock
+# kernel with its modules, a static busybox.
+./scripts/lab.sh install
+
 if ! command -v dotnet >/dev/null; then
   echo "error: the .NET 10 SDK is required (dotnet not on PATH)" >&2
   exit 1

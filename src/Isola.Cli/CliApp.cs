@@ -15,6 +15,7 @@ public static class CliApp
         root.Subcommands.Add(AgentCommand.Create(console));
         root.Subcommands.Add(HostCommands.Create(console));
         root.Subcommands.Add(FixtureCommand.Create(console));
+        root.Subcommands.Add(LabCommand.Create(console));
         root.Subcommands.Add(PlanCommand.Create(console));
         root.Subcommands.Add(CapacityCommand.Create(console));
         root.Subcommands.Add(RenderCommand.Create(console));

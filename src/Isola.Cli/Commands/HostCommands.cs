@@ -16,6 +16,8 @@ internal static class HostCommands
     {
         var host = new Command("host", "Host inventory: this machine's (discover), or the API's registered hosts (list)");
         host.Subcommands.Add(Discover(console));
+        host.Subcommands.Add(HostVfCommands.Create(console));
+        host.Subcommands.Add(HostIrqCommands.Create(console));
         host.Subcommands.Add(HostListCommand.Create(console));
         host.Subcommands.Add(HostListCommand.Show(console));
         host.Subcommands.Add(HostListCommand.Set(console));

@@ -9,11 +9,25 @@ namespace Isola.Host.Simulation;
 /// <summary>
 /// The PFs of a simulated host and the VF settings their drivers hold: <c>ip link set dev PF vf N ...</c>
 /// changes them the way the kernel does (one attribute per keyword, refusals for what the driver
-/// cannot do) and <c>ip -d -j link show dev PF</c> reports them.
+/// cannot do) and <c>ip -d -j link show dev PF</c> reports them; <c>ip link set dev PF up|down</c>
+/// sets the PF's link, which VF rates are checked against. Each refusal is the one the real igb gave
+/// on the lab host (tests/Isola.Tests/Lab), with ip's exit code 2.
 /// </summary>
 public sealed class SimulatedNic
 {
-    private sealed record Pf(PhysicalFunction Function, int IfIndex, Dictionary<int, VfState> Vfs);
+    private sealed class Pf(PhysicalFunction function, int ifIndex, Dictionary<int, VfState> vfs)
+    {
+        public PhysicalFunction Function { get; } = function;
+
+        public int IfIndex { get; } = ifIndex;
+
+        public Dictionary<int, VfState> Vfs { get; } = vfs;
+
+        /// <summary>Up when the host was found with its link up (a link speed); the speed a link up has.</summary>
+        public bool Up { get; set; } = function.LinkSpeedMbps is not null;
+
+        public int Speed => Up ? Function.LinkSpeedMbps ?? 1000 : 0;
+    }
 
     private readonly Dictionary<string, Pf> _pfs = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
@@ -23,6 +37,13 @@ public sealed class SimulatedNic
         var ifIndex = 2;
         foreach (var pf in host.Devices.Where(d => d.NetDev is not null))
             _pfs[pf.NetDev!] = new Pf(pf, ifIndex++, pf.Vfs.ToDictionary(v => v.Index, v => v.State ?? VfState.Reset));
+    }
+
+    /// <summary>Whether a PF's link is up.</summary>
+    public bool IsUp(string pf)
+    {
+        lock (_lock)
+            return _pfs[pf].Up;
     }
 
     /// <summary>A VF's settings now.</summary>
@@ -60,6 +81,16 @@ public sealed class SimulatedNic
     /// <summary><c>ip link set dev PF vf N KEY VALUE...</c> (argv from "dev" on).</summary>
     public CommandResult Set(IReadOnlyList<string> args)
     {
+        if (args is ["dev", var name, "up" or "down"])
+        {
+            lock (_lock)
+            {
+                if (!_pfs.TryGetValue(name, out var link))
+                    return Fail($"Cannot find device \"{name}\"");
+                link.Up = args[2] == "up";
+                return new CommandResult(0, "", "");
+            }
+        }
         if (args.Count < 5 || args[0] != "dev" || args[2] != "vf" || !int.TryParse(args[3], CultureInfo.InvariantCulture, out var index))
             return Fail("Command line is not complete. Try \"ip link help\".");
         lock (_lock)
@@ -67,7 +98,7 @@ public sealed class SimulatedNic
             if (!_pfs.TryGetValue(args[1], out var pf))
                 return Fail($"Cannot find device \"{args[1]}\"");
             if (!pf.Vfs.TryGetValue(index, out var state))
-                return Fail("RTNETLINK answers: Invalid argument");
+                return Refuse("Invalid argument");
             var quirks = pf.Function.Driver;
             for (var i = 4; i < args.Count; i += 2)
             {
@@ -87,7 +118,7 @@ public sealed class SimulatedNic
                         break;
                     case "proto":
                         if (value == "802.1ad" && quirks is "igb" or "ixgbe" or "i40e")
-                            return Fail("RTNETLINK answers: Protocol not supported");
+                            return Refuse("Protocol not supported");
                         state = state with { VlanProtocol = value };
                         break;
                     case "spoofchk":
@@ -98,16 +129,20 @@ public sealed class SimulatedNic
                         break;
                     case "state":
                         if (quirks == "igb")
-                            return Fail("RTNETLINK answers: Operation not supported");
+                            return Refuse("Operation not supported");
                         state = state with { LinkState = Enum.Parse<VfLinkState>(value, ignoreCase: true) };
                         break;
                     case "max_tx_rate":
-                        state = state with { MaxTxRateMbps = int.Parse(value, CultureInfo.InvariantCulture) };
+                        var max = int.Parse(value, CultureInfo.InvariantCulture);
+                        // The rate is checked against the PF's link speed, 0 while its link is down.
+                        if (max > pf.Speed)
+                            return Refuse("Invalid argument");
+                        state = state with { MaxTxRateMbps = max };
                         break;
                     case "min_tx_rate":
                         var min = int.Parse(value, CultureInfo.InvariantCulture);
                         if (min > 0 && quirks is "igb" or "ixgbe" or "i40e")
-                            return Fail("RTNETLINK answers: Invalid argument");
+                            return Refuse("Invalid argument");
                         state = state with { MinTxRateMbps = min };
                         break;
                     default:
@@ -120,4 +155,7 @@ public sealed class SimulatedNic
     }
 
     private static CommandResult Fail(string message) => new(1, "", message + "\n");
+
+    /// <summary>What the kernel refused, as ip reports it: the errno's text, exit code 2.</summary>
+    private static CommandResult Refuse(string errno) => new(2, "", $"RTNETLINK answers: {errno}\n");
 }

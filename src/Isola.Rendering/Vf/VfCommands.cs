@@ -5,13 +5,20 @@ namespace Isola.Rendering.Vf;
 
 /// <summary>
 /// The <c>ip link set</c> commands that give a VF its settings, one concern per command so a
-/// refusal names what was refused. Order: link state down-safe settings first, MAC and VLAN, then
-/// checks and rates.
+/// refusal names what was refused. Order: the PF up first (a VF passes traffic only while its PF
+/// is up, and igb, ixgbe and i40e refuse a VF rate above the PF's link speed, which is 0 while it is
+/// down: seen on the lab host's real igb), then MAC and VLAN, then checks and rates.
 /// </summary>
 public static class VfCommands
 {
     /// <summary>Every command that makes the VF match <paramref name="s"/> (on igb, whose VFs have no settable link state, without <c>state</c>).</summary>
-    public static IReadOnlyList<IReadOnlyList<string>> Program(VfSettings s)
+    public static IReadOnlyList<IReadOnlyList<string>> Program(VfSettings s) => [PfUp(s.PfNetDev), .. Settings(s)];
+
+    /// <summary>The commands that put the VF back as Isola found it: MAC zeroed, VLAN 0, no rates, trust off, spoof check on, state auto (the PF is left as it is).</summary>
+    public static IReadOnlyList<IReadOnlyList<string>> Reset(string pf, int vf, string? driver = null) =>
+        Settings(new VfSettings("", pf, driver, default, default, vf, VfState.Reset));
+
+    private static List<IReadOnlyList<string>> Settings(VfSettings s)
     {
         var commands = new List<IReadOnlyList<string>>
         {
@@ -26,9 +33,8 @@ public static class VfCommands
         return commands;
     }
 
-    /// <summary>The commands that put the VF back as Isola found it: MAC zeroed, VLAN 0, no rates, trust off, spoof check on, state auto.</summary>
-    public static IReadOnlyList<IReadOnlyList<string>> Reset(string pf, int vf, string? driver = null) =>
-        Program(new VfSettings("", pf, driver, default, default, vf, VfState.Reset));
+    /// <summary>Equivalent to: <c>ip link set dev $pf up</c> (nothing changes when it is up already).</summary>
+    public static IReadOnlyList<string> PfUp(string pf) => ["ip", "link", "set", "dev", pf, "up"];
 
     /// <summary>Equivalent to: <c>ip link set dev $pf vf $vf mac $mac</c></summary>
     public static IReadOnlyList<string> Mac(string pf, int vf, string mac) => ["ip", "link", "set", "dev", pf, "vf", Num(vf), "mac", mac];

@@ -28,6 +28,7 @@ public sealed class HostDriverTests : IDisposable
         await Driver().ProgramVfAsync(Vf);
         Assert.Equal(
         [
+            "ip link set dev ens1f0 up",
             "ip link set dev ens1f0 vf 3 mac fa:16:3e:00:00:01",
             "ip link set dev ens1f0 vf 3 vlan 100 qos 2 proto 802.1Q",
             "ip link set dev ens1f0 vf 3 spoofchk on",
@@ -60,10 +61,10 @@ public sealed class HostDriverTests : IDisposable
     [InlineData(CommandResult.NotFound, "ip: not found", "exited 127")]
     public async Task A_failed_command_is_a_driver_error_naming_the_command(int exit, string stderr, string expected)
     {
-        _runner.Answer(VfCommands.Mac("ens1f0", 3, "fa:16:3e:00:00:01"), new CommandResult(exit, "", stderr));
+        _runner.Answer(VfCommands.PfUp("ens1f0"), "").Answer(VfCommands.Mac("ens1f0", 3, "fa:16:3e:00:00:01"), new CommandResult(exit, "", stderr));
         var e = await Assert.ThrowsAsync<DriverException>(() => Driver().ProgramVfAsync(Vf));
         Assert.Contains("`ip link set dev ens1f0 vf 3 mac fa:16:3e:00:00:01` " + expected, e.Message, StringComparison.Ordinal);
-        Assert.Single(_runner.Calls); // nothing after the failure
+        Assert.Equal(2, _runner.Calls.Count); // the PF up, the refused command, nothing after it
     }
 
     [Fact]

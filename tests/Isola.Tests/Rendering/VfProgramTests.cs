@@ -14,6 +14,7 @@ public class VfProgramTests
             new VfState("fa:16:3e:00:00:01", 100, 3, "802.1Q", SpoofCheck: true, Trust: false, VfLinkState.Enable, 1000, 0));
         Assert.Equal(
         [
+            "ip link set dev p2p1 up",
             "ip link set dev p2p1 vf 1 mac fa:16:3e:00:00:01",
             "ip link set dev p2p1 vf 1 vlan 100 qos 3 proto 802.1Q",
             "ip link set dev p2p1 vf 1 spoofchk on",

@@ -1,0 +1,55 @@
+using System.CommandLine;
+using Isola.Lab;
+
+namespace Isola.Cli.Commands;
+
+/// <summary><c>isola lab run [--shape S] [--keep DIR] -- COMMAND...</c>: a command in a lab host booted for it.</summary>
+internal static class LabCommand
+{
+    public static Command Create(CliConsole console)
+    {
+        var lab = new Command("lab", "A real-kernel SR-IOV lab host under QEMU (docs/lab.md)");
+        var shape = new Option<string>("--shape")
+        {
+            Description = "The lab's hardware: nodes=N,mem=MiB,nic=NODE:VFS,...,nvme=NODE:VFS,iommu=on|off",
+            DefaultValueFactory = _ => "nodes=2,mem=1024,nic=0:4,nic=1:4",
+        };
+        var keep = new Option<string?>("--keep") { Description = "Keep the lab's files (console log, jobs and their output) in this directory" };
+        var timeout = new Option<int>("--timeout") { Description = "Seconds the command may take", DefaultValueFactory = _ => 600 };
+        var argv = new Argument<string[]>("command") { Description = "The command to run in the lab, as a shell command line", Arity = ArgumentArity.OneOrMore };
+        var run = new Command("run", "Boot a lab host, run a command in it as root, print its output, power it off; exits with the command's code")
+        {
+            shape, keep, timeout, argv,
+        };
+        run.SetAction(async (parse, ct) =>
+        {
+            LabShape parsed;
+            try
+            {
+                parsed = LabShape.Parse(parse.GetValue(shape)!);
+            }
+            catch (Exception e) when (e is FormatException or ArgumentException)
+            {
+                return console.Fail(ExitCodes.Usage, $"--shape: {e.Message}");
+            }
+            try
+            {
+                var options = LabOptions.FromEnvironment() with { Directory = parse.GetValue(keep) };
+                console.Error.WriteLine($"lab: booting {parse.GetValue(shape)} ...");
+                var started = System.Diagnostics.Stopwatch.StartNew();
+                await using var host = await LabHost.BootAsync(parsed, options, ct);
+                console.Error.WriteLine($"lab: up in {started.Elapsed.TotalSeconds:0} s ({host.Accel.ToString().ToLowerInvariant()}, kernel {host.KernelRelease}); " +
+                                        string.Join(", ", host.Devices.Select(d => $"{d.Address} {d.Id} node {d.NumaNode} {d.Vfs} VFs")));
+                var result = await host.RunAsync(string.Join(' ', parse.GetValue(argv)!), TimeSpan.FromSeconds(parse.GetValue(timeout)), ct);
+                console.Out.Write(result.Output);
+                return result.ExitCode;
+            }
+            catch (LabException e)
+            {
+                return console.Fail(ExitCodes.Failed, e.Message);
+            }
+        });
+        lab.Subcommands.Add(run);
+        return lab;
+    }
+}
