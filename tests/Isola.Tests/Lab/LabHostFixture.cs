@@ -7,10 +7,13 @@ namespace Isola.Tests.Lab;
 /// on), booted once for all its tests. Where QEMU or a kernel cannot be had at all the tests are
 /// skipped with the reason; the test command installs both, so CI runs them.
 /// </summary>
-public sealed class LabHostFixture : IAsyncLifetime
+public class LabHostFixture : IAsyncLifetime
 {
     /// <summary>The lab test classes run one after another (each boots its own lab): QEMU under TCG takes a whole core.</summary>
     public const string Collection = "lab hosts";
+
+    /// <summary>The hardware the lab is booted with.</summary>
+    protected virtual LabShape Shape => LabShape.TwoNodes;
 
     public LabHost? Host { get; private set; }
 
@@ -26,7 +29,7 @@ public sealed class LabHostFixture : IAsyncLifetime
         if (Unavailable is not null)
             return;
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        Host = await LabHost.BootAsync(LabShape.TwoNodes);
+        Host = await LabHost.BootAsync(Shape);
         BootTime = clock.Elapsed;
     }
 

@@ -1,0 +1,94 @@
+using Isola.Lab;
+using Isola.Tests.Rendering;
+using Xunit.Abstractions;
+using YamlDotNet.RepresentationModel;
+
+namespace Isola.Tests.Lab;
+
+/// <summary>A lab with a third PF on node 1: the peer the HA bond's traffic goes to, on neither leg's adapter.</summary>
+public sealed class ThreePfLabFixture : LabHostFixture
+{
+    protected override LabShape Shape => LabShape.Parse("nodes=2,mem=1024,nic=0:2,nic=1:2,nic=1:2");
+}
+
+/// <summary>
+/// The HA port for real: two VFs on the two PFs with one MAC, spoof check on and one VLAN, bonded in a
+/// network namespace with the bond settings Isola renders for the guest, traffic to a peer across the
+/// wire kept through the loss of one leg; and VLANs kept apart on the wire.
+/// </summary>
+[Collection(LabHostFixture.Collection)]
+public sealed class LabHaBondTests(ThreePfLabFixture lab, ITestOutputHelper output) : IClassFixture<ThreePfLabFixture>
+{
+    /// <summary>The active-backup bond of the rendered HA case as iproute2 options (what netplan makes of Isola's network-config in the guest).</summary>
+    private static (string Mac, string Options) RenderedBond()
+    {
+        var plan = Isola.Rendering.HostPlanner.Render(RenderCases.Input("ha-active-backup"));
+        var yaml = new YamlStream();
+        yaml.Load(new StringReader(plan.NetworkConfig));
+        var bond = (YamlMappingNode)((YamlMappingNode)((YamlMappingNode)((YamlMappingNode)yaml.Documents[0].RootNode)["network"])["bonds"]).Children.Single().Value;
+        var parameters = (YamlMappingNode)bond["parameters"];
+        string P(string key) => ((YamlScalarNode)parameters[key]).Value!;
+        return (((YamlScalarNode)bond["macaddress"]).Value!, $"mode {P("mode")} miimon {P("mii-monitor-interval")} fail_over_mac {P("fail-over-mac-policy")}");
+    }
+
+    private const string Setup = """
+        set -eu
+        set -- $(for d in $(ls -d /sys/bus/pci/devices/*/sriov_numvfs | sort); do ls ${d%/sriov_numvfs}/net; done)
+        A=$1; B=$2; C=$3
+        vfnet() { ls $(readlink -f /sys/class/net/$1/device/virtfn$2)/net; }
+        A0=$(vfnet $A 0); B0=$(vfnet $B 0); C0=$(vfnet $C 0); C1=$(vfnet $C 1)
+        """;
+
+    [SkippableFact]
+    public async Task The_bond_keeps_traffic_flowing_when_one_legs_pf_goes_down()
+    {
+        lab.Require();
+        var (mac, options) = RenderedBond();
+        var script = Setup + $$"""
+
+            for pf in $A $B $C; do ip link set dev $pf up; done
+            ip link set dev $A vf 0 mac {{mac}} vlan 100 spoofchk on
+            ip link set dev $B vf 0 mac {{mac}} vlan 100 spoofchk on
+            ip link set dev $C vf 0 mac fa:16:3e:0c:00:01 vlan 100 spoofchk on
+            ip link set dev $C vf 1 mac fa:16:3e:0c:00:02 vlan 200 spoofchk on
+            for i in $(seq 300); do [ "$(cat /sys/class/net/$A/operstate /sys/class/net/$B/operstate /sys/class/net/$C/operstate | tr -d '\n')" = upupup ] && break; sleep 0.1; done
+            ip netns add vm; ip netns add peer; ip netns add other
+            ip link set $A0 netns vm; ip link set $B0 netns vm; ip link set $C0 netns peer; ip link set $C1 netns other
+            ip netns exec vm ip link add bond0 type bond {{options}}
+            ip netns exec vm ip link set $A0 master bond0
+            ip netns exec vm ip link set $B0 master bond0
+            ip netns exec vm ip link set bond0 type bond primary $A0
+            ip netns exec vm ip link set bond0 address {{mac}}
+            ip netns exec vm ip link set bond0 up; ip netns exec vm ip addr add 192.0.2.10/24 dev bond0
+            ip netns exec peer ip link set $C0 up; ip netns exec peer ip addr add 192.0.2.20/24 dev $C0
+            ip netns exec other ip link set $C1 up; ip netns exec other ip addr add 192.0.2.30/24 dev $C1
+            for i in $(seq 300); do ip netns exec vm ping -c 1 -W 1 192.0.2.20 >/dev/null 2>&1 && break; sleep 0.1; done
+            echo "active $(ip netns exec vm cat /sys/class/net/bond0/bonding/active_slave) of $A0 $B0"
+            echo "other-vlan $(ip netns exec vm ping -c 3 -W 1 192.0.2.30 >/dev/null 2>&1 && echo reached || echo apart)"
+            ip netns exec vm ping -i 0.2 -c 60 -W 1 192.0.2.20 > /tmp/ping.log 2>&1 &
+            sleep 4
+            ip link set dev $A down
+            wait $! || true
+            echo "active $(ip netns exec vm cat /sys/class/net/bond0/bonding/active_slave) of $A0 $B0"
+            grep 'packets transmitted' /tmp/ping.log
+            ip link set dev $A up
+            ip netns del vm; ip netns del peer; ip netns del other
+            """;
+
+        var lines = (await lab.RunAsync(script, TimeSpan.FromMinutes(4))).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        foreach (var line in lines)
+            output.WriteLine(line);
+
+        var before = lines[0].Split(' ');
+        var after = lines[2].Split(' ');
+        Assert.Equal(before[3], before[1]); // the primary leg, on the first PF, carries the traffic
+        Assert.Equal("other-vlan apart", lines[1]);
+        Assert.Equal(before[4], after[1]); // after its PF went down, the leg on the other PF does
+        var stats = System.Text.RegularExpressions.Regex.Match(lines[3], @"(\d+) packets transmitted, (\d+) received");
+        var sent = int.Parse(stats.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        var received = int.Parse(stats.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture);
+        output.WriteLine($"failover: {sent - received} of {sent} pings (every 200 ms) lost");
+        Assert.Equal(60, sent);
+        Assert.InRange(received, 40, 60);
+    }
+}
