@@ -81,7 +81,7 @@ public sealed class LabHost : IAsyncDisposable
             image.SetLength((long)shape.Nvmes[i].SizeMiB << 20);
         }
         var timeout = options.BootTimeout ?? TimeSpan.FromMinutes(5);
-        var accel = options.Accel ?? (LabKernel.KvmUsable() ? LabAccel.Kvm : LabAccel.Tcg);
+        var accel = options.Accel ?? (await LabKernel.KvmUsableAsync(ct) ? LabAccel.Kvm : LabAccel.Tcg);
         var qemu = Start(QemuCommand.Argv(shape, files, accel), dir);
         var lab = new LabHost(shape, files, qemu, accel, options.Directory is not null);
         try

@@ -47,7 +47,7 @@ public static class LabKernel
     /// the console and powers off. /dev/kvm alone is no proof: on some machines a KVM guest hangs in
     /// early boot, and then the lab runs under TCG.
     /// </summary>
-    public static bool KvmUsable()
+    public static async Task<bool> KvmUsableAsync(CancellationToken ct = default)
     {
         if (_kvm is { } known)
             return known;
@@ -59,24 +59,24 @@ public static class LabKernel
         {
             var initrd = Path.Join(dir, "probe.cpio");
             var console = Path.Join(dir, "console.log");
-            File.WriteAllBytes(initrd, Cpio.Write([
+            await File.WriteAllBytesAsync(initrd, Cpio.Write([
                 CpioEntry.Dir("bin"), CpioEntry.Dir("proc"), CpioEntry.Device("dev/console", 5, 1),
                 CpioEntry.File("bin/busybox", File.ReadAllBytes(Busybox), executable: true),
                 CpioEntry.File("init", Encoding.UTF8.GetBytes("#!/bin/busybox sh\n/bin/busybox mount -t proc proc /proc\n/bin/busybox echo isola-kvm-ok\n/bin/busybox echo o > /proc/sysrq-trigger\n"), executable: true),
-            ]));
+            ]), ct);
             var info = new ProcessStartInfo(QemuCommand.Binary) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
             foreach (var arg in new[] { "-nodefaults", "-no-reboot", "-display", "none", "-machine", "q35,accel=kvm", "-cpu", "max", "-m", "256M",
                          "-serial", $"file:{console}", "-kernel", kernel.Image, "-initrd", initrd, "-append", "console=ttyS0 panic=-1 quiet" })
                 info.ArgumentList.Add(arg);
             using var qemu = Process.Start(info)!;
-            qemu.StandardOutput.ReadToEndAsync();
-            qemu.StandardError.ReadToEndAsync();
+            _ = qemu.StandardOutput.ReadToEndAsync(ct);
+            _ = qemu.StandardError.ReadToEndAsync(ct);
             // A working KVM guest reaches its init in seconds; one that hangs never does.
             var ok = false;
             var clock = Stopwatch.StartNew();
             while (!ok && !qemu.HasExited && clock.Elapsed < TimeSpan.FromSeconds(30))
             {
-                Thread.Sleep(100);
+                await Task.Delay(100, ct);
                 ok = File.Exists(console) && File.ReadAllText(console).Contains("isola-kvm-ok", StringComparison.Ordinal);
             }
             ok = ok || (File.Exists(console) && File.ReadAllText(console).Contains("isola-kvm-ok", StringComparison.Ordinal));

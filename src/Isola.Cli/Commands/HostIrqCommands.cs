@@ -17,8 +17,6 @@ internal static class HostIrqCommands
         return irq;
     }
 
-    private static HostDriver Driver() => new(new ProcessCommandRunner(), "/", Path.Join(Path.GetTempPath(), "isola-host-irq"));
-
     private static Command Show(CliConsole console)
     {
         var function = new Argument<string>("function") { Description = "The PCI function's address (DDDD:BB:DD.F)" };
@@ -27,7 +25,7 @@ internal static class HostIrqCommands
         {
             if (!PciAddress.TryParse(parse.GetValue(function), out var address))
                 return console.Fail(ExitCodes.Usage, $"function: '{parse.GetValue(function)}' is not a PCI address DDDD:BB:DD.F");
-            var driver = Driver();
+            var driver = HostVfCommands.Driver();
             foreach (var irq in driver.MsiIrqs(address))
                 console.Out.WriteLine($"{irq.ToString(CultureInfo.InvariantCulture)} {driver.IrqAffinity(irq) ?? "none"}");
             return ExitCodes.Ok;
@@ -44,7 +42,7 @@ internal static class HostIrqCommands
         {
             try
             {
-                Driver().SetIrqAffinity(parse.GetValue(irq), parse.GetValue(cpus)!);
+                HostVfCommands.Driver().SetIrqAffinity(parse.GetValue(irq), parse.GetValue(cpus)!);
                 return ExitCodes.Ok;
             }
             catch (DriverException e)

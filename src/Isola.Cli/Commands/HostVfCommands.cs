@@ -25,7 +25,8 @@ internal static class HostVfCommands
         return vf;
     }
 
-    private static HostDriver Driver() => new(new ProcessCommandRunner(), "/", Path.Join(Path.GetTempPath(), "isola-host-vf"));
+    /// <summary>The agent's driver on this machine (the state directory is unused by the VF and IRQ calls).</summary>
+    internal static HostDriver Driver() => new(new ProcessCommandRunner(), "/", Path.Join(Path.GetTempPath(), "isola-host"));
 
     private static Command Show(CliConsole console)
     {

@@ -46,7 +46,7 @@ internal sealed record SharedRule(int Id, SecurityRule Rule, IReadOnlyList<int> 
 /// with local ports (in zone order) and their uplinks, the rules shared by several ports, and the
 /// ports (taps, then tunnels, then patch ports) that are not on the bridge yet.
 /// </summary>
-internal sealed record FlowContext(HostNetworkState State, IReadOnlyList<LocalPort> Local, IReadOnlyList<LocalNetwork> Networks,
+internal sealed record FlowContext(IReadOnlyList<LocalPort> Local, IReadOnlyList<LocalNetwork> Networks,
     IReadOnlyList<SharedRule> SharedRules, IReadOnlyList<string> Waiting)
 {
     public static FlowContext Of(HostNetworkState state, OvsPorts ports, IReadOnlyDictionary<string, int> ofports)
@@ -83,7 +83,7 @@ internal sealed record FlowContext(HostNetworkState State, IReadOnlyList<LocalPo
         var withPorts = state.Networks.Where(n => local.Any(l => l.Network == n)).OrderBy(n => zones[n.Id])
             .Select(n => new LocalNetwork(n, zones[n.Id], local.Where(l => l.Network == n).ToList(), Uplink(state, n, tunnels, patches)))
             .ToList();
-        return new FlowContext(state, local, withPorts, Shared(local), waiting);
+        return new FlowContext(local, withPorts, Shared(local), waiting);
     }
 
     /// <summary>The uplink of a network: the tunnels to its peers that are on the bridge, or its physical network's patch port.</summary>
