@@ -16,7 +16,7 @@ internal static class LabCommand
         };
         var keep = new Option<string?>("--keep") { Description = "Keep the lab's files (console log, jobs and their output) in this directory" };
         var timeout = new Option<int>("--timeout") { Description = "Seconds the command may take", DefaultValueFactory = _ => 600 };
-        var argv = new Argument<string[]>("command") { Description = "The command to run in the lab, as a shell command line", Arity = ArgumentArity.OneOrMore };
+        var argv = new Argument<string[]>("command") { Description = "The command to run in the lab: one argument is a shell command line ('a; b | c'), several are a program and its arguments, passed as given", Arity = ArgumentArity.OneOrMore };
         var run = new Command("run", "Boot a lab host, run a command in it as root, print its output, power it off; exits with the command's code")
         {
             shape, keep, timeout, argv,
@@ -40,7 +40,7 @@ internal static class LabCommand
                 await using var host = await LabHost.BootAsync(parsed, options, ct);
                 console.Error.WriteLine($"lab: up in {started.Elapsed.TotalSeconds:0} s ({host.Accel.ToString().ToLowerInvariant()}, kernel {host.KernelRelease}); " +
                                         string.Join(", ", host.Devices.Select(d => $"{d.Address} {d.Id} node {d.NumaNode} {d.Vfs} VFs")));
-                var result = await host.RunAsync(string.Join(' ', parse.GetValue(argv)!), TimeSpan.FromSeconds(parse.GetValue(timeout)), ct);
+                var result = await host.RunAsync(CommandLine(parse.GetValue(argv)!), TimeSpan.FromSeconds(parse.GetValue(timeout)), ct);
                 console.Out.Write(result.Output);
                 return result.ExitCode;
             }
@@ -52,4 +52,11 @@ internal static class LabCommand
         lab.Subcommands.Add(run);
         return lab;
     }
+
+    /// <summary>
+    /// The job's shell line: one argument is a shell command line as it is; several are a program and its
+    /// arguments, each single-quoted, so <c>-- sh -c 'a; b'</c> runs what it says (unlike ssh, which joins them).
+    /// </summary>
+    internal static string CommandLine(IReadOnlyList<string> argv) =>
+        argv.Count == 1 ? argv[0] : string.Join(' ', argv.Select(a => "'" + a.Replace("'", "'\\''", StringComparison.Ordinal) + "'"));
 }
