@@ -69,19 +69,28 @@ public static class LabKernel
                          "-serial", $"file:{console}", "-kernel", kernel.Image, "-initrd", initrd, "-append", "console=ttyS0 panic=-1 quiet" })
                 info.ArgumentList.Add(arg);
             using var qemu = Process.Start(info)!;
-            _ = qemu.StandardOutput.ReadToEndAsync(ct);
-            _ = qemu.StandardError.ReadToEndAsync(ct);
-            // A working KVM guest reaches its init in seconds; one that hangs never does.
+            // QEMU's output is drained whatever happens; the reads end when it exits.
+            var drained = Task.WhenAll(qemu.StandardOutput.ReadToEndAsync(CancellationToken.None), qemu.StandardError.ReadToEndAsync(CancellationToken.None));
             var ok = false;
-            var clock = Stopwatch.StartNew();
-            while (!ok && !qemu.HasExited && clock.Elapsed < TimeSpan.FromSeconds(30))
+            try
             {
-                await Task.Delay(100, ct);
-                ok = File.Exists(console) && File.ReadAllText(console).Contains("isola-kvm-ok", StringComparison.Ordinal);
+                // A working KVM guest reaches its init in seconds; one that hangs never does.
+                var clock = Stopwatch.StartNew();
+                while (!ok && !qemu.HasExited && clock.Elapsed < TimeSpan.FromSeconds(30))
+                {
+                    await Task.Delay(100, ct);
+                    ok = File.Exists(console) && File.ReadAllText(console).Contains("isola-kvm-ok", StringComparison.Ordinal);
+                }
+                ok = ok || (File.Exists(console) && File.ReadAllText(console).Contains("isola-kvm-ok", StringComparison.Ordinal));
             }
-            ok = ok || (File.Exists(console) && File.ReadAllText(console).Contains("isola-kvm-ok", StringComparison.Ordinal));
-            if (!qemu.HasExited)
-                qemu.Kill(entireProcessTree: true);
+            finally
+            {
+                // Cancelled or not, the probe's QEMU never outlives it (a hanging KVM guest would never exit).
+                if (!qemu.HasExited)
+                    qemu.Kill(entireProcessTree: true);
+                await qemu.WaitForExitAsync(CancellationToken.None);
+                await drained;
+            }
             return (_kvm = ok).Value;
         }
         finally

@@ -1,3 +1,4 @@
+using Isola.Rendering.Boot;
 using Isola.Rendering.Guest;
 using Isola.Rendering.Isolation;
 using Isola.Rendering.Vf;
@@ -9,6 +10,8 @@ namespace Isola.Rendering;
 /// interrupts and vhost threads run, host-wide isolation, kernel advice and the guest's network
 /// configuration. Pure data: the agent applies it.
 /// </summary>
+/// <param name="Disk">The root disk the agent makes (null in plans of an earlier release: none).</param>
+/// <param name="ConfigDrive">The NoCloud config drive the agent writes beside it (null in plans of an earlier release).</param>
 /// <param name="Server">The libvirt domain's name: the server's name unless the render input named the domain.</param>
 public sealed record HostPlan(
     string Server,
@@ -20,7 +23,9 @@ public sealed record HostPlan(
     HostIsolation Isolation,
     IReadOnlyList<KernelAdvice> Advice,
     IReadOnlyList<GuestNic> Nics,
-    string NetworkConfig)
+    string NetworkConfig,
+    InstanceDisk? Disk = null,
+    ConfigDrive? ConfigDrive = null)
 {
     /// <summary>Every command that programs the plan's VFs, in order.</summary>
     public IEnumerable<IReadOnlyList<string>> VfCommands => Vfs.SelectMany(Vf.VfCommands.Program);

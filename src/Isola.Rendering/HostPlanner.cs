@@ -2,9 +2,10 @@ using System.Security.Cryptography;
 using System.Text;
 using Isola.Domain.Cpu;
 using Isola.Domain.Pci;
-using Isola.Rendering.Libvirt;
+using Isola.Rendering.Boot;
 using Isola.Rendering.Guest;
 using Isola.Rendering.Isolation;
+using Isola.Rendering.Libvirt;
 using Isola.Rendering.Vf;
 using Isola.Scheduling.Requests;
 using Isola.Scheduling.State;
@@ -14,7 +15,7 @@ namespace Isola.Rendering;
 /// <summary>Makes the <see cref="HostPlan"/> of a placement. Pure: the same input gives the same plan.</summary>
 public static class HostPlanner
 {
-    public static HostPlan Render(RenderInput input, RenderOptions? options = null)
+    public static HostPlan Render(RenderInput input)
     {
         // A flavor the rules refuse is refused before anything reads it (ExtraSpecs would throw its own exception).
         var flavorErrors = FlavorRules.Check(input.Flavor, "flavor.");
@@ -33,7 +34,7 @@ public static class HostPlanner
             errors.AddRange(GuestAddresses.Check(port.Addresses, port.Gateway, port.DnsServers, $"ports[{Index(input, port)}]."));
         var nics = GuestNicLayout.Of(input.Ports);
         var uuid = input.Uuid ?? NameUuid(placement.Server);
-        var xml = DomainXmlRenderer.Render(input, uuid, nics, options ?? RenderOptions.Default, errors);
+        var xml = DomainXmlRenderer.Render(input, uuid, nics, errors);
         var vfs = VfSettingsOf(input, errors);
         if (errors.Count > 0)
             throw new RenderException(errors.Distinct().ToList());
@@ -42,8 +43,13 @@ public static class HostPlanner
             throw new RenderException(errors.Distinct().ToList());
         var sets = HostCpuSets.Of(input.Host);
         var isolation = new HostIsolation(sets.Dedicated, sets.Reserved, irqs.Known.Select(k => k.Irq).Order().ToList());
+        var networkConfig = NetworkConfigRenderer.Render(placement.Server, nics);
+        var boot = input.Boot ?? GuestBoot.Blank;
+        var files = Libvirt.InstanceFiles.Of(input.Host.Virt, input.Domain);
         return new HostPlan(input.Domain, placement.Host, uuid, xml.ToString(), vfs, irqs, isolation,
-            KernelAdvice.For(input.Host, placement), nics, NetworkConfigRenderer.Render(placement.Server, nics));
+            KernelAdvice.For(input.Host, placement), nics, networkConfig,
+            new InstanceDisk(files.Disk, input.Flavor.DiskGiB, boot.Image),
+            ConfigDrive.For(uuid, placement.Server, boot.SshKeys ?? [], boot.UserData, networkConfig));
     }
 
     private static List<VfSettings> VfSettingsOf(RenderInput input, List<RequestError> errors)
@@ -114,7 +120,8 @@ public static class HostPlanner
             }
         }
         var vhost = new List<VhostPin>();
-        foreach (var port in input.Ports.Where(p => p.Kind.OnOvs))
+        // Without vhost-net there are no vhost workers to pin: QEMU's own threads serve the queues (the emulator pin).
+        foreach (var port in input.Ports.Where(p => p.Kind.OnOvs && input.Host.Virt.VhostNet))
         {
             var targets = Targets(port, cells[0].HostCell);
             var queues = port.Queues ?? Math.Clamp(input.Flavor.Vcpus, 1, 8);

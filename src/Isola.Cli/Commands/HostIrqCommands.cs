@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Globalization;
 using Isola.Agent.Driver;
 using Isola.Domain.Pci;
-using Isola.Host.Commands;
 
 namespace Isola.Cli.Commands;
 

@@ -90,7 +90,11 @@ internal sealed class InventoryShape(List<InventoryError> errors, int maxErrors)
         {
             var at = path.Length == 0 ? field.Name : $"{path}.{field.Name}";
             if (!Member(e, field.Name, out var value))
-                Add(at, "required");
+            {
+                // A field added in a later release has a default: documents from before it may lack it.
+                if (field.AssociatedParameter!.HasDefaultValue is false)
+                    Add(at, "required");
+            }
             else if (value.ValueKind == JsonValueKind.Null)
             {
                 if (!field.IsSetNullable)

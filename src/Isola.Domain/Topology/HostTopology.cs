@@ -15,8 +15,13 @@ public sealed record HostTopology(
     KernelCommandLine Kernel,
     bool IommuActive,
     IReadOnlyList<PhysicalFunction> Devices,
-    IReadOnlyList<DiscoveryWarning> Warnings)
+    IReadOnlyList<DiscoveryWarning> Warnings,
+    HostVirtualization? Virtualization = null)
 {
+    /// <summary>How the host runs guests (<see cref="HostVirtualization.Default"/> when the inventory does not say).</summary>
+    [JsonIgnore]
+    public HostVirtualization Virt => Virtualization ?? HostVirtualization.Default;
+
     [JsonIgnore]
     public CpuSet AllCpus => CpuSet.Of(Cpus.Select(c => c.Id));
 

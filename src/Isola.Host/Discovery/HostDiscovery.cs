@@ -31,7 +31,12 @@ public sealed class HostDiscovery(string rootPath, ICommandRunner commands, Host
         devices = await ReadVfStatesAsync(root, devices, cancellationToken);
         devices = ApplyConfig(root, devices);
         var iommuActive = root.List("sys/kernel/iommu_groups").Count > 0;
-        return new HostTopology(hostname, cells, cpus, kernel, iommuActive, devices, root.Warnings.ToList());
+        // What the agent may run guests with: KVM needs /dev/kvm (the agent still tries it before it says kvm), virtio
+        // ports vhost-net. Which paths the agent keeps its files in is the agent's setting, not discovery's.
+        var virtualization = new HostVirtualization(
+            DomainType: root.Exists("dev/kvm") ? HostVirtualization.Kvm : HostVirtualization.Qemu,
+            VhostNet: root.Exists("dev/vhost-net"));
+        return new HostTopology(hostname, cells, cpus, kernel, iommuActive, devices, root.Warnings.ToList(), virtualization);
     }
 
     private static KernelCommandLine ReadKernel(HostRoot root)

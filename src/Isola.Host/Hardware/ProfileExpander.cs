@@ -28,7 +28,7 @@ public static class ProfileExpander
         var config = HostConfig.Parse(profile.HostConfig.PhysicalDeviceMappings, profile.HostConfig.ExcludeDevices, []);
         var iommuActive = kernel.Iommu is IommuMode.On or IommuMode.Passthrough;
         var devices = Devices(profile, name, config, iommuActive);
-        return new HostTopology(name, cells, cpus, kernel, iommuActive, devices, []);
+        return new HostTopology(name, cells, cpus, kernel, iommuActive, devices, [], HostVirtualization.Default);
     }
 
     private static List<CpuInfo> Cpus(HardwareProfile p)

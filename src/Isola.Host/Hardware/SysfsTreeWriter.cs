@@ -60,6 +60,11 @@ public sealed class SysfsTreeWriter
         File("proc/sys/kernel/hostname", host.Hostname);
         File("etc/hostname", host.Hostname);
         File("proc/cmdline", host.Kernel.Raw);
+        // The device nodes discovery looks for (empty files stand in for the character devices).
+        if (host.Virt.DomainType == HostVirtualization.Kvm)
+            File("dev/kvm", "");
+        if (host.Virt.VhostNet)
+            File("dev/vhost-net", "");
         var total = host.Cells.Sum(c => c.MemTotalKiB);
         var free = host.Cells.Sum(c => c.MemFreeKiB);
         File("proc/meminfo", string.Create(CultureInfo.InvariantCulture, $"MemTotal:       {total} kB\nMemFree:        {free} kB\nMemAvailable:   {free} kB\n"));

@@ -23,7 +23,7 @@ public static class NetworkConfigRenderer
                 sb.Append("      dhcp4: false\n      dhcp6: false\n");
                 continue;
             }
-            sb.Append("        macaddress: ").Append(Quoted(nic.Port.Mac)).Append('\n');
+            sb.Append("        macaddress: ").Append(YamlScalar.Quoted(nic.Port.Mac)).Append('\n');
             sb.Append("      set-name: ").Append(nic.Id).Append('\n');
             Addressing(sb, nic.Port, "      ");
         }
@@ -37,7 +37,7 @@ public static class NetworkConfigRenderer
             var members = nics.Where(n => n.Port == port).Select(n => n.Id).ToList();
             sb.Append("    ").Append(GuestNicLayout.BondName(nics, port)).Append(":\n");
             sb.Append("      interfaces: [").Append(string.Join(", ", members)).Append("]\n");
-            sb.Append("      macaddress: ").Append(Quoted(port.Mac)).Append('\n');
+            sb.Append("      macaddress: ").Append(YamlScalar.Quoted(port.Mac)).Append('\n');
             sb.Append("      parameters:\n");
             switch (port.BondMode)
             {
@@ -69,30 +69,10 @@ public static class NetworkConfigRenderer
             return;
         }
         sb.Append(indent).Append("dhcp4: false\n");
-        sb.Append(indent).Append("addresses: [").Append(string.Join(", ", addresses.Select(Quoted))).Append("]\n");
+        sb.Append(indent).Append("addresses: [").Append(string.Join(", ", addresses.Select(YamlScalar.Quoted))).Append("]\n");
         if (port.Gateway is { } gateway)
-            sb.Append(indent).Append("routes:\n").Append(indent).Append("  - to: default\n").Append(indent).Append("    via: ").Append(Quoted(gateway)).Append('\n');
+            sb.Append(indent).Append("routes:\n").Append(indent).Append("  - to: default\n").Append(indent).Append("    via: ").Append(YamlScalar.Quoted(gateway)).Append('\n');
         if (port.DnsServers is { Count: > 0 } dns)
-            sb.Append(indent).Append("nameservers:\n").Append(indent).Append("  addresses: [").Append(string.Join(", ", dns.Select(Quoted))).Append("]\n");
-    }
-
-    /// <summary>
-    /// A value from a port (checked addresses, a MAC) as a YAML double-quoted scalar: whatever it holds
-    /// stays one value (a quote, a backslash or a line break cannot end it and start more YAML).
-    /// </summary>
-    private static string Quoted(string value)
-    {
-        var sb = new StringBuilder("\"", value.Length + 2);
-        foreach (var c in value)
-        {
-            _ = c switch
-            {
-                '"' => sb.Append("\\\""),
-                '\\' => sb.Append("\\\\"),
-                _ when char.IsControl(c) => sb.Append("\\u").Append(((int)c).ToString("x4", System.Globalization.CultureInfo.InvariantCulture)),
-                _ => sb.Append(c),
-            };
-        }
-        return sb.Append('"').ToString();
+            sb.Append(indent).Append("nameservers:\n").Append(indent).Append("  addresses: [").Append(string.Join(", ", dns.Select(YamlScalar.Quoted))).Append("]\n");
     }
 }

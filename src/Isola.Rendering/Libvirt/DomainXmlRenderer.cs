@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Xml.Linq;
 using Isola.Domain.Cpu;
 using Isola.Domain.Pci;
+using Isola.Domain.Topology;
 using Isola.Rendering.Guest;
 using Isola.Rendering.Libvirt.Nics;
 using Isola.Scheduling;
@@ -16,13 +17,13 @@ namespace Isola.Rendering.Libvirt;
 /// </summary>
 internal static class DomainXmlRenderer
 {
-    public static XDocument Render(RenderInput input, string uuid, IReadOnlyList<GuestNic> nics, RenderOptions options, List<RequestError> errors)
+    public static XDocument Render(RenderInput input, string uuid, IReadOnlyList<GuestNic> nics, List<RequestError> errors)
     {
         var (placement, flavor, host) = (input.Placement, input.Flavor, input.Host);
         var compute = ExtraSpecs.Parse(flavor);
         var sets = HostCpuSets.Of(host);
         var memKiB = flavor.RamMiB * 1024;
-        var domain = new XElement("domain", new XAttribute("type", "kvm"),
+        var domain = new XElement("domain", new XAttribute("type", host.Virt.DomainType),
             new XElement("name", input.Domain),
             new XElement("uuid", uuid),
             new XElement("metadata", new XElement(XName.Get("server", "https://isola.dev/xmlns/libvirt/1"),
@@ -43,7 +44,7 @@ internal static class DomainXmlRenderer
             new XElement("on_poweroff", "destroy"),
             new XElement("on_reboot", "restart"),
             new XElement("on_crash", "destroy"),
-            Devices(input, nics, options, errors));
+            Devices(input, nics, errors));
         return new XDocument(domain);
     }
 
@@ -105,7 +106,9 @@ internal static class DomainXmlRenderer
     private static XElement Cpu(Flavor flavor, Placement placement, RenderInput input)
     {
         var t = GuestCpuTopology.Of(flavor.Vcpus, placement, input.Host);
-        var cpu = new XElement("cpu", new XAttribute("mode", "host-passthrough"), new XAttribute("check", "none"), new XAttribute("migratable", "off"),
+        // KVM passes the host's CPU through; QEMU's translator cannot, and offers every feature it emulates ("maximum").
+        var mode = input.Host.Virt.DomainType == HostVirtualization.Kvm ? "host-passthrough" : "maximum";
+        var cpu = new XElement("cpu", new XAttribute("mode", mode), new XAttribute("check", "none"), new XAttribute("migratable", "off"),
             new XElement("topology", new XAttribute("sockets", t.Sockets), new XAttribute("dies", 1), new XAttribute("cores", t.Cores), new XAttribute("threads", t.Threads)));
         if (placement.Cells is not null)
         {
@@ -117,24 +120,37 @@ internal static class DomainXmlRenderer
         return cpu;
     }
 
-    private static XElement Devices(RenderInput input, IReadOnlyList<GuestNic> nics, RenderOptions options, List<RequestError> errors)
+    private static XElement Devices(RenderInput input, IReadOnlyList<GuestNic> nics, List<RequestError> errors)
     {
-        var placement = input.Placement;
+        var virt = input.Host.Virt;
+        var files = InstanceFiles.Of(virt, input.Domain);
         var diskBus = nics.Count + 1;
+        var configDriveBus = nics.Count + 2;
         var devices = new XElement("devices",
-            new XElement("emulator", options.Emulator),
+            new XElement("emulator", virt.Emulator),
             new XElement("controller", new XAttribute("type", "pci"), new XAttribute("index", 0), new XAttribute("model", "pcie-root")),
-            Enumerable.Range(1, diskBus).Select(i => new XElement("controller", new XAttribute("type", "pci"), new XAttribute("index", i), new XAttribute("model", "pcie-root-port"))),
+            Enumerable.Range(1, configDriveBus).Select(i => new XElement("controller", new XAttribute("type", "pci"), new XAttribute("index", i), new XAttribute("model", "pcie-root-port"))),
             new XElement("disk", new XAttribute("type", "file"), new XAttribute("device", "disk"),
                 new XElement("driver", new XAttribute("name", "qemu"), new XAttribute("type", "qcow2"), new XAttribute("cache", "none"), new XAttribute("io", "native")),
-                new XElement("source", new XAttribute("file", $"{options.InstancesDirectory}/{input.Domain}/disk.qcow2")),
+                new XElement("source", new XAttribute("file", files.Disk)),
                 new XElement("target", new XAttribute("dev", "vda"), new XAttribute("bus", "virtio")),
                 Quotas.IoTune(input.Flavor, errors, FlavorField),
-                LibvirtAddress.Guest(diskBus)));
+                LibvirtAddress.Guest(diskBus)),
+            // The NoCloud config drive (cidata): what cloud-init reads for the network, the hostname, the keys, user-data.
+            new XElement("disk", new XAttribute("type", "file"), new XAttribute("device", "disk"),
+                new XElement("driver", new XAttribute("name", "qemu"), new XAttribute("type", "raw")),
+                new XElement("source", new XAttribute("file", files.ConfigDrive)),
+                new XElement("target", new XAttribute("dev", "vdb"), new XAttribute("bus", "virtio")),
+                new XElement("readonly"),
+                LibvirtAddress.Guest(configDriveBus)));
         var bandwidth = Quotas.Bandwidth(input.Flavor, errors, FlavorField);
         foreach (var nic in nics)
             devices.Add(Nic(input, nic, bandwidth, errors));
-        devices.Add(new XElement("console", new XAttribute("type", "pty")));
+        // The serial console: a pty for `virsh console`, everything the guest says also kept in a file (by virtlogd) for `console log`.
+        devices.Add(new XElement("serial", new XAttribute("type", "pty"),
+            new XElement("log", new XAttribute("file", files.ConsoleLog), new XAttribute("append", "on")),
+            new XElement("target", new XAttribute("port", 0))));
+        devices.Add(new XElement("console", new XAttribute("type", "pty"), new XElement("target", new XAttribute("type", "serial"), new XAttribute("port", 0))));
         devices.Add(new XElement("memballoon", new XAttribute("model", "none")));
         return devices;
     }

@@ -14,8 +14,8 @@ public sealed class ThreePfLabFixture : LabHostFixture
 /// <summary>
 /// The HA port for real: two VFs on the two PFs with one MAC, spoof check on and one VLAN, bonded in a
 /// network namespace with the bond settings Isola renders for the guest, traffic to a peer across the
-/// wire kept through the loss of one leg; VLANs kept apart on the wire; and spoof check dropping what a VF
-/// sends from a MAC that is not its own.
+/// wire kept through the loss of one leg; VLANs kept apart on the wire; and what spoof check does with
+/// frames a VF sends from a MAC that is not its own (under QEMU: nothing).
 /// </summary>
 [Collection(LabHostFixture.Collection)]
 public sealed class LabHaBondTests(ThreePfLabFixture lab, ITestOutputHelper output) : IClassFixture<ThreePfLabFixture>
@@ -37,8 +37,30 @@ public sealed class LabHaBondTests(ThreePfLabFixture lab, ITestOutputHelper outp
         set -- $(for d in $(ls -d /sys/bus/pci/devices/*/sriov_numvfs | sort); do ls ${d%/sriov_numvfs}/net; done)
         A=$1; B=$2; C=$3
         vfnet() { ls $(readlink -f /sys/class/net/$1/device/virtfn$2)/net; }
-        A0=$(vfnet $A 0); B0=$(vfnet $B 0); C0=$(vfnet $C 0); C1=$(vfnet $C 1)
+        A0=$(vfnet $A 0); B0=$(vfnet $B 0); C0=$(vfnet $C 0); C1=$(vfnet $C 1); A1=$(vfnet $A 1)
+        # Waits until a command succeeds, for at most $1 seconds; then fails the job, saying what it waited for.
+        within() { s=$1; shift; end=$(( $(date +%s) + s )); until "$@" >/dev/null 2>&1; do [ $(date +%s) -lt $end ] || { echo "not within $s s: $*"; return 1; }; sleep 0.1; done; }
+        up() { for d in "$@"; do [ "$(cat /sys/class/net/$d/operstate)" = up ] || return 1; done; }
+        # igbvf takes the MAC its PF set for it only when it resets, which closing its netdev does; prints each VF's MAC then.
+        renew() { for v in "$@"; do ip link set dev $v up; ip link set dev $v down; echo "mac $v $(cat /sys/class/net/$v/address)"; done; }
+        # Whatever happens, the VFs come home before their namespaces go (ip netns del returns before the kernel moves them back).
+        cleanup() {
+          set +e
+          for ns in vm peer other spoofer target; do
+            ip netns list | grep -qw $ns || continue
+            ip -n $ns link del bond0 2>/dev/null; ip -n $ns link del forged 2>/dev/null
+            for v in $A0 $B0 $C0 $C1 $A1; do ip -n $ns link set dev $v netns 1 2>/dev/null; done
+            ip netns del $ns
+          done
+          for pf in $A $B $C; do ip link set dev $pf up; done
+          ip link set dev $A vf 1 spoofchk on
+        }
+        trap cleanup EXIT
         """;
+
+    /// <summary>The MAC each VF's netdev has, from the script's <c>mac NAME ADDRESS</c> lines, in order.</summary>
+    private static List<string> Macs(IEnumerable<string> lines) =>
+        lines.Where(l => l.StartsWith("mac ", StringComparison.Ordinal)).Select(l => l.Split(' ')[2]).ToList();
 
     [SkippableFact]
     public async Task The_bond_keeps_traffic_flowing_when_one_legs_pf_goes_down()
@@ -52,7 +74,8 @@ public sealed class LabHaBondTests(ThreePfLabFixture lab, ITestOutputHelper outp
             ip link set dev $B vf 0 mac {{mac}} vlan 100 spoofchk on
             ip link set dev $C vf 0 mac fa:16:3e:0c:00:01 vlan 100 spoofchk on
             ip link set dev $C vf 1 mac fa:16:3e:0c:00:02 vlan 200 spoofchk on
-            for i in $(seq 300); do [ "$(cat /sys/class/net/$A/operstate /sys/class/net/$B/operstate /sys/class/net/$C/operstate | tr -d '\n')" = upupup ] && break; sleep 0.1; done
+            renew $A0 $B0 $C0 $C1
+            within 30 up $A $B $C
             ip netns add vm; ip netns add peer; ip netns add other
             ip link set $A0 netns vm; ip link set $B0 netns vm; ip link set $C0 netns peer; ip link set $C1 netns other
             ip netns exec vm ip link add bond0 type bond {{options}}
@@ -63,23 +86,24 @@ public sealed class LabHaBondTests(ThreePfLabFixture lab, ITestOutputHelper outp
             ip netns exec vm ip link set bond0 up; ip netns exec vm ip addr add 192.0.2.10/24 dev bond0
             ip netns exec peer ip link set $C0 up; ip netns exec peer ip addr add 192.0.2.20/24 dev $C0
             ip netns exec other ip link set $C1 up; ip netns exec other ip addr add 192.0.2.30/24 dev $C1
-            for i in $(seq 300); do ip netns exec vm ping -c 1 -W 1 192.0.2.20 >/dev/null 2>&1 && break; sleep 0.1; done
+            within 60 ip netns exec vm ping -c 1 -W 1 192.0.2.20
             echo "active $(ip netns exec vm cat /sys/class/net/bond0/bonding/active_slave) of $A0 $B0"
             echo "other-vlan $(ip netns exec vm ping -c 3 -W 1 192.0.2.30 >/dev/null 2>&1 && echo reached || echo apart)"
             ip netns exec vm ping -i 0.2 -c 60 -W 1 192.0.2.20 > /tmp/ping.log 2>&1 &
-            sleep 4
+            replies() { [ $(grep -c 'bytes from' /tmp/ping.log) -ge $1 ]; }
+            within 60 replies 10
             ip link set dev $A down
             wait $! || true
             echo "active $(ip netns exec vm cat /sys/class/net/bond0/bonding/active_slave) of $A0 $B0"
             grep 'packets transmitted' /tmp/ping.log
-            ip link set dev $A up
-            ip netns del vm; ip netns del peer; ip netns del other
             """;
 
         var lines = (await lab.RunAsync(script, TimeSpan.FromMinutes(4))).Split('\n', StringSplitOptions.RemoveEmptyEntries);
         foreach (var line in lines)
             output.WriteLine(line);
 
+        Assert.Equal([mac, mac, "fa:16:3e:0c:00:01", "fa:16:3e:0c:00:02"], Macs(lines)); // each VF took the MAC its PF set
+        lines = lines.Where(l => !l.StartsWith("mac ", StringComparison.Ordinal)).ToArray();
         var before = lines[0].Split(' ');
         var after = lines[2].Split(' ');
         Assert.Equal(before[3], before[1]); // the primary leg, on the first PF, carries the traffic
@@ -94,13 +118,13 @@ public sealed class LabHaBondTests(ThreePfLabFixture lab, ITestOutputHelper outp
     }
 
     /// <summary>
-    /// Spoof check on the wire: a VF with Isola's MAC sends echo requests to a peer across the wire from
+    /// Spoof check on the wire: a VF with the MAC its PF set sends echo requests to a peer across the wire from
     /// its own MAC and, through a macvlan on it, from a forged one; the peer's namespace counts the
     /// requests that reach it. The kernel takes spoof check and reports it, but QEMU's igb (10.0) keeps the
     /// driver's anti-spoof bits (DTXSWC) without acting on them: forged frames reach the wire either way
     /// and no spoof event is ever raised. A real 82576 drops them and the PF driver logs "Spoof event(s)
-    /// detected". This test pins what the emulator does, so the day it models the check this fails and
-    /// asserts the drop instead (docs/lab.md says the same).
+    /// detected". This test pins what the emulator does: the day QEMU models the check it fails, and then
+    /// it should assert the drop (docs/lab.md says the same).
     /// </summary>
     [SkippableFact]
     public async Task Spoof_check_is_set_and_read_back_but_qemus_igb_lets_forged_frames_through()
@@ -109,10 +133,10 @@ public sealed class LabHaBondTests(ThreePfLabFixture lab, ITestOutputHelper outp
         var script = Setup + """
 
             for pf in $A $C; do ip link set dev $pf up; done
-            A1=$(vfnet $A 1); C1=$(vfnet $C 1)
             ip link set dev $A vf 1 mac fa:16:3e:5f:00:01 vlan 0 spoofchk on
             ip link set dev $C vf 1 mac fa:16:3e:5f:00:02 vlan 0 spoofchk on
-            for i in $(seq 300); do [ "$(cat /sys/class/net/$A/operstate /sys/class/net/$C/operstate | tr -d '\n')" = upup ] && break; sleep 0.1; done
+            renew $A1 $C1
+            within 30 up $A $C
             ip netns add spoofer; ip netns add target
             ip link set $A1 netns spoofer; ip link set $C1 netns target
             ip netns exec target ip link set $C1 up; ip netns exec target ip addr add 198.51.100.20/24 dev $C1
@@ -121,7 +145,7 @@ public sealed class LabHaBondTests(ThreePfLabFixture lab, ITestOutputHelper outp
             ip netns exec spoofer ip link set forged address fa:16:3e:5f:66:66 up
             ip netns exec spoofer ip addr add 198.51.100.11/24 dev forged
             for dev in $A1 forged; do ip netns exec spoofer ip neigh replace 198.51.100.20 lladdr fa:16:3e:5f:00:02 dev $dev nud permanent; done
-            for i in $(seq 300); do ip netns exec spoofer ping -c 1 -W 1 -I $A1 198.51.100.20 >/dev/null 2>&1 && break; sleep 0.1; done
+            within 60 ip netns exec spoofer ping -c 1 -W 1 -I $A1 198.51.100.20
             echos() { ip netns exec target awk '$1 == "Icmp:" { if ($2 ~ /^[0-9]/) print $n; else for (i = 2; i <= NF; i++) if ($i == "InEchos") n = i }' /proc/net/snmp; }
             # what reaches the target of 20 echo requests sent from the given device
             sent() { before=$(echos); ip netns exec spoofer ping -c 20 -i 0.05 -W 1 -I $1 198.51.100.20 >/dev/null 2>&1 || true; echo $(( $(echos) - before )); }
@@ -132,8 +156,6 @@ public sealed class LabHaBondTests(ThreePfLabFixture lab, ITestOutputHelper outp
             echo "forged-mac-spoofchk-off $(sent forged)"
             echo "unset $(ip -d link show dev $A | grep -E '^ +vf 1 ' | grep -o 'spoof checking o[nf]*')"
             echo "spoof-events $(dmesg | grep -c -i 'spoof event' || true)"
-            ip netns del spoofer; ip netns del target
-            ip link set dev $A vf 1 spoofchk on
             """;
 
         var lines = (await lab.RunAsync(script, TimeSpan.FromMinutes(3))).Split('\n', StringSplitOptions.RemoveEmptyEntries);
@@ -141,6 +163,7 @@ public sealed class LabHaBondTests(ThreePfLabFixture lab, ITestOutputHelper outp
             output.WriteLine(line);
         int Count(string key) => int.Parse(lines.Single(l => l.StartsWith(key + " ", StringComparison.Ordinal))[(key.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
 
+        Assert.Equal(["fa:16:3e:5f:00:01", "fa:16:3e:5f:00:02"], Macs(lines)); // the sender's own MAC is the one its PF set
         Assert.Contains("set spoof checking on", lines);     // the kernel took the setting and reports it
         Assert.Contains("unset spoof checking off", lines);
         Assert.InRange(Count("own-mac-spoofchk-on"), 18, 20); // its own MAC passes

@@ -19,6 +19,8 @@ public class GoldenTests
         Compare(name, "domain.xml", plan.DomainXml);
         Compare(name, "network-config.yaml", plan.NetworkConfig);
         Compare(name, "vf-commands.txt", string.Join('\n', plan.VfCommands.Select(a => string.Join(' ', a))) + "\n");
+        Compare(name, "meta-data", plan.ConfigDrive!.MetaData);
+        Compare(name, "disk.txt", $"{plan.Disk!.Path} {plan.Disk.SizeGiB} GiB image {plan.Disk.Image?.Id ?? "none"}\n");
     }
 
     private static void Compare(string name, string file, string actual, [CallerFilePath] string source = "")

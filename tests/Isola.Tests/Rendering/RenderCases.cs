@@ -1,3 +1,5 @@
+using Isola.Domain.Topology;
+using Isola.Rendering.Boot;
 using Isola.Domain.Pci;
 using Isola.Rendering;
 using Isola.Scheduling.Pipeline;
@@ -16,7 +18,7 @@ internal static class RenderCases
     public static IReadOnlyList<string> Names { get; } =
     [
         "direct-dedicated", "ha-active-backup", "ha-balance-xor", "ha-balance-rr", "direct-physical", "macvtap",
-        "virtio-shared", "mixed-policy", "two-cells-locked", "vdpa",
+        "virtio-shared", "mixed-policy", "two-cells-locked", "vdpa", "virtio-tcg",
     ];
 
     public static Isola.Domain.Topology.HostTopology Host() =>
@@ -51,15 +53,24 @@ internal static class RenderCases
                 .With(ExtraSpecs.MemPageSizeKey, "small").With(ExtraSpecs.LockedMemoryKey, "true").With(ExtraSpecs.PciNumaAffinityPolicyKey, "preferred"),
                 new[] { Sriov("ext"), Virtio("int") }),
             "vdpa" => (Dedicated(2), new[] { new PortSpec("fast", VnicType.Vdpa, "fa:16:3e:50:00:01", Physnet: "physnet2", VdpaDevice: "/dev/vhost-vdpa-0") }),
+            // A host without KVM or vhost-net (QEMU's translator, as on a CI machine), booting an image with user-data and a key.
+            "virtio-tcg" => (Dedicated(2), new[] { Virtio("int") with { Addresses = ["10.0.0.5/24"], Gateway = "10.0.0.1" } }),
             _ => throw new ArgumentException(name),
         };
+        var host = name == "virtio-tcg"
+            ? Host() with { Virtualization = new HostVirtualization(HostVirtualization.Qemu, VhostNet: false, InstancesDirectory: "/srv/isola/instances") }
+            : Host();
+        var boot = name == "virtio-tcg"
+            ? new GuestBoot(new ImageRef("0c9d7f1e-5b2a-4e3c-8d6f-1a2b3c4d5e6f", "qcow2", new string('a', 64), 10289152),
+                "#cloud-config\npackages: [iperf3]\n", ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIsola test@isola"])
+            : null;
         var fleet = new FleetState();
-        fleet.AddHost(Host());
+        fleet.AddHost(host);
         // vDPA devices are not placed (no host here has one); the port is rendered from its spec.
         var placed = ports.Where(p => p.VnicType != VnicType.Vdpa).Select(p => p.ToRequest()).ToList();
         var result = new Placer(fleet).Place(PlacementRequest.Create(name, flavor, placed));
         if (result.Placement is null)
             throw new InvalidOperationException($"{name}: {result.Explain()}");
-        return new RenderInput(result.Placement, flavor, ports, fleet.Hosts[0].Topology);
+        return new RenderInput(result.Placement, flavor, ports, fleet.Hosts[0].Topology, Boot: boot);
     }
 }

@@ -3,7 +3,10 @@ using Isola.Scheduling.Requests;
 
 namespace Isola.Rendering.Libvirt.Nics;
 
-/// <summary>A normal (virtio) port: a tap on the host's Open vSwitch bridge, vhost-net with one queue pair per vCPU (at most 8).</summary>
+/// <summary>
+/// A normal (virtio) port: a tap on the host's Open vSwitch bridge, one queue pair per vCPU (at most 8),
+/// served by vhost-net where the host has it and by QEMU's own threads where it does not.
+/// </summary>
 internal sealed class NormalNic : INicRenderer
 {
     public VnicType Kind => VnicType.Normal;
@@ -18,7 +21,7 @@ internal sealed class NormalNic : INicRenderer
             new XElement("virtualport", new XAttribute("type", "openvswitch"), new XElement("parameters", new XAttribute("interfaceid", id))),
             new XElement("target", new XAttribute("dev", Flows.TapNames.Of(id))),
             new XElement("model", new XAttribute("type", "virtio")),
-            new XElement("driver", new XAttribute("name", "vhost"), new XAttribute("queues", queues)),
+            new XElement("driver", new XAttribute("name", input.Host.Virt.VhostNet ? "vhost" : "qemu"), new XAttribute("queues", queues)),
             port.Mtu != 1500 ? new XElement("mtu", new XAttribute("size", port.Mtu)) : null,
             nic.Bandwidth is null ? null : new XElement(nic.Bandwidth),
             nic.GuestAddress);

@@ -1,0 +1,21 @@
+namespace Isola.Rendering.Boot;
+
+/// <summary>
+/// An image a server boots from, as it was when the server was made (an image's bytes never change
+/// once uploaded): the agent fetches it by id, checks it against the checksum and size, and keeps it
+/// in its host's image cache.
+/// </summary>
+/// <param name="Checksum">The SHA-256 of the image's bytes, lower-case hex.</param>
+public sealed record ImageRef(string Id, string DiskFormat, string Checksum, long Size);
+
+/// <summary>
+/// What a server boots with besides its flavor and ports: the image (null: a blank root disk), the
+/// user's user-data (decoded; null: none) and the SSH public keys for its meta-data.
+/// </summary>
+public sealed record GuestBoot(ImageRef? Image = null, string? UserData = null, IReadOnlyList<string>? SshKeys = null)
+{
+    public static GuestBoot Blank { get; } = new();
+}
+
+/// <summary>The server's root disk on its host: a qcow2 at <see cref="Path"/> of <see cref="SizeGiB"/>, an overlay of the image when it has one.</summary>
+public sealed record InstanceDisk(string Path, int SizeGiB, ImageRef? Image);
