@@ -12,6 +12,7 @@ namespace Isola.Rendering;
 /// </summary>
 /// <param name="Disk">The root disk the agent makes (null in plans of an earlier release: none).</param>
 /// <param name="ConfigDrive">The NoCloud config drive the agent writes beside it (null in plans of an earlier release).</param>
+/// <param name="Files">Where the server's files are on the host (the domain XML points there; null in plans of an earlier release).</param>
 /// <param name="Server">The libvirt domain's name: the server's name unless the render input named the domain.</param>
 public sealed record HostPlan(
     string Server,
@@ -25,7 +26,8 @@ public sealed record HostPlan(
     IReadOnlyList<GuestNic> Nics,
     string NetworkConfig,
     InstanceDisk? Disk = null,
-    ConfigDrive? ConfigDrive = null)
+    ConfigDrive? ConfigDrive = null,
+    Libvirt.InstanceFiles? Files = null)
 {
     /// <summary>Every command that programs the plan's VFs, in order.</summary>
     public IEnumerable<IReadOnlyList<string>> VfCommands => Vfs.SelectMany(Vf.VfCommands.Program);

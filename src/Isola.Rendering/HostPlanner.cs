@@ -49,7 +49,7 @@ public static class HostPlanner
         return new HostPlan(input.Domain, placement.Host, uuid, xml.ToString(), vfs, irqs, isolation,
             KernelAdvice.For(input.Host, placement), nics, networkConfig,
             new InstanceDisk(files.Disk, input.Flavor.DiskGiB, boot.Image),
-            ConfigDrive.For(uuid, placement.Server, boot.SshKeys ?? [], boot.UserData, networkConfig));
+            ConfigDrive.For(uuid, placement.Server, boot.SshKeys ?? [], boot.UserData, networkConfig), files);
     }
 
     private static List<VfSettings> VfSettingsOf(RenderInput input, List<RequestError> errors)

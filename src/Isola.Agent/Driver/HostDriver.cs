@@ -16,8 +16,14 @@ public sealed class DriverException(string message) : Exception(message);
 /// non-zero exit, a timeout or output that cannot be read becomes a <see cref="DriverException"/>.
 /// </summary>
 /// <param name="root">The host's root directory ("/" on a real host; a generated tree for a simulated one): /proc, /sys and /etc are read and written under it.</param>
-public sealed class HostDriver(ICommandRunner runner, string root, string stateDirectory, string libvirtUri = "qemu:///system")
+/// <param name="instancesDirectory">Where the host keeps its servers' files (the inventory says the same, so the plans point there).</param>
+/// <param name="images">Where the agent fetches images from; null: only what is cached.</param>
+public sealed class HostDriver(ICommandRunner runner, string root, string stateDirectory, string libvirtUri = "qemu:///system",
+    string instancesDirectory = "/var/lib/isola/instances", IImageSource? images = null)
 {
+    /// <summary>The host's server files: image cache, root disks, config drives.</summary>
+    public InstanceStorage Storage { get; } = new(runner, root, stateDirectory, instancesDirectory, images);
+
     /// <summary>The host IRQs a PCI function has now (<c>sys/bus/pci/devices/BDF/msi_irqs/</c>; none before its driver enables MSI-X).</summary>
     public IReadOnlyList<int> MsiIrqs(Isola.Domain.Pci.PciAddress function)
     {

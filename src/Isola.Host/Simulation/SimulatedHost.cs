@@ -99,6 +99,49 @@ public sealed class SimulatedHost : ICommandRunner
         }
     }
 
+    /// <summary>
+    /// <c>qemu-img create [-q] -f qcow2 [-b BACKING -F FORMAT] FILE SIZE</c>: a small text file under the root
+    /// standing in for the disk (what it was made from and how big); a backing file that is not there is qemu-img's error.
+    /// </summary>
+    private CommandResult QemuImgCreate(IReadOnlyList<string> argv)
+    {
+        var args = argv.Skip(2).Where(a => a != "-q").ToList();
+        string? Option(string name) => args.IndexOf(name) is var i and >= 0 && i + 1 < args.Count ? args[i + 1] : null;
+        var positional = args.Where((a, i) => !a.StartsWith('-') && (i == 0 || !args[i - 1].StartsWith('-'))).ToList();
+        if (Option("-f") != "qcow2" || positional.Count != 2)
+            return new CommandResult(1, "", $"qemu-img: the simulated host makes qcow2 FILE SIZE only: {string.Join(' ', argv)}\n");
+        var backing = Option("-b");
+        if (backing is not null && !File.Exists(Path.Join(Root, backing)))
+            return new CommandResult(1, "", $"qemu-img: {positional[0]}: Could not open '{backing}': No such file or directory\n");
+        var file = Path.Join(Root, positional[0]);
+        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+        File.WriteAllText(file, $"simulated qcow2 {positional[1]} backing {backing ?? "none"} ({Option("-F") ?? "-"})\n");
+        return new CommandResult(0, "", "");
+    }
+
+    /// <summary><c>genisoimage ... -output FILE -volid LABEL ... FILES</c>: the files' names and contents in one text file under the root.</summary>
+    private CommandResult GenIsoImage(IReadOnlyList<string> argv)
+    {
+        var args = argv.Skip(1).ToList();
+        var output = args.IndexOf("-output") is var o and >= 0 && o + 1 < args.Count ? args[o + 1] : null;
+        var label = args.IndexOf("-volid") is var v and >= 0 && v + 1 < args.Count ? args[v + 1] : "";
+        if (output is null)
+            return new CommandResult(1, "", "genisoimage: no -output\n");
+        var files = args.Where((a, i) => !a.StartsWith('-') && (i == 0 || args[i - 1] is not ("-output" or "-volid"))).ToList();
+        var text = new System.Text.StringBuilder($"simulated iso9660 volume {label}\n");
+        foreach (var f in files)
+        {
+            var local = Path.Join(Root, f);
+            if (!File.Exists(local))
+                return new CommandResult(1, "", $"genisoimage: Uh oh, I cant find '{f}'!\n");
+            text.Append("== ").Append(Path.GetFileName(f)).Append('\n').Append(File.ReadAllText(local));
+        }
+        var file = Path.Join(Root, output);
+        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+        File.WriteAllText(file, text.ToString());
+        return new CommandResult(0, "", "");
+    }
+
     public Task<CommandResult> RunAsync(IReadOnlyList<string> argv, CancellationToken cancellationToken = default)
     {
         lock (_lock)
@@ -126,6 +169,8 @@ public sealed class SimulatedHost : ICommandRunner
             ["systemctl", "try-restart", "irqbalance.service"] or ["systemctl", "daemon-reload"] => new CommandResult(0, "", ""),
             ["ovs-vsctl" or "ovs-ofctl" or "ovs-appctl", ..] => RunOvs(argv),
             ["taskset", "-p", "-c", var cpus, var tid] => Qemu.Taskset(cpus, tid),
+            ["qemu-img", "create", ..] => QemuImgCreate(argv),
+            ["genisoimage", ..] => GenIsoImage(argv),
             _ => new CommandResult(CommandResult.NotFound, "", $"{argv[0]}: command not found in the simulated host\n"),
         });
     }

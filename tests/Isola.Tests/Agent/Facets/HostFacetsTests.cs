@@ -55,7 +55,7 @@ public sealed class HostFacetsTests
     public void The_facets_go_in_the_order_of_effects()
     {
         Assert.Equal(
-            [typeof(DomainFacet), typeof(VfFacet), typeof(IrqFacet), typeof(VhostFacet), typeof(PowerFacet), typeof(IrqbalanceFacet), typeof(CpuIsolationFacet), typeof(DomainXmlFacet)],
+            [typeof(StorageFacet), typeof(DomainFacet), typeof(VfFacet), typeof(IrqFacet), typeof(VhostFacet), typeof(PowerFacet), typeof(IrqbalanceFacet), typeof(CpuIsolationFacet), typeof(DomainXmlFacet)],
             HostFacets.All.Select(f => f.GetType()));
     }
 

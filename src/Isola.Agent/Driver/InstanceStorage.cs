@@ -1,0 +1,178 @@
+using System.Security.Cryptography;
+using Isola.Host.Commands;
+using Isola.Rendering.Boot;
+using Isola.Rendering.Guest;
+
+namespace Isola.Agent.Driver;
+
+/// <summary>
+/// A host's server files: the image cache (one copy of each image per host, fetched once, checked
+/// against its size and SHA-256, under the agent's state directory), each server's root disk (a qcow2
+/// overlay of the cached image, <c>qemu-img create -b</c>) and config drive (an ISO 9660 volume
+/// labelled <c>cidata</c>, <c>genisoimage</c>) in its instance directory, and their removal. Paths are
+/// the host's; on a simulated host they lie under its root.
+/// </summary>
+public sealed class InstanceStorage(ICommandRunner runner, string root, string stateDirectory, string instancesDirectory, IImageSource? images)
+{
+    /// <summary>The host's instances directory (as the plans' paths say it).</summary>
+    public string InstancesDirectory { get; } = instancesDirectory;
+
+    private string ImageCache => Path.Join(stateDirectory, "images");
+
+    /// <summary>Where an image is cached (a host path: the disks name it as their backing file).</summary>
+    public string CachedImage(ImageRef image) => Path.Join(ImageCache, image.Id);
+
+    private string Local(string hostPath) => Path.Join(root, hostPath);
+
+    public bool Exists(string hostPath) => File.Exists(Local(hostPath));
+
+    /// <summary>The ids of the images in the cache.</summary>
+    public IReadOnlyList<string> CachedImages() =>
+        Directory.Exists(Local(ImageCache))
+            ? Directory.EnumerateFiles(Local(ImageCache)).Select(Path.GetFileName).Where(n => n is not null && !n.EndsWith(".partial", StringComparison.Ordinal)).Select(n => n!).Order(StringComparer.Ordinal).ToList()
+            : [];
+
+    /// <summary>The instance directories on the host, by name (the domain's name).</summary>
+    public IReadOnlyList<string> InstanceDirectories() =>
+        Directory.Exists(Local(InstancesDirectory))
+            ? Directory.EnumerateDirectories(Local(InstancesDirectory)).Select(d => Path.GetFileName(d)).Order(StringComparer.Ordinal).ToList()
+            : [];
+
+    /// <summary>
+    /// Fetches an image into the cache unless it is there: into a partial file first, then checked
+    /// (size, SHA-256) and renamed, so the cache never holds a wrong or half image.
+    /// </summary>
+    public async Task FetchImageAsync(ImageRef image, CancellationToken ct)
+    {
+        var target = Local(CachedImage(image));
+        if (File.Exists(target))
+            return;
+        if (images is null)
+            throw new DriverException($"image {image.Id} is not cached on this host and the agent has no image source");
+        Directory.CreateDirectory(Local(ImageCache));
+        var partial = target + ".partial";
+        try
+        {
+            string checksum;
+            long size;
+            await using (var file = new FileStream(partial, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
+            {
+                using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+                await using (var hashing = new HashingStream(file, hash))
+                    await images.CopyToAsync(image, hashing, ct);
+                size = file.Length;
+                checksum = Convert.ToHexStringLower(hash.GetHashAndReset());
+            }
+            if (size != image.Size || !string.Equals(checksum, image.Checksum, StringComparison.OrdinalIgnoreCase))
+                throw new DriverException($"image {image.Id} arrived as {size} bytes with SHA-256 {checksum}; it is {image.Size} bytes with {image.Checksum}");
+            File.Move(partial, target);
+        }
+        catch (Exception e) when (e is IOException or HttpRequestException or UnauthorizedAccessException)
+        {
+            throw new DriverException($"fetching image {image.Id}: {e.Message}");
+        }
+        finally
+        {
+            File.Delete(partial);
+        }
+    }
+
+    /// <summary>Makes the server's root disk: an overlay of its cached image (or a blank qcow2), of the flavor's size.</summary>
+    public async Task CreateDiskAsync(InstanceDisk disk, CancellationToken ct)
+    {
+        Directory.CreateDirectory(Local(Path.GetDirectoryName(disk.Path)!));
+        var partial = disk.Path + ".partial";
+        var size = $"{Math.Max(disk.SizeGiB, 1)}G";
+        string[] argv = disk.Image is { } image
+            ? ["qemu-img", "create", "-q", "-f", "qcow2", "-b", CachedImage(image), "-F", image.DiskFormat, partial, size]
+            : ["qemu-img", "create", "-q", "-f", "qcow2", partial, size];
+        await RunAsync(argv, ct);
+        File.Move(Local(partial), Local(disk.Path), overwrite: true);
+    }
+
+    /// <summary>Writes the server's config drive: its three files as an ISO 9660 volume labelled cidata (Joliet and Rock Ridge names, as cloud-init reads them).</summary>
+    public async Task WriteConfigDriveAsync(string path, ConfigDrive drive, CancellationToken ct)
+    {
+        var dir = Path.GetDirectoryName(path)!;
+        var staging = Path.Join(dir, "config-drive");
+        Directory.CreateDirectory(Local(staging));
+        try
+        {
+            foreach (var (name, content) in drive.Files)
+                await File.WriteAllTextAsync(Local(Path.Join(staging, name)), content, ct);
+            await RunAsync(["genisoimage", "-quiet", "-output", path + ".partial", "-volid", ConfigDrive.VolumeLabel, "-joliet", "-rock",
+                .. drive.Files.Select(f => Path.Join(staging, f.Name))], ct);
+            File.Move(Local(path + ".partial"), Local(path), overwrite: true);
+        }
+        finally
+        {
+            Directory.Delete(Local(staging), recursive: true);
+        }
+    }
+
+    /// <summary>Removes a server's instance directory and everything in it (nothing when it is not there).</summary>
+    public void RemoveInstance(string name)
+    {
+        var dir = Local(Path.Join(InstancesDirectory, name));
+        try
+        {
+            if (Directory.Exists(dir))
+                Directory.Delete(dir, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DriverException($"removing {dir}: {e.Message}");
+        }
+    }
+
+    /// <summary>Removes a cached image no server here uses any more.</summary>
+    public void RemoveCachedImage(string id)
+    {
+        var file = Local(Path.Join(ImageCache, id));
+        try
+        {
+            File.Delete(file);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DriverException($"removing {file}: {e.Message}");
+        }
+    }
+
+    private async Task RunAsync(IReadOnlyList<string> argv, CancellationToken ct)
+    {
+        var result = await runner.RunAsync(argv, ct);
+        if (!result.Succeeded)
+            throw new DriverException(result.Describe(argv));
+    }
+
+    /// <summary>A write-through stream that hashes what passes.</summary>
+    private sealed class HashingStream(Stream inner, IncrementalHash hash) : Stream
+    {
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => inner.Length;
+        public override long Position { get => inner.Position; set => throw new NotSupportedException(); }
+        public override void Flush() => inner.Flush();
+        public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count)
+        {
+            hash.AppendData(buffer, offset, count);
+            inner.Write(buffer, offset, count);
+        }
+
+        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            hash.AppendData(buffer.Span);
+            await inner.WriteAsync(buffer, cancellationToken);
+        }
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+    }
+}
