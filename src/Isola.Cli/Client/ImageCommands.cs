@@ -52,6 +52,9 @@ internal static class ImageCommands
                 return console.Fail(ExitCodes.Usage, $"--file: cannot read {path}: {e.Message}");
             }
             await using var _ = bytes;
+            // The upload says its length: a pipe or a device has none.
+            if (!bytes.CanSeek)
+                return console.Fail(ExitCodes.Usage, $"--file: {path} is not a regular file");
             var body = new JsonObject { ["name"] = parse.GetValue(name), ["diskFormat"] = parse.GetValue(format) }
                 .With("minDisk", parse.GetValue(minDisk))
                 .With("visibility", parse.GetValue(visible) ? "public" : null)

@@ -21,11 +21,17 @@ internal sealed class ImageInspector(ICommandRunner runner)
     public const string Qcow2 = "qcow2";
 
     /// <summary>
-    /// Equivalent to: <c>qemu-img info --output=json -f FORMAT FILE</c>, or with no format
-    /// <c>qemu-img info --output=json FILE</c> (qemu-img probes it). Neither opens a backing file.
+    /// The limits qemu-img runs under: 1 GiB of address space and 30 s of CPU, as Nova and Glance run it on
+    /// images users give (a crafted qcow2 can make <c>qemu-img info</c> take memory without bound: CVE-2015-5162).
+    /// </summary>
+    private static readonly string[] Limits = ["prlimit", "--as=1073741824", "--cpu=30"];
+
+    /// <summary>
+    /// Equivalent to: <c>prlimit --as=1073741824 --cpu=30 qemu-img info --output=json -f FORMAT FILE</c>, or
+    /// with no format <c>... qemu-img info --output=json FILE</c> (qemu-img probes it). Neither opens a backing file.
     /// </summary>
     public static IReadOnlyList<string> InfoArgv(string path, string? format) =>
-        format is null ? ["qemu-img", "info", "--output=json", path] : ["qemu-img", "info", "--output=json", "-f", format, path];
+        format is null ? [.. Limits, "qemu-img", "info", "--output=json", path] : [.. Limits, "qemu-img", "info", "--output=json", "-f", format, path];
 
     /// <summary>
     /// The file read as <paramref name="diskFormat"/>: a qcow2 that does not open as qcow2, a raw that qemu-img

@@ -17,23 +17,24 @@ public sealed class ImageInspectorTests : IDisposable
     public async Task A_raw_upload_is_read_as_raw_and_probed_a_qcow2_only_as_qcow2()
     {
         const string Answer = """{"format": "raw", "virtual-size": 4096}""";
+        string[] limits = ["prlimit", "--as=1073741824", "--cpu=30"];
         var runner = new ScriptedCommandRunner()
-            .Answer(["qemu-img", "info", "--output=json", "-f", "raw", "/f"], Answer)
-            .Answer(["qemu-img", "info", "--output=json", "/f"], Answer)
-            .Answer(["qemu-img", "info", "--output=json", "-f", "qcow2", "/f"], """{"format": "qcow2", "virtual-size": 8192}""");
+            .Answer([.. limits, "qemu-img", "info", "--output=json", "-f", "raw", "/f"], Answer)
+            .Answer([.. limits, "qemu-img", "info", "--output=json", "/f"], Answer)
+            .Answer([.. limits, "qemu-img", "info", "--output=json", "-f", "qcow2", "/f"], """{"format": "qcow2", "virtual-size": 8192}""");
         var inspector = new ImageInspector(runner);
 
         Assert.Equal(4096, (await inspector.InspectAsync("/f", "raw", default)).VirtualSize);
         Assert.Equal(8192, (await inspector.InspectAsync("/f", "qcow2", default)).VirtualSize);
         Assert.Equal([
-            ["qemu-img", "info", "--output=json", "-f", "raw", "/f"], ["qemu-img", "info", "--output=json", "/f"],
-            ["qemu-img", "info", "--output=json", "-f", "qcow2", "/f"]], runner.Calls);
+            [.. limits, "qemu-img", "info", "--output=json", "-f", "raw", "/f"], [.. limits, "qemu-img", "info", "--output=json", "/f"],
+            [.. limits, "qemu-img", "info", "--output=json", "-f", "qcow2", "/f"]], runner.Calls);
     }
 
     [Fact]
     public async Task A_qemu_img_that_runs_past_its_time_refuses_the_image_and_one_that_is_not_installed_is_the_servers_failure()
     {
-        var slow = new ScriptedCommandRunner().Answer(["qemu-img", "info", "--output=json", "-f", "qcow2", "/f"], new CommandResult(CommandResult.TimedOut, "", ""));
+        var slow = new ScriptedCommandRunner().Answer(ImageInspector.InfoArgv("/f", "qcow2"), new CommandResult(CommandResult.TimedOut, "", ""));
         var problem = Assert.Single((await new ImageInspector(slow).InspectAsync("/f", "qcow2", default)).Problems);
         Assert.Equal(("body", "qemu-img could not read the image within 30 s"), (problem.Field, problem.Message));
 
