@@ -274,6 +274,30 @@ public abstract class ImageSuite : IDisposable
         Assert.Equal(1L << 20, (await w.Member.Get($"/v1/images/{id}")).Body.GetProperty("size").GetInt64());
     }
 
+    [Fact]
+    public async Task An_image_deleted_while_its_upload_is_under_way_keeps_no_bytes_and_the_upload_is_404()
+    {
+        await using var w = await Start();
+        var id = (await Create(w.Member, "gone", "raw")).Str("id");
+        var half = new TaskCompletionSource();
+        var go = new TaskCompletionSource();
+        var upload = Task.Run(async () =>
+        {
+            using var content = new Paused(new byte[1 << 20], half, go.Task);
+            content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+            using var response = await w.Member.PutAsync($"/v1/images/{id}/file", content);
+            return (int)response.StatusCode;
+        });
+        await half.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(204, (await w.Member.Delete($"/v1/images/{id}")).Status);
+        go.SetResult();
+
+        Assert.Equal(404, await upload.WaitAsync(TimeSpan.FromSeconds(60)));
+        Assert.Empty(BlobFiles(w));
+        Assert.Empty((await w.Member.Get("/v1/images")).Body.EnumerateArray());
+    }
+
     /// <summary>A body sent in two halves: the second once <paramref name="go"/> completes.</summary>
     private sealed class Paused(byte[] bytes, TaskCompletionSource half, Task go) : HttpContent
     {
