@@ -23,7 +23,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # The lab host's (tests/Isola.Tests/Lab, docs/lab.md): QEMU >= 8 from bookworm-backports, a stock
-# kernel with its modules, a static busybox.
+# kernel with its modules, a static busybox. It also installs qemu-utils (qemu-img, which the image
+# tests and the API server run: tests/Isola.Tests/Server/Images), not in the list above: it must come
+# from bookworm-backports with the same QEMU as qemu-system-x86.
 ./scripts/lab.sh install
 
 if ! command -v dotnet >/dev/null; then

@@ -27,6 +27,7 @@ public static class CliApp
         root.Subcommands.Add(SecurityGroupCommands.Create(console));
         root.Subcommands.Add(PortCommands.Create(console));
         root.Subcommands.Add(FlavorCommands.Create(console));
+        root.Subcommands.Add(ImageCommands.Create(console));
         root.Subcommands.Add(ServerCommands.Create(console));
 
         var parse = root.Parse(args);

@@ -3,6 +3,7 @@ using Isola.Coordination;
 using Isola.Server.Api;
 using Isola.Server.Flavors;
 using Isola.Server.Hosts;
+using Isola.Server.Images;
 using Isola.Server.Supervision;
 using Isola.Server.ServerGroups;
 using Isola.Server.Networks;
@@ -91,7 +92,9 @@ public static class IsolaServer
         builder.Services.AddSingleton(settings).AddSingleton(time).AddSingleton(placements).AddSingleton(resources).AddSingleton(placement)
             .AddSingleton(new LifecycleStore(factory, time)).AddSingleton(new HostNetworkStore(factory)).AddSingleton<PeerRevisions>().AddSingleton<PortService>().AddSingleton<ServerService>().AddSingleton<HostSignals>().AddSingleton<PlanCache>().AddSingleton<PlanFailures>().AddSingleton<BuildTimeouts>()
             .AddHostedService(sp => sp.GetRequiredService<BuildTimeouts>())
-            .AddSingleton<AgentWatch>().AddHostedService(sp => sp.GetRequiredService<AgentWatch>());
+            .AddSingleton<AgentWatch>().AddHostedService(sp => sp.GetRequiredService<AgentWatch>())
+            .AddSingleton<IImageBlobs>(new FileImageBlobs(settings.ImageDirectory(), time))
+            .AddSingleton(new ImageInspector(new Isola.Host.Commands.ProcessCommandRunner(ImageInspector.Timeout))).AddSingleton<ImageService>();
         builder.Services.AddOpenApi();
         var app = builder.Build();
         app.UseMiddleware<ApiMiddleware>();
@@ -105,6 +108,7 @@ public static class IsolaServer
         QosPolicies.QosPolicyEndpoints.Map(api);
         SecurityGroups.SecurityGroupEndpoints.Map(api);
         FlavorEndpoints.Map(api);
+        ImageEndpoints.Map(api);
         PortEndpoints.Map(api);
         ServerEndpoints.Map(api);
         HostEndpoints.Map(api);

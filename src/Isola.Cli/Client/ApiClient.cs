@@ -19,20 +19,36 @@ internal sealed class ApiClient(HttpClient http, ClientSettings settings)
 
     public Task<string> PatchAsync(string path, JsonObject body, CancellationToken ct) => SendAsync(HttpMethod.Patch, path, body, ct);
 
+    /// <summary>
+    /// PUT of bytes (<c>application/octet-stream</c>, <paramref name="length"/> of them), streamed from
+    /// <paramref name="bytes"/> as they are read; without the other calls' time limit: a large image takes
+    /// as long as the network needs.
+    /// </summary>
+    public async Task<string> PutBytesAsync(string path, Stream bytes, long length, CancellationToken ct)
+    {
+        using var upload = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
+        var content = new StreamContent(bytes, 1 << 20);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        content.Headers.ContentLength = length;
+        return await SendAsync(upload, HttpMethod.Put, path, content, ct);
+    }
+
     /// <summary>A resource path with a name or id as one escaped segment: <c>/v1/networks/lan</c>.</summary>
     public static string PathOf(string collection, string nameOrId) => $"/v1/{collection}/{Uri.EscapeDataString(nameOrId)}";
 
-    private async Task<string> SendAsync(HttpMethod method, string path, JsonObject? body, CancellationToken ct)
+    private Task<string> SendAsync(HttpMethod method, string path, JsonObject? body, CancellationToken ct) =>
+        SendAsync(http, method, path, body is null ? null : new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"), ct);
+
+    private async Task<string> SendAsync(HttpClient client, HttpMethod method, string path, HttpContent? content, CancellationToken ct)
     {
         using var request = new HttpRequestMessage(method, new Uri(settings.Url, path));
         if (settings.Token is not null)
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", settings.Token);
-        if (body is not null)
-            request.Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json");
+        request.Content = content;
         HttpResponseMessage response;
         try
         {
-            response = await http.SendAsync(request, ct);
+            response = await client.SendAsync(request, ct);
         }
         catch (HttpRequestException e)
         {
@@ -40,7 +56,7 @@ internal sealed class ApiClient(HttpClient http, ClientSettings settings)
         }
         catch (TaskCanceledException) when (!ct.IsCancellationRequested)
         {
-            throw Unreachable($"no answer within {http.Timeout.TotalSeconds:0} s");
+            throw Unreachable($"no answer within {client.Timeout.TotalSeconds:0} s");
         }
         using (response)
         {

@@ -23,12 +23,21 @@ internal static class RequestBody
     public static bool HasBody(HttpRequest request) =>
         request.ContentLength > 0 || (request.ContentLength is null && request.Headers.TransferEncoding.Count > 0);
 
-    /// <summary>Checks the body of a request that has one; throws <see cref="ApiException"/> naming what is wrong.</summary>
+    /// <summary>
+    /// Checks the body of a request that has one; throws <see cref="ApiException"/> naming what is wrong. An
+    /// endpoint marked <see cref="StreamedBody"/> gets its body unread, once its Content-Type is checked.
+    /// </summary>
     public static async Task CheckAsync(HttpContext context)
     {
         var request = context.Request;
         if (!HasBody(request))
             return;
+        if (context.GetEndpoint()?.Metadata.GetMetadata<StreamedBody>() is { } streamed)
+        {
+            if (!IsMedia(request.ContentType, streamed.ContentType))
+                throw new ApiException(415, "unsupported-media-type", $"the body must be Content-Type: {streamed.ContentType}, not '{request.ContentType}'", "Content-Type");
+            return;
+        }
         if (!IsJson(request.ContentType))
             throw new ApiException(415, "unsupported-media-type",
                 $"the body must be JSON (Content-Type: application/json), not '{request.ContentType}'", "Content-Type");
@@ -75,6 +84,9 @@ internal static class RequestBody
         memory.Position = 0;
         return memory;
     }
+
+    private static bool IsMedia(string? contentType, string media) =>
+        contentType is not null && contentType.Split(';')[0].Trim().Equals(media, StringComparison.OrdinalIgnoreCase);
 
     private static bool IsJson(string? contentType) =>
         contentType is not null && contentType.Split(';')[0].Trim() is var media &&
@@ -163,3 +175,9 @@ internal static class RequestBody
         return cut > 0 ? message[..cut] : message;
     }
 }
+
+/// <summary>
+/// Endpoint metadata: the body is not JSON but bytes of <paramref name="ContentType"/>, which the endpoint
+/// streams itself (an image's file): <see cref="RequestBody"/> checks only the Content-Type and reads nothing.
+/// </summary>
+internal sealed record StreamedBody(string ContentType);

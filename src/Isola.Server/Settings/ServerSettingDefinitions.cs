@@ -20,12 +20,32 @@ public static class ServerSettingDefinitions
             v => Physnets.IsName(v) ? null : $"'{v}': {Physnets.Rule}", (s, v) => s with { Physnets = v }),
         new("BuildTimeoutSeconds", "--build-timeout", "Seconds a server may stay in BUILD before it goes to ERROR and gives back what it holds", false,
             Seconds, (s, v) => s with { BuildTimeoutSeconds = int.Parse(v[0], CultureInfo.InvariantCulture) }),
+        new("DataDir", "--data-dir", "Where the server keeps files, images under images/ (default: the SQLite store's directory; .isola with PostgreSQL)", false,
+            v => v.Trim().Length == 0 ? "must name a directory" : null, (s, v) => s with { DataDir = v[0] }),
+        new("MaxImageBytes", "--max-image-bytes", "The largest image upload: bytes, or with a K, M, G or T suffix (powers of 1024)", false,
+            v => Bytes(v) is null ? $"'{v}' is not a size of 1 byte to {MaxImageBytes}T (e.g. 68719476736 or 64G)" : null,
+            (s, v) => s with { MaxImageBytes = Bytes(v[0])!.Value }),
     ];
 
     /// <summary>Keys of the Isola section that belong to other parts (the agent's host configuration) and that the server leaves alone.</summary>
     public static IReadOnlyList<string> OthersKeys { get; } = ["Host"];
 
     private const int MaxBuildTimeout = 86_400;
+
+    /// <summary>The largest image size a server takes, in TiB.</summary>
+    private const long MaxImageBytes = 1024;
+
+    /// <summary>"68719476736", "64G", "512M": bytes, or K/M/G/T (powers of 1024); null when it is not one (or is 0 or above 1024T).</summary>
+    public static long? Bytes(string value)
+    {
+        var text = value.Trim();
+        var shift = text.Length == 0 ? 0 : char.ToUpperInvariant(text[^1]) switch { 'K' => 10, 'M' => 20, 'G' => 30, 'T' => 40, _ => 0 };
+        if (shift > 0)
+            text = text[..^1];
+        if (!long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n < 1 || n > (MaxImageBytes << 40) >> shift)
+            return null;
+        return n << shift;
+    }
 
     private static string? Urls(string value)
     {

@@ -14,6 +14,8 @@ namespace Isola.Server.Settings;
 /// <param name="GreRanges">"first:last" GRE keys.</param>
 /// <param name="BuildTimeoutSeconds">How long a server may stay in BUILD (ports not ACTIVE, not resumed) before it goes to ERROR and gives back what it holds.</param>
 /// <param name="Physnets">Physical networks members may put flat and vlan networks on, besides those of <paramref name="VlanRanges"/> (Neutron's flat_networks); admins may name any.</param>
+/// <param name="DataDir">Where the server keeps files (images under <c>images/</c>); null: the SQLite store's directory, or <c>.isola</c> with PostgreSQL.</param>
+/// <param name="MaxImageBytes">The largest image upload, in bytes.</param>
 public sealed record ServerSettings(
     string Store = ".isola/isola.db",
     string Urls = "http://127.0.0.1:8780",
@@ -21,8 +23,19 @@ public sealed record ServerSettings(
     IReadOnlyList<string>? VniRanges = null,
     IReadOnlyList<string>? GreRanges = null,
     int BuildTimeoutSeconds = 300,
-    IReadOnlyList<string>? Physnets = null)
+    IReadOnlyList<string>? Physnets = null,
+    string? DataDir = null,
+    long MaxImageBytes = 64L << 30)
 {
+    /// <summary>Where images' bytes are kept: <c>&lt;DataDir&gt;/images</c>.</summary>
+    public string ImageDirectory()
+    {
+        var data = DataDir ?? (Isola.Store.StoreConnectionFactory.Parse(Store).Engine == Isola.Store.StoreEngine.Sqlite
+            ? Path.GetDirectoryName(Path.GetFullPath(Store))!
+            : ".isola");
+        return Path.GetFullPath(Path.Join(data, "images"));
+    }
+
     /// <summary>The physical networks the operator configured: named by a VLAN range or in <see cref="Physnets"/>.</summary>
     public IReadOnlySet<string> ConfiguredPhysnets() => Vlans().Select(v => v.Physnet).Concat(Physnets ?? []).ToHashSet(StringComparer.Ordinal);
 

@@ -22,6 +22,9 @@ public sealed class ResourceStore(StoreConnectionFactory factory, TimeProvider t
     /// <summary>The flavors.</summary>
     public FlavorStore Flavors { get; } = new(factory, time);
 
+    /// <summary>The images (their rows; the bytes are the server's image blobs).</summary>
+    public ImageStore Images { get; } = new(factory, time);
+
     /// <summary>The ports with their addresses, QoS, security groups and bindings.</summary>
     public PortStore Ports { get; } = new(factory, time);
 

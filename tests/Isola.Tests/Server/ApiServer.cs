@@ -13,11 +13,13 @@ namespace Isola.Tests.Server;
 public sealed class ApiServer : IAsyncDisposable
 {
     private readonly string _store;
+    private readonly string? _dataDir;
 
-    private ApiServer(WebApplication app, string store, string? admin, bool madeAdmin)
+    private ApiServer(WebApplication app, string store, string? dataDir, string? admin, bool madeAdmin)
     {
         App = app;
         _store = store;
+        _dataDir = dataDir;
         AdminSecret = admin;
         MadeAdminToken = madeAdmin;
         Url = app.Urls.First();
@@ -32,12 +34,23 @@ public sealed class ApiServer : IAsyncDisposable
 
     public string Url { get; }
 
-    public static async Task<ApiServer> StartAsync(string store, string? adminSecret = null, TimeProvider? time = null, int buildTimeoutSeconds = 300)
+    /// <param name="configure">Changes to the test's settings (e.g. a small MaxImageBytes).</param>
+    public static async Task<ApiServer> StartAsync(string store, string? adminSecret = null, TimeProvider? time = null, int buildTimeoutSeconds = 300,
+        Func<ServerSettings, ServerSettings>? configure = null)
     {
-        var started = await IsolaServer.StartAsync(new ServerSettings(store, "http://127.0.0.1:0", VlanRanges: ["physnet2:100:102"], VniRanges: ["5000:5999"], Physnets: ["physnet3"],
-            BuildTimeoutSeconds: buildTimeoutSeconds), time);
-        return new ApiServer(started.App, store, started.InitialAdminSecret ?? adminSecret, started.InitialAdminSecret is not null);
+        var settings = new ServerSettings(store, "http://127.0.0.1:0", VlanRanges: ["physnet2:100:102"], VniRanges: ["5000:5999"], Physnets: ["physnet3"],
+            BuildTimeoutSeconds: buildTimeoutSeconds);
+        // A PostgreSQL store has no directory: the server's files (images) go to one of the test's, removed with the server.
+        string? dataDir = null;
+        if (StoreConnectionFactory.Parse(store).Engine == StoreEngine.Postgres)
+            settings = settings with { DataDir = dataDir = Path.Join(Path.GetTempPath(), "isola-test-data-" + Guid.NewGuid().ToString("N")[..12]) };
+        settings = configure?.Invoke(settings) ?? settings;
+        var started = await IsolaServer.StartAsync(settings, time);
+        return new ApiServer(started.App, store, dataDir, started.InitialAdminSecret ?? adminSecret, started.InitialAdminSecret is not null) { Settings = settings };
     }
+
+    /// <summary>The settings the server runs with.</summary>
+    public ServerSettings Settings { get; private init; } = new();
 
     public HttpClient Client(string? token)
     {
@@ -67,6 +80,8 @@ public sealed class ApiServer : IAsyncDisposable
             await using var connection = new Microsoft.Data.Sqlite.SqliteConnection(factory.ConnectionString);
             Microsoft.Data.Sqlite.SqliteConnection.ClearPool(connection);
         }
+        if (_dataDir is not null && Directory.Exists(_dataDir))
+            Directory.Delete(_dataDir, recursive: true);
     }
 }
 

@@ -10,9 +10,10 @@ public sealed record ApiWorld(ApiServer Server, HttpClient Admin, HttpClient Mem
 
 
     /// <summary>A server with two projects (tenant-a as Member, tenant-b as Other), two registered hosts and the nfv.small flavor.</summary>
-    public static async Task<ApiWorld> StartAsync(string store, TimeProvider? time = null, int buildTimeoutSeconds = 300)
+    public static async Task<ApiWorld> StartAsync(string store, TimeProvider? time = null, int buildTimeoutSeconds = 300,
+        Func<Isola.Server.Settings.ServerSettings, Isola.Server.Settings.ServerSettings>? configure = null)
     {
-        var server = await ApiServer.StartAsync(store, time: time, buildTimeoutSeconds: buildTimeoutSeconds);
+        var server = await ApiServer.StartAsync(store, time: time, buildTimeoutSeconds: buildTimeoutSeconds, configure: configure);
         try
         {
             return await PopulateAsync(server);

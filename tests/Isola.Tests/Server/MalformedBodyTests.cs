@@ -72,6 +72,9 @@ public sealed class MalformedBodyTests : IAsyncLifetime
         yield return new("flavor", HttpMethod.Post, () => _w.Admin, () => Task.FromResult("/v1/flavors"), n => $$"""
             {"name": "f{{n}}", "vcpus": 2, "ram": 2048, "disk": 10, "extraSpecs": {"hw:cpu_policy": "dedicated", "hw:mem_page_size": "1GB"} }
             """, Maps: ["extraSpecs"]);
+        yield return new("image", HttpMethod.Post, () => _w.Member, () => Task.FromResult("/v1/images"), n => $$"""
+            {"name": "img{{n}}", "diskFormat": "qcow2", "minDisk": 10, "visibility": "private"}
+            """);
         yield return new("server", HttpMethod.Post, () => _w.Member, () => Task.FromResult("/v1/servers"), n => $$"""
             {"name": "vm{{n}}", "flavor": "tiny", "networks": [{"network": "int", "vnicType": "normal", "fixedIps": [{"subnet": "int4"}]}], "availabilityZone": "az1"}
             """);

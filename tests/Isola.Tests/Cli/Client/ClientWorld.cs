@@ -24,10 +24,11 @@ internal sealed class ClientWorld : IAsyncDisposable
     public string Dir => _dir.Path;
 
     /// <summary>A server with <paramref name="hosts"/> 16-CPU hosts (two cells, an X710 on physnet2 in cell 0) in zone az1, registered as an agent does.</summary>
-    public static async Task<ClientWorld> StartAsync(int hosts = 1)
+    /// <param name="configure">Changes to the server's settings (e.g. a small MaxImageBytes).</param>
+    public static async Task<ClientWorld> StartAsync(int hosts = 1, Func<Isola.Server.Settings.ServerSettings, Isola.Server.Settings.ServerSettings>? configure = null)
     {
         var dir = new TempDir();
-        var world = new ClientWorld(dir, await ApiServer.StartAsync(dir.Sub("isola.db")));
+        var world = new ClientWorld(dir, await ApiServer.StartAsync(dir.Sub("isola.db"), configure: configure));
         try
         {
             using var admin = world.Server.Client(world.AdminToken);

@@ -47,6 +47,20 @@ public sealed class ServerConfigurationTests : IDisposable
     }
 
     [Fact]
+    public void Images_are_kept_beside_the_sqlite_store_or_in_the_data_dir_and_their_size_limit_takes_a_suffix()
+    {
+        Assert.Equal(Path.GetFullPath(".isola/images"), Load(file: null).ImageDirectory());
+        Assert.Equal(64L << 30, Load(file: null).MaxImageBytes);
+        var s = Load(env: new() { ["ISOLA__MaxImageBytes"] = "512M" }, flags: new() { ["DataDir"] = ["/srv/isola"] });
+        Assert.Equal(("/var/lib/isola/images", 512L << 20), (Load().ImageDirectory(), s.MaxImageBytes));
+        Assert.Equal("/srv/isola/images", s.ImageDirectory());
+        Assert.Equal(Path.GetFullPath(".isola/images"), new ServerSettings("Host=127.0.0.1;Database=isola;Username=isola").ImageDirectory());
+        Assert.Equal(4096, Load(env: new() { ["ISOLA__MaxImageBytes"] = "4096" }).MaxImageBytes);
+        foreach (var wrong in new[] { "0", "-1", "64GB", "1025T", "lots", "" })
+            Assert.Equal([$"ISOLA__MaxImageBytes: '{wrong}' is not a size of 1 byte to 1024T (e.g. 68719476736 or 64G)"], Errors(env: new() { ["ISOLA__MaxImageBytes"] = wrong }));
+    }
+
+    [Fact]
     public void The_file_alone_sets_every_setting_and_leaves_the_agents_host_section_alone()
     {
         var s = Load();

@@ -1,0 +1,116 @@
+using System.Data.Common;
+using System.Globalization;
+using Dapper;
+
+namespace Isola.Store.Resources;
+
+/// <summary>
+/// An image: its declared disk format (raw, qcow2), status (queued: no bytes yet; active: uploaded and
+/// checked), and once active the size of its bytes, the virtual size of the disk and their SHA-256 (hex).
+/// </summary>
+public sealed record ImageRecord(string Id, string ProjectId, string Name, string DiskFormat, string Status, long? Size, long? VirtualSize, string? Checksum,
+    int MinDiskGiB, string Visibility, string CreatedAt, string UpdatedAt);
+
+/// <summary>What an upload found in the bytes, as the image keeps it.</summary>
+public sealed record ImageContent(long Size, long VirtualSize, string Checksum);
+
+/// <summary>Images: their rows; the bytes are kept apart (the server's image blobs).</summary>
+public sealed class ImageStore(StoreConnectionFactory factory, TimeProvider time)
+{
+    public const string Queued = "queued";
+    public const string Active = "active";
+    public const string Public = "public";
+    public const string Private = "private";
+
+    private string Now => time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture);
+
+    private const string ImageColumns = "id, project_id, name, disk_format, status, size, virtual_size, checksum, min_disk, visibility, created_at, updated_at";
+
+    private static ImageRecord Image(DbDataReader r) => new(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4),
+        r.NullableLong(5), r.NullableLong(6), r.NullableString(7), (int)r.Long(8), r.GetString(9), r.GetString(10), r.GetString(11));
+
+    /// <summary>Inserts a queued image (its times are now); null when the project has an image of that name.</summary>
+    public async Task<ImageRecord?> TryCreateAsync(string id, string projectId, string name, string diskFormat, int minDiskGiB, string visibility)
+    {
+        var now = Now;
+        var image = new ImageRecord(id, projectId, name, diskFormat, Queued, null, null, null, minDiskGiB, visibility, now, now);
+        await using var c = await factory.OpenAsync();
+        try
+        {
+            await c.ExecuteAsync($"""
+                INSERT INTO images ({ImageColumns})
+                VALUES (@Id, @ProjectId, @Name, @DiskFormat, @Status, NULL, NULL, NULL, @MinDiskGiB, @Visibility, @CreatedAt, @UpdatedAt)
+                """, image);
+            return image;
+        }
+        catch (Exception e) when (StoreConnectionFactory.IsUniqueViolation(e))
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Images the project sees: its own and public ones (all for null), by name.</summary>
+    public async Task<IReadOnlyList<ImageRecord>> ListAsync(string? projectId)
+    {
+        await using var c = await factory.OpenAsync();
+        return await c.RowsAsync($"SELECT {ImageColumns} FROM images WHERE @projectId IS NULL OR project_id = @projectId OR visibility = 'public' ORDER BY name, id",
+            new { projectId }, Image);
+    }
+
+    /// <summary>An image the project sees (its own or public; any for null), by id or name; its own first.</summary>
+    public async Task<ImageRecord?> FindAsync(string? projectId, string idOrName)
+    {
+        await using var c = await factory.OpenAsync();
+        var rows = await c.RowsAsync($"""
+            SELECT {ImageColumns} FROM images
+            WHERE (id = @idOrName OR name = @idOrName) AND (@projectId IS NULL OR project_id = @projectId OR visibility = 'public')
+            """, new { projectId, idOrName }, Image);
+        return ByIdOrName.Pick(rows, idOrName, projectId, i => i.Id, i => i.ProjectId);
+    }
+
+    /// <summary>
+    /// Makes a queued image active with what its upload found; false when it is not queued any more (another
+    /// upload made it active first) or is gone (deleted meanwhile). Only one upload of an image ever wins.
+    /// </summary>
+    public async Task<bool> ActivateAsync(string id, ImageContent content)
+    {
+        await using var c = await factory.OpenAsync();
+        return await c.ExecuteAsync("""
+            UPDATE images SET status = 'active', size = @Size, virtual_size = @VirtualSize, checksum = @Checksum, updated_at = @now
+            WHERE id = @id AND status = 'queued'
+            """, new { id, content.Size, content.VirtualSize, content.Checksum, now = Now }) > 0;
+    }
+
+    /// <summary>Takes back an activation whose bytes could not be stored: the image is queued again (an upload may be retried).</summary>
+    public async Task RequeueAsync(string id, string checksum)
+    {
+        await using var c = await factory.OpenAsync();
+        await c.ExecuteAsync("""
+            UPDATE images SET status = 'queued', size = NULL, virtual_size = NULL, checksum = NULL, updated_at = @now
+            WHERE id = @id AND status = 'active' AND checksum = @checksum
+            """, new { id, checksum, now = Now });
+    }
+
+    /// <summary>Whether a server boots from the image.</summary>
+    public async Task<bool> InUseAsync(string id)
+    {
+        await using var c = await factory.OpenAsync();
+        return await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM servers WHERE image_id = @id", new { id }) > 0;
+    }
+
+    /// <summary>Deletes an image no server uses (the foreign key backs the check against a racing server create); not found when it is gone.</summary>
+    public async Task<Removal> DeleteAsync(string id)
+    {
+        await using var c = await factory.OpenAsync();
+        try
+        {
+            if (await c.ExecuteAsync("DELETE FROM images WHERE id = @id AND NOT EXISTS (SELECT 1 FROM servers WHERE image_id = @id)", new { id }) > 0)
+                return Removal.Deleted;
+        }
+        catch (Exception e) when (StoreConnectionFactory.IsForeignKeyViolation(e))
+        {
+            return Removal.InUse;
+        }
+        return await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM images WHERE id = @id", new { id }) > 0 ? Removal.InUse : Removal.NotFound;
+    }
+}
