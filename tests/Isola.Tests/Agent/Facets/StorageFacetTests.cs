@@ -1,0 +1,150 @@
+using System.Security.Cryptography;
+using Isola.Agent.Driver;
+using Isola.Agent.Facets;
+using Isola.Agent.Reconcile;
+using Isola.Rendering;
+using Isola.Rendering.Boot;
+using Isola.Rendering.Guest;
+using Isola.Rendering.Libvirt;
+using Isola.Domain.Topology;
+
+namespace Isola.Tests.Agent.Facets;
+
+/// <summary>The storage facet on a simulated host: the image cached once and checked, the disk and config drive made once, what no server holds swept.</summary>
+public sealed class StorageFacetTests : IDisposable
+{
+    private readonly FacetWorld _w = new();
+    private readonly StorageFacet _facet = new();
+    private readonly Bytes _images = new();
+
+    public void Dispose() => _w.Dispose();
+
+    /// <summary>An image source that serves bytes by image id, counting the fetches.</summary>
+    private sealed class Bytes : IImageSource
+    {
+        public Dictionary<string, byte[]> Images { get; } = [];
+
+        public int Fetches { get; private set; }
+
+        public async Task CopyToAsync(ImageRef image, Stream destination, CancellationToken ct)
+        {
+            Fetches++;
+            await destination.WriteAsync(Images[image.Id], ct);
+        }
+    }
+
+    private static readonly byte[] Content = "an image's bytes, not a real qcow2"u8.ToArray();
+
+    private static ImageRef Image(string id = "img-1", string? checksum = null) =>
+        new(id, "qcow2", checksum ?? Convert.ToHexStringLower(SHA256.HashData(Content)), Content.Length);
+
+    private HostPlan Plan(ImageRef? image, string domain = FacetWorld.Domain)
+    {
+        var files = InstanceFiles.Of(HostVirtualization.Default, domain);
+        return _w.Plan() with
+        {
+            Server = domain,
+            Disk = new InstanceDisk(files.Disk, 10, image),
+            ConfigDrive = ConfigDrive.For("00000000-0000-0000-0000-000000000001", "vm1", ["ssh-ed25519 AAAA test"], "#!/bin/sh\necho hi\n", "network:\n  version: 2\n"),
+            Files = files,
+        };
+    }
+
+    private AgentHands Hands => new(new HostDriver(_w.Host, _w.Root, _w.State, images: _images), _w.Store);
+
+    private string Local(string hostPath) => Path.Join(_w.Root, hostPath);
+
+    private async Task ApplyAsync(IEnumerable<Step> steps)
+    {
+        foreach (var step in steps)
+            await _facet.ApplyAsync(step, Hands, default);
+    }
+
+    [Fact]
+    public async Task A_new_servers_image_is_fetched_once_its_disk_made_over_it_and_its_config_drive_written_once()
+    {
+        _images.Images["img-1"] = Content;
+        var plan = Plan(Image());
+        var desired = FacetWorld.Desired(FacetWorld.Server(plan));
+        var context = await _w.ContextAsync(_facet, desired);
+        var steps = _facet.PlanServer(context, await _w.ReadAsync(_facet, desired)).ToList();
+        Assert.Equal([typeof(StorageFacet.FetchImage), typeof(StorageFacet.CreateDisk), typeof(StorageFacet.WriteConfigDrive)], steps.Select(s => s.GetType()));
+        await ApplyAsync(steps);
+
+        var cached = Hands.Driver.Storage.CachedImage(Image());
+        Assert.Equal(Content, File.ReadAllBytes(Local(cached)));
+        Assert.Equal($"simulated qcow2 10G backing {cached} (qcow2)\n", File.ReadAllText(Local(plan.Disk!.Path)));
+        var drive = File.ReadAllText(Local(plan.Files!.ConfigDrive));
+        Assert.StartsWith("simulated iso9660 volume cidata\n== meta-data\n", drive, StringComparison.Ordinal);
+        Assert.Contains("== user-data\n#!/bin/sh\necho hi\n== network-config\nnetwork:\n", drive, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Local(Path.Join(plan.Files.Directory, "config-drive")))); // the staged files are gone
+        Assert.Equal(1, _images.Fetches);
+
+        // Read again: everything is there, nothing to do — the disk is the guest's now.
+        Assert.Empty(_facet.PlanServer(await _w.ContextAsync(_facet, desired), await _w.ReadAsync(_facet, desired)));
+
+        // A second server from the same image makes its disk from the cache.
+        var second = Plan(Image(), "isola-s2");
+        var both = FacetWorld.Desired(FacetWorld.Server(plan), FacetWorld.Server(second, id: "s2"));
+        var actual = await _w.ReadAsync(_facet, both);
+        var again = _facet.PlanServer(ServerContext.Of(both.Servers[1], second, null, actual), actual).ToList();
+        Assert.Equal([typeof(StorageFacet.CreateDisk), typeof(StorageFacet.WriteConfigDrive)], again.Select(s => s.GetType()));
+        await ApplyAsync(again);
+        Assert.Equal(1, _images.Fetches);
+    }
+
+    [Fact]
+    public async Task An_image_that_arrives_other_than_it_is_is_the_drivers_error_and_leaves_nothing_in_the_cache()
+    {
+        _images.Images["img-1"] = Content;
+        var wrong = Image(checksum: new string('0', 64));
+        var e = await Assert.ThrowsAsync<DriverException>(() => _facet.ApplyAsync(new StorageFacet.FetchImage("s1", wrong), Hands, default));
+        Assert.Contains($"image img-1 arrived as {Content.Length} bytes with SHA-256 {Image().Checksum}; it is {Content.Length} bytes with {wrong.Checksum}", e.Message, StringComparison.Ordinal);
+        Assert.Empty(Hands.Driver.Storage.CachedImages());
+        Assert.Empty(Directory.Exists(Local(Path.Join(_w.State, "images"))) ? Directory.GetFiles(Local(Path.Join(_w.State, "images"))) : []);
+    }
+
+    [Fact]
+    public async Task A_disk_over_an_image_the_cache_lacks_is_qemu_imgs_error()
+    {
+        var e = await Assert.ThrowsAsync<DriverException>(() => _facet.ApplyAsync(new StorageFacet.CreateDisk("s1", Plan(Image()).Disk!), Hands, default));
+        Assert.Contains("Could not open", e.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(Local(Plan(Image()).Disk!.Path)));
+    }
+
+    [Fact]
+    public async Task The_sweep_removes_what_no_server_holds_once_its_domain_is_gone_and_keeps_the_rest()
+    {
+        _images.Images["img-1"] = Content;
+        _images.Images["img-2"] = Content;
+        var storage = Hands.Driver.Storage;
+        foreach (var (domain, image) in new[] { ("isola-held", "img-1"), ("isola-noplan", "img-1"), ("isola-gone", "img-2"), ("isola-stray", "img-2"), ("isola-foreign", "img-2") })
+        {
+            await storage.FetchImageAsync(Image(image), default);
+            await storage.CreateDiskAsync(Plan(Image(image), domain).Disk!, default);
+        }
+        // libvirt has the gone server's domain (this cycle's take-down undefines it) and one Isola never made.
+        await _w.Driver.DefineAsync("isola-gone", "<domain type='kvm'><name>isola-gone</name></domain>");
+        await _w.Driver.DefineAsync("isola-foreign", "<domain type='kvm'><name>isola-foreign</name></domain>");
+        _w.Store.Save(new AppliedServer("gone", "isola-gone", []));
+        _w.Store.Save(new AppliedServer("noplan", "isola-noplan", []));
+        var held = FacetWorld.Server(Plan(Image("img-1"), "isola-held"), "ACTIVE", id: "held");
+        var noPlan = FacetWorld.Server(null, "ACTIVE", id: "noplan");
+
+        // The sweep plans after every facet read (the domain facet's reading comes after this facet's).
+        Task<ActualHost> ReadAll(Isola.Contracts.Agent.DesiredHost d) => Reconciler.ReadAsync(HostFacets.All, d, _w.Store.Load(), _w.Driver, default);
+        var desired = FacetWorld.Desired(held, noPlan);
+        var actual = await ReadAll(desired);
+        var steps = _facet.PlanSweep(desired, _w.Store.Load(), actual).ToList();
+        Assert.Equal([new StorageFacet.RemoveInstance("isola-gone", "isola-gone"), new StorageFacet.RemoveInstance("isola-stray", "isola-stray")], steps);
+
+        // Without the plan-less server, the image no plan names goes too (img-2: only the gone and stray disks used it).
+        var planned = FacetWorld.Desired(held);
+        var sweep = _facet.PlanSweep(planned, _w.Store.Load(), await ReadAll(planned)).ToList();
+        Assert.Contains(new StorageFacet.RemoveImage("img-2"), sweep);
+        Assert.DoesNotContain(new StorageFacet.RemoveImage("img-1"), sweep);
+        await ApplyAsync(steps.Concat(sweep).Distinct());
+        Assert.Equal(["isola-foreign", "isola-held"], storage.InstanceDirectories());
+        Assert.Equal(["img-1"], storage.CachedImages());
+    }
+}
