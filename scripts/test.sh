@@ -10,7 +10,11 @@ cd "$(dirname "$0")/.."
 # Open vSwitch 3.1, whose userspace daemons the flow tests start privately (tests/Isola.Tests/Support/
 # OvsSwitch.cs), and iperf3, ping, ethtool and sysctl (procps) for the traffic test between network
 # namespaces (tests/Isola.Tests/Agent/Ovs/Traffic), which also uses ip and ss from iproute2.
-packages=(iproute2 libvirt-clients libvirt-daemon libxml2-utils postgresql-15 openvswitch-switch iperf3 iputils-ping ethtool procps)
+# Real VMs (tests/Isola.Tests/Vm): libvirtd's system instance with its QEMU driver (libvirt-daemon-system; the
+# test starts virtlogd and libvirtd when they do not run), genisoimage for the agent's NoCloud config drives,
+# and dosfstools, syslinux and mtools for Isola's small guest image (src/Isola.Lab/Guest).
+packages=(iproute2 libvirt-clients libvirt-daemon libvirt-daemon-system libxml2-utils postgresql-15 openvswitch-switch iperf3 iputils-ping ethtool procps
+  genisoimage dosfstools syslinux syslinux-common mtools)
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 missing=()
 for p in "${packages[@]}"; do

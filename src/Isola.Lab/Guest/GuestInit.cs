@@ -46,7 +46,13 @@ public static class GuestInit
         say() { echo "{{Prefix}}$*"; }
         for m in {{string.Join(' ', moduleFiles.Select(Path.GetFileName))}}; do insmod /modules/$m 2>/dev/null || say "insmod $m failed"; done
         ip link set dev lo up
-        label() { blkid "$1" 2>/dev/null | sed -n 's/.*LABEL="\([^"]*\)".*/\1/p'; }
+        # A block device's label, read where the file systems keep it (busybox here has no blkid): ISO 9660's volume
+        # id (after its CD001 magic), else a FAT label (FAT12/16 at byte 43, FAT32 at 71).
+        field() { dd if="$1" bs=1 skip=$2 count=$3 2>/dev/null | tr -d ' \000'; }
+        label() {
+          if [ "$(field $1 32769 5)" = CD001 ]; then field $1 32808 32; return; fi
+          for at in 43 71; do l=$(field $1 $at 11); [ "$l" = "{{DiskLabel}}" ] && { echo "$l"; return; }; done
+        }
         for i in $(seq 100); do ls /dev/vd? >/dev/null 2>&1 && break; sleep 0.1; done
         disk=; cidata=
         for d in /dev/vd? /dev/sr? /dev/sd?; do

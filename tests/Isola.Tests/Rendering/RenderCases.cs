@@ -1,7 +1,7 @@
-using Isola.Domain.Topology;
-using Isola.Rendering.Boot;
 using Isola.Domain.Pci;
+using Isola.Domain.Topology;
 using Isola.Rendering;
+using Isola.Rendering.Boot;
 using Isola.Scheduling.Pipeline;
 using Isola.Scheduling.Requests;
 using Isola.Scheduling.State;
