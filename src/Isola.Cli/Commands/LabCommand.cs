@@ -50,7 +50,34 @@ internal static class LabCommand
             }
         });
         lab.Subcommands.Add(run);
+        lab.Subcommands.Add(GuestImageCommand(console));
         return lab;
+    }
+
+    /// <summary><c>isola lab guest-image --out FILE</c>: Isola's small test guest (busybox, reads its NoCloud config drive) as a disk image.</summary>
+    private static Command GuestImageCommand(CliConsole console)
+    {
+        var output = new Option<string>("--out") { Description = "The image file to write (qcow2; raw when it ends in .raw or .img)", Required = true };
+        var command = new Command("guest-image", "Build Isola's small test guest image from this machine's kernel and busybox (docs/lab.md)") { output };
+        command.SetAction(async (parse, ct) =>
+        {
+            if (Isola.Lab.Guest.GuestImage.Missing() is { } missing)
+                return console.Fail(ExitCodes.Failed, $"the guest image cannot be built here: {missing}");
+            try
+            {
+                var file = parse.GetValue(output)!;
+                var clock = System.Diagnostics.Stopwatch.StartNew();
+                await Isola.Lab.Guest.GuestImage.BuildAsync(file, ct);
+                console.Error.WriteLine($"guest image: {file}, {new FileInfo(file).Length / 1024} KiB, in {clock.Elapsed.TotalSeconds:0.0} s");
+                console.Out.WriteLine(Path.GetFullPath(file));
+                return ExitCodes.Ok;
+            }
+            catch (LabException e)
+            {
+                return console.Fail(ExitCodes.Failed, e.Message);
+            }
+        });
+        return command;
     }
 
     /// <summary>
