@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using Isola.Host.Boot;
 
 namespace Isola.Lab.Guest;
 

@@ -1,9 +1,9 @@
 using System.Text;
+using Isola.Host.Boot;
 using Isola.Host.Commands;
-using Isola.Lab;
 using Isola.Tests.Support;
 
-namespace Isola.Tests.Lab;
+namespace Isola.Tests.Host.Boot;
 
 /// <summary>The initramfs writer, read back by a real cpio (busybox's, the one the lab boots with).</summary>
 public sealed class CpioTests
@@ -11,7 +11,7 @@ public sealed class CpioTests
     [SkippableFact]
     public async Task An_archive_lists_and_extracts_with_a_real_cpio()
     {
-        Skip.IfNot(File.Exists(LabKernel.Busybox), $"{LabKernel.Busybox} is missing (Debian: busybox-static)");
+        Skip.IfNot(File.Exists(KvmProbe.Busybox), $"{KvmProbe.Busybox} is missing (Debian: busybox-static)");
         using var dir = new TempDir();
         var archive = Path.Join(dir.Path, "a.cpio");
         await File.WriteAllBytesAsync(archive, Cpio.Write([
@@ -20,8 +20,8 @@ public sealed class CpioTests
         ]));
         var run = new ProcessCommandRunner();
 
-        var listed = await run.RunAsync(["sh", "-c", $"{LabKernel.Busybox} cpio -tv < {archive}"]);
-        var extracted = await run.RunAsync(["sh", "-c", $"cd {dir.Path} && mkdir x && cd x && {LabKernel.Busybox} cpio -id < {archive} 2>/dev/null; stat -c '%A %F %t,%T' bin/hello dev/console"]);
+        var listed = await run.RunAsync(["sh", "-c", $"{KvmProbe.Busybox} cpio -tv < {archive}"]);
+        var extracted = await run.RunAsync(["sh", "-c", $"cd {dir.Path} && mkdir x && cd x && {KvmProbe.Busybox} cpio -id < {archive} 2>/dev/null; stat -c '%A %F %t,%T' bin/hello dev/console"]);
 
         Assert.Equal(0, listed.ExitCode);
         Assert.Matches(@"(?m)^drwxr-xr-x .* bin$", listed.StandardOutput);

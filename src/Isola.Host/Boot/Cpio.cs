@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace Isola.Lab;
+namespace Isola.Host.Boot;
 
 /// <summary>An entry of an initramfs: a directory, a regular file with its bytes, or a character device.</summary>
 public sealed record CpioEntry(string Path, int Mode, byte[]? Data = null, int DevMajor = 0, int DevMinor = 0)
