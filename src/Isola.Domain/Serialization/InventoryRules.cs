@@ -36,7 +36,21 @@ public static partial class InventoryRules
         Kernel(host.Kernel, errors);
         Devices(host.Devices, cells, errors);
         Warnings(host.Warnings, errors);
+        Virtualization(host.Virtualization, errors);
         return errors;
+    }
+
+    private static void Virtualization(HostVirtualization? virt, List<InventoryError> errors)
+    {
+        if (virt is null)
+            return;
+        if (!HostVirtualization.IsDomainType(virt.DomainType))
+            errors.Add(new("host.virtualization.domainType", $"'{virt.DomainType}' is not a domain type libvirt's QEMU driver runs (kvm or qemu)"));
+        foreach (var (field, path) in new[] { ("instancesDirectory", virt.InstancesDirectory), ("emulator", virt.Emulator) })
+        {
+            if (path is null || !path.StartsWith('/') || path.Any(char.IsControl) || path.Split('/').Contains(".."))
+                errors.Add(new($"host.virtualization.{field}", "must be an absolute path without '..' or control characters"));
+        }
     }
 
     /// <summary>A hugepage size the kernel could have: a power of two above the 4 KiB base page (64 KiB, 2 MiB, 1 GiB...).</summary>

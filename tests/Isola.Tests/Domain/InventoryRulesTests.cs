@@ -111,6 +111,21 @@ public class InventoryRulesTests
     }
 
     [Fact]
+    public void A_hosts_virtualization_is_a_domain_type_libvirt_runs_and_absolute_paths()
+    {
+        var host = Host() with { Virtualization = new HostVirtualization("xen", InstancesDirectory: "instances", Emulator: "/usr/bin/../bin/qemu") };
+        Assert.Null(InventoryDocument.TryRead(InventoryDocument.Of(host).ToJson(), out var errors));
+        Assert.Equal(new Dictionary<string, string>
+        {
+            ["host.virtualization.domainType"] = "'xen' is not a domain type libvirt's QEMU driver runs (kvm or qemu)",
+            ["host.virtualization.instancesDirectory"] = "must be an absolute path without '..' or control characters",
+            ["host.virtualization.emulator"] = "must be an absolute path without '..' or control characters",
+        }, errors.ToDictionary(e => e.Path, e => e.Rule));
+        var tcg = Host() with { Virtualization = new HostVirtualization(HostVirtualization.Qemu, VhostNet: false, InstancesDirectory: "/srv/isola") };
+        Assert.Equal(tcg.Virtualization, InventoryDocument.TryRead(InventoryDocument.Of(tcg).ToJson(), out _)!.Host!.Virtualization);
+    }
+
+    [Fact]
     public void The_half_document_of_the_issue_names_each_missing_field()
     {
         Assert.Null(InventoryDocument.TryRead("""{"schemaVersion":1,"host":{"hostname":"x"}}""", out var errors));

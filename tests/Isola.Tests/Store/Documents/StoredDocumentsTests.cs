@@ -17,7 +17,7 @@ public sealed class StoredDocumentsTests
     {
         var input = RenderCases.Input(name);
         var placed = StoredDocument<Placement>.Of(input.Placement);
-        var asked = StoredDocument<ServerSpec>.Of(new ServerSpec(input.Flavor, input.Ports));
+        var asked = StoredDocument<ServerSpec>.Of(new ServerSpec(input.Flavor, input.Ports, input.Boot));
 
         var placement = StoredDocument<Placement>.FromColumn(placed.Json).Value;
         var spec = StoredDocument<ServerSpec>.FromColumn(asked.Json).Value;
