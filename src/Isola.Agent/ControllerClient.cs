@@ -135,7 +135,7 @@ public sealed class ControllerClient(HttpClient http, string host) : IImageSourc
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested && idle.IsCancellationRequested)
         {
-            throw new TimeoutException($"image {image.Id}: no bytes from the controller for {ImageIdleTimeout.TotalSeconds:0} s");
+            throw new TimeoutException($"image {image.Id}: no bytes from the controller for {ImageIdleTimeout.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)} s");
         }
     }
 
