@@ -4,6 +4,7 @@ using System.Text.Json;
 using Isola.Tests.Server.Images;
 using Isola.Tests.Store;
 using Isola.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Isola.Tests.Server.Servers;
 
@@ -236,7 +237,27 @@ public abstract class ServerBootSuite : IDisposable
         Assert.Equal(text, (await w.Member.Get("/v1/servers/vm/plan")).Body.GetProperty("configDrive").Str("userData"));
     }
 
-    private static (int, string) ErrorOf((int Status, JsonElement Body) answer) => (answer.Status, answer.Body.ErrorCode());
+    [Fact]
+    public async Task A_create_that_fails_after_its_image_was_found_leaves_no_port_and_no_reference_to_the_image()
+    {
+        await using var w = await Start();
+        Assert.Equal(201, (await w.Member.Post("/v1/networks", new { name = "lan", type = "vlan", physnet = "physnet2" })).Status);
+        Assert.Equal(201, (await w.Admin.Post("/v1/flavors", new { name = "huge", vcpus = 64, ram = 1024, disk = 1,
+            extraSpecs = new Dictionary<string, string> { ["hw:cpu_policy"] = "dedicated" } })).Status);
+        await ImageAsync(w.Member, _files.Raw("disk.raw", 1 << 20), new { name = "disk", diskFormat = "raw" });
+
+        var (status, error) = await w.Member.Post("/v1/servers", new { name = "big", flavor = "huge", image = "disk", networks = new[] { new { network = "lan", vnicType = "direct" } } });
+
+        Assert.Equal((409, "no-valid-host"), (status, error.ErrorCode()));
+        Assert.Equal(0, await ServerCount(w));
+        Assert.Empty((await w.Member.Get("/v1/ports")).Body.EnumerateArray());
+        Assert.Equal(204, (await w.Member.Delete("/v1/images/disk")).Status);
+    }
+
+    /// <summary>An image made and its file uploaded (for the PostgreSQL-only case below).</summary>
+    protected Task<string> UploadAsync(HttpClient c, string name) => ImageAsync(c, _files.Raw(name + ".raw", 1 << 20), new { name, diskFormat = "raw" });
+
+    protected static (int, string) ErrorOf((int Status, JsonElement Body) answer) => (answer.Status, answer.Body.ErrorCode());
 }
 
 public sealed class SqliteServerBootTests : ServerBootSuite
@@ -248,4 +269,25 @@ public sealed class SqliteServerBootTests : ServerBootSuite
 public sealed class PostgresServerBootTests(PostgresServer server) : ServerBootSuite
 {
     protected override Task<string> NewStoreAsync() => server.CreateDatabaseAsync();
+
+    /// <summary>
+    /// PostgreSQL only: while the create writes the port it makes (the port store's test seam, inside that
+    /// port's transaction, which SQLite would hold the one write lock for), the image is deleted through the API.
+    /// </summary>
+    [Fact]
+    public async Task An_image_deleted_between_the_creates_check_and_its_commit_fails_it_with_image_gone_and_leaves_no_port()
+    {
+        await using var w = await ApiWorld.StartAsync(await NewStoreAsync());
+        Assert.Equal(201, (await w.Member.Post("/v1/networks", new { name = "lan", type = "vlan", physnet = "physnet2" })).Status);
+        await UploadAsync(w.Member, "disk");
+        var store = w.Server.App.Services.GetRequiredService<Isola.Store.Resources.ResourceStore>();
+        store.Ports.BeforeCommit = async () => Assert.Equal(204, (await w.Member.Delete("/v1/images/disk")).Status);
+
+        var (status, error) = await w.Member.Post("/v1/servers", new { name = "vm", flavor = "nfv.small", image = "disk", networks = new[] { new { network = "lan", vnicType = "direct" } } });
+        store.Ports.BeforeCommit = null;
+
+        Assert.Equal((409, "image-gone", "image"), (status, error.ErrorCode(), error.ErrorField()));
+        Assert.Empty((await w.Member.Get("/v1/servers")).Body.EnumerateArray());
+        Assert.Empty((await w.Member.Get("/v1/ports")).Body.EnumerateArray());
+    }
 }
