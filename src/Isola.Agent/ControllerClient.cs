@@ -2,17 +2,22 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using Isola.Agent.Driver;
 using Isola.Agent.Reconcile;
 using Isola.Contracts.Agent;
 using Isola.Domain.Serialization;
 using Isola.Domain.Topology;
 using Isola.Rendering;
+using Isola.Rendering.Boot;
 
 namespace Isola.Agent;
 
-/// <summary>The agent's side of the API: register the inventory, fetch the desired state (long poll), report.</summary>
-public sealed class ControllerClient(HttpClient http, string host)
+/// <summary>The agent's side of the API: register the inventory, fetch the desired state (long poll), report, fetch images.</summary>
+public sealed class ControllerClient(HttpClient http, string host) : IImageSource
 {
+    /// <summary>How long an image fetch may go without a byte before it is given up (the next cycle fetches it again).</summary>
+    public TimeSpan ImageIdleTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
     public static ControllerClient Create(Uri controller, string token, string host, string? tunnelIp = null, bool planDeltas = true)
     {
         var http = new HttpClient { BaseAddress = controller, Timeout = TimeSpan.FromSeconds(90) };
@@ -94,6 +99,44 @@ public sealed class ControllerClient(HttpClient http, string host)
     {
         using var response = await http.PostAsJsonAsync($"/v1/hosts/{Uri.EscapeDataString(host)}/report", report, IsolaJson.Options, ct);
         await Ensure(response, ct);
+    }
+
+    /// <summary>
+    /// Streams an image's bytes (<c>GET /v1/images/{id}/file</c> with the host's token) into
+    /// <paramref name="destination"/> as they arrive, never holding the image in memory. A fetch that goes
+    /// <see cref="ImageIdleTimeout"/> without a byte ends with a <see cref="TimeoutException"/>; a non-2xx
+    /// answer is an <see cref="HttpRequestException"/> with the status and what the controller said. The
+    /// caller checks the size and checksum (<see cref="InstanceStorage.FetchImageAsync"/>).
+    /// </summary>
+    public async Task CopyToAsync(ImageRef image, Stream destination, CancellationToken ct)
+    {
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        idle.CancelAfter(ImageIdleTimeout);
+        try
+        {
+            // Headers only: the body is read as a stream below (HttpClient's Timeout covers the wait for the headers, not the body).
+            using var response = await http.GetAsync($"/v1/images/{Uri.EscapeDataString(image.Id)}/file", HttpCompletionOption.ResponseHeadersRead, idle.Token);
+            await Ensure(response, idle.Token);
+            await using var body = await response.Content.ReadAsStreamAsync(idle.Token);
+            var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 16);
+            try
+            {
+                int read;
+                while ((read = await body.ReadAsync(buffer.AsMemory(0, 1 << 16), idle.Token)) > 0)
+                {
+                    idle.CancelAfter(ImageIdleTimeout);
+                    await destination.WriteAsync(buffer.AsMemory(0, read), ct);
+                }
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested && idle.IsCancellationRequested)
+        {
+            throw new TimeoutException($"image {image.Id}: no bytes from the controller for {ImageIdleTimeout.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)} s");
+        }
     }
 
     private static async Task Ensure(HttpResponseMessage response, CancellationToken ct)

@@ -67,7 +67,7 @@ public sealed class InstanceStorage(ICommandRunner runner, string root, string s
                 throw new DriverException($"image {image.Id} arrived as {size} bytes with SHA-256 {checksum}; it is {image.Size} bytes with {image.Checksum}");
             File.Move(partial, target);
         }
-        catch (Exception e) when (e is IOException or HttpRequestException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or HttpRequestException or UnauthorizedAccessException or TimeoutException)
         {
             throw new DriverException($"fetching image {image.Id}: {e.Message}");
         }

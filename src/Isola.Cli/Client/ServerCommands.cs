@@ -7,11 +7,18 @@ namespace Isola.Cli.Client;
 /// <summary><c>isola server create|list|show|delete</c>: /v1/servers. (<c>isola serve</c> runs the API itself.)</summary>
 internal static class ServerCommands
 {
-    private static readonly Column[] ListColumns = [Column.Of("id"), Column.Of("name"), Column.Of("status"), Column.Of("host"), ServerView.Vfs];
+    /// <summary>The image a server boots from, by name (its id when it has none to show; "-" for a blank disk).</summary>
+    private static readonly Column Image = Column.Of("image", e => Column.TextAt(e, "image", "name") ?? Column.TextAt(e, "image", "id"));
+
+    private static readonly Column[] ListColumns = [Column.Of("id"), Column.Of("name"), Column.Of("status"), Column.Of("host"), Image, ServerView.Vfs];
 
     private static readonly Column[] Fields =
         [Column.Of("id"), Column.Of("name"), Column.Of("project"), Column.Of("status"), Column.Of("taskState"), Column.Of("powerState"), Column.Of("vmState"),
-         Column.Of("fault"), Column.Of("flavor"), Column.Of("ports", e => Column.Text(Column.Property(e, "ports")) is null ? null
+         Column.Of("fault"), Column.Of("flavor"), Image,
+         Column.Of("sshKeys", e => Column.Property(e, "sshKeys") is { ValueKind: System.Text.Json.JsonValueKind.Array } keys && keys.GetArrayLength() > 0
+             ? string.Join(", ", keys.EnumerateArray().Select(k => $"{Column.TextAt(k, "fingerprint")}{(Column.TextAt(k, "comment") is { } c ? " " + c : "")}"))
+             : null),
+         Column.Of("ports", e => Column.Text(Column.Property(e, "ports")) is null ? null
              : string.Join(", ", Column.Property(e, "ports").EnumerateArray().Select(p => Column.TextAt(p, "name")))),
          Column.Of("group"), Column.Of("host"), Column.Of("hostStatus"), .. ServerView.PlacementColumns];
 
@@ -40,9 +47,12 @@ internal static class ServerCommands
             Description = "A NIC whose port the server makes (and deletes with itself): net=NETWORK[,vnic-type=direct][,ha][,ip-address=IP] (repeatable, after the --port ones)",
         };
         var serverGroup = new Option<string?>("--group") { Description = "A server group (name or id) whose policy the placement keeps" };
+        var image = new Option<string?>("--image") { Description = "The image (name or id) it boots from; without one, a blank root disk" };
+        var userData = new Option<string?>("--user-data") { Description = "A file whose content is the guest's user-data (a cloud-config, a script); sent base64" };
+        var keyFiles = new Option<string[]>("--key-file") { Description = "A file of OpenSSH public keys, one per line, for the guest (repeatable; e.g. ~/.ssh/id_ed25519.pub)" };
         var verb = ClientCommand.Create("create", "Create a server: place it on a host and bind its ports", console, Fields);
         verb.Command.Arguments.Add(name);
-        foreach (var option in new Option[] { flavor, ports, nics, zone, project, serverGroup })
+        foreach (var option in new Option[] { flavor, image, userData, keyFiles, ports, nics, zone, project, serverGroup })
             verb.Command.Options.Add(option);
         verb.SetAction(async (parse, api, output, ct) =>
         {
@@ -55,13 +65,38 @@ internal static class ServerCommands
                 ["name"] = parse.GetValue(name),
                 ["flavor"] = parse.GetValue(flavor),
                 ["ports"] = new JsonArray((parse.GetValue(ports) ?? []).Select(p => (JsonNode?)p).ToArray()),
-            }.With("availabilityZone", parse.GetValue(zone)).With("project", parse.GetValue(project)).With("group", parse.GetValue(serverGroup));
+            }.With("availabilityZone", parse.GetValue(zone)).With("project", parse.GetValue(project)).With("group", parse.GetValue(serverGroup))
+                .With("image", parse.GetValue(image));
+            if (parse.GetValue(userData) is { } dataFile)
+                body["userData"] = Convert.ToBase64String(ReadFile("--user-data", dataFile));
+            var keys = (parse.GetValue(keyFiles) ?? []).SelectMany(f => KeyLines(f, System.Text.Encoding.UTF8.GetString(ReadFile("--key-file", f)))).ToList();
+            if (keys.Count > 0)
+                body["sshKeys"] = new JsonArray(keys.Select(k => (JsonNode?)k).ToArray());
             var created = output.Show(await api.PostAsync("/v1/servers", body, ct));
             if (output.IsTable)
                 ServerView.Details(console, created);
             return ExitCodes.Ok;
         });
         return verb.Command;
+    }
+
+    private static byte[] ReadFile(string option, string path)
+    {
+        try
+        {
+            return File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ArgumentException($"{option}: cannot read {path}: {e.Message}");
+        }
+    }
+
+    /// <summary>The keys of a key file: each line that is not blank or a # comment (as in authorized_keys); a file with none is refused.</summary>
+    internal static IReadOnlyList<string> KeyLines(string path, string text)
+    {
+        var keys = text.Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0 && !l.StartsWith('#')).ToList();
+        return keys.Count > 0 ? keys : throw new ArgumentException($"--key-file: {path} holds no key (one OpenSSH public key per line)");
     }
 
     /// <summary>"net=lan,vnic-type=direct,ha,ip-address=10.0.0.5" as the API's NIC object.</summary>

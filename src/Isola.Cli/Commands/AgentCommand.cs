@@ -5,6 +5,7 @@ using Isola.Host.Commands;
 using Isola.Host.Config;
 using Isola.Host.Discovery;
 using Isola.Host.Simulation;
+using Isola.Domain.Topology;
 
 namespace Isola.Cli.Commands;
 
@@ -27,9 +28,19 @@ internal static class AgentCommand
         var mappings = new Option<string?>("--bridge-mappings") { Description = "physnet:bridge[,...]: the OVS bridge holding each physical network's NIC" };
         var datapath = new Option<string?>("--ovs-datapath") { Description = "datapath_type of the integration bridge when the agent creates it (system, netdev)" };
         var noOvs = new Option<bool>("--no-ovs") { Description = "Leave Open vSwitch alone (hosts with SR-IOV ports only)" };
+        var instances = new Option<string>("--instances-dir")
+        {
+            Description = "Where the host keeps its servers' disks, config drives and console logs (the plans point there)",
+            DefaultValueFactory = _ => HostVirtualization.Default.InstancesDirectory,
+        };
+        var domainType = new Option<string>("--domain-type")
+        {
+            Description = "libvirt domain type: auto (kvm when /dev/kvm exists, else qemu), kvm or qemu (QEMU's translator, no KVM)",
+            DefaultValueFactory = _ => "auto",
+        };
         var command = new Command("agent", "Run the host agent: register, then keep the host as its desired state says")
         {
-            controller, token, root, driver, state, libvirt, tunnelIp, integration, mappings, datapath, noOvs,
+            controller, token, root, driver, state, libvirt, tunnelIp, integration, mappings, datapath, noOvs, instances, domainType,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -44,6 +55,12 @@ internal static class AgentCommand
                 return console.Fail(ExitCodes.Usage, "--controller: an http(s) URL");
             if (parse.GetValue(tunnelIp) is { } ip && !System.Net.IPAddress.TryParse(ip, out _))
                 return console.Fail(ExitCodes.Usage, $"--tunnel-ip: '{ip}' is not an IP address");
+            var instancesDir = parse.GetValue(instances)!;
+            if (!instancesDir.StartsWith('/') || instancesDir.Contains('\0') || instancesDir.Split('/').Contains(".."))
+                return console.Fail(ExitCodes.Usage, $"--instances-dir: '{instancesDir}' is not an absolute path (a host path, without '..')");
+            var type = parse.GetValue(domainType)!;
+            if (type != "auto" && !HostVirtualization.IsDomainType(type))
+                return console.Fail(ExitCodes.Usage, $"--domain-type: '{type}' is not auto, {HostVirtualization.Kvm} or {HostVirtualization.Qemu}");
             Isola.Rendering.Flows.OvsLayout layout;
             try
             {
@@ -62,19 +79,36 @@ internal static class AgentCommand
             {
                 return console.Fail(ExitCodes.Usage, e.Message);
             }
-            var inventory = await new HostDiscovery(rootPath, CommandRunners.ForRoot(rootPath), config).DiscoverAsync(ct);
+            var discovered = await new HostDiscovery(rootPath, CommandRunners.ForRoot(rootPath), config).DiscoverAsync(ct);
+            // What the agent's settings say of how the host runs guests goes into the inventory: the server renders the plans with it.
+            var inventory = WithVirtualization(discovered, instancesDir, type);
+            if (type == HostVirtualization.Kvm && discovered.Virt.DomainType != HostVirtualization.Kvm)
+                console.Error.WriteLine($"warning: --domain-type kvm, but {Path.Join(rootPath, "dev/kvm")} is not there: libvirt will not start KVM domains on this host");
             ICommandRunner runner = parse.GetValue(driver) == "simulated" ? new SimulatedHost(inventory, rootPath) : new ProcessCommandRunner();
             var stateDir = parse.GetValue(state)!;
-            var agent = new HostAgent(inventory, ControllerClient.Create(url, parse.GetValue(token)!, inventory.Hostname, parse.GetValue(tunnelIp)),
-                new HostDriver(runner, rootPath, stateDir, parse.GetValue(libvirt)!), new AppliedStore(stateDir), TimeProvider.System)
+            var client = ControllerClient.Create(url, parse.GetValue(token)!, inventory.Hostname, parse.GetValue(tunnelIp));
+            // The controller is also where images come from (GET /v1/images/{id}/file with the host's token).
+            var agent = new HostAgent(inventory, client,
+                new HostDriver(runner, rootPath, stateDir, parse.GetValue(libvirt)!, instancesDir, images: client), new AppliedStore(stateDir), TimeProvider.System)
             {
                 Ovs = parse.GetValue(noOvs) ? null : new OvsCycle(new OvsDriver(runner, stateDir, parse.GetValue(datapath)), layout),
                 Log = console.Out.WriteLine,
             };
-            console.Out.WriteLine($"agent for {inventory.Hostname} ({parse.GetValue(driver)} driver) on {url}");
+            console.Out.WriteLine($"agent for {inventory.Hostname} ({parse.GetValue(driver)} driver, {inventory.Virt.DomainType} domains, instances in {instancesDir}) on {url}");
             await agent.RunAsync(ct);
             return ExitCodes.Ok;
         });
         return command;
     }
+
+    /// <summary>The discovered inventory with the agent's instances directory and, unless <c>auto</c> (discovery's word), its domain type.</summary>
+    internal static HostTopology WithVirtualization(HostTopology discovered, string instancesDirectory, string domainType) =>
+        discovered with
+        {
+            Virtualization = discovered.Virt with
+            {
+                InstancesDirectory = instancesDirectory,
+                DomainType = domainType == "auto" ? discovered.Virt.DomainType : domainType,
+            },
+        };
 }

@@ -104,8 +104,10 @@ public sealed class LocalCloud : IAsyncDisposable
                 simulation.Ovs.AddBridge(bridge);
             var state = Path.Join(options.Directory, "agents", name);
             // Tunnel endpoints from TEST-NET-2 (RFC 5737): simulated hosts send nothing anywhere.
-            var agent = new HostAgent(inventory, ControllerClient.Create(new Uri(url), token.GetProperty("secret").GetString()!, name, $"198.51.100.{i}"),
-                new HostDriver(simulation, root, state), new AppliedStore(state), TimeProvider.System)
+            var client = ControllerClient.Create(new Uri(url), token.GetProperty("secret").GetString()!, name, $"198.51.100.{i}");
+            // Images come from the controller, as on a real host.
+            var agent = new HostAgent(inventory, client, new HostDriver(simulation, root, state, instancesDirectory: inventory.Virt.InstancesDirectory, images: client),
+                new AppliedStore(state), TimeProvider.System)
             {
                 Resync = options.Resync ?? TimeSpan.FromSeconds(10),
                 Ovs = new OvsCycle(new OvsDriver(simulation, state), SimulatedLayout),

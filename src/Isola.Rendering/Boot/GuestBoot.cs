@@ -6,7 +6,10 @@ namespace Isola.Rendering.Boot;
 /// in its host's image cache.
 /// </summary>
 /// <param name="Checksum">The SHA-256 of the image's bytes, lower-case hex.</param>
-public sealed record ImageRef(string Id, string DiskFormat, string Checksum, long Size);
+/// <param name="Size">The bytes of the image's file (what the agent fetches).</param>
+/// <param name="VirtualSize">The bytes of the disk the image holds (qemu-img's virtual size; 0 in specs of an earlier release).</param>
+/// <param name="MinDiskGiB">The image's minDisk: the smallest root disk it needs.</param>
+public sealed record ImageRef(string Id, string DiskFormat, string Checksum, long Size, long VirtualSize = 0, int MinDiskGiB = 0);
 
 /// <summary>
 /// What a server boots with besides its flavor and ports: the image (null: a blank root disk), the

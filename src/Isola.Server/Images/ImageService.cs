@@ -24,13 +24,16 @@ internal sealed class ImageService(ResourceStore store, IImageBlobs blobs, Image
     }
 
     /// <summary>
-    /// An image's bytes for reading: for whoever sees the image, and for any host's agent (a host token has no
-    /// project; agents fetch the images of the servers they build).
+    /// An image's bytes for reading: for whoever sees the image, and for a host's agent the images of the
+    /// servers placed on its host (a host token has no project; agents fetch the images of the servers they
+    /// build). Any other image is not found for a host token, as another project's is for a member.
     /// </summary>
     public async Task<(ImageRecord Image, Stream Bytes)> OpenAsync(Caller caller, string id, CancellationToken ct)
     {
         var image = caller.IsHost
-            ? await store.Images.FindAsync(null, id) ?? throw ApiException.NotFound("image", id)
+            ? await store.Images.FindAsync(null, id) is { } found && caller.Token.Host is { } host && await store.Images.UsedOnHostAsync(found.Id, host)
+                ? found
+                : throw new ApiException(404, "not-found", $"no image '{id}' that a server on host {caller.Token.Host} boots from")
             : await Find(store, caller, id);
         if (image.Status != ImageStore.Active)
             throw ApiException.Conflict("image-queued", $"image {image.Name} has no bytes yet: upload them with PUT /v1/images/{image.Id}/file");

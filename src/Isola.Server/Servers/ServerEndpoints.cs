@@ -1,4 +1,5 @@
 using Isola.Rendering;
+using Isola.Rendering.Boot;
 using Isola.Scheduling;
 using Isola.Server.Api;
 using Isola.Server.Supervision;
@@ -15,8 +16,11 @@ namespace Isola.Server.Servers;
 /// <summary>A NIC on a network, its port made by the server create (and deleted with the server).</summary>
 public sealed record ServerNic(string? Network, string? VnicType = null, bool Ha = false, IReadOnlyList<FixedIpBody>? FixedIps = null);
 
+/// <param name="Image">The image it boots from (id or name); none: a blank root disk.</param>
+/// <param name="UserData">Base64, as in Nova; kept decoded (UTF-8 text) for the config drive, never shown back.</param>
+/// <param name="SshKeys">OpenSSH public key lines for the guest's meta-data.</param>
 public sealed record CreateServer(string? Name, string? Flavor, IReadOnlyList<string>? Ports, string? AvailabilityZone = null, string? Project = null, string? Group = null,
-    IReadOnlyList<ServerNic>? Networks = null);
+    IReadOnlyList<ServerNic>? Networks = null, string? Image = null, string? UserData = null, IReadOnlyList<string>? SshKeys = null);
 
 /// <summary>/v1/servers: the HTTP side of <see cref="ServerService"/>.</summary>
 internal static class ServerEndpoints
@@ -66,6 +70,10 @@ internal static class ServerEndpoints
         s.Host,
         hostStatus,
         flavor = s.Spec?.Value.Flavor.Name,
+        // As Nova shows it (id, and here its name); null for a blank disk. The user data is not shown back (nor is it in Nova's view).
+        image = s.ImageId is null ? null : new { id = s.ImageId, name = s.ImageName },
+        sshKeys = (s.Spec?.Value.Boot?.SshKeys ?? []).Select(k => SshPublicKey.Parse(k, out _) is { } key
+            ? new { key.Type, key.Fingerprint, key.Comment } : null),
         ports = s.Spec is null ? [] : s.Spec.Value.Ports.Select(p => new { p.Name, p.PortId, p.VnicType, p.Mac }),
         placement = placed ?? s.Placement?.Value,
     };

@@ -1,5 +1,6 @@
 using Isola.Coordination;
 using Isola.Rendering;
+using Isola.Rendering.Boot;
 using Isola.Scheduling;
 using Isola.Scheduling.Requests;
 using Isola.Server.Api;
@@ -40,10 +41,13 @@ internal sealed class ServerService(ResourceStore store, PlacementService placem
             if (nics[i]?.Network is null)
                 errors.Add(new($"networks[{i}].network", "a NIC names its network"));
         }
+        var (userData, sshKeys) = ServerBoot.Read(body, errors);
         if (errors.Count > 0)
             throw ApiException.Invalid(errors);
         var project = await caller.ProjectForAsync(store, body.Project);
         var flavor = FlavorService.ToFlavor(await FlavorService.Find(store, caller, body.Flavor!));
+        // The image is the server's project's or public (an admin's create too: the server is that project's).
+        var (boot, image) = await ServerBoot.ResolveAsync(store, project, flavor, body.Image, userData, sshKeys);
         var bound = new List<PortRecord>();
         foreach (var name in names)
         {
@@ -57,7 +61,7 @@ internal sealed class ServerService(ResourceStore store, PlacementService placem
         var id = ResourceStore.NewId();
         try
         {
-            return await PlaceAsync(body, caller, id, project, flavor, bound, nics);
+            return await PlaceAsync(body, caller, id, project, flavor, boot, image, bound, nics);
         }
         catch (Exception) when (nics.Count > 0)
         {
@@ -101,7 +105,8 @@ internal sealed class ServerService(ResourceStore store, PlacementService placem
         }
     }
 
-    private async Task<CreatedServer> PlaceAsync(CreateServer body, Caller caller, string id, string project, Flavor flavor, List<PortRecord> ports, IReadOnlyList<ServerNic> nics)
+    private async Task<CreatedServer> PlaceAsync(CreateServer body, Caller caller, string id, string project, Flavor flavor, GuestBoot? boot, ImageRecord? image,
+        List<PortRecord> ports, IReadOnlyList<ServerNic> nics)
     {
         for (var i = 0; i < nics.Count; i++)
         {
@@ -134,7 +139,7 @@ internal sealed class ServerService(ResourceStore store, PlacementService placem
         {
             throw ApiException.Invalid(e.Errors.Select(x => new FieldError(x.Field, x.Message)).ToList());
         }
-        var spec = StoredDocument<ServerSpec>.Of(new ServerSpec(flavor, specs));
+        var spec = StoredDocument<ServerSpec>.Of(new ServerSpec(flavor, specs, boot));
         StoredPlacementResult result;
         try
         {
@@ -143,8 +148,18 @@ internal sealed class ServerService(ResourceStore store, PlacementService placem
                 // The host plan is made now, before anything is committed: a server whose plan its host would refuse is refused here, not on the host.
                 PlanCheck.Render(id, p, spec.Value, host);
                 var bindings = ports.Select(port => (port.Id, PortBinding.Of(p, port.Name))).ToList();
-                return (c, tx) => PortStore.BindAsync(c, tx, id, bindings);
+                return async (c, tx) =>
+                {
+                    await PortStore.BindAsync(c, tx, id, bindings);
+                    // The image it boots from, with its row: an image in use is not deleted (409), and one deleted meanwhile fails the create.
+                    if (image is not null)
+                        await ImageStore.ReferAsync(c, tx, id, image.Id);
+                };
             }, spec: spec);
+        }
+        catch (ImageGoneException)
+        {
+            throw ApiException.Conflict("image-gone", $"image {image!.Name} was deleted while the server was being created", "image");
         }
         catch (PortBindingException e)
         {
@@ -172,7 +187,7 @@ internal sealed class ServerService(ResourceStore store, PlacementService placem
             await peers.TouchGroupsAsync(await peers.GroupsOfAsync(ports.Select(p => p.Id)));
         // The row as the commit wrote it (no need to read it back).
         var created = new ServerRecord(id, project, body.Name!, ServerStatus.Build, result.Placement.Host, null, spec, TaskState.Scheduled, PowerState.Paused,
-            GroupId: group?.Id);
+            GroupId: group?.Id, ImageId: image?.Id, ImageName: image?.Name);
         return new CreatedServer(created, result.Placement);
     }
 

@@ -14,6 +14,12 @@ public sealed record ImageRecord(string Id, string ProjectId, string Name, strin
 /// <summary>What an upload found in the bytes, as the image keeps it.</summary>
 public sealed record ImageContent(long Size, long VirtualSize, string Checksum);
 
+/// <summary>The image a server being created boots from was deleted (or is no longer active) before the server committed.</summary>
+public sealed class ImageGoneException(string imageId) : Exception($"image {imageId} was deleted while the server was being created")
+{
+    public string ImageId { get; } = imageId;
+}
+
 /// <summary>Images: their rows; the bytes are kept apart (the server's image blobs).</summary>
 public sealed class ImageStore(StoreConnectionFactory factory, TimeProvider time)
 {
@@ -89,6 +95,38 @@ public sealed class ImageStore(StoreConnectionFactory factory, TimeProvider time
             UPDATE images SET status = 'queued', size = NULL, virtual_size = NULL, checksum = NULL, updated_at = @now
             WHERE id = @id AND status = 'active' AND checksum = @checksum
             """, new { id, checksum, now = Now });
+    }
+
+    /// <summary>
+    /// Inside a server's create transaction, after its row: the server boots from the image (<c>servers.image_id</c>).
+    /// Throws <see cref="ImageGoneException"/> when the image is gone or not active: the create commits nothing.
+    /// Against a delete at the same moment, the foreign key decides: the delete sees the server and answers in use,
+    /// or the image is gone and this throws.
+    /// </summary>
+    public static async Task ReferAsync(DbConnection c, DbTransaction tx, string serverId, string imageId)
+    {
+        int n;
+        try
+        {
+            n = await c.ExecuteAsync("""
+                UPDATE servers SET image_id = @imageId
+                WHERE id = @serverId AND EXISTS (SELECT 1 FROM images WHERE id = @imageId AND status = 'active')
+                """, new { serverId, imageId }, tx);
+        }
+        catch (Exception e) when (StoreConnectionFactory.IsForeignKeyViolation(e))
+        {
+            throw new ImageGoneException(imageId);
+        }
+        if (n == 0)
+            throw new ImageGoneException(imageId);
+    }
+
+    /// <summary>Whether a server that holds resources on <paramref name="host"/> (its agent builds or keeps it) boots from the image.</summary>
+    public async Task<bool> UsedOnHostAsync(string id, string host)
+    {
+        await using var c = await factory.OpenAsync();
+        return await c.ExecuteScalarAsync<long>($"SELECT COUNT(*) FROM servers WHERE image_id = @id AND host = @host AND status IN ({ServerStatus.HoldingList})",
+            new { id, host }) > 0;
     }
 
     /// <summary>Whether a server boots from the image.</summary>

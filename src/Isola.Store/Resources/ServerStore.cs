@@ -6,8 +6,10 @@ using Isola.Store.Documents;
 namespace Isola.Store.Resources;
 
 /// <summary>A server: where it was placed (<see cref="Placement"/>) and what it asked for (<see cref="Spec"/>), both null before a placement.</summary>
+/// <param name="ImageId">The image it boots from (<c>servers.image_id</c>; null: a blank disk), and <paramref name="ImageName"/> its name.</param>
 public sealed record ServerRecord(string Id, string ProjectId, string Name, string Status, string? Host, StoredDocument<Placement>? Placement, StoredDocument<ServerSpec>? Spec,
-    string? TaskState = null, string PowerState = "paused", string? VmState = null, string? Fault = null, string? GroupId = null);
+    string? TaskState = null, string PowerState = "paused", string? VmState = null, string? Fault = null, string? GroupId = null,
+    string? ImageId = null, string? ImageName = null);
 
 /// <summary>Servers as the API reads them (placements commit through PlacementStore, lifecycle moves through LifecycleStore).</summary>
 public sealed class ServerStore(StoreConnectionFactory factory)
@@ -16,7 +18,7 @@ public sealed class ServerStore(StoreConnectionFactory factory)
     public async Task<ServerRecord?> FindAsync(string? projectId, string idOrName)
     {
         await using var c = await factory.OpenAsync();
-        var rows = await c.RowsAsync($"SELECT {ServerColumns} FROM servers WHERE (id = @idOrName OR name = @idOrName) AND (@projectId IS NULL OR project_id = @projectId)",
+        var rows = await c.RowsAsync($"SELECT {ServerColumns} FROM {ServerRows} WHERE (s.id = @idOrName OR s.name = @idOrName) AND (@projectId IS NULL OR s.project_id = @projectId)",
             new { projectId, idOrName }, Server);
         return ByIdOrName.Pick(rows, idOrName, projectId, s => s.Id, s => s.ProjectId);
     }
@@ -24,12 +26,17 @@ public sealed class ServerStore(StoreConnectionFactory factory)
     public async Task<IReadOnlyList<ServerRecord>> ListAsync(string? projectId)
     {
         await using var c = await factory.OpenAsync();
-        return await c.RowsAsync($"SELECT {ServerColumns} FROM servers WHERE @projectId IS NULL OR project_id = @projectId ORDER BY name, id",
+        return await c.RowsAsync($"SELECT {ServerColumns} FROM {ServerRows} WHERE @projectId IS NULL OR s.project_id = @projectId ORDER BY s.name, s.id",
             new { projectId }, Server);
     }
 
-    private const string ServerColumns = "id, project_id, name, status, host, placement, spec, task_state, power_state, vm_state, fault, group_id";
+    private const string ServerColumns =
+        "s.id, s.project_id, s.name, s.status, s.host, s.placement, s.spec, s.task_state, s.power_state, s.vm_state, s.fault, s.group_id, s.image_id, i.name";
+
+    /// <summary>Servers with the name of the image each boots from (an image a server uses is not deleted, so the join finds it).</summary>
+    private const string ServerRows = "servers s LEFT JOIN images i ON i.id = s.image_id";
 
     private static ServerRecord Server(DbDataReader r) => new(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.NullableString(4),
-        r.NullableDocument<Placement>(5), r.NullableDocument<ServerSpec>(6), r.NullableString(7), r.GetString(8), r.NullableString(9), r.NullableString(10), r.NullableString(11));
+        r.NullableDocument<Placement>(5), r.NullableDocument<ServerSpec>(6), r.NullableString(7), r.GetString(8), r.NullableString(9), r.NullableString(10), r.NullableString(11),
+        r.NullableString(12), r.NullableString(13));
 }

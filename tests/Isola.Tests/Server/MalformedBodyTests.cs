@@ -76,7 +76,8 @@ public sealed class MalformedBodyTests : IAsyncLifetime
             {"name": "img{{n}}", "diskFormat": "qcow2", "minDisk": 10, "visibility": "private"}
             """);
         yield return new("server", HttpMethod.Post, () => _w.Member, () => Task.FromResult("/v1/servers"), n => $$"""
-            {"name": "vm{{n}}", "flavor": "tiny", "networks": [{"network": "int", "vnicType": "normal", "fixedIps": [{"subnet": "int4"}]}], "availabilityZone": "az1"}
+            {"name": "vm{{n}}", "flavor": "tiny", "networks": [{"network": "int", "vnicType": "normal", "fixedIps": [{"subnet": "int4"}]}], "availabilityZone": "az1",
+             "userData": "I2Nsb3VkLWNvbmZpZwo=", "sshKeys": ["{{Isola.Tests.Support.TestKeys.Ed25519(1)}}"]}
             """);
         yield return new("security group", HttpMethod.Post, () => _w.Member, () => Task.FromResult("/v1/security-groups"), n => $$"""{"name": "sg{{n}}", "description": "d"}""");
         yield return new("security group rule", HttpMethod.Post, () => _w.Member, () => Task.FromResult("/v1/security-group-rules"), _ => """

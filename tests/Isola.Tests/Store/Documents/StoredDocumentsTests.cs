@@ -17,6 +17,7 @@ public sealed class StoredDocumentsTests
     {
         var input = RenderCases.Input(name);
         var placed = StoredDocument<Placement>.Of(input.Placement);
+        // With what the server boots with (an image, user-data, keys), where the case has it.
         var asked = StoredDocument<ServerSpec>.Of(new ServerSpec(input.Flavor, input.Ports, input.Boot));
 
         var placement = StoredDocument<Placement>.FromColumn(placed.Json).Value;
@@ -39,6 +40,32 @@ public sealed class StoredDocumentsTests
         using var doc = JsonDocument.Parse(json);
         var vf = doc.RootElement.GetProperty("vfs")[0];
         Assert.Matches("^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\\.[0-7]$", vf.GetProperty("vf").GetString());
+    }
+
+    [Fact]
+    public void A_server_spec_stored_before_images_reads_with_no_boot_and_plans_a_blank_disk()
+    {
+        var input = RenderCases.Input("direct-dedicated");
+        using var doc = JsonDocument.Parse(StoredDocuments.Write(new ServerSpec(input.Flavor, input.Ports)));
+        // The spec as an earlier release wrote it: no "boot" at all.
+        var old = new Dictionary<string, JsonElement>(doc.RootElement.EnumerateObject().Select(p => KeyValuePair.Create(p.Name, p.Value.Clone())));
+        old.Remove("boot");
+        Assert.True(old.ContainsKey("flavor") && old.ContainsKey("ports"), string.Join(", ", old.Keys));
+
+        var spec = StoredDocuments.Read<ServerSpec>(JsonSerializer.Serialize(old));
+        var plan = spec.Plan("s1", input.Placement, input.Host);
+
+        Assert.Null(spec.Boot);
+        Assert.Equal((input.Flavor.DiskGiB, null), (plan.Disk!.SizeGiB, plan.Disk.Image));
+        Assert.DoesNotContain("public-keys", plan.ConfigDrive!.MetaData, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_image_reference_stored_before_its_sizes_were_kept_reads_with_none()
+    {
+        var image = StoredDocuments.Read<Isola.Rendering.Boot.ImageRef>("""{"id":"i1","diskFormat":"qcow2","checksum":"ab","size":5}""");
+
+        Assert.Equal(new Isola.Rendering.Boot.ImageRef("i1", "qcow2", "ab", 5, 0, 0), image);
     }
 
     [Fact]

@@ -25,7 +25,7 @@ public abstract class ImageStoreSuite
     private static async Task<ImageRecord> ImageAsync(World w, string project, string name, string visibility = ImageStore.Private) =>
         await w.Store.Images.TryCreateAsync(ResourceStore.NewId(), project, name, "qcow2", 10, visibility) ?? throw new InvalidOperationException($"{name} not made");
 
-    /// <summary>A server row that boots from the image, written as the server's create will (no API sets image_id yet).</summary>
+    /// <summary>A server row that boots from the image (null: none), written directly: the create's own write is <see cref="ImageStore.ReferAsync"/>.</summary>
     private static async Task ServerBootingAsync(World w, string serverId, string imageId)
     {
         await using var c = await w.Factory.OpenAsync();
@@ -94,6 +94,83 @@ public abstract class ImageStoreSuite
         Assert.Equal(Removal.Deleted, await w.Store.Images.DeleteAsync(image.Id));
         Assert.Equal(Removal.NotFound, await w.Store.Images.DeleteAsync(image.Id));
         Assert.Null(await w.Store.Images.FindAsync(null, image.Id));
+    }
+
+    private static async Task ActivateAsync(World w, ImageRecord image) =>
+        Assert.True(await w.Store.Images.ActivateAsync(image.Id, new ImageContent(4096, 4096, new string('c', 64))));
+
+    private static async Task<string?> ImageOfServerAsync(World w, string serverId)
+    {
+        await using var c = await w.Factory.OpenAsync();
+        return await c.ExecuteScalarAsync<string?>("SELECT image_id FROM servers WHERE id = @serverId", new { serverId });
+    }
+
+    [Fact]
+    public async Task A_create_refers_to_an_active_image_only_and_one_that_is_gone_or_queued_fails_it()
+    {
+        var w = await StartAsync();
+        var active = await ImageAsync(w, w.A, "cirros");
+        await ActivateAsync(w, active);
+        var queued = await ImageAsync(w, w.A, "queued");
+        await ServerBootingAsync(w, "server-1", null!);
+
+        foreach (var missing in new[] { queued.Id, "no-such-image" })
+        {
+            await using var c = await w.Factory.OpenAsync();
+            await using var tx = await c.BeginTransactionAsync();
+            var e = await Assert.ThrowsAsync<ImageGoneException>(() => ImageStore.ReferAsync(c, tx, "server-1", missing));
+            Assert.Equal(missing, e.ImageId);
+            await tx.RollbackAsync();
+        }
+        Assert.Null(await ImageOfServerAsync(w, "server-1"));
+
+        await using (var c = await w.Factory.OpenAsync())
+        {
+            await using var tx = await c.BeginTransactionAsync();
+            await ImageStore.ReferAsync(c, tx, "server-1", active.Id);
+            await tx.CommitAsync();
+        }
+        Assert.Equal(active.Id, await ImageOfServerAsync(w, "server-1"));
+        Assert.Equal(Removal.InUse, await w.Store.Images.DeleteAsync(active.Id));
+    }
+
+    [Fact]
+    public async Task A_delete_that_meets_a_create_referring_to_the_image_waits_for_it_and_finds_the_image_in_use()
+    {
+        var w = await StartAsync();
+        var image = await ImageAsync(w, w.A, "cirros");
+        await ActivateAsync(w, image);
+        await ServerBootingAsync(w, "server-1", null!);
+
+        await using var c = await w.Factory.OpenAsync();
+        await using var tx = await c.BeginTransactionAsync();
+        await ImageStore.ReferAsync(c, tx, "server-1", image.Id);
+        var delete = Task.Run(() => w.Store.Images.DeleteAsync(image.Id));
+        // The create's reference holds the image (PostgreSQL: its key-share lock; SQLite: the write lock) until it commits.
+        await Task.Delay(300);
+        Assert.False(delete.IsCompleted, $"the delete did not wait for the create: {delete.Status}");
+        await tx.CommitAsync();
+
+        Assert.Equal(Removal.InUse, await delete.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.NotNull(await w.Store.Images.FindAsync(null, image.Id));
+    }
+
+    [Fact]
+    public async Task An_image_is_used_on_a_host_while_a_server_there_that_holds_resources_boots_from_it()
+    {
+        var w = await StartAsync();
+        var image = await ImageAsync(w, w.A, "cirros");
+        await ServerBootingAsync(w, "server-1", image.Id);
+        await new PlacementStore(w.Factory, _clock).UpsertHostAsync(new Isola.Tests.Scheduling.HostBuilder("h1").Build(), "az1", []);
+        await using (var c = await w.Factory.OpenAsync())
+            await c.ExecuteAsync("UPDATE servers SET host = 'h1' WHERE id = 'server-1'");
+
+        Assert.True(await w.Store.Images.UsedOnHostAsync(image.Id, "h1"));
+        Assert.False(await w.Store.Images.UsedOnHostAsync(image.Id, "h2"));
+        // An ERROR server gave back what it held: its host's agent builds nothing of it.
+        await using (var c = await w.Factory.OpenAsync())
+            await c.ExecuteAsync("UPDATE servers SET status = 'ERROR' WHERE id = 'server-1'");
+        Assert.False(await w.Store.Images.UsedOnHostAsync(image.Id, "h1"));
     }
 
     [Fact]
