@@ -35,7 +35,7 @@ internal static class AgentCommand
         };
         var domainType = new Option<string>("--domain-type")
         {
-            Description = "libvirt domain type: auto (kvm when /dev/kvm exists, else qemu), kvm or qemu (QEMU's translator, no KVM)",
+            Description = "libvirt domain type: auto (kvm when /dev/kvm exists and a KVM guest boots, else qemu), kvm or qemu (QEMU's translator, no KVM)",
             DefaultValueFactory = _ => "auto",
         };
         var command = new Command("agent", "Run the host agent: register, then keep the host as its desired state says")
@@ -81,6 +81,17 @@ internal static class AgentCommand
             }
             var discovered = await new HostDiscovery(rootPath, CommandRunners.ForRoot(rootPath), config).DiscoverAsync(ct);
             // What the agent's settings say of how the host runs guests goes into the inventory: the server renders the plans with it.
+            // auto on a real host: /dev/kvm is no proof (a nested KVM guest may hang in early boot), so KVM is tried
+            // once (a tiny guest must boot within 30 s) before the host says kvm; a simulated host is taken at its word.
+            if (type == "auto" && discovered.Virt.DomainType == HostVirtualization.Kvm && parse.GetValue(driver) != "simulated" && rootPath == "/")
+            {
+                console.Error.WriteLine("agent: /dev/kvm is there; trying a KVM guest (at most 30 s) ...");
+                if (!await Isola.Host.Boot.KvmProbe.KvmBootsAsync(ct: ct))
+                {
+                    type = HostVirtualization.Qemu;
+                    console.Error.WriteLine("agent: a KVM guest did not boot here: domains run under QEMU's translator (qemu); --domain-type kvm overrides");
+                }
+            }
             var inventory = WithVirtualization(discovered, instancesDir, type);
             if (type == HostVirtualization.Kvm && discovered.Virt.DomainType != HostVirtualization.Kvm)
                 console.Error.WriteLine($"warning: --domain-type kvm, but {Path.Join(rootPath, "dev/kvm")} is not there: libvirt will not start KVM domains on this host");
