@@ -20,7 +20,11 @@ public sealed class InstanceStorage(ICommandRunner runner, string root, string s
     private string ImageCache => Path.Join(stateDirectory, "images");
 
     /// <summary>Where an image is cached (a host path: the disks name it as their backing file).</summary>
-    public string CachedImage(ImageRef image) => Path.Join(ImageCache, image.Id);
+    /// <exception cref="DriverException">The id is not a plain name (letters, digits, '-', '_'): it never becomes a path elsewhere.</exception>
+    public string CachedImage(ImageRef image) =>
+        image.Id.Length is > 0 and <= 64 && image.Id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_')
+            ? Path.Join(ImageCache, image.Id)
+            : throw new DriverException($"image id '{image.Id}' is not a plain name: it is not cached");
 
     private string Local(string hostPath) => Path.Join(root, hostPath);
 

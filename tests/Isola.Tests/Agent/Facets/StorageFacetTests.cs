@@ -104,6 +104,18 @@ public sealed class StorageFacetTests : IDisposable
         Assert.Empty(Directory.Exists(Local(Path.Join(_w.State, "images"))) ? Directory.GetFiles(Local(Path.Join(_w.State, "images"))) : []);
     }
 
+    [Theory]
+    [InlineData("../../etc/passwd")]
+    [InlineData("a/b")]
+    [InlineData("")]
+    public async Task An_image_id_that_is_not_a_plain_name_never_becomes_a_path(string id)
+    {
+        _images.Images[id] = Content;
+        var e = await Assert.ThrowsAsync<DriverException>(() => _facet.ApplyAsync(new StorageFacet.FetchImage("s1", Image(id)), Hands, default));
+        Assert.Contains("is not a plain name", e.Message, StringComparison.Ordinal);
+        Assert.Equal(0, _images.Fetches);
+    }
+
     [Fact]
     public async Task A_disk_over_an_image_the_cache_lacks_is_qemu_imgs_error()
     {
