@@ -42,5 +42,5 @@ public static class LabKernel
 
     /// <summary>Whether a KVM guest boots here (<see cref="KvmProbe"/>, tried with the lab's kernel); the lab runs under TCG when not.</summary>
     public static async Task<bool> KvmUsableAsync(CancellationToken ct = default) =>
-        Find() is { } kernel && await KvmProbe.KvmBootsAsync(kernel.Image, ct);
+        Find() is { } kernel && await KvmProbe.KvmBootsAsync(kernel.Image, ct) == true;
 }

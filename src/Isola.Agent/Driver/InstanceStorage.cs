@@ -53,7 +53,14 @@ public sealed class InstanceStorage(ICommandRunner runner, string root, string s
             return;
         if (images is null)
             throw new DriverException($"image {image.Id} is not cached on this host and the agent has no image source");
-        Directory.CreateDirectory(Local(ImageCache));
+        try
+        {
+            Directory.CreateDirectory(Local(ImageCache));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DriverException($"making the image cache {Local(ImageCache)}: {e.Message}");
+        }
         var partial = target + ".partial";
         try
         {
@@ -71,8 +78,10 @@ public sealed class InstanceStorage(ICommandRunner runner, string root, string s
                 throw new DriverException($"image {image.Id} arrived as {size} bytes with SHA-256 {checksum}; it is {image.Size} bytes with {image.Checksum}");
             File.Move(partial, target);
         }
-        catch (Exception e) when (e is IOException or HttpRequestException or UnauthorizedAccessException or TimeoutException)
+        catch (Exception e) when (e is IOException or HttpRequestException or UnauthorizedAccessException or TimeoutException
+                                      || (e is OperationCanceledException && !ct.IsCancellationRequested))
         {
+            // The HTTP client's own timeout is a failed fetch, not the agent's cancellation.
             throw new DriverException($"fetching image {image.Id}: {e.Message}");
         }
         finally
@@ -84,6 +93,18 @@ public sealed class InstanceStorage(ICommandRunner runner, string root, string s
     /// <summary>Makes the server's root disk: an overlay of its cached image (or a blank qcow2), of the flavor's size.</summary>
     public async Task CreateDiskAsync(InstanceDisk disk, CancellationToken ct)
     {
+        try
+        {
+            await MakeDiskAsync(disk, ct);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DriverException($"making the disk {disk.Path}: {e.Message}");
+        }
+    }
+
+    private async Task MakeDiskAsync(InstanceDisk disk, CancellationToken ct)
+    {
         Directory.CreateDirectory(Local(Path.GetDirectoryName(disk.Path)!));
         var partial = disk.Path + ".partial";
         var size = $"{Math.Max(disk.SizeGiB, 1)}G";
@@ -91,11 +112,23 @@ public sealed class InstanceStorage(ICommandRunner runner, string root, string s
             ? ["qemu-img", "create", "-q", "-f", "qcow2", "-b", CachedImage(image), "-F", image.DiskFormat, partial, size]
             : ["qemu-img", "create", "-q", "-f", "qcow2", partial, size];
         await RunAsync(argv, ct);
-        File.Move(Local(partial), Local(disk.Path), overwrite: true);
+        File.Move(Local(partial), Local(disk.Path), overwrite: false); // never over a disk that is there
     }
 
     /// <summary>Writes the server's config drive: its three files as an ISO 9660 volume labelled cidata (Joliet and Rock Ridge names, as cloud-init reads them).</summary>
     public async Task WriteConfigDriveAsync(string path, ConfigDrive drive, CancellationToken ct)
+    {
+        try
+        {
+            await WriteDriveAsync(path, drive, ct);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DriverException($"writing the config drive {path}: {e.Message}");
+        }
+    }
+
+    private async Task WriteDriveAsync(string path, ConfigDrive drive, CancellationToken ct)
     {
         var dir = Path.GetDirectoryName(path)!;
         var staging = Path.Join(dir, "config-drive");

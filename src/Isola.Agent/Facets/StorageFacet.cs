@@ -44,7 +44,9 @@ public sealed class StorageFacet : IHostFacet
     {
         var reading = actual.Get<StorageReading>();
         var (disk, files, drive) = (server.Plan.Disk, server.Plan.Files, server.Plan.ConfigDrive);
-        if (disk is not null && !reading.Existing.Contains(disk.Path))
+        // A disk is made only before its domain exists: a defined domain whose disk is missing is a problem to say, never a
+        // fresh disk under a guest that had one (an unmounted instances file system must not become blank disks).
+        if (disk is not null && !reading.Existing.Contains(disk.Path) && server.State is null)
         {
             if (disk.Image is { } image && !reading.CachedImages.Contains(image.Id))
                 yield return new FetchImage(server.Id, image);
@@ -68,9 +70,12 @@ public sealed class StorageFacet : IHostFacet
         // leaves the server as it is, disk and all).
         var held = desired.Servers.Select(s => s.Plan?.Server ?? applied.GetValueOrDefault(s.Id)?.Domain ?? Isola.Rendering.ServerSpec.DomainName(s.Id))
             .ToHashSet(StringComparer.Ordinal);
-        var gone = applied.Values.Where(a => !held.Contains(a.Domain)).Select(a => a.Domain).ToHashSet(StringComparer.Ordinal);
-        foreach (var dir in reading.InstanceDirectories.Where(d => !held.Contains(d) && (gone.Contains(d) || !domains.ContainsKey(d))))
-            yield return new RemoveInstance(dir, dir);
+        var gone = applied.Values.Where(a => !held.Contains(a.Domain)).ToDictionary(a => a.Domain, a => a.Id, StringComparer.Ordinal);
+        // Only directories named as Isola names its domains (isola-<server id>) are ever Isola's to remove: whatever else
+        // shares the instances directory stays. A gone server's removal is its own step (keyed by its id), so it waits
+        // when that server's take-down failed this cycle.
+        foreach (var dir in reading.InstanceDirectories.Where(d => IsIsolaDomain(d) && !held.Contains(d) && (gone.ContainsKey(d) || !domains.ContainsKey(d))))
+            yield return new RemoveInstance(gone.GetValueOrDefault(dir) ?? dir, dir);
         // A disk is made only from its own plan's image (an image never changes): what no plan names, no disk here needs.
         // A server without a plan says nothing of its image: then nothing is pruned.
         if (wanted.Count < desired.Servers.Count)
@@ -78,6 +83,22 @@ public sealed class StorageFacet : IHostFacet
         var used = wanted.Select(p => p.Disk?.Image?.Id).OfType<string>().ToHashSet(StringComparer.Ordinal);
         foreach (var image in reading.CachedImages.Where(i => !used.Contains(i)))
             yield return new RemoveImage(image);
+    }
+
+    /// <summary>Whether a name is one Isola gives its domains: <c>isola-</c> and a server id (a GUID).</summary>
+    public static bool IsIsolaDomain(string name) =>
+        name.StartsWith("isola-", StringComparison.Ordinal) && Guid.TryParse(name.AsSpan("isola-".Length), out _);
+
+    /// <summary>A server whose domain is defined but whose disk is not there (a lost file, an unmounted file system).</summary>
+    public IEnumerable<string> Problems(DesiredHost desired, ActualHost actual)
+    {
+        var reading = actual.Get<StorageReading>();
+        var domains = actual.Get<DomainReading>().Domains;
+        foreach (var server in desired.Servers)
+        {
+            if (server.Plan is { Disk: { } disk } plan && domains.ContainsKey(plan.Server) && !reading.Existing.Contains(disk.Path))
+                yield return $"server {server.Id}: its domain {plan.Server} is defined but its disk {disk.Path} is not there; the agent makes no new one under it";
+        }
     }
 
     public Task ApplyAsync(Step step, AgentHands hands, CancellationToken ct)

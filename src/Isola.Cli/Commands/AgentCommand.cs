@@ -86,10 +86,15 @@ internal static class AgentCommand
             if (type == "auto" && discovered.Virt.DomainType == HostVirtualization.Kvm && parse.GetValue(driver) != "simulated" && rootPath == "/")
             {
                 console.Error.WriteLine("agent: /dev/kvm is there; trying a KVM guest (at most 30 s) ...");
-                if (!await Isola.Host.Boot.KvmProbe.KvmBootsAsync(ct: ct))
+                switch (await Isola.Host.Boot.KvmProbe.KvmBootsAsync(ct: ct))
                 {
-                    type = HostVirtualization.Qemu;
-                    console.Error.WriteLine("agent: a KVM guest did not boot here: domains run under QEMU's translator (qemu); --domain-type kvm overrides");
+                    case false:
+                        type = HostVirtualization.Qemu;
+                        console.Error.WriteLine("agent: a KVM guest did not boot here: domains run under QEMU's translator (qemu); --domain-type kvm overrides");
+                        break;
+                    case null:
+                        console.Error.WriteLine("warning: KVM could not be tried (no kernel under /boot, static busybox or qemu-system-x86_64): the host says kvm as /dev/kvm does");
+                        break;
                 }
             }
             var inventory = WithVirtualization(discovered, instancesDir, type);

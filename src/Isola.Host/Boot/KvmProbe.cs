@@ -17,21 +17,28 @@ public static class KvmProbe
 
     private static readonly SemaphoreSlim Once = new(1, 1);
     private static bool? _answer;
+    private static bool _asked;
 
     /// <summary>The newest kernel image under /boot, or null.</summary>
     public static string? Kernel() =>
         Directory.Exists("/boot") ? Directory.GetFiles("/boot", "vmlinuz-*").OrderByDescending(f => f, StringComparer.Ordinal).FirstOrDefault() : null;
 
     /// <summary>
-    /// True when a KVM guest reached its init here; false when it did not, or when there is no
-    /// /dev/kvm, kernel, busybox or QEMU to try with (then KVM is not known to work).
+    /// True when a KVM guest reached its init here; false when it hung or QEMU could not run it under
+    /// KVM; null when it could not be tried (no /dev/kvm, kernel, busybox or QEMU to try with): then
+    /// nothing is known either way, and the caller decides (the agent keeps kvm and warns).
     /// </summary>
-    public static async Task<bool> KvmBootsAsync(string? kernel = null, CancellationToken ct = default)
+    public static async Task<bool?> KvmBootsAsync(string? kernel = null, CancellationToken ct = default)
     {
         await Once.WaitAsync(ct);
         try
         {
-            return _answer ??= await TryAsync(kernel ?? Kernel(), ct);
+            if (!_asked)
+            {
+                _answer = await TryAsync(kernel ?? Kernel(), ct);
+                _asked = true;
+            }
+            return _answer;
         }
         finally
         {
@@ -39,10 +46,10 @@ public static class KvmProbe
         }
     }
 
-    private static async Task<bool> TryAsync(string? kernel, CancellationToken ct)
+    private static async Task<bool?> TryAsync(string? kernel, CancellationToken ct)
     {
         if (!File.Exists("/dev/kvm") || kernel is null || !File.Exists(Busybox))
-            return false;
+            return null;
         var dir = Path.Join(Path.GetTempPath(), "isola-kvm-probe-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(dir);
         try
@@ -65,7 +72,7 @@ public static class KvmProbe
             }
             catch (System.ComponentModel.Win32Exception)
             {
-                return false; // no QEMU here
+                return null; // no QEMU here
             }
             using (qemu)
             {

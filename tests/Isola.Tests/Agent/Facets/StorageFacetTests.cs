@@ -124,23 +124,42 @@ public sealed class StorageFacetTests : IDisposable
         Assert.False(File.Exists(Local(Plan(Image()).Disk!.Path)));
     }
 
+    private static readonly string Held = Isola.Rendering.ServerSpec.DomainName("00000000-0000-0000-0000-0000000000a1");
+    private static readonly string NoPlan = Isola.Rendering.ServerSpec.DomainName("00000000-0000-0000-0000-0000000000a2");
+    private static readonly string Gone = Isola.Rendering.ServerSpec.DomainName("00000000-0000-0000-0000-0000000000a3");
+    private static readonly string Stray = Isola.Rendering.ServerSpec.DomainName("00000000-0000-0000-0000-0000000000a4");
+    private static readonly string Foreign = Isola.Rendering.ServerSpec.DomainName("00000000-0000-0000-0000-0000000000a5");
+
+    [Fact]
+    public async Task A_defined_domain_whose_disk_is_gone_gets_no_new_disk_and_is_said()
+    {
+        var plan = Plan(null);
+        await _w.Driver.DefineAsync(FacetWorld.Domain, plan.DomainXml);
+        var desired = FacetWorld.Desired(FacetWorld.Server(plan, "ACTIVE"));
+        var actual = await Reconciler.ReadAsync(HostFacets.All, desired, _w.Store.Load(), _w.Driver, default);
+        var steps = _facet.PlanServer(ServerContext.Of(desired.Servers[0], plan, null, actual), actual).ToList();
+        Assert.DoesNotContain(steps, s => s is StorageFacet.CreateDisk);
+        Assert.Equal([$"server s1: its domain {FacetWorld.Domain} is defined but its disk {plan.Disk!.Path} is not there; the agent makes no new one under it"],
+            _facet.Problems(desired, actual));
+    }
+
     [Fact]
     public async Task The_sweep_removes_what_no_server_holds_once_its_domain_is_gone_and_keeps_the_rest()
     {
         _images.Images["img-1"] = Content;
         _images.Images["img-2"] = Content;
         var storage = Hands.Driver.Storage;
-        foreach (var (domain, image) in new[] { ("isola-held", "img-1"), ("isola-noplan", "img-1"), ("isola-gone", "img-2"), ("isola-stray", "img-2"), ("isola-foreign", "img-2") })
+        foreach (var (domain, image) in new[] { (Held, "img-1"), (NoPlan, "img-1"), (Gone, "img-2"), (Stray, "img-2"), (Foreign, "img-2"), ("lost+found", "img-2") })
         {
             await storage.FetchImageAsync(Image(image), default);
             await storage.CreateDiskAsync(Plan(Image(image), domain).Disk!, default);
         }
         // libvirt has the gone server's domain (this cycle's take-down undefines it) and one Isola never made.
-        await _w.Driver.DefineAsync("isola-gone", "<domain type='kvm'><name>isola-gone</name></domain>");
-        await _w.Driver.DefineAsync("isola-foreign", "<domain type='kvm'><name>isola-foreign</name></domain>");
-        _w.Store.Save(new AppliedServer("gone", "isola-gone", []));
-        _w.Store.Save(new AppliedServer("noplan", "isola-noplan", []));
-        var held = FacetWorld.Server(Plan(Image("img-1"), "isola-held"), "ACTIVE", id: "held");
+        await _w.Driver.DefineAsync(Gone, $"<domain type='kvm'><name>{Gone}</name></domain>");
+        await _w.Driver.DefineAsync(Foreign, $"<domain type='kvm'><name>{Foreign}</name></domain>");
+        _w.Store.Save(new AppliedServer("gone", Gone, []));
+        _w.Store.Save(new AppliedServer("noplan", NoPlan, []));
+        var held = FacetWorld.Server(Plan(Image("img-1"), Held), "ACTIVE", id: "held");
         var noPlan = FacetWorld.Server(null, "ACTIVE", id: "noplan");
 
         // The sweep plans after every facet read (the domain facet's reading comes after this facet's).
@@ -148,7 +167,9 @@ public sealed class StorageFacetTests : IDisposable
         var desired = FacetWorld.Desired(held, noPlan);
         var actual = await ReadAll(desired);
         var steps = _facet.PlanSweep(desired, _w.Store.Load(), actual).ToList();
-        Assert.Equal([new StorageFacet.RemoveInstance("isola-gone", "isola-gone"), new StorageFacet.RemoveInstance("isola-stray", "isola-stray")], steps);
+        // The gone server's removal is its own step (keyed by its id: it waits when its take-down failed); the stray's is the
+        // directory's; what is not named as Isola names its domains (lost+found) is never Isola's.
+        Assert.Equal([new StorageFacet.RemoveInstance("gone", Gone), new StorageFacet.RemoveInstance(Stray, Stray)], steps.OrderBy(s => s.Server == "gone" ? 0 : 1));
 
         // Without the plan-less server, the image no plan names goes too (img-2: only the gone and stray disks used it).
         var planned = FacetWorld.Desired(held);
@@ -156,7 +177,7 @@ public sealed class StorageFacetTests : IDisposable
         Assert.Contains(new StorageFacet.RemoveImage("img-2"), sweep);
         Assert.DoesNotContain(new StorageFacet.RemoveImage("img-1"), sweep);
         await ApplyAsync(steps.Concat(sweep).Distinct());
-        Assert.Equal(["isola-foreign", "isola-held"], storage.InstanceDirectories());
+        Assert.Equal(new[] { Foreign, Held, "lost+found" }.Order(StringComparer.Ordinal), storage.InstanceDirectories());
         Assert.Equal(["img-1"], storage.CachedImages());
     }
 }
