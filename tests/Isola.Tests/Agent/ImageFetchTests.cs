@@ -130,6 +130,7 @@ public sealed class ImageFetchTests : IAsyncLifetime
         using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
         listener.Start();
         var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        var done = new TaskCompletionSource();
         var serve = Task.Run(async () =>
         {
             using var socket = await listener.AcceptTcpClientAsync();
@@ -137,7 +138,7 @@ public sealed class ImageFetchTests : IAsyncLifetime
             var buffer = new byte[4096];
             _ = await stream.ReadAsync(buffer);
             await stream.WriteAsync("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 1000\r\n\r\nx"u8.ToArray());
-            await Task.Delay(TimeSpan.FromSeconds(10));
+            await done.Task; // holds the connection open, sending nothing more, until the test is through
         });
         var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
         var client = new ControllerClient(http, "h1") { ImageIdleTimeout = TimeSpan.FromMilliseconds(500) };
@@ -145,6 +146,8 @@ public sealed class ImageFetchTests : IAsyncLifetime
         var e = await Assert.ThrowsAsync<TimeoutException>(() => client.CopyToAsync(new ImageRef("i1", "raw", new string('a', 64), 1000), Stream.Null, default));
 
         Assert.Contains("image i1: no bytes from the controller for 0.5 s", e.Message, StringComparison.Ordinal);
+        done.SetResult();
+        await serve;
     }
 
     [Fact]
