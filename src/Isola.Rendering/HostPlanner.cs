@@ -48,7 +48,7 @@ public static class HostPlanner
         var files = Libvirt.InstanceFiles.Of(input.Host.Virt, input.Domain);
         return new HostPlan(input.Domain, placement.Host, uuid, xml.ToString(), vfs, irqs, isolation,
             KernelAdvice.For(input.Host, placement), nics, networkConfig,
-            new InstanceDisk(files.Disk, BootRules.RootDiskGiB(input.Flavor, boot.Image), boot.Image),
+            new InstanceDisk(files.Disk, BootRules.RootDiskGiB(input.Flavor, boot.Image), boot.Image, boot.DiskVersion),
             ConfigDrive.For(uuid, placement.Server, boot.SshKeys ?? [], boot.UserData, networkConfig), files);
     }
 

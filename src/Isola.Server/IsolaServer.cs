@@ -92,6 +92,8 @@ public static class IsolaServer
         builder.Services.AddSingleton(settings).AddSingleton(time).AddSingleton(placements).AddSingleton(resources).AddSingleton(placement)
             .AddSingleton(new LifecycleStore(factory, time)).AddSingleton(new HostNetworkStore(factory)).AddSingleton<PeerRevisions>().AddSingleton<PortService>().AddSingleton<ServerService>().AddSingleton<HostSignals>().AddSingleton<PlanCache>().AddSingleton<PlanFailures>().AddSingleton<BuildTimeouts>()
             .AddHostedService(sp => sp.GetRequiredService<BuildTimeouts>())
+            .AddSingleton(new ServerActionStore(factory, time)).AddSingleton<ServerActionService>()
+            .AddSingleton<ShutdownTimeouts>().AddHostedService(sp => sp.GetRequiredService<ShutdownTimeouts>())
             .AddSingleton<AgentWatch>().AddHostedService(sp => sp.GetRequiredService<AgentWatch>())
             .AddSingleton<IImageBlobs>(new FileImageBlobs(settings.ImageDirectory(), time))
             .AddSingleton(new ImageInspector(new Isola.Host.Commands.ProcessCommandRunner(ImageInspector.Timeout))).AddSingleton<ImageService>();

@@ -165,7 +165,10 @@ public sealed class HostDriver(ICommandRunner runner, string root, string stateD
             await RunAsync(argv, ct);
     }
 
-    /// <summary>The domains libvirt has, and their states ("running", "paused", "shut off").</summary>
+    /// <summary>
+    /// The domains libvirt has, and their states, in three of virsh's words: "running" (also while "in
+    /// shutdown", "idle", "blocked" or "dying": QEMU runs), "paused" (also "pmsuspended") and "shut off" (also "crashed": QEMU is gone).
+    /// </summary>
     public async Task<IReadOnlyDictionary<string, string>> DomainsAsync(CancellationToken ct = default)
     {
         // One call for every domain: " Id   Name   State" / "-----" / " 3    vm1    running" / " -    vm2    shut off".
@@ -182,7 +185,12 @@ public sealed class HostDriver(ICommandRunner runner, string root, string stateD
                 continue;
             if (parts.Length < 3)
                 throw new DriverException($"`{string.Join(' ', argv)}` printed a row that is not Id Name State: '{line.Trim()}'");
-            states[parts[1]] = parts[2];
+            states[parts[1]] = parts[2] switch
+            {
+                "shut off" or "crashed" => "shut off",
+                "paused" or "pmsuspended" => "paused",
+                _ => "running",
+            };
         }
         return states;
     }
@@ -223,6 +231,12 @@ public sealed class HostDriver(ICommandRunner runner, string root, string stateD
     public Task ResumeAsync(string name, CancellationToken ct = default) => Virsh(ct, "resume", name);
 
     public Task DestroyAsync(string name, CancellationToken ct = default) => Virsh(ct, "destroy", name);
+
+    /// <summary>Asks the guest to shut down (<c>virsh shutdown</c>: the ACPI power button by default); libvirt answers before the guest does.</summary>
+    public Task ShutdownAsync(string name, CancellationToken ct = default) => Virsh(ct, "shutdown", name);
+
+    /// <summary>Pauses the domain's vCPUs (<c>virsh suspend</c>): its memory and devices stay.</summary>
+    public Task SuspendAsync(string name, CancellationToken ct = default) => Virsh(ct, "suspend", name);
 
     public Task UndefineAsync(string name, CancellationToken ct = default) => Virsh(ct, "undefine", name);
 

@@ -91,11 +91,12 @@ public sealed class InstanceStorage(ICommandRunner runner, string root, string s
     }
 
     /// <summary>Makes the server's root disk: an overlay of its cached image (or a blank qcow2), of the flavor's size.</summary>
-    public async Task CreateDiskAsync(InstanceDisk disk, CancellationToken ct)
+    /// <param name="replace">Whether the new disk takes the place of the one there (a rebuild, its domain shut off); otherwise a disk that is there stays and this fails.</param>
+    public async Task CreateDiskAsync(InstanceDisk disk, CancellationToken ct, bool replace = false)
     {
         try
         {
-            await MakeDiskAsync(disk, ct);
+            await MakeDiskAsync(disk, replace, ct);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -103,7 +104,7 @@ public sealed class InstanceStorage(ICommandRunner runner, string root, string s
         }
     }
 
-    private async Task MakeDiskAsync(InstanceDisk disk, CancellationToken ct)
+    private async Task MakeDiskAsync(InstanceDisk disk, bool replace, CancellationToken ct)
     {
         Directory.CreateDirectory(Local(Path.GetDirectoryName(disk.Path)!));
         var partial = disk.Path + ".partial";
@@ -112,7 +113,7 @@ public sealed class InstanceStorage(ICommandRunner runner, string root, string s
             ? ["qemu-img", "create", "-q", "-f", "qcow2", "-b", CachedImage(image), "-F", image.DiskFormat, partial, size]
             : ["qemu-img", "create", "-q", "-f", "qcow2", partial, size];
         await RunAsync(argv, ct);
-        File.Move(Local(partial), Local(disk.Path), overwrite: false); // never over a disk that is there
+        File.Move(Local(partial), Local(disk.Path), overwrite: replace); // never over a disk that is there, but on a rebuild
     }
 
     /// <summary>Writes the server's config drive: its three files as an ISO 9660 volume labelled cidata (Joliet and Rock Ridge names, as cloud-init reads them).</summary>

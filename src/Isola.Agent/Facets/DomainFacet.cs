@@ -12,8 +12,9 @@ public sealed record DomainReading(IReadOnlyDictionary<string, string> Domains) 
 /// <summary>
 /// The libvirt domain (<c>virsh list --all</c>, <c>define</c>, <c>start --paused</c>, <c>destroy</c>,
 /// <c>undefine</c>): defined from the plan's XML when libvirt lacks it, started paused while its server
-/// builds or is asked to run — never an ACTIVE or SHUTOFF server's domain its guest shut off — and
-/// destroyed and undefined when its server goes. A port is ready only once its domain is started.
+/// builds or an action asks it to run (a start, the second half of a reboot or rebuild) — never an ACTIVE
+/// or PAUSED server's domain found shut off — and destroyed and undefined when its server goes. A port is
+/// ready only once its domain is started.
 /// </summary>
 public sealed class DomainFacet : IHostFacet
 {
@@ -24,12 +25,14 @@ public sealed class DomainFacet : IHostFacet
 
     /// <summary>
     /// Whether the agent starts a server's domain that is not running: while it builds (the agent's own
-    /// define, start paused, resume), and when it is asked to run again (desired power state running,
-    /// not yet ACTIVE). Never when its desired power state is shutoff, and never for an ACTIVE server:
-    /// a domain found shut off then was stopped by its guest (or anyone but Isola), and stays so — the
-    /// report makes the server SHUTOFF.
+    /// define, start paused, resume), and when an action asks it to run again (desired power state running:
+    /// a start from SHUTOFF, a reboot's or rebuild's second half). Never when its desired power state is
+    /// shutoff, and never for an ACTIVE or PAUSED server: a domain found shut off then was stopped by its
+    /// guest (or anyone but Isola), and stays so — the report makes the server SHUTOFF.
     /// </summary>
-    public static bool MayStart(DesiredServer server) => server.PowerState != "shutoff" && server.Status != "ACTIVE";
+    public static bool MayStart(DesiredServer server) => server.Status == "BUILD"
+        ? server.PowerState != "shutoff"
+        : server.PowerState == "running" && server.Status is not ("ACTIVE" or "PAUSED");
 
     public async Task<object?> ReadAsync(HostRead read, CancellationToken ct) => new DomainReading(await read.Driver.DomainsAsync(ct));
 

@@ -14,14 +14,26 @@ public sealed record StorageReading(IReadOnlySet<string> Existing, IReadOnlyList
 /// <summary>
 /// A server's files (<see cref="Driver.InstanceStorage"/>): before its domain is defined, its image in
 /// the host's cache, its root disk as an overlay of it and its config drive; once its domain is gone,
-/// its instance directory; and a cached image no server of the host uses any more. Written once: a
-/// disk is the guest's, never remade while the server is here.
+/// its instance directory; and a cached image no server of the host uses any more. A disk is the
+/// guest's: made again only when its plan says a newer version of it (a rebuild) and its domain is
+/// shut off — then with a new config drive — and the version made is kept in the server's record
+/// (<see cref="MadeDisk"/>) and reported.
 /// </summary>
 public sealed class StorageFacet : IHostFacet
 {
     public sealed record FetchImage(string Id, ImageRef Image) : Step(Id);
-    public sealed record CreateDisk(string Id, InstanceDisk Disk) : Step(Id);
+    /// <param name="Replace">A rebuild: the new disk takes the old one's place.</param>
+    public sealed record CreateDisk(string Id, InstanceDisk Disk, bool Replace = false) : Step(Id);
     public sealed record WriteConfigDrive(string Id, string Path, ConfigDrive Drive) : Step(Id);
+
+    /// <summary>The server record's part that says which version of its disk the agent made.</summary>
+    public const string Memory = "disk";
+
+    /// <summary>The version of the disk the agent made for a server (<see cref="InstanceDisk.Version"/>).</summary>
+    public sealed record MadeDisk(int Version);
+
+    /// <summary>The version of the server's disk on the host: what the agent recorded, else 0 (agents before rebuilds made one, at version 0).</summary>
+    public static int DiskVersion(AppliedServer? server) => server?.Part<MadeDisk>(Memory)?.Version ?? 0;
     public sealed record RemoveInstance(string Id, string Directory) : Step(Id);
     public sealed record RemoveImage(string ImageId) : Step(ImageId);
 
@@ -46,13 +58,16 @@ public sealed class StorageFacet : IHostFacet
         var (disk, files, drive) = (server.Plan.Disk, server.Plan.Files, server.Plan.ConfigDrive);
         // A disk is made only before its domain exists: a defined domain whose disk is missing is a problem to say, never a
         // fresh disk under a guest that had one (an unmounted instances file system must not become blank disks).
-        if (disk is not null && !reading.Existing.Contains(disk.Path) && server.State is null)
+        var fresh = disk is not null && !reading.Existing.Contains(disk.Path) && server.State is null;
+        // A rebuild: a newer disk than the one made, under a domain that is shut off (never under a running guest).
+        var rebuilt = disk is not null && reading.Existing.Contains(disk.Path) && server.State == "shut off" && DiskVersion(server.Applied) < disk.Version;
+        if (fresh || rebuilt)
         {
-            if (disk.Image is { } image && !reading.CachedImages.Contains(image.Id))
+            if (disk!.Image is { } image && !reading.CachedImages.Contains(image.Id))
                 yield return new FetchImage(server.Id, image);
-            yield return new CreateDisk(server.Id, disk);
+            yield return new CreateDisk(server.Id, disk, Replace: rebuilt);
         }
-        if (files is not null && drive is not null && !reading.Existing.Contains(files.ConfigDrive))
+        if (files is not null && drive is not null && (rebuilt || !reading.Existing.Contains(files.ConfigDrive)))
             yield return new WriteConfigDrive(server.Id, files.ConfigDrive, drive);
     }
 
@@ -101,6 +116,13 @@ public sealed class StorageFacet : IHostFacet
         }
     }
 
+    private static async Task CreateAsync(CreateDisk c, AgentHands hands, CancellationToken ct)
+    {
+        await hands.Driver.Storage.CreateDiskAsync(c.Disk, ct, c.Replace);
+        if (hands.Applied.Load().GetValueOrDefault(c.Id) is { } record)
+            hands.Applied.Save(record.WithPart(Memory, new MadeDisk(c.Disk.Version)));
+    }
+
     public Task ApplyAsync(Step step, AgentHands hands, CancellationToken ct)
     {
         var storage = hands.Driver.Storage;
@@ -109,7 +131,7 @@ public sealed class StorageFacet : IHostFacet
             case FetchImage f:
                 return storage.FetchImageAsync(f.Image, ct);
             case CreateDisk c:
-                return storage.CreateDiskAsync(c.Disk, ct);
+                return CreateAsync(c, hands, ct);
             case WriteConfigDrive w:
                 return storage.WriteConfigDriveAsync(w.Path, w.Drive, ct);
             case RemoveInstance r:

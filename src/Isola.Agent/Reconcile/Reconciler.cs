@@ -100,7 +100,8 @@ public static class Reconciler
                 continue;
             }
             var context = ServerContext.Of(server, server.Plan, null, actual);
-            servers.Add(new ReportedServer(server.Id, context.VmState));
+            var made = applied?.GetValueOrDefault(server.Id);
+            servers.Add(new ReportedServer(server.Id, context.VmState, made is null ? null : StorageFacet.DiskVersion(made)));
             foreach (var port in server.Ports)
             {
                 var ready = facets.All(f => f.Holds(context, port, actual))

@@ -17,8 +17,14 @@ public sealed record DesiredHost(string Host, long Revision, long AppliedRevisio
 /// <param name="PlanStamp">Changes exactly when the plan does (the host's inventory stamp); null when the server has no spec to plan from.</param>
 /// <param name="Plan">The server's host plan; null when the poll asked for stamps only (<c>plans=omit</c>), there is none, or the controller could not make it (<paramref name="PlanError"/> says why: the agent leaves the server as it is).</param>
 /// <param name="PlanError">Why the controller could not make the plan; null with <c>plans=omit</c> (the plans call says).</param>
+/// <param name="Shutdown">How a domain that should be shut off goes down: <c>clean</c> (the guest is asked: ACPI, as <c>virsh shutdown</c>,
+/// until the controller's shutdown deadline passes) or <c>hard</c> (powered off, <c>virsh destroy</c>); null is hard.</param>
 public sealed record DesiredServer(string Id, string Name, string Project, string Status, string? TaskState, string PowerState, string? VmState,
-    IReadOnlyList<DesiredPort> Ports, string? PlanStamp, HostPlan? Plan, string? PlanError = null);
+    IReadOnlyList<DesiredPort> Ports, string? PlanStamp, HostPlan? Plan, string? PlanError = null, string? Shutdown = null)
+{
+    public const string CleanShutdown = "clean";
+    public const string HardShutdown = "hard";
+}
 
 /// <summary>A port bound to a server on the host.</summary>
 public sealed record DesiredPort(string Id, string Name, string Mac, string Status);

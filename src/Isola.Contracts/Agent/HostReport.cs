@@ -8,7 +8,8 @@ namespace Isola.Contracts.Agent;
 public sealed record HostReport(long AppliedRevision = 0, IReadOnlyList<ReportedServer>? Servers = null, IReadOnlyList<ReportedPort>? Ports = null);
 
 /// <summary>A server's domain state as the agent saw it: paused, running, shutoff or absent.</summary>
-public sealed record ReportedServer(string? Id, string? VmState);
+/// <param name="DiskVersion">The version of the server's root disk on the host (its plan's <c>disk.version</c> when it was made); null: not said (an older agent).</param>
+public sealed record ReportedServer(string? Id, string? VmState, int? DiskVersion = null);
 
 /// <summary>A port's status as the agent saw it: ACTIVE, DOWN or ERROR.</summary>
 public sealed record ReportedPort(string? Id, string? Status);

@@ -5,9 +5,10 @@ namespace Isola.Host.Simulation;
 
 /// <summary>
 /// The libvirt of a simulated host: domains defined from their XML, and their states, answering the
-/// <c>virsh</c> subcommands the agent uses (define, start --paused, resume, destroy, undefine, list,
-/// domstate) with virsh's words and exit codes. A started domain has a QEMU process
-/// (<see cref="SimulatedQemu"/>), which goes when the domain stops.
+/// <c>virsh</c> subcommands the agent uses (define, start --paused, resume, suspend, shutdown, destroy,
+/// undefine, list, domstate) with virsh's words and exit codes. A started domain has a QEMU process
+/// (<see cref="SimulatedQemu"/>), which goes when the domain stops. Its guest answers an ACPI shutdown
+/// request by powering off at once, unless it is one of <see cref="IgnoringAcpi"/> (a guest that never does).
 /// </summary>
 public sealed partial class SimulatedLibvirt(SimulatedQemu qemu)
 {
@@ -16,6 +17,21 @@ public sealed partial class SimulatedLibvirt(SimulatedQemu qemu)
 
     private readonly Dictionary<string, Domain> _domains = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
+
+    /// <summary>Domains whose guests ignore ACPI shutdown requests (<c>virsh shutdown</c> then changes nothing).</summary>
+    public ISet<string> IgnoringAcpi { get; } = new HashSet<string>(StringComparer.Ordinal);
+
+    /// <summary>How many ACPI shutdown requests each domain got.</summary>
+    public IReadOnlyDictionary<string, int> ShutdownRequests
+    {
+        get
+        {
+            lock (_lock)
+                return new Dictionary<string, int>(_shutdowns);
+        }
+    }
+
+    private readonly Dictionary<string, int> _shutdowns = new(StringComparer.Ordinal);
 
     public IReadOnlyDictionary<string, Domain> Domains
     {
@@ -53,6 +69,25 @@ public sealed partial class SimulatedLibvirt(SimulatedQemu qemu)
                 case ["resume", var name]:
                     return Change(name, d => d.State == "paused" ? (d with { State = "running" }, null) : (d, "error: Requested operation is not valid: domain is not running"),
                         $"Domain '{name}' resumed\n");
+                case ["suspend", var name]:
+                    return Change(name, d => d.State == "running" ? (d with { State = "paused" }, null) : (d, "error: Failed to suspend domain '" + name + "'\nerror: Requested operation is not valid: domain is not running"),
+                        $"Domain '{name}' suspended\n");
+                case ["shutdown", var name]:
+                {
+                    // libvirt asks the guest (ACPI power button) and answers at once; the guest powers off when it will.
+                    var asked = Change(name, d => d.State != "shut off" ? (d, null) : (d, "error: Failed to shutdown domain '" + name + "'\nerror: Requested operation is not valid: domain is not running"),
+                        $"Domain '{name}' is being shutdown\n\n");
+                    if (asked.Succeeded)
+                    {
+                        _shutdowns[name] = _shutdowns.GetValueOrDefault(name) + 1;
+                        if (_domains[name].State == "running" && !IgnoringAcpi.Contains(name))
+                        {
+                            _domains[name] = _domains[name] with { State = "shut off" };
+                            qemu.Stop(name);
+                        }
+                    }
+                    return asked;
+                }
                 case ["destroy", var name]:
                 {
                     var destroyed = Change(name, d => d.State != "shut off" ? (d with { State = "shut off" }, null) : (d, "error: Requested operation is not valid: domain is not running"),

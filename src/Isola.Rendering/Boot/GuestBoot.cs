@@ -15,10 +15,12 @@ public sealed record ImageRef(string Id, string DiskFormat, string Checksum, lon
 /// What a server boots with besides its flavor and ports: the image (null: a blank root disk), the
 /// user's user-data (decoded; null: none) and the SSH public keys for its meta-data.
 /// </summary>
-public sealed record GuestBoot(ImageRef? Image = null, string? UserData = null, IReadOnlyList<string>? SshKeys = null)
+/// <param name="DiskVersion">The server's plan version when its root disk was last made (0: at its create; a rebuild makes a new disk at the next).</param>
+public sealed record GuestBoot(ImageRef? Image = null, string? UserData = null, IReadOnlyList<string>? SshKeys = null, int DiskVersion = 0)
 {
     public static GuestBoot Blank { get; } = new();
 }
 
 /// <summary>The server's root disk on its host: a qcow2 at <see cref="Path"/> of <see cref="SizeGiB"/>, an overlay of the image when it has one.</summary>
-public sealed record InstanceDisk(string Path, int SizeGiB, ImageRef? Image);
+/// <param name="Version">Which making of the disk this is (<see cref="GuestBoot.DiskVersion"/>): an agent holding an older one makes it again, with the config drive, while the domain is shut off.</param>
+public sealed record InstanceDisk(string Path, int SizeGiB, ImageRef? Image, int Version = 0);

@@ -26,12 +26,13 @@ internal static class AgentEndpoints
     /// </summary>
     internal sealed record PlanOutcome(Isola.Rendering.HostPlan? Plan, string? Error = null, bool Released = false);
 
-    private static async Task<PlanOutcome> PlanOrFailAsync(AssignedServerRow s, string host, string stamp, PlanCache planCache, PlacementStore placements,
+    private static async Task<PlanOutcome> PlanOrFailAsync(AssignedServerRow s, HostDesired desired, PlanCache planCache, PlacementStore placements,
         PlanFailures failures)
     {
+        var host = desired.Host;
         try
         {
-            return new(await planCache.PlanAsync(s.Id, host, stamp, s.Placement, s.Spec!,
+            return new(await planCache.PlanAsync(s.Id, host, PlanStamp(desired, s), desired.InventoryStamp, s.Placement, s.Spec!,
                 async () => (await placements.HostAsync(host))?.Inventory ?? throw new InvalidOperationException($"host {host} has no inventory")));
         }
         catch (Exception e) when (e is Isola.Rendering.RenderException or System.Text.Json.JsonException or InvalidOperationException or ArgumentException)
@@ -48,12 +49,17 @@ internal static class AgentEndpoints
         return new DesiredHost(desired.Host, desired.Revision, desired.AppliedRevision,
             desired.Servers.Where(s => rendered.GetValueOrDefault(s.Id) is not { Released: true }).Select(s => new DesiredServer(s.Id, s.Name, s.ProjectId,
                 s.Status, s.TaskState, s.PowerState, s.VmState, ports[s.Id].Select(p => new DesiredPort(p.Id, p.Name, p.Mac, p.Status)).ToList(),
-                // A plan is a function of the server's placement and spec (fixed) and the host's inventory: it changes with this stamp only.
-                PlanStamp: s.Spec is null ? null : desired.InventoryStamp, Plan: rendered.GetValueOrDefault(s.Id)?.Plan,
+                // A plan is a function of the server's placement and spec (which change only with its plan version) and the host's inventory.
+                PlanStamp: s.Spec is null ? null : PlanStamp(desired, s), Plan: rendered.GetValueOrDefault(s.Id)?.Plan,
                 // Why there is no plan (the agent leaves the server as it is); null with plans=omit (the plans call says).
-                PlanError: rendered.GetValueOrDefault(s.Id)?.Error)).ToList(),
+                PlanError: rendered.GetValueOrDefault(s.Id)?.Error,
+                Shutdown: s.CleanShutdown ? DesiredServer.CleanShutdown : DesiredServer.HardShutdown)).ToList(),
             network);
     }
+
+    /// <summary>What a server's plan is made from besides its rows: the host's inventory (by when it was registered) and the server's plan version.</summary>
+    internal static string PlanStamp(HostDesired desired, AssignedServerRow s) =>
+        s.PlanVersion == 0 ? desired.InventoryStamp : $"{desired.InventoryStamp}+v{s.PlanVersion}";
 
     private const int MaxWaitSeconds = 60;
     private const int MaxPlansPerRequest = 100;
@@ -95,7 +101,7 @@ internal static class AgentEndpoints
             if (plans is null)
             {
                 foreach (var s in desired.Servers.Where(s => s.Spec is not null))
-                    rendered[s.Id] = await PlanOrFailAsync(s, name, desired.InventoryStamp, planCache, placements, failures);
+                    rendered[s.Id] = await PlanOrFailAsync(s, desired, planCache, placements, failures);
             }
             return Results.Ok(DesiredOf(desired, network, rendered));
         });
@@ -114,9 +120,10 @@ internal static class AgentEndpoints
             var result = new Dictionary<string, ServerPlan>(StringComparer.Ordinal);
             foreach (var s in desired.Servers.Where(s => wanted.Contains(s.Id) && s.Spec is not null))
             {
-                var plan = await PlanOrFailAsync(s, name, desired.InventoryStamp, planCache, placements, failures);
+                var stamp = PlanStamp(desired, s);
+                var plan = await PlanOrFailAsync(s, desired, planCache, placements, failures);
                 if (!plan.Released)
-                    result[s.Id] = new ServerPlan(desired.InventoryStamp, plan.Plan, plan.Error);
+                    result[s.Id] = new ServerPlan(stamp, plan.Plan, plan.Error);
             }
             // A server not on the host (gone meanwhile, never there, or failed in BUILD just now) is simply not in the answer.
             return Results.Ok(result);
@@ -144,6 +151,8 @@ internal static class AgentEndpoints
                     errors.Add(new($"servers[{i}].id", "a reported server has an id"));
                 if (!PowerState.IsReportable(servers[i].VmState))
                     errors.Add(new($"servers[{i}].vmState", "must be paused, running, shutoff or absent"));
+                if (servers[i].DiskVersion is < 0)
+                    errors.Add(new($"servers[{i}].diskVersion", "a disk version is 0 or more"));
             }
             for (var i = 0; i < ports.Count; i++)
             {
@@ -164,7 +173,8 @@ internal static class AgentEndpoints
             if (errors.Count > 0)
                 throw ApiException.Invalid(errors);
             var report = new AgentReport(body.AppliedRevision, servers.ToDictionary(s => s.Id!, s => s.VmState!, StringComparer.Ordinal),
-                ports.ToDictionary(p => p.Id!, p => p.Status!, StringComparer.Ordinal));
+                ports.ToDictionary(p => p.Id!, p => p.Status!, StringComparer.Ordinal),
+                servers.Where(s => s.DiskVersion is not null).ToDictionary(s => s.Id!, s => s.DiskVersion!.Value, StringComparer.Ordinal));
             IReadOnlyList<ServerTransition> transitions;
             bool moved, backUp;
             try

@@ -9,20 +9,22 @@ namespace Isola.Server.Hosts;
 /// <summary>
 /// Rendered host plans, so an agent's poll of a host with a hundred servers does not render a hundred
 /// plans (and parse the host's inventory) every time. A plan is a pure function of the server's
-/// placement and spec (which never change; a cache hit does not even read them) and the host's inventory (stamped by when it was registered).
+/// placement and spec (which change only with its plan version; a cache hit does not even read them) and the host's inventory
+/// (stamped by when it was registered).
 /// </summary>
 public sealed class PlanCache
 {
     private readonly ConcurrentDictionary<string, (string Host, string Stamp, HostPlan Plan)> _plans = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, (string Stamp, HostTopology Inventory)> _inventories = new(StringComparer.Ordinal);
 
-    public async Task<HostPlan> PlanAsync(string serverId, string host, string stamp, StoredDocument<Placement> placement, StoredDocument<ServerSpec> spec,
-        Func<Task<HostTopology>> inventory)
+    /// <param name="stamp">The plan's stamp (<paramref name="inventoryStamp"/> and the server's plan version).</param>
+    public async Task<HostPlan> PlanAsync(string serverId, string host, string stamp, string inventoryStamp, StoredDocument<Placement> placement,
+        StoredDocument<ServerSpec> spec, Func<Task<HostTopology>> inventory)
     {
         if (_plans.TryGetValue(serverId, out var known) && known.Host == host && known.Stamp == stamp)
             return known.Plan;
-        if (!_inventories.TryGetValue(host, out var inv) || inv.Stamp != stamp)
-            _inventories[host] = inv = (stamp, await inventory());
+        if (!_inventories.TryGetValue(host, out var inv) || inv.Stamp != inventoryStamp)
+            _inventories[host] = inv = (inventoryStamp, await inventory());
         var plan = spec.Value.Plan(serverId, placement.Value, inv.Inventory);
         _plans[serverId] = (host, stamp, plan);
         return plan;

@@ -20,10 +20,10 @@ internal static class ServerBoot
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     /// <summary>The user data decoded and the keys as kept (one space apart, base64 canonical); what breaks a rule goes to <paramref name="errors"/>.</summary>
-    public static (string? UserData, IReadOnlyList<string>? SshKeys) Read(CreateServer body, List<FieldError> errors)
+    public static (string? UserData, IReadOnlyList<string>? SshKeys) Read(string? userDataText, IReadOnlyList<string>? sshKeys, List<FieldError> errors)
     {
         string? userData = null;
-        if (body.UserData is { } text)
+        if (userDataText is { } text)
         {
             if (text.Length > MaxUserDataText)
                 errors.Add(new("userData", $"is {text.Length} characters of base64; at most {MaxUserDataText}, as in Nova (about 48 KiB of user data)"));
@@ -41,7 +41,7 @@ internal static class ServerBoot
                 }
             }
         }
-        var keys = body.SshKeys is { Count: > 0 } given ? given : null;
+        var keys = sshKeys is { Count: > 0 } given ? given : null;
         var guest = BootRules.CheckGuest(new GuestBoot(null, userData, keys));
         errors.AddRange(guest.Select(e => new FieldError(e.Field, e.Message)));
         if (guest.Count > 0 || keys is null)

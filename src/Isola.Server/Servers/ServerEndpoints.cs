@@ -48,12 +48,38 @@ internal static class ServerEndpoints
             return Results.Ok(View(server, null, AgentLiveness.HostStatus(agent, time.GetUtcNow())));
         });
         api.MapGet("/servers/{id}/plan", async (string id, HttpContext http, ServerService servers) => Results.Ok(await servers.PlanAsync(Caller.Of(http), id)));
+        // Nova's server actions: one key, the action (os-stop, os-start, reboot, pause, unpause, rebuild); 202 once begun.
+        api.MapPost("/servers/{id}/action", async (string id, System.Text.Json.JsonElement body, HttpContext http, ServerActionService actions) =>
+        {
+            var begun = await actions.RequestAsync(Caller.Of(http), id, RequestedAction.Read(body));
+            return Results.Json(new { begun.Action.RequestId, action = begun.Action.Action, begun.Step.Status, begun.Step.TaskState }, statusCode: 202);
+        });
+        // Nova's os-instance-actions: every action on the server, oldest first (also of a deleted server, by id).
+        api.MapGet("/servers/{id}/actions", async (string id, HttpContext http, ServerActionService actions) =>
+            Results.Ok((await actions.ListAsync(Caller.Of(http), id)).Select(ActionView)));
+        api.MapGet("/servers/{id}/actions/{requestId}", async (string id, string requestId, HttpContext http, ServerActionService actions) =>
+            Results.Ok(ActionView((await actions.ListAsync(Caller.Of(http), id)).FirstOrDefault(a => a.RequestId == requestId)
+                ?? throw ApiException.NotFound("action", requestId))));
         api.MapDelete("/servers/{id}", async (string id, HttpContext http, ServerService servers) =>
         {
             await servers.DeleteAsync(Caller.Of(http), id);
             return Results.NoContent();
         });
     }
+
+    private static object ActionView(ServerActionRecord a) => new
+    {
+        a.RequestId,
+        a.Action,
+        server = a.ServerId,
+        project = a.ProjectId,
+        // Isola's callers are tokens: the token that asked (null: the system, e.g. a guest's own poweroff found by its host's agent).
+        user = a.TokenId,
+        a.StartedAt,
+        a.FinishedAt,
+        a.Result,
+        a.Message,
+    };
 
     /// <param name="hostStatus">Its host as Nova's host_status says it (UP, DOWN, UNKNOWN, MAINTENANCE); not given on create.</param>
     private static object View(ServerRecord s, Placement? placed, string? hostStatus = null) => new

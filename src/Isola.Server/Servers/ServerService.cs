@@ -23,8 +23,12 @@ internal sealed record CreatedServer(ServerRecord Server, Placement Placement);
 /// no claim, no bound port, and no port it made (the compensation is here, in one place).
 /// </summary>
 internal sealed class ServerService(ResourceStore store, PlacementService placement, PlacementStore placements, HostNetworkStore networks, PortService portService,
-    HostSignals signals, PeerRevisions peers)
+    HostSignals signals, PeerRevisions peers, TimeProvider time)
 {
+    private string Now => time.GetUtcNow().ToString("O", System.Globalization.CultureInfo.InvariantCulture);
+
+    private static string NewRequestId() => "req-" + Guid.NewGuid().ToString("D");
+
     public async Task<CreatedServer> CreateAsync(Caller caller, CreateServer body)
     {
         caller.RequireUser();
@@ -41,7 +45,7 @@ internal sealed class ServerService(ResourceStore store, PlacementService placem
             if (nics[i]?.Network is null)
                 errors.Add(new($"networks[{i}].network", "a NIC names its network"));
         }
-        var (userData, sshKeys) = ServerBoot.Read(body, errors);
+        var (userData, sshKeys) = ServerBoot.Read(body.UserData, body.SshKeys, errors);
         if (errors.Count > 0)
             throw ApiException.Invalid(errors);
         var project = await caller.ProjectForAsync(store, body.Project);
@@ -78,7 +82,15 @@ internal sealed class ServerService(ResourceStore store, PlacementService placem
         var onNetworks = await networks.NetworksOfServerAsync(server.Id);
         var madeGroups = await peers.GroupsOfAsync(await networks.PortsCreatedForAsync(server.Id));
         // Of two deletes of one server, one releases it; the other finds it gone.
-        if (!await placement.Placer.ReleaseAsync(server.Id, server.Host, (c, tx) => PortStore.UnbindAsync(c, tx, server.Id)))
+        if (!await placement.Placer.ReleaseAsync(server.Id, server.Host, async (c, tx) =>
+            {
+                await PortStore.UnbindAsync(c, tx, server.Id);
+                // An action in progress ends with it; the delete is recorded done (its host's agent takes the rest down).
+                var now = Now;
+                await ServerActionStore.FinishAsync(c, tx, server.Id, ServerActionStore.Error, "the server was deleted", now);
+                await ServerActionStore.RecordAsync(c, tx, new ServerActionRecord(NewRequestId(), server.Id, server.ProjectId, ServerActions.Delete,
+                    caller.Token.Id, now, now, ServerActionStore.Success, null));
+            }))
             throw ApiException.NotFound("server", id);
         await peers.TouchAsync(onNetworks, server.Host);
         // The ports it made for itself (created from networks) go with it, as Nova's do; their groups lose members.
@@ -151,6 +163,9 @@ internal sealed class ServerService(ResourceStore store, PlacementService placem
                 return async (c, tx) =>
                 {
                     await PortStore.BindAsync(c, tx, id, bindings);
+                    // The create is an action like the others: done when the server is ACTIVE (or ERROR).
+                    await ServerActionStore.RecordAsync(c, tx, new ServerActionRecord(NewRequestId(), id, project, ServerActions.Create, caller.Token.Id, Now,
+                        null, null, null));
                     // The image it boots from, with its row: an image in use is not deleted (409), and one deleted meanwhile fails the create.
                     if (image is not null)
                         await ImageStore.ReferAsync(c, tx, id, image.Id);

@@ -20,6 +20,8 @@ public static class ServerSettingDefinitions
             v => Physnets.IsName(v) ? null : $"'{v}': {Physnets.Rule}", (s, v) => s with { Physnets = v }),
         new("BuildTimeoutSeconds", "--build-timeout", "Seconds a server may stay in BUILD before it goes to ERROR and gives back what it holds", false,
             Seconds, (s, v) => s with { BuildTimeoutSeconds = int.Parse(v[0], CultureInfo.InvariantCulture) }),
+        new("ShutdownTimeoutSeconds", "--shutdown-timeout", "Seconds a stop, soft reboot or rebuild waits for the guest to shut down cleanly before powering it off", false,
+            Seconds, (s, v) => s with { ShutdownTimeoutSeconds = int.Parse(v[0], CultureInfo.InvariantCulture) }),
         new("DataDir", "--data-dir", "Where the server keeps files, images under images/ (default: the SQLite store's directory; .isola with PostgreSQL)", false,
             v => v.Trim().Length == 0 ? "must name a directory" : null, (s, v) => s with { DataDir = v[0] }),
         new("MaxImageBytes", "--max-image-bytes", "The largest image upload: bytes, or with a K, M, G or T suffix (powers of 1024)", false,

@@ -16,6 +16,7 @@ namespace Isola.Server.Settings;
 /// <param name="Physnets">Physical networks members may put flat and vlan networks on, besides those of <paramref name="VlanRanges"/> (Neutron's flat_networks); admins may name any.</param>
 /// <param name="DataDir">Where the server keeps files (images under <c>images/</c>); null: the SQLite store's directory, or <c>.isola</c> with PostgreSQL.</param>
 /// <param name="MaxImageBytes">The largest image upload, in bytes.</param>
+/// <param name="ShutdownTimeoutSeconds">How long a stop, soft reboot or rebuild asks the guest to shut down cleanly (ACPI) before its domain is powered off (Nova's shutdown_timeout).</param>
 public sealed record ServerSettings(
     string Store = ".isola/isola.db",
     string Urls = "http://127.0.0.1:8780",
@@ -25,7 +26,8 @@ public sealed record ServerSettings(
     int BuildTimeoutSeconds = 300,
     IReadOnlyList<string>? Physnets = null,
     string? DataDir = null,
-    long MaxImageBytes = 64L << 30)
+    long MaxImageBytes = 64L << 30,
+    int ShutdownTimeoutSeconds = 60)
 {
     /// <summary>Where images' bytes are kept: <c>&lt;DataDir&gt;/images</c>.</summary>
     public string ImageDirectory()

@@ -27,7 +27,12 @@ public sealed class BuildTimeouts(LifecycleStore lifecycle, ResourceStore resour
         {
             var fault = Fault(server, TimeSpan.FromSeconds(settings.BuildTimeoutSeconds));
             var onNetworks = await networks.NetworksOfServerAsync(server.Id);
-            if (await placement.Placer.ReleaseAsync(server.Id, server.Host, (c, tx) => PortStore.UnbindAsync(c, tx, server.Id), ct, fault))
+            if (await placement.Placer.ReleaseAsync(server.Id, server.Host, async (c, tx) =>
+                {
+                    await PortStore.UnbindAsync(c, tx, server.Id);
+                    await ServerActionStore.FinishAsync(c, tx, server.Id, ServerActionStore.Error, fault,
+                        time.GetUtcNow().ToString("O", System.Globalization.CultureInfo.InvariantCulture));
+                }, ct, fault))
             {
                 await peers.TouchAsync(onNetworks, server.Host);
                 failed.Add(server.Id);

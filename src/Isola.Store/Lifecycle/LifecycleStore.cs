@@ -9,8 +9,10 @@ using Isola.Store.Resources;
 namespace Isola.Store.Lifecycle;
 
 /// <summary>A server as its host's agent needs it.</summary>
+/// <param name="PlanVersion">Moves when its spec changes after the create (a rebuild): its plan is made again.</param>
+/// <param name="CleanShutdown">Whether a stop or soft reboot still asks its guest to shut down cleanly (its shutdown deadline has not passed).</param>
 public sealed record AssignedServerRow(string Id, string ProjectId, string Name, string Status, string? TaskState, string PowerState, string? VmState,
-    StoredDocument<Placement> Placement, StoredDocument<ServerSpec>? Spec);
+    StoredDocument<Placement> Placement, StoredDocument<ServerSpec>? Spec, int PlanVersion = 0, bool CleanShutdown = false);
 
 /// <summary>A port bound to a server on the host.</summary>
 public sealed record AssignedPortRow(string Id, string Name, string ServerId, string Mac, string Status);
@@ -21,7 +23,9 @@ public sealed record HostDesired(string Host, long Revision, long AppliedRevisio
     IReadOnlyList<AssignedPortRow> Ports, string InventoryStamp = "");
 
 /// <summary>What an agent reports: the revision it applied, its domains' states, its ports' statuses.</summary>
-public sealed record AgentReport(long AppliedRevision, IReadOnlyDictionary<string, string> VmStates, IReadOnlyDictionary<string, string> PortStatuses);
+/// <param name="DiskVersions">The plan version each server's root disk was made at, where the agent says (a rebuild waits for the new one).</param>
+public sealed record AgentReport(long AppliedRevision, IReadOnlyDictionary<string, string> VmStates, IReadOnlyDictionary<string, string> PortStatuses,
+    IReadOnlyDictionary<string, int>? DiskVersions = null);
 
 /// <summary>A server's move caused by a report.</summary>
 public sealed record ServerTransition(string ServerId, string FromStatus, string? FromTask, LifecycleStep To);
@@ -60,10 +64,10 @@ public sealed class LifecycleStore(StoreConnectionFactory factory, TimeProvider 
             return null;
         var head = heads[0];
         var servers = await c.RowsAsync($"""
-            SELECT id, project_id, name, status, task_state, power_state, vm_state, placement, spec FROM servers
+            SELECT id, project_id, name, status, task_state, power_state, vm_state, placement, spec, plan_version, shutdown_deadline FROM servers
             WHERE host = @host AND status IN ({ServerStatus.HoldingList}) ORDER BY created_at, id
             """, new { host }, r => new AssignedServerRow(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.NullableString(4), r.GetString(5),
-                r.NullableString(6), r.Document<Placement>(7), r.NullableDocument<ServerSpec>(8)), tx);
+                r.NullableString(6), r.Document<Placement>(7), r.NullableDocument<ServerSpec>(8), (int)r.Long(9), r.NullableString(10) is not null), tx);
         var ports = await c.RowsAsync($"""
             SELECT p.id, p.name, p.server_id, p.mac, p.status FROM ports p JOIN servers s ON s.id = p.server_id
             WHERE s.host = @host AND s.status IN ({ServerStatus.HoldingList}) ORDER BY p.server_id, p.name
@@ -84,8 +88,10 @@ public sealed class LifecycleStore(StoreConnectionFactory factory, TimeProvider 
         await using var c = await factory.OpenAsync();
         await using var tx = await c.BeginTransactionAsync();
         var servers = (await c.RowsAsync($"""
-            SELECT id, status, task_state, power_state, vm_state FROM servers WHERE host = @host AND status IN ({ServerStatus.HoldingList})
-            """, new { host }, r => (Id: r.GetString(0), Status: r.GetString(1), Task: r.NullableString(2), Power: r.GetString(3), Vm: r.NullableString(4)), tx))
+            SELECT id, status, task_state, power_state, vm_state, power_after, plan_version, project_id FROM servers
+            WHERE host = @host AND status IN ({ServerStatus.HoldingList})
+            """, new { host }, r => (Id: r.GetString(0), Status: r.GetString(1), Task: r.NullableString(2), Power: r.GetString(3), Vm: r.NullableString(4),
+                After: r.NullableString(5), Version: (int)r.Long(6), Project: r.GetString(7)), tx))
             .ToDictionary(s => s.Id, StringComparer.Ordinal);
         var ports = (await c.RowsAsync($"""
             SELECT p.id, p.server_id, p.status FROM ports p JOIN servers s ON s.id = p.server_id
@@ -137,18 +143,19 @@ public sealed class LifecycleStore(StoreConnectionFactory factory, TimeProvider 
         {
             var s = servers[id];
             var vm = report.VmStates.TryGetValue(id, out var reported) ? reported : s.Vm;
+            // A disk the agent does not speak of is the one it made (agents before rebuilds made one per server, at version 0).
+            var diskCurrent = (report.DiskVersions?.GetValueOrDefault(id) ?? 0) == s.Version;
             var step = ServerLifecycle.Next(new LifecycleState(s.Status, s.Task, s.Power, vm,
-                ports.Values.Where(p => p.Server == id).Select(p => p.Status).ToList()));
+                ports.Values.Where(p => p.Server == id).Select(p => p.Status).ToList(), s.After, diskCurrent));
             if (step.Status == s.Status && step.TaskState == s.Task && step.PowerState == s.Power && vm == s.Vm)
                 continue; // nothing new: most reports of a steady host
             // Conditional on the status read: a timeout that moved it to ERROR meanwhile wins.
-            await c.ExecuteAsync("""
-                UPDATE servers SET status = @Status, task_state = @TaskState, power_state = @PowerState, vm_state = @vm, updated_at = @now,
-                    build_deadline = CASE WHEN @Status = 'BUILD' THEN build_deadline ELSE NULL END
-                WHERE id = @id AND status = @was
-                """, new { step.Status, step.TaskState, step.PowerState, vm, now, id, was = s.Status }, tx);
+            await ServerActionStore.MoveAsync(c, tx, id, s.Status, step, vm, now);
             if (step.Status != s.Status || step.TaskState != s.Task || step.PowerState != s.Power)
+            {
                 transitions.Add(new ServerTransition(id, s.Status, s.Task, step));
+                await ServerActionStore.OnTransitionAsync(c, tx, id, s.Project, s.Status, s.Task, step, now);
+            }
         }
         var moved = transitions.Any(t => t.To.DesiredChanged);
         if (moved)

@@ -61,7 +61,8 @@ public sealed class ReconcilerNoPlanTests
     public void What_it_reports_of_such_a_server_is_its_domains_state_and_nothing_of_its_ports()
     {
         var report = Reconciler.Report(Wire.Host("h1", 7, [Kept, Other]), Actual, applied: Applied);
-        Assert.Equal([new ReportedServer("s1", "running"), new ReportedServer("s2", "running")], report.Servers!);
+        // s2's disk is the one the agent made at its create (version 0): the agent recorded it.
+        Assert.Equal([new ReportedServer("s1", "running"), new ReportedServer("s2", "running", 0)], report.Servers!);
         Assert.Equal([new ReportedPort("p-2", "ACTIVE")], report.Ports!);
         // A server the agent never put anything of on the host: nothing to say of it.
         Assert.Empty(Reconciler.Report(Wire.Host("h1", 7, [Kept]), Actual).Servers!);

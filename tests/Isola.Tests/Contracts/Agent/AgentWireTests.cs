@@ -40,7 +40,8 @@ public sealed class AgentWireTests
         var servers = new List<Isola.Store.Lifecycle.AssignedServerRow>
         {
             new("s1", "proj-1", "vm1", "BUILD", "spawning", "paused", null, Placed, Asked),
-            new("s2", "proj-1", "vm2", "ACTIVE", null, "running", "running", Placed, Asked),
+            new("s2", "proj-1", "vm2", "ACTIVE", null, "running", "running", Placed, Asked, PlanVersion: 2),
+            new("s4", "proj-1", "vm4", "REBOOT", "reboot_pending", "shutoff", "running", Placed, Asked, CleanShutdown: true),
             new("s3", "proj-2", "vm3", "SHUTOFF", null, "shutoff", "shutoff", Placed, null),
         };
         var ports = new List<Isola.Store.Lifecycle.AssignedPortRow>
@@ -53,7 +54,7 @@ public sealed class AgentWireTests
         return (rows, new Dictionary<string, AgentEndpoints.PlanOutcome>(StringComparer.Ordinal) { ["s1"] = new(Rendered("ha-active-backup", "isola-s1")) });
     }
 
-    /// <summary>The desired state as AgentEndpoints wrote it before the records.</summary>
+    /// <summary>The desired state as AgentEndpoints wrote it before the records (and since: each server's shutdown, its plan stamp with its plan version).</summary>
     private static object Before(HostDesired desired, Isola.Rendering.Flows.HostNetworkState network, Dictionary<string, AgentEndpoints.PlanOutcome> rendered)
     {
         var ports = desired.Ports.ToLookup(p => p.ServerId);
@@ -72,9 +73,10 @@ public sealed class AgentWireTests
                 s.PowerState,
                 s.VmState,
                 ports = ports[s.Id].Select(p => new { p.Id, p.Name, p.Mac, p.Status }),
-                planStamp = s.Spec is null ? null : desired.InventoryStamp,
+                planStamp = s.Spec is null ? null : s.PlanVersion == 0 ? desired.InventoryStamp : desired.InventoryStamp + "+v" + s.PlanVersion,
                 plan = rendered.GetValueOrDefault(s.Id)?.Plan,
                 planError = rendered.GetValueOrDefault(s.Id)?.Error,
+                shutdown = s.CleanShutdown ? "clean" : "hard",
             }),
             network,
         };
@@ -135,15 +137,16 @@ public sealed class AgentWireTests
     [Fact]
     public void The_report_is_written_as_before()
     {
-        var servers = new[] { ("s1", "paused"), ("s2", "absent") };
+        var servers = new[] { ("s1", "paused", (int?)null), ("s2", "absent", (int?)3) };
         var ports = new[] { ("p1", "ACTIVE"), ("p2", "DOWN") };
         var before = new
         {
             appliedRevision = 7L,
-            servers = servers.Select(s => new { id = s.Item1, vmState = s.Item2 }),
+            // Since rebuilds: the version of each server's disk, where the agent knows it.
+            servers = servers.Select(s => new { id = s.Item1, vmState = s.Item2, diskVersion = s.Item3 }),
             ports = ports.Select(p => new { id = p.Item1, status = p.Item2 }),
         };
-        var now = new HostReport(7, servers.Select(s => new ReportedServer(s.Item1, s.Item2)).ToList(), ports.Select(p => new ReportedPort(p.Item1, p.Item2)).ToList());
+        var now = new HostReport(7, servers.Select(s => new ReportedServer(s.Item1, s.Item2, s.Item3)).ToList(), ports.Select(p => new ReportedPort(p.Item1, p.Item2)).ToList());
         // The agent writes it with Isola's options, the server reads it with its own.
         Assert.Equal(JsonSerializer.Serialize(before, IsolaJson.Options), JsonSerializer.Serialize(now, IsolaJson.Options));
         Assert.Equal(now.Servers, JsonSerializer.Deserialize<HostReport>(JsonSerializer.Serialize(now, IsolaJson.Options), Server)!.Servers);
