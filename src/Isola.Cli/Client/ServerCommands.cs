@@ -4,7 +4,7 @@ using Isola.Cli.Planning;
 
 namespace Isola.Cli.Client;
 
-/// <summary><c>isola server create|list|show|delete</c>: /v1/servers. (<c>isola serve</c> runs the API itself.)</summary>
+/// <summary><c>isola server create|list|show|delete</c>: /v1/servers, and its actions (<see cref="ServerActionCommands"/>). (<c>isola serve</c> runs the API itself.)</summary>
 internal static class ServerCommands
 {
     /// <summary>The image a server boots from, by name (its id when it has none to show; "-" for a blank disk).</summary>
@@ -32,6 +32,8 @@ internal static class ServerCommands
         group.Subcommands.Add(ResourceVerbs.Show(console, "servers", "server", Fields, ServerView.Details));
         group.Subcommands.Add(ResourceVerbs.Delete(console, "servers", "server"));
         group.Subcommands.Add(GroupCommands(console));
+        foreach (var action in ServerActionCommands.Create(console))
+            group.Subcommands.Add(action);
         return group;
     }
 
@@ -80,7 +82,7 @@ internal static class ServerCommands
         return verb.Command;
     }
 
-    private static byte[] ReadFile(string option, string path)
+    internal static byte[] ReadFile(string option, string path)
     {
         try
         {

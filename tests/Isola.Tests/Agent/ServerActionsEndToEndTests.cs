@@ -282,4 +282,48 @@ public sealed class ServerActionsEndToEndTests : IAsyncLifetime
         var other = _server.Client((await _admin.Post("/v1/tokens", new { role = "member", project = "q" })).Body.Str("secret"));
         Assert.Equal(404, (await other.Get($"/v1/servers/{id}/actions")).Status);
     }
+
+    [Fact]
+    public async Task The_cli_stops_starts_reboots_and_lists_the_events_as_the_openstack_client_does()
+    {
+        var id = await CreateAsync("vm");
+        Task<(int Exit, string Out, string Err)> Cli(params string[] args) =>
+            Isola.Tests.Cli.CliRunner.Run([.. args, "--url", _server.Url, "--token", _server.AdminSecret!]);
+
+        // --wait follows the server: the agent runs beside it here.
+        using var agentStop = new CancellationTokenSource();
+        var cycles = Task.Run(async () =>
+        {
+            while (!agentStop.IsCancellationRequested)
+            {
+                await _agent.CycleAsync();
+                await Task.Delay(50);
+            }
+        });
+        try
+        {
+            var (exit, output, error) = await Cli("server", "stop", "--wait", "vm", "-f", "json");
+            Assert.True(exit == 0, error);
+            Assert.Equal("stop", JsonDocument.Parse(output).RootElement.Str("action"));
+            Assert.Contains("server vm: ACTIVE (powering-off)", error, StringComparison.Ordinal);
+            Assert.EndsWith("server vm: SHUTOFF", error.Trim(), StringComparison.Ordinal);
+            (exit, _, error) = await Cli("server", "start", "--wait", "vm");
+            Assert.True(exit == 0, error);
+            (exit, _, error) = await Cli("server", "reboot", "--hard", "--wait", "vm");
+            Assert.True(exit == 0, error);
+            Assert.Contains("HARD_REBOOT", error, StringComparison.Ordinal);
+            Assert.Equal("ACTIVE", await Status(id));
+        }
+        finally
+        {
+            await agentStop.CancelAsync();
+            await cycles;
+        }
+        // A state the action does not fit: 409's exit code, the API's words.
+        var (code, _, why) = await Cli("server", "unpause", "vm");
+        Assert.Equal((Isola.Cli.ExitCodes.Conflict, true), (code, why.Contains("cannot unpause the server while it is ACTIVE", StringComparison.Ordinal)));
+        var (listed, table, _) = await Cli("server", "event", "list", "vm", "-f", "value", "-c", "action", "-c", "result");
+        Assert.Equal(0, listed);
+        Assert.Equal(["create Success", "stop Success", "start Success", "reboot Success"], table.Trim().Split('\n'));
+    }
 }
