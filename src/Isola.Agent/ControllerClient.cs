@@ -101,6 +101,14 @@ public sealed class ControllerClient(HttpClient http, string host) : IImageSourc
         await Ensure(response, ct);
     }
 
+    /// <summary>Sends the tail of a server's serial console log (<c>PUT /v1/hosts/{name}/servers/{id}/console-log</c>, text/plain).</summary>
+    public async Task PutConsoleLogAsync(string serverId, string text, CancellationToken ct)
+    {
+        using var content = new StringContent(text, System.Text.Encoding.UTF8, "text/plain");
+        using var response = await http.PutAsync($"/v1/hosts/{Uri.EscapeDataString(host)}/servers/{Uri.EscapeDataString(serverId)}/console-log", content, ct);
+        await Ensure(response, ct);
+    }
+
     /// <summary>
     /// Streams an image's bytes (<c>GET /v1/images/{id}/file</c> with the host's token) into
     /// <paramref name="destination"/> as they arrive, never holding the image in memory. A fetch that goes

@@ -30,6 +30,8 @@ public sealed class HostAgent(HostTopology inventory, ControllerClient controlle
     /// <summary>The Open vSwitch part of each cycle (virtio ports' flows); null: the agent leaves OVS alone.</summary>
     public OvsCycle? Ovs { get; init; }
 
+    private readonly ConsoleLogs _consoles = new(driver.Storage, controller);
+
     /// <summary>The last failure of a cycle, for status and tests.</summary>
     public Exception? LastError { get; private set; }
 
@@ -117,6 +119,7 @@ public sealed class HostAgent(HostTopology inventory, ControllerClient controlle
         var actual = unchanged ?? await Reconciler.ReadAsync(Facets, desired, known, driver, ct);
         failures.AddRange(Reconciler.Problems(Facets, desired, actual));
         await controller.ReportAsync(Reconciler.Report(Facets, desired, actual, managed ? network.ReadyTaps : null, known), ct);
+        failures.AddRange(await _consoles.SendChangedAsync(desired, ct));
         return new CycleResult(desired.Revision, done, failures, drift, network.Done) { Untouched = Reconciler.Untouched(desired) };
     }
 

@@ -92,7 +92,7 @@ public static class IsolaServer
         builder.Services.AddSingleton(settings).AddSingleton(time).AddSingleton(placements).AddSingleton(resources).AddSingleton(placement)
             .AddSingleton(new LifecycleStore(factory, time)).AddSingleton(new HostNetworkStore(factory)).AddSingleton<PeerRevisions>().AddSingleton<PortService>().AddSingleton<ServerService>().AddSingleton<HostSignals>().AddSingleton<PlanCache>().AddSingleton<PlanFailures>().AddSingleton<BuildTimeouts>()
             .AddHostedService(sp => sp.GetRequiredService<BuildTimeouts>())
-            .AddSingleton(new ServerActionStore(factory, time)).AddSingleton<ServerActionService>()
+            .AddSingleton(new ServerActionStore(factory, time)).AddSingleton<ServerActionService>().AddSingleton(new ServerConsoleStore(factory, time))
             .AddSingleton<ShutdownTimeouts>().AddHostedService(sp => sp.GetRequiredService<ShutdownTimeouts>())
             .AddSingleton<AgentWatch>().AddHostedService(sp => sp.GetRequiredService<AgentWatch>())
             .AddSingleton<IImageBlobs>(new FileImageBlobs(settings.ImageDirectory(), time))

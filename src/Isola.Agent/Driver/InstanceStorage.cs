@@ -30,6 +30,40 @@ public sealed class InstanceStorage(ICommandRunner runner, string root, string s
 
     public bool Exists(string hostPath) => File.Exists(Local(hostPath));
 
+    /// <summary>A file's size and last write (null: not there), to tell whether it changed without reading it.</summary>
+    public (long Length, DateTime Written)? Stamp(string hostPath)
+    {
+        var file = new FileInfo(Local(hostPath));
+        return file.Exists ? (file.Length, file.LastWriteTimeUtc) : null;
+    }
+
+    /// <summary>
+    /// The last <paramref name="maxBytes"/> of a text file (a serial console log) as UTF-8, from the first
+    /// whole line when it is cut; null when it is not there. Bytes that are not UTF-8 read as U+FFFD.
+    /// </summary>
+    public string? Tail(string hostPath, int maxBytes)
+    {
+        try
+        {
+            using var file = new FileStream(Local(hostPath), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            var cut = file.Length > maxBytes;
+            if (cut)
+                file.Seek(-maxBytes, SeekOrigin.End);
+            var bytes = new byte[Math.Min(file.Length, maxBytes)];
+            file.ReadExactly(bytes);
+            var start = cut && Array.IndexOf(bytes, (byte)'\n') is var nl and >= 0 ? nl + 1 : 0;
+            return System.Text.Encoding.UTF8.GetString(bytes, start, bytes.Length - start);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DriverException($"reading {hostPath}: {e.Message}");
+        }
+    }
+
     /// <summary>The ids of the images in the cache.</summary>
     public IReadOnlyList<string> CachedImages() =>
         Directory.Exists(Local(ImageCache))

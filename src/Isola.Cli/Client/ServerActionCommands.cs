@@ -27,6 +27,7 @@ internal static class ServerActionCommands
         Reboot(console),
         Rebuild(console),
         Events(console),
+        Console(console),
     ];
 
     private static Option<bool> WaitOption() => new("--wait") { Description = "Wait until the action is over (the server at rest), its steps on stderr" };
@@ -126,6 +127,26 @@ internal static class ServerActionCommands
         });
         group.Subcommands.Add(list.Command);
         group.Subcommands.Add(show.Command);
+        return group;
+    }
+
+    /// <summary><c>isola server console log SERVER [--lines N]</c>: the guest's serial console as its host's agent last sent it.</summary>
+    private static Command Console(CliConsole console)
+    {
+        var group = new Command("console", "A server's serial console");
+        var server = new Argument<string>("server") { Description = "The server's name or id" };
+        var lines = new Option<int?>("--lines") { Description = "Only the last N lines" };
+        var log = ClientCommand.Create("log", "Print the guest's serial console log (the agent sends it after each of its cycles)", console, []);
+        log.Command.Arguments.Add(server);
+        log.Command.Options.Add(lines);
+        log.SetAction(async (parse, api, _, ct) =>
+        {
+            var path = ApiClient.PathOf("servers", parse.GetValue(server)!) + "/console-log" + (parse.GetValue(lines) is { } n ? $"?lines={n}" : "");
+            var answer = JsonDocument.Parse(await api.GetAsync(path, ct)).RootElement;
+            console.Out.Write(Column.TextAt(answer, "output"));
+            return ExitCodes.Ok;
+        });
+        group.Subcommands.Add(log.Command);
         return group;
     }
 

@@ -62,6 +62,26 @@ internal static class AgentEndpoints
         s.PlanVersion == 0 ? desired.InventoryStamp : $"{desired.InventoryStamp}+v{s.PlanVersion}";
 
     private const int MaxWaitSeconds = 60;
+
+    /// <summary>The most of a console log an agent sends (its last 64 KiB; a little more for a line cut in a character).</summary>
+    private const int ConsoleLogBytes = (64 << 10) + 16;
+
+    /// <summary>A text body of at most <paramref name="max"/> bytes (413 past it, never read further), UTF-8.</summary>
+    private static async Task<string> ReadTextAsync(HttpRequest request, int max)
+    {
+        if (request.ContentLength > max)
+            throw new ApiException(413, "too-large", $"the body is {request.ContentLength} bytes; at most {max}", "body");
+        using var memory = new MemoryStream();
+        var buffer = new byte[16 << 10];
+        int read;
+        while ((read = await request.Body.ReadAsync(buffer, request.HttpContext.RequestAborted)) > 0)
+        {
+            if (memory.Length + read > max)
+                throw new ApiException(413, "too-large", $"the body is over {max} bytes", "body");
+            memory.Write(buffer, 0, read);
+        }
+        return System.Text.Encoding.UTF8.GetString(memory.GetBuffer(), 0, (int)memory.Length);
+    }
     private const int MaxPlansPerRequest = 100;
 
     public static void Map(IEndpointRouteBuilder api)
@@ -128,6 +148,16 @@ internal static class AgentEndpoints
             // A server not on the host (gone meanwhile, never there, or failed in BUILD just now) is simply not in the answer.
             return Results.Ok(result);
         });
+
+        // The tail of a server's serial console log, from its host's agent (at most 64 KiB of text); served by GET /v1/servers/{id}/console-log.
+        api.MapPut("/hosts/{name}/servers/{id}/console-log", async (string name, string id, HttpContext http, ServerConsoleStore consoles) =>
+        {
+            Caller.Of(http).RequireAgentOf(name);
+            var text = await ReadTextAsync(http.Request, ConsoleLogBytes);
+            if (!await consoles.PutAsync(name, id, text))
+                throw ApiException.NotFound("server on host " + name, id);
+            return Results.NoContent();
+        }).WithMetadata(new StreamedBody("text/plain"));
 
         api.MapPost("/hosts/{name}/report", async (string name, HostReport body, HttpContext http, LifecycleStore lifecycle, HostSignals signals,
             PlacementService placement) =>

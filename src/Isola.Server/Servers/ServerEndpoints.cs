@@ -60,6 +60,22 @@ internal static class ServerEndpoints
         api.MapGet("/servers/{id}/actions/{requestId}", async (string id, string requestId, HttpContext http, ServerActionService actions) =>
             Results.Ok(ActionView((await actions.ListAsync(Caller.Of(http), id)).FirstOrDefault(a => a.RequestId == requestId)
                 ?? throw ApiException.NotFound("action", requestId))));
+        // The guest's serial console, as its host's agent last sent it (Nova's os-getConsoleOutput; lines: the last N only).
+        api.MapGet("/servers/{id}/console-log", async (string id, int? lines, HttpContext http, ServerService servers, ServerConsoleStore consoles) =>
+        {
+            if (lines is < 1)
+                throw ApiException.Invalid("lines", "is 1 or more");
+            var server = await servers.FindAsync(Caller.Of(http), id);
+            var log = await consoles.GetAsync(server.Id);
+            var text = log?.Text ?? "";
+            if (lines is { } n)
+            {
+                var all = text.Split('\n');
+                var keep = all.Length > 0 && all[^1].Length == 0 ? all[..^1] : all; // a final newline ends the last line
+                text = string.Join('\n', keep.Skip(Math.Max(0, keep.Length - n))) + (keep.Length < all.Length ? "\n" : "");
+            }
+            return Results.Ok(new { output = text, updatedAt = log?.UpdatedAt });
+        });
         api.MapDelete("/servers/{id}", async (string id, HttpContext http, ServerService servers) =>
         {
             await servers.DeleteAsync(Caller.Of(http), id);

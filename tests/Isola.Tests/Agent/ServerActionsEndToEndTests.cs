@@ -326,4 +326,34 @@ public sealed class ServerActionsEndToEndTests : IAsyncLifetime
         Assert.Equal(0, listed);
         Assert.Equal(["create Success", "stop Success", "start Success", "reboot Success"], table.Trim().Split('\n'));
     }
+
+    [Fact]
+    public async Task The_guests_console_log_reaches_the_api_after_a_cycle_and_the_cli_prints_its_last_lines()
+    {
+        var id = await CreateAsync("vm");
+        var log = Path.Join(_dir.Sub("root"), $"/var/lib/isola/instances/isola-{id}/console.log");
+        // What virtlogd would write: more than the 64 KiB kept, so only the tail arrives, from a whole line.
+        var lines = Enumerable.Range(1, 5000).Select(i => $"line {i} of the guest's boot").ToList();
+        await File.WriteAllTextAsync(log, string.Join('\n', lines) + "\n");
+        Assert.Empty((await _agent.CycleAsync()).Failures);
+
+        var answer = (await _admin.Get($"/v1/servers/{id}/console-log")).Body;
+        var output = answer.Str("output");
+        Assert.EndsWith("line 5000 of the guest's boot\n", output, StringComparison.Ordinal);
+        Assert.StartsWith("line ", output, StringComparison.Ordinal);
+        Assert.True(System.Text.Encoding.UTF8.GetByteCount(output) <= ConsoleLogs.MaxBytes);
+        Assert.DoesNotContain("line 1 of", output, StringComparison.Ordinal);
+        Assert.Equal("line 4998 of the guest's boot\nline 4999 of the guest's boot\nline 5000 of the guest's boot\n",
+            (await _admin.Get($"/v1/servers/{id}/console-log?lines=3")).Body.Str("output"));
+        Assert.Equal("lines", (await _admin.Get($"/v1/servers/{id}/console-log?lines=0")).Body.ErrorField());
+
+        var (exit, printed, error) = await Isola.Tests.Cli.CliRunner.Run("server", "console", "log", "vm", "--lines", "1", "--url", _server.Url, "--token", _server.AdminSecret!);
+        Assert.True(exit == 0, error);
+        Assert.Equal("line 5000 of the guest's boot\n", printed);
+
+        // Another host's agent may not write it.
+        var other = _server.Client((await _admin.Post("/v1/tokens", new { role = "host", host = "sim2" })).Body.Str("secret"));
+        using var content = new StringContent("forged", System.Text.Encoding.UTF8, "text/plain");
+        Assert.Equal(System.Net.HttpStatusCode.Forbidden, (await other.PutAsync($"/v1/hosts/sim1/servers/{id}/console-log", content)).StatusCode);
+    }
 }
