@@ -13,7 +13,7 @@ using Isola.Rendering.Boot;
 namespace Isola.Agent;
 
 /// <summary>The agent's side of the API: register the inventory, fetch the desired state (long poll), report, fetch images.</summary>
-public sealed class ControllerClient(HttpClient http, string host) : IImageSource
+public sealed class ControllerClient(HttpClient http, string host) : IImageSource, IDiskCarrier
 {
     /// <summary>How long an image fetch may go without a byte before it is given up (the next cycle fetches it again).</summary>
     public TimeSpan ImageIdleTimeout { get; init; } = TimeSpan.FromSeconds(60);
@@ -116,15 +116,33 @@ public sealed class ControllerClient(HttpClient http, string host) : IImageSourc
     /// answer is an <see cref="HttpRequestException"/> with the status and what the controller said. The
     /// caller checks the size and checksum (<see cref="InstanceStorage.FetchImageAsync"/>).
     /// </summary>
-    public async Task CopyToAsync(ImageRef image, Stream destination, CancellationToken ct)
+    public async Task CopyToAsync(ImageRef image, Stream destination, CancellationToken ct) =>
+        await DownloadAsync($"/v1/images/{Uri.EscapeDataString(image.Id)}/file", destination, ct);
+
+    /// <summary>Sends a server's disk to the controller (<c>PUT /v1/hosts/{name}/servers/{id}/disk</c>): a resize or migration to another host.</summary>
+    public async Task SendDiskAsync(string serverId, Stream disk, CancellationToken ct)
+    {
+        using var content = new StreamContent(disk, 1 << 16);
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/octet-stream");
+        using var response = await http.PutAsync($"/v1/hosts/{Uri.EscapeDataString(host)}/servers/{Uri.EscapeDataString(serverId)}/disk", content, ct);
+        await Ensure(response, ct);
+    }
+
+    /// <summary>Fetches a server's disk its source host sent (<c>GET /v1/hosts/{name}/servers/{id}/disk</c>) into <paramref name="destination"/>; answers the SHA-256 the controller holds for it.</summary>
+    public Task<string?> ReceiveDiskAsync(string serverId, Stream destination, CancellationToken ct) =>
+        DownloadAsync($"/v1/hosts/{Uri.EscapeDataString(host)}/servers/{Uri.EscapeDataString(serverId)}/disk", destination, ct);
+
+    /// <summary>Streams a GET's body into <paramref name="destination"/> (see <see cref="CopyToAsync"/>); answers the checksum header, if any.</summary>
+    private async Task<string?> DownloadAsync(string path, Stream destination, CancellationToken ct)
     {
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
         idle.CancelAfter(ImageIdleTimeout);
         try
         {
             // Headers only: the body is read as a stream below (HttpClient's Timeout covers the wait for the headers, not the body).
-            using var response = await http.GetAsync($"/v1/images/{Uri.EscapeDataString(image.Id)}/file", HttpCompletionOption.ResponseHeadersRead, idle.Token);
+            using var response = await http.GetAsync(path, HttpCompletionOption.ResponseHeadersRead, idle.Token);
             await Ensure(response, idle.Token);
+            var checksum = response.Headers.TryGetValues("X-Image-Checksum", out var values) ? values.FirstOrDefault() : null;
             await using var body = await response.Content.ReadAsStreamAsync(idle.Token);
             var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 16);
             try
@@ -140,10 +158,11 @@ public sealed class ControllerClient(HttpClient http, string host) : IImageSourc
             {
                 System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
             }
+            return checksum;
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested && idle.IsCancellationRequested)
         {
-            throw new TimeoutException($"image {image.Id}: no bytes from the controller for {ImageIdleTimeout.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)} s");
+            throw new TimeoutException($"{path}: no bytes from the controller for {ImageIdleTimeout.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)} s");
         }
     }
 

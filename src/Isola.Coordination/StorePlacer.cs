@@ -186,8 +186,69 @@ public sealed class StorePlacer
             if (placement is not null && Fleet.Host(placement.Host) is { Unusable: null })
                 Fleet.Release(placement);
             else if (on is not null)
-                Apply(await _writer.RefreshAsync([on], StampOf));
+                // The (unusable) host; or, with no placement back, every host the writer no longer vouches for: the host changed
+                // by someone else, or the two a resize or migration in progress held the server on.
+                Apply(await _writer.RefreshAsync(placement is not null ? [on] : null, StampOf));
             return released;
+        }, ct);
+    }
+
+    /// <summary>
+    /// Places a server that exists somewhere new (a resize's new flavor, a migration's other host): planned and reserved
+    /// as a create is, beside what the server holds, and committed with <paramref name="within"/> (which moves the
+    /// server to it) — the new claims are in before anything of the old goes. Nothing happens when it does not place.
+    /// </summary>
+    public async Task<StoredPlacementResult> PlaceMoveAsync(string serverId, string project, PlacementRequest request,
+        Func<Placement, Isola.Domain.Topology.HostTopology, WithinCommit> within, CancellationToken ct = default)
+    {
+        PlacementResult decision = new(null, [], 0, 0);
+        CommitOutcome? outcome = null;
+        for (var attempt = 1; attempt <= _attempts; attempt++)
+        {
+            Placement placement;
+            Isola.Domain.Topology.HostTopology topology;
+            int epoch;
+            await _gate.WaitAsync(ct);
+            try
+            {
+                decision = _scheduler.Schedule(request);
+                if (decision.Placement is null)
+                    return new StoredPlacementResult(null, decision, outcome, attempt);
+                placement = decision.Placement;
+                if (!Fleet.TryClaim(placement, out var conflict))
+                    throw new InvalidOperationException($"the scheduler chose {placement.Host} for {placement.Server} but the fleet refused it: {conflict}");
+                epoch = _epochs[placement.Host];
+                topology = Fleet.Host(placement.Host)!.Topology;
+            }
+            finally
+            {
+                _gate.Release();
+            }
+            try
+            {
+                outcome = await _writer.CommitAsync(serverId, project, placement, epoch, within(placement, topology), existing: true);
+            }
+            catch
+            {
+                await DropAsync(placement, epoch, refresh: true, ct);
+                throw;
+            }
+            if (outcome == CommitOutcome.Committed)
+                return new StoredPlacementResult(placement, decision, outcome, attempt);
+            await DropAsync(placement, epoch, refresh: true, ct);
+        }
+        return new StoredPlacementResult(null, decision, outcome, _attempts);
+    }
+
+    /// <summary>Gives back one placement of a server that keeps another (a confirmed resize's old one, a reverted one's new one), here and in the store, with <paramref name="within"/>.</summary>
+    public async Task ReleasePlacementAsync(string serverId, Placement placement, WithinCommit within, CancellationToken ct = default)
+    {
+        await UnderGateAsync(async () =>
+        {
+            if (await _writer.ReleasePlacementAsync(serverId, placement, within) && Fleet.Host(placement.Host) is { Unusable: null })
+                Fleet.Release(placement);
+            else
+                Apply(await _writer.RefreshAsync([placement.Host], StampOf));
         }, ct);
     }
 

@@ -182,8 +182,12 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
         await using var tx = await connection.BeginTransactionAsync(ct);
         var head = await connection.QuerySingleOrDefaultAsync<(long Generation, bool Enabled, bool AgentDown, string? Stamp)>(
             "SELECT generation, enabled, agent_down_at IS NOT NULL, updated_at FROM hosts WHERE name = @host", new { host }, tx);
-        var rows = await connection.QueryAsync<(string Id, string Placement)>(
-            $"SELECT id, placement FROM servers WHERE host = @host AND status IN ({ServerStatus.HoldingList}) ORDER BY created_at, id", new { host }, tx);
+        // The servers on the host, and the placements servers resized or migrated away still hold here until confirmed or reverted.
+        var rows = (await connection.QueryAsync<(string Id, string Placement)>(
+            $"SELECT id, placement FROM servers WHERE host = @host AND status IN ({ServerStatus.HoldingList}) ORDER BY created_at, id", new { host }, tx)).ToList();
+        rows.AddRange(await connection.QueryAsync<(string Id, string Placement)>(
+            $"SELECT server_id, source_placement FROM server_migrations WHERE source_host = @host AND status IN ({OpenMigrations}) ORDER BY created_at, server_id",
+            new { host }, tx));
         var stamp = head.Stamp ?? "";
         var inventory = knownStamp is not null && knownStamp != stamp ? await HostRowsAsync(connection, tx, host) : null;
         await tx.CommitAsync(ct);
@@ -249,22 +253,7 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
         }
         try
         {
-            // One statement for all of the server's claim rows.
-            var claims = Claims(placement).ToList();
-            if (claims.Count > 0)
-            {
-                var values = new DynamicParameters();
-                values.Add("host", placement.Host);
-                values.Add("server", serverId);
-                var rows = new System.Text.StringBuilder("INSERT INTO claims (host, kind, item, server_id) VALUES ");
-                for (var i = 0; i < claims.Count; i++)
-                {
-                    rows.Append(CultureInfo.InvariantCulture, $"{(i == 0 ? "" : ", ")}(@host, @k{i}, @i{i}, @server)");
-                    values.Add($"k{i}", claims[i].Kind);
-                    values.Add($"i{i}", claims[i].Item);
-                }
-                await connection.ExecuteAsync(rows.ToString(), values, tx);
-            }
+            await InsertClaimsAsync(connection, tx, serverId, placement);
         }
         catch (Exception e) when (StoreConnectionFactory.IsUniqueViolation(e))
         {
@@ -275,6 +264,74 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
         if (AfterCommitWrites is not null)
             await AfterCommitWrites(placement.Host);
         return CommitOutcome.Committed;
+    }
+
+    /// <summary>The statuses of a migration whose source placement still holds its claims, for SQL IN (...).</summary>
+    public const string OpenMigrations = "'migrating', 'finished', 'evacuating'";
+
+    /// <summary>
+    /// The writes of a claim for a server that exists (a resize or migration's new placement, beside the one it
+    /// holds), inside the caller's transaction: the host's generation moved by compare-and-swap, one claim row per
+    /// pCPU, VF and PF, and <paramref name="within"/> (which moves the server to it).
+    /// </summary>
+    public async Task<CommitOutcome> ClaimInAsync(DbConnection connection, DbTransaction tx, string serverId, Placement placement, long expectedGeneration,
+        WithinCommit? within)
+    {
+        var bumped = await connection.ExecuteAsync(
+            "UPDATE hosts SET generation = generation + 1, revision = revision + 1 WHERE name = @host AND generation = @expected",
+            new { host = placement.Host, expected = expectedGeneration }, tx);
+        if (bumped == 0)
+            return CommitOutcome.StaleHost;
+        try
+        {
+            await InsertClaimsAsync(connection, tx, serverId, placement);
+        }
+        catch (Exception e) when (StoreConnectionFactory.IsUniqueViolation(e))
+        {
+            return CommitOutcome.ResourceTaken;
+        }
+        if (within is not null)
+            await within(connection, tx);
+        return CommitOutcome.Committed;
+    }
+
+    /// <summary>
+    /// Gives back one placement of a server that keeps another (a confirmed resize's old one, a reverted one's new one) in one
+    /// transaction with <paramref name="within"/>: its claim rows go and its host's generation moves. Answers the generation after.
+    /// </summary>
+    public async Task<long> ReleasePlacementAsync(string serverId, Placement placement, WithinCommit within)
+    {
+        await using var connection = await Factory.OpenAsync();
+        await using var tx = await connection.BeginTransactionAsync();
+        await within(connection, tx);
+        foreach (var (kind, item) in Claims(placement))
+        {
+            await connection.ExecuteAsync("DELETE FROM claims WHERE host = @host AND kind = @kind AND item = @item AND server_id = @serverId",
+                new { host = placement.Host, kind, item, serverId }, tx);
+        }
+        var generation = await connection.ExecuteScalarAsync<long>(
+            "UPDATE hosts SET generation = generation + 1, revision = revision + 1 WHERE name = @host RETURNING generation", new { host = placement.Host }, tx);
+        await tx.CommitAsync();
+        return generation;
+    }
+
+    private static async Task InsertClaimsAsync(DbConnection connection, DbTransaction tx, string serverId, Placement placement)
+    {
+        // One statement for all of the server's claim rows.
+        var claims = Claims(placement).ToList();
+        if (claims.Count == 0)
+            return;
+        var values = new DynamicParameters();
+        values.Add("host", placement.Host);
+        values.Add("server", serverId);
+        var rows = new System.Text.StringBuilder("INSERT INTO claims (host, kind, item, server_id) VALUES ");
+        for (var i = 0; i < claims.Count; i++)
+        {
+            rows.Append(CultureInfo.InvariantCulture, $"{(i == 0 ? "" : ", ")}(@host, @k{i}, @i{i}, @server)");
+            values.Add($"k{i}", claims[i].Kind);
+            values.Add($"i{i}", claims[i].Item);
+        }
+        await connection.ExecuteAsync(rows.ToString(), values, tx);
     }
 
     private async Task<long> GenerationAsync(string host, CancellationToken ct)
@@ -293,8 +350,12 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
     /// server that made it to ACTIVE meanwhile is left alone). Answers what it held and the host's
     /// generation after the release (moved by one when the server held anything there).
     /// </summary>
-    public async Task<(bool Released, string? Host, Placement? Placement, long Generation)> ReleaseServerAsync(string serverId, WithinCommit? within = null,
-        string? fault = null, CancellationToken ct = default)
+    /// <remarks>
+    /// A server in the middle of a resize or migration holds a second placement (on the host it left, or beside the new one):
+    /// that goes too, its host's generation moves, and the answer has no placement but names that host (<c>Source</c>): the caller reads both again.
+    /// </remarks>
+    public async Task<(bool Released, string? Host, Placement? Placement, long Generation, string? Source)> ReleaseServerAsync(string serverId,
+        WithinCommit? within = null, string? fault = null, CancellationToken ct = default)
     {
         await using var connection = await Factory.OpenAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
@@ -307,13 +368,20 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
                 WHERE id = @serverId AND status = 'BUILD'
                 """, new { serverId, fault, now = Now }, tx);
             if (failed == 0)
-                return (false, null, null, 0);
+                return (false, null, null, 0, null);
         }
         if (within is not null)
             await within(connection, tx);
+        var source = await connection.QuerySingleOrDefaultAsync<string?>(
+            $"SELECT source_host FROM server_migrations WHERE server_id = @serverId AND status IN ({OpenMigrations})", new { serverId }, tx);
         var deleted = await connection.ExecuteAsync("DELETE FROM claims WHERE server_id = @serverId", new { serverId }, tx);
         if (fault is null)
+        {
+            await connection.ExecuteAsync("DELETE FROM server_migrations WHERE server_id = @serverId", new { serverId }, tx);
             deleted += await connection.ExecuteAsync("DELETE FROM servers WHERE id = @serverId", new { serverId }, tx);
+        }
+        if (source is not null && source != row?.Host)
+            await connection.ExecuteAsync("UPDATE hosts SET generation = generation + 1, revision = revision + 1 WHERE name = @source", new { source }, tx);
         // A server that holds resources (not one in ERROR, whose claims went already) changes its host.
         var holds = row is { Host: not null } r && ServerStatus.HoldsResources(r.Status);
         long generation = 0;
@@ -321,7 +389,8 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
             generation = await connection.ExecuteScalarAsync<long>(
                 "UPDATE hosts SET generation = generation + 1, revision = revision + 1 WHERE name = @host RETURNING generation", new { host = row!.Value.Host }, tx);
         await tx.CommitAsync(ct);
-        return (deleted > 0 || fault is not null, holds ? row!.Value.Host : null, holds && row!.Value.Placement is { } json ? StoredDocuments.Read<Placement>(json) : null, generation);
+        return (deleted > 0 || fault is not null, holds ? row!.Value.Host : null,
+            holds && source is null && row!.Value.Placement is { } json ? StoredDocuments.Read<Placement>(json) : null, generation, source);
     }
 
     /// <summary>Every claim row (of one host, when named): (host, kind, item, server).</summary>

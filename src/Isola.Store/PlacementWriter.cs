@@ -38,8 +38,9 @@ public sealed class PlacementWriter(PlacementStore store, int maxBatch = 64)
         public bool Stale;
     }
 
+    /// <param name="Existing">A claim for a server that exists (a resize's or migration's new placement): no server row is written.</param>
     private sealed record Commit(string ServerId, string Project, StoredDocument<Placement> Stored, int Epoch, WithinCommit? Within, StoredDocument<ServerSpec>? Spec,
-        TaskCompletionSource<CommitOutcome> Done)
+        TaskCompletionSource<CommitOutcome> Done, bool Existing = false)
     {
         public Placement Placement => Stored.Value;
     }
@@ -53,13 +54,36 @@ public sealed class PlacementWriter(PlacementStore store, int maxBatch = 64)
     public (long Batches, long Commits) Written { get; private set; }
 
     /// <summary>Commits one placement (after the ones queued before it); the outcome says whether it is in the store.</summary>
-    public Task<CommitOutcome> CommitAsync(string serverId, string project, Placement placement, int epoch, WithinCommit? within, StoredDocument<ServerSpec>? spec = null)
+    /// <param name="existing">The server exists: the placement is claimed beside what it holds (<see cref="PlacementStore.ClaimInAsync"/>); <paramref name="within"/> moves it there.</param>
+    public Task<CommitOutcome> CommitAsync(string serverId, string project, Placement placement, int epoch, WithinCommit? within, StoredDocument<ServerSpec>? spec = null,
+        bool existing = false)
     {
         var done = new TaskCompletionSource<CommitOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
         // Serialized here, on the caller's thread: the writer's time is what every create waits for.
-        Enqueue(new Commit(serverId, project, StoredDocument<Placement>.Of(placement), epoch, within, spec, done));
+        Enqueue(new Commit(serverId, project, StoredDocument<Placement>.Of(placement), epoch, within, spec, done, existing));
         return done.Task;
     }
+
+    /// <summary>
+    /// Gives back one placement of a server that keeps another (<see cref="PlacementStore.ReleasePlacementAsync"/>). True when the host
+    /// was not changed by anyone else meanwhile (the caller may give the placement back in memory); false: the host needs a refresh.
+    /// </summary>
+    public Task<bool> ReleasePlacementAsync(string serverId, Placement placement, WithinCommit within) =>
+        Run(async () =>
+        {
+            var generation = await store.ReleasePlacementAsync(serverId, placement, within);
+            lock (_lock)
+            {
+                if (_hosts.TryGetValue(placement.Host, out var v) && !v.Stale && v.Generation + 1 == generation)
+                {
+                    v.Generation = generation;
+                    return true;
+                }
+                if (v is not null)
+                    v.Stale = true;
+                return false;
+            }
+        });
 
     /// <summary>Takes the store's word for hosts: the named ones, or (null) every one whose generation is not the one this writer expects.</summary>
     /// <param name="stampOf">The stamp of the inventory the caller holds for a host (null: none): a host whose stamp moved comes with its inventory.
@@ -92,7 +116,15 @@ public sealed class PlacementWriter(PlacementStore store, int maxBatch = 64)
     public Task<(bool Released, Placement? Placement, string? Host)> ReleaseAsync(string serverId, WithinCommit? within, string? fault = null) =>
         Run(async () =>
         {
-            var (released, host, placement, generation) = await store.ReleaseServerAsync(serverId, within, fault);
+            var (released, host, placement, generation, source) = await store.ReleaseServerAsync(serverId, within, fault);
+            if (source is not null)
+            {
+                // A resize or migration in progress: two placements went, on one host or two; both are read again.
+                MarkStale(source);
+                if (host is not null)
+                    MarkStale(host);
+                return (released, (Placement?)null, host ?? source);
+            }
             if (host is null)
                 return (released, (Placement?)null, (string?)null);
             lock (_lock)
@@ -213,7 +245,9 @@ public sealed class PlacementWriter(PlacementStore store, int maxBatch = 64)
                 CommitOutcome outcome;
                 try
                 {
-                    outcome = await store.CommitInAsync(connection, tx, c.ServerId, c.Project, c.Stored, expected, c.Spec, c.Within);
+                    outcome = c.Existing
+                        ? await store.ClaimInAsync(connection, tx, c.ServerId, c.Placement, expected, c.Within)
+                        : await store.CommitInAsync(connection, tx, c.ServerId, c.Project, c.Stored, expected, c.Spec, c.Within);
                 }
                 catch (Exception e)
                 {

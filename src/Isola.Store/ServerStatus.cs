@@ -15,14 +15,20 @@ public static class ServerStatus
     public const string HardReboot = "HARD_REBOOT";
     /// <summary>A rebuild: the domain powered off, a new root disk made from the (new) image and a new config drive, then started again.</summary>
     public const string Rebuild = "REBUILD";
+    /// <summary>A resize or cold migration (Nova shows both so): its new placement claimed beside the old, the guest shut down, its disk moved where the host changes, the domain started from the new plan.</summary>
+    public const string Resize = "RESIZE";
+    /// <summary>Resized (or migrated) and running on the new placement, the old one still held: waiting for a confirm (the old goes) or a revert (the new goes).</summary>
+    public const string VerifyResize = "VERIFY_RESIZE";
+    /// <summary>A revert: the new placement given back, the guest shut down there and started again on the old one.</summary>
+    public const string RevertResize = "REVERT_RESIZE";
     public const string Error = "ERROR";
 
     /// <summary>Every status a server may have.</summary>
-    public static IReadOnlyList<string> All { get; } = [Build, Active, Shutoff, Paused, Reboot, HardReboot, Rebuild, Error];
+    public static IReadOnlyList<string> All { get; } = [Build, Active, Shutoff, Paused, Reboot, HardReboot, Rebuild, Resize, VerifyResize, RevertResize, Error];
 
     /// <summary>An ERROR server gave back what it held; every other status holds its claims.</summary>
     public static bool HoldsResources(string status) => status != Error;
 
     /// <summary>The statuses that hold resources, for SQL IN (...).</summary>
-    internal const string HoldingList = "'BUILD', 'ACTIVE', 'SHUTOFF', 'PAUSED', 'REBOOT', 'HARD_REBOOT', 'REBUILD'";
+    internal const string HoldingList = "'BUILD', 'ACTIVE', 'SHUTOFF', 'PAUSED', 'REBOOT', 'HARD_REBOOT', 'REBUILD', 'RESIZE', 'VERIFY_RESIZE', 'REVERT_RESIZE'";
 }

@@ -206,6 +206,20 @@ public sealed class HostDriver(ICommandRunner runner, string root, string stateD
         await Virsh(ct, "define", file);
     }
 
+    /// <summary>The XML a domain was last defined from by this agent (kept under the state directory); null when none is kept.</summary>
+    public string? DomainXml(string name)
+    {
+        var file = Path.Join(DomainDirectory, name + ".xml");
+        try
+        {
+            return File.Exists(file) ? File.ReadAllText(file) : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DriverException($"reading {file}: {e.Message}");
+        }
+    }
+
     /// <summary>The domains whose XML is kept under the state directory (<c>domains/NAME.xml</c>), by name.</summary>
     public IReadOnlySet<string> DomainFiles() =>
         Directory.Exists(DomainDirectory)

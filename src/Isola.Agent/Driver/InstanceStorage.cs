@@ -14,6 +14,9 @@ namespace Isola.Agent.Driver;
 /// </summary>
 public sealed class InstanceStorage(ICommandRunner runner, string root, string stateDirectory, string instancesDirectory, IImageSource? images)
 {
+    // The image source carries disks between hosts too when it can (the controller client does).
+    private readonly IDiskCarrier? _disks = images as IDiskCarrier;
+
     /// <summary>The host's instances directory (as the plans' paths say it).</summary>
     public string InstancesDirectory { get; } = instancesDirectory;
 
@@ -149,6 +152,67 @@ public sealed class InstanceStorage(ICommandRunner runner, string root, string s
         await RunAsync(argv, ct);
         File.Move(Local(partial), Local(disk.Path), overwrite: replace); // never over a disk that is there, but on a rebuild
     }
+
+    /// <summary>Sends a server's disk to its resize's or migration's destination (through the controller); its domain is shut off.</summary>
+    public async Task SendDiskAsync(string serverId, InstanceDisk disk, CancellationToken ct)
+    {
+        var carrier = _disks ?? throw new DriverException($"the disk of server {serverId} cannot be sent: the agent has no controller to send it through");
+        try
+        {
+            await using var file = new FileStream(Local(disk.Path), FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
+            await carrier.SendDiskAsync(serverId, file, ct);
+        }
+        catch (Exception e) when (e is IOException or HttpRequestException or UnauthorizedAccessException or TimeoutException
+                                      || (e is OperationCanceledException && !ct.IsCancellationRequested))
+        {
+            throw new DriverException($"sending the disk {disk.Path} of server {serverId}: {e.Message}");
+        }
+    }
+
+    /// <summary>
+    /// Makes a server's disk from the one its source host sent (a resize or migration from another host): fetched into a
+    /// partial file and checked against the SHA-256 the controller holds, its backing file set to this host's copy of its
+    /// image (<c>qemu-img rebase -u</c>: the bytes are the same, only the path differs), grown to the flavor's size when it is bigger, then put in place.
+    /// </summary>
+    public async Task ReceiveDiskAsync(string serverId, InstanceDisk disk, CancellationToken ct)
+    {
+        var carrier = _disks ?? throw new DriverException($"the disk of server {serverId} cannot be fetched: the agent has no controller to fetch it from");
+        var partial = disk.Path + ".partial";
+        try
+        {
+            Directory.CreateDirectory(Local(Path.GetDirectoryName(disk.Path)!));
+            string? expected;
+            string checksum;
+            await using (var file = new FileStream(Local(partial), FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
+            {
+                using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+                await using (var hashing = new HashingStream(file, hash))
+                    expected = await carrier.ReceiveDiskAsync(serverId, hashing, ct);
+                await file.FlushAsync(ct);
+                file.Flush(flushToDisk: true);
+                checksum = Convert.ToHexStringLower(hash.GetHashAndReset());
+            }
+            if (expected is not null && !string.Equals(expected, checksum, StringComparison.OrdinalIgnoreCase))
+                throw new DriverException($"the disk of server {serverId} arrived with SHA-256 {checksum}; its source sent {expected}");
+            if (disk.Image is { } image)
+                await RunAsync(["qemu-img", "rebase", "-u", "-f", "qcow2", "-b", CachedImage(image), "-F", image.DiskFormat, partial], ct);
+            await RunAsync(["qemu-img", "resize", "-q", "-f", "qcow2", partial, $"{Math.Max(disk.SizeGiB, 1)}G"], ct);
+            File.Move(Local(partial), Local(disk.Path));
+        }
+        catch (Exception e) when (e is IOException or HttpRequestException or UnauthorizedAccessException or TimeoutException
+                                      || (e is OperationCanceledException && !ct.IsCancellationRequested))
+        {
+            throw new DriverException($"fetching the disk of server {serverId}: {e.Message}");
+        }
+        finally
+        {
+            File.Delete(Local(partial));
+        }
+    }
+
+    /// <summary>Grows a server's disk (its domain shut off) to its flavor's size (<c>qemu-img resize</c>): a resize to a flavor with a bigger disk.</summary>
+    public Task GrowDiskAsync(InstanceDisk disk, CancellationToken ct) =>
+        RunAsync(["qemu-img", "resize", "-q", "-f", "qcow2", disk.Path, $"{Math.Max(disk.SizeGiB, 1)}G"], ct);
 
     /// <summary>Writes the server's config drive: its three files as an ISO 9660 volume labelled cidata (Joliet and Rock Ridge names, as cloud-init reads them).</summary>
     public async Task WriteConfigDriveAsync(string path, ConfigDrive drive, CancellationToken ct)

@@ -17,7 +17,8 @@ public sealed record StorageReading(IReadOnlySet<string> Existing, IReadOnlyList
 /// its instance directory; and a cached image no server of the host uses any more. A disk is the
 /// guest's: made again only when its plan says a newer version of it (a rebuild) and its domain is
 /// shut off — then with a new config drive — and the version made is kept in the server's record
-/// (<see cref="MadeDisk"/>) and reported.
+/// (<see cref="MadeDisk"/>) and reported. In a resize or migration: a disk grown to a bigger flavor's size while
+/// shut off; between hosts, the source's disk sent once its domain is shut off, and the destination's made from it.
 /// </summary>
 public sealed class StorageFacet : IHostFacet
 {
@@ -29,11 +30,24 @@ public sealed class StorageFacet : IHostFacet
     /// <summary>The server record's part that says which version of its disk the agent made.</summary>
     public const string Memory = "disk";
 
-    /// <summary>The version of the disk the agent made for a server (<see cref="InstanceDisk.Version"/>).</summary>
-    public sealed record MadeDisk(int Version);
+    /// <summary>Sends a server's disk to the controller: the source of a move between hosts, its domain shut off.</summary>
+    public sealed record SendDisk(string Id, InstanceDisk Disk) : Step(Id);
+    /// <summary>Makes a server's disk from the one its source host sent: the destination of a move between hosts.</summary>
+    public sealed record ReceiveDisk(string Id, InstanceDisk Disk) : Step(Id);
+    /// <summary>Grows a server's disk to its plan's size (a resize to a flavor with a bigger disk), its domain shut off.</summary>
+    public sealed record GrowDisk(string Id, InstanceDisk Disk) : Step(Id);
+
+    /// <summary>The version of the disk the agent made for a server (<see cref="InstanceDisk.Version"/>), and its size (null: not recorded, by agents before resizes).</summary>
+    public sealed record MadeDisk(int Version, int? SizeGiB = null);
 
     /// <summary>The version of the server's disk on the host: what the agent recorded, else 0 (agents before rebuilds made one, at version 0).</summary>
     public static int DiskVersion(AppliedServer? server) => server?.Part<MadeDisk>(Memory)?.Version ?? 0;
+
+    private static void Made(AgentHands hands, string id, InstanceDisk disk)
+    {
+        if (hands.Applied.Load().GetValueOrDefault(id) is { } record)
+            hands.Applied.Save(record.WithPart(Memory, new MadeDisk(disk.Version, disk.SizeGiB)));
+    }
     public sealed record RemoveInstance(string Id, string Directory) : Step(Id);
     public sealed record RemoveImage(string ImageId) : Step(ImageId);
 
@@ -61,12 +75,25 @@ public sealed class StorageFacet : IHostFacet
         var fresh = disk is not null && !reading.Existing.Contains(disk.Path) && server.State is null;
         // A rebuild: a newer disk than the one made, under a domain that is shut off (never under a running guest).
         var rebuilt = disk is not null && reading.Existing.Contains(disk.Path) && server.State == "shut off" && DiskVersion(server.Applied) < disk.Version;
+        var migration = server.Server.Migration;
         if (fresh || rebuilt)
         {
             if (disk!.Image is { } image && !reading.CachedImages.Contains(image.Id))
                 yield return new FetchImage(server.Id, image);
-            yield return new CreateDisk(server.Id, disk, Replace: rebuilt);
+            // The destination of a move between hosts makes the guest's disk from the one its source sent, never a blank one.
+            if (fresh && migration?.Role == DesiredMigration.Destination)
+                yield return new ReceiveDisk(server.Id, disk);
+            else
+                yield return new CreateDisk(server.Id, disk, Replace: rebuilt);
         }
+        else if (disk is not null && reading.Existing.Contains(disk.Path) && server.State == "shut off"
+                 && server.Applied?.Part<MadeDisk>(Memory)?.SizeGiB is { } made && made < disk.SizeGiB)
+        {
+            yield return new GrowDisk(server.Id, disk);
+        }
+        // The source of a move between hosts sends the disk once its domain is shut off (so the guest writes no more to it).
+        if (migration is { Role: DesiredMigration.Source, DiskSent: false } && disk is not null && reading.Existing.Contains(disk.Path) && server.State == "shut off")
+            yield return new SendDisk(server.Id, disk);
         if (files is not null && drive is not null && (rebuilt || !reading.Existing.Contains(files.ConfigDrive)))
             yield return new WriteConfigDrive(server.Id, files.ConfigDrive, drive);
     }
@@ -119,8 +146,20 @@ public sealed class StorageFacet : IHostFacet
     private static async Task CreateAsync(CreateDisk c, AgentHands hands, CancellationToken ct)
     {
         await hands.Driver.Storage.CreateDiskAsync(c.Disk, ct, c.Replace);
-        if (hands.Applied.Load().GetValueOrDefault(c.Id) is { } record)
-            hands.Applied.Save(record.WithPart(Memory, new MadeDisk(c.Disk.Version)));
+        Made(hands, c.Id, c.Disk);
+    }
+
+    private static async Task ReceiveAsync(ReceiveDisk r, AgentHands hands, CancellationToken ct)
+    {
+        await hands.Driver.Storage.ReceiveDiskAsync(r.Id, r.Disk, ct);
+        Made(hands, r.Id, r.Disk);
+    }
+
+    private static async Task GrowAsync(GrowDisk g, AgentHands hands, CancellationToken ct)
+    {
+        await hands.Driver.Storage.GrowDiskAsync(g.Disk, ct);
+        if (hands.Applied.Load().GetValueOrDefault(g.Id) is { } record)
+            hands.Applied.Save(record.WithPart(Memory, new MadeDisk(DiskVersion(record), g.Disk.SizeGiB)));
     }
 
     public Task ApplyAsync(Step step, AgentHands hands, CancellationToken ct)
@@ -132,6 +171,12 @@ public sealed class StorageFacet : IHostFacet
                 return storage.FetchImageAsync(f.Image, ct);
             case CreateDisk c:
                 return CreateAsync(c, hands, ct);
+            case ReceiveDisk r:
+                return ReceiveAsync(r, hands, ct);
+            case GrowDisk g:
+                return GrowAsync(g, hands, ct);
+            case SendDisk d:
+                return storage.SendDiskAsync(d.Id, d.Disk, ct);
             case WriteConfigDrive w:
                 return storage.WriteConfigDriveAsync(w.Path, w.Drive, ct);
             case RemoveInstance r:

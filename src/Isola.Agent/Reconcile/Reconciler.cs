@@ -109,7 +109,11 @@ public static class Reconciler
                 ports.Add(new ReportedPort(port.Id, ready ? "ACTIVE" : "DOWN"));
             }
         }
-        return new HostReport(desired.Revision, servers, ports);
+        // What it has not finished taking down (a failed step keeps the server's record): a server evacuated off this host
+        // while its agent was down keeps its claims here until it is no longer in this list.
+        var wanted = desired.Servers.Select(s => s.Id).ToHashSet(StringComparer.Ordinal);
+        var leaving = (applied?.Keys ?? []).Where(id => !wanted.Contains(id)).Order(StringComparer.Ordinal).ToList();
+        return new HostReport(desired.Revision, servers, ports, leaving);
     }
 
     /// <summary>What keeps the facets from doing their part (for the cycle's failures).</summary>

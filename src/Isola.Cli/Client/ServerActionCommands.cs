@@ -5,7 +5,8 @@ using System.Text.Json.Nodes;
 namespace Isola.Cli.Client;
 
 /// <summary>
-/// <c>isola server stop|start|pause|unpause SERVER...</c>, <c>reboot [--hard] SERVER</c>, <c>rebuild --image I SERVER</c>
+/// <c>isola server stop|start|pause|unpause|migrate|evacuate SERVER...</c>, <c>reboot [--hard] SERVER</c>, <c>rebuild --image I SERVER</c>,
+/// <c>resize --flavor F SERVER</c>, <c>resize confirm|revert SERVER...</c>
 /// (POST /v1/servers/{id}/action, Nova's bodies) and <c>server event list|show</c> (GET /v1/servers/{id}/actions):
 /// as the openstack client names them. <c>--wait</c> follows the server until its action is over, its steps on stderr.
 /// </summary>
@@ -26,6 +27,9 @@ internal static class ServerActionCommands
         Simple(console, "unpause", "unpause", "Unpause paused servers"),
         Reboot(console),
         Rebuild(console),
+        Resize(console),
+        Simple(console, "migrate", "migrate", "Move servers to another host (cold: shut down, disk moved, started there); confirm or revert with 'server resize confirm|revert' (admin)"),
+        Simple(console, "evacuate", "evacuate", "Rebuild servers of a host whose agent is down on other hosts, from their images (admin)"),
         Events(console),
         Console(console),
     ];
@@ -103,6 +107,29 @@ internal static class ServerActionCommands
         return verb.Command;
     }
 
+    /// <summary>
+    /// <c>isola server resize --flavor F SERVER</c> (a new flavor, placed anew with the same guarantees; then VERIFY_RESIZE),
+    /// <c>resize confirm SERVER</c> (the old placement given back) and <c>resize revert SERVER</c> (the old one given back exactly), as the openstack client has them.
+    /// </summary>
+    private static Command Resize(CliConsole console)
+    {
+        var server = new Argument<string>("server") { Description = "The server's name or id" };
+        var flavor = new Option<string>("--flavor") { Description = "The new flavor (name or id)", Required = true };
+        var verb = ClientCommand.Create("resize", "Resize a server to a new flavor: it is placed anew, shut down and started on the new placement (VERIFY_RESIZE)", console, Answer);
+        verb.Command.Arguments.Add(server);
+        verb.Command.Options.Add(flavor);
+        var wait = WaitOption();
+        verb.Command.Options.Add(wait);
+        verb.SetAction(async (parse, api, output, ct) =>
+        {
+            var body = new JsonObject { ["resize"] = new JsonObject { ["flavorRef"] = parse.GetValue(flavor) } };
+            return await ActAsync(console, api, output, parse.GetValue(server)!, body, parse.GetValue(wait), ct);
+        });
+        verb.Command.Subcommands.Add(Simple(console, "confirm", "confirmResize", "Confirm a resize or migration: the placement it left is given back"));
+        verb.Command.Subcommands.Add(Simple(console, "revert", "revertResize", "Revert a resize or migration: the server goes back to the placement it left, exactly"));
+        return verb.Command;
+    }
+
     /// <summary><c>isola server event list SERVER</c>, <c>event show SERVER REQUEST_ID</c>: the server's actions, as Nova's instance actions.</summary>
     private static Command Events(CliConsole console)
     {
@@ -167,7 +194,7 @@ internal static class ServerActionCommands
             if (step != last)
                 console.Error.WriteLine($"server {server}: {step}");
             last = step;
-            if (task is null && status is "ACTIVE" or "SHUTOFF" or "PAUSED")
+            if (task is null && status is "ACTIVE" or "SHUTOFF" or "PAUSED" or "VERIFY_RESIZE")
                 return ExitCodes.Ok;
             if (status == "ERROR")
                 return console.Fail(ExitCodes.Failed, $"server {server} is ERROR: {Column.TextAt(now, "fault")}");

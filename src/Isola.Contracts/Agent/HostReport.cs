@@ -5,7 +5,9 @@ namespace Isola.Contracts.Agent;
 /// domains' states, its ports' statuses. Written by the agent, read by the server, which checks every
 /// field (hence nullable: a body may lack any of them).
 /// </summary>
-public sealed record HostReport(long AppliedRevision = 0, IReadOnlyList<ReportedServer>? Servers = null, IReadOnlyList<ReportedPort>? Ports = null);
+/// <param name="Leaving">The servers the agent still holds something of (an applied record) that its desired state no longer has: it is taking them down.</param>
+public sealed record HostReport(long AppliedRevision = 0, IReadOnlyList<ReportedServer>? Servers = null, IReadOnlyList<ReportedPort>? Ports = null,
+    IReadOnlyList<string>? Leaving = null);
 
 /// <summary>A server's domain state as the agent saw it: paused, running, shutoff or absent.</summary>
 /// <param name="DiskVersion">The version of the server's root disk on the host (its plan's <c>disk.version</c> when it was made); null: not said (an older agent).</param>

@@ -119,6 +119,24 @@ public sealed class SimulatedHost : ICommandRunner
         return new CommandResult(0, "", "");
     }
 
+    /// <summary>
+    /// <c>qemu-img rebase -u -f qcow2 -b BACKING -F FORMAT FILE</c> and <c>qemu-img resize -q -f qcow2 FILE SIZE</c> on a disk
+    /// <see cref="QemuImgCreate"/> made: its text says the new backing file or size; a file that is not there, or is no such disk, is qemu-img's error.
+    /// </summary>
+    private CommandResult QemuImgEdit(string file, string what, string value, string? format)
+    {
+        var local = Path.Join(Root, file);
+        var text = File.Exists(local) ? File.ReadAllText(local) : null;
+        var parts = text is null ? null : System.Text.RegularExpressions.Regex.Match(text, @"^simulated qcow2 (\S+) backing (\S+) \((\S+)\)\n$");
+        if (parts is not { Success: true })
+            return new CommandResult(1, "", $"qemu-img: Could not open '{file}': {(text is null ? "No such file or directory" : "Image is not in qcow2 format")}\n");
+        if (what == "backing" && !File.Exists(Path.Join(Root, value)))
+            return new CommandResult(1, "", $"qemu-img: Could not open '{value}': No such file or directory\n");
+        var (size, backing, fmt) = (parts.Groups[1].Value, parts.Groups[2].Value, parts.Groups[3].Value);
+        File.WriteAllText(local, what == "backing" ? $"simulated qcow2 {size} backing {value} ({format})\n" : $"simulated qcow2 {value} backing {backing} ({fmt})\n");
+        return new CommandResult(0, "", "");
+    }
+
     /// <summary><c>genisoimage ... -output FILE -volid LABEL ... FILES</c>: the files' names and contents in one text file under the root.</summary>
     private CommandResult GenIsoImage(IReadOnlyList<string> argv)
     {
@@ -170,6 +188,8 @@ public sealed class SimulatedHost : ICommandRunner
             ["ovs-vsctl" or "ovs-ofctl" or "ovs-appctl", ..] => RunOvs(argv),
             ["taskset", "-p", "-c", var cpus, var tid] => Qemu.Taskset(cpus, tid),
             ["qemu-img", "create", ..] => QemuImgCreate(argv),
+            ["qemu-img", "rebase", "-u", "-f", "qcow2", "-b", var backing, "-F", var format, var file] => QemuImgEdit(file, "backing", backing, format),
+            ["qemu-img", "resize", "-q", "-f", "qcow2", var file, var size] => QemuImgEdit(file, "size", size, null),
             ["genisoimage", ..] => GenIsoImage(argv),
             _ => new CommandResult(CommandResult.NotFound, "", $"{argv[0]}: command not found in the simulated host\n"),
         });

@@ -38,6 +38,15 @@ public sealed class AgentUpFilter : IHostFilter
         host.AgentDown ? new Rejection(RejectionCode.AgentDown, "its agent stopped reporting") : null;
 }
 
+/// <summary>Not a host the request excludes (a cold migration leaves the server's own host).</summary>
+public sealed class ExcludedHostFilter : IHostFilter
+{
+    public Rejection? Check(HostState host, RequestContext ctx) =>
+        ctx.Request.ExcludedHosts is { Count: > 0 } excluded && excluded.Contains(host.Name, StringComparer.Ordinal)
+            ? new Rejection(RejectionCode.HostExcluded, "the server is on it (a migration goes to another host)")
+            : null;
+}
+
 /// <summary>Only hosts of the requested availability zone.</summary>
 public sealed class ZoneFilter : IHostFilter
 {

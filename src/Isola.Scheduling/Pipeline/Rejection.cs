@@ -25,6 +25,7 @@ public enum RejectionCode
     HostDisabled,
     AgentDown,
     HostUnusable,
+    HostExcluded,
 }
 
 /// <summary>A host's rejection: the code and what exactly it lacked.</summary>
@@ -55,6 +56,7 @@ public sealed record Rejection(RejectionCode Code, string Detail)
         RejectionCode.HostDisabled => "disabled by an operator",
         RejectionCode.AgentDown => "its agent is down (reported before, silent since)",
         RejectionCode.HostUnusable => "its stored inventory or placements cannot be used",
+        RejectionCode.HostExcluded => "the host the server leaves (a migration goes elsewhere)",
         _ => code.ToString(),
     };
 

@@ -27,6 +27,7 @@ public sealed class Scheduler
             new UsableFilter(),        // its stored inventory and placements are understood
             new EnabledFilter(),       // not disabled by an operator
             new AgentUpFilter(),       // its agent, if it ever reported, still does
+            new ExcludedHostFilter(),  // not a host the request leaves (a migration's source)
             new ZoneFilter(),          // availability zone (the index is per zone; this guards the rest)
             new AggregateFilter(),     // host aggregates
             new GroupFilter(fleet),    // hard affinity / anti-affinity

@@ -4,6 +4,7 @@ namespace Isola.Scheduling.Requests;
 /// <param name="Group">A server group the server belongs to (its policy is the fleet's record).</param>
 /// <param name="AvailabilityZone">Only hosts in this zone.</param>
 /// <param name="Aggregates">Only hosts in every one of these aggregates.</param>
+/// <param name="ExcludedHosts">Hosts it may not go to (a cold migration leaves the host it is on).</param>
 public sealed record PlacementRequest(
     string Server,
     ComputeRequest Compute,
@@ -11,7 +12,8 @@ public sealed record PlacementRequest(
     string? Group = null,
     string? AvailabilityZone = null,
     IReadOnlyList<string>? Aggregates = null,
-    Strategy Strategy = Strategy.Spread)
+    Strategy Strategy = Strategy.Spread,
+    IReadOnlyList<string>? ExcludedHosts = null)
 {
     /// <summary>Builds a request from a flavor and ports, validating both; every error is reported.</summary>
     public static PlacementRequest Create(string server, Flavor flavor, IReadOnlyList<PortRequest> ports,

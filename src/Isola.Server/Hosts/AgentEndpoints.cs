@@ -1,6 +1,8 @@
 using Isola.Contracts.Agent;
 using Isola.Coordination;
 using Isola.Server.Api;
+using Isola.Server.Images;
+using Isola.Server.Servers;
 using Isola.Server.Supervision;
 using Isola.Server.Services;
 using Isola.Store;
@@ -53,7 +55,8 @@ internal static class AgentEndpoints
                 PlanStamp: s.Spec is null ? null : PlanStamp(desired, s), Plan: rendered.GetValueOrDefault(s.Id)?.Plan,
                 // Why there is no plan (the agent leaves the server as it is); null with plans=omit (the plans call says).
                 PlanError: rendered.GetValueOrDefault(s.Id)?.Error,
-                Shutdown: s.CleanShutdown ? DesiredServer.CleanShutdown : DesiredServer.HardShutdown)).ToList(),
+                Shutdown: s.CleanShutdown ? DesiredServer.CleanShutdown : DesiredServer.HardShutdown,
+                Migration: s.Move is { } m ? new DesiredMigration(m.MigrationId, m.Source ? DesiredMigration.Source : DesiredMigration.Destination, m.DiskSent) : null)).ToList(),
             network);
     }
 
@@ -159,8 +162,53 @@ internal static class AgentEndpoints
             return Results.NoContent();
         }).WithMetadata(new StreamedBody("text/plain"));
 
+        // A resize or migration between hosts: the source's agent sends the server's disk once the domain is shut off
+        // (the destination's agent then holds the server, and fetches the disk). Kept by the controller until confirmed or reverted.
+        api.MapPut("/hosts/{name}/servers/{id}/disk", async (string name, string id, HttpContext http, ServerMoveStore moves, IImageBlobs blobs, HostSignals signals) =>
+        {
+            Caller.Of(http).RequireAgentOf(name);
+            var open = await moves.OpenAsync(id);
+            if (open is null || open.Record.SourceHost != name || open.Record.DestHost == name)
+                throw ApiException.NotFound("migration from host " + name + " of server", id);
+            if (open.Record.DiskSent)
+                return Results.NoContent(); // sent already (an agent that did not hear the answer sends again)
+            var max = (long)(Math.Max(open.SourceSpec?.Value.Flavor.DiskGiB ?? 1, 1) * 1.1 + 1) << 30;
+            var blob = ServerMoveService.DiskBlob(open.Record.Id);
+            StagedBlob staged;
+            try
+            {
+                staged = await blobs.StageAsync(blob, http.Request.Body, max, http.RequestAborted);
+            }
+            catch (BlobTooLargeException)
+            {
+                throw new ApiException(413, "too-large", $"the disk is over {max} bytes (its flavor's size and room for qcow2's own)", "body");
+            }
+            await using (staged)
+                await staged.CommitAsync(http.RequestAborted);
+            var (taken, dest) = await moves.DiskSentAsync(id, name, staged.Sha256);
+            if (!taken)
+            {
+                await blobs.DeleteAsync(blob, default);
+                throw ApiException.Conflict("invalid-state", $"the migration of server {id} waits for no disk any more");
+            }
+            signals.Notify(name);
+            signals.Notify(dest!);
+            return Results.NoContent();
+        }).WithMetadata(new StreamedBody("application/octet-stream"));
+        api.MapGet("/hosts/{name}/servers/{id}/disk", async (string name, string id, HttpContext http, ServerMoveStore moves, IImageBlobs blobs) =>
+        {
+            Caller.Of(http).RequireAgentOf(name);
+            var open = await moves.OpenAsync(id);
+            if (open is null || open.Record.DestHost != name || open.Record.SourceHost == name || !open.Record.DiskSent)
+                throw ApiException.NotFound("migrated disk for host " + name + " of server", id);
+            var bytes = await blobs.OpenAsync(ServerMoveService.DiskBlob(open.Record.Id), http.RequestAborted)
+                ?? throw ApiException.Conflict("disk-gone", $"the disk of server {id}'s migration is not kept any more");
+            http.Response.Headers[Isola.Server.Images.ImageEndpoints.ChecksumHeader] = open.Record.DiskSha256;
+            return Results.Stream(bytes, "application/octet-stream");
+        });
+
         api.MapPost("/hosts/{name}/report", async (string name, HostReport body, HttpContext http, LifecycleStore lifecycle, HostSignals signals,
-            PlacementService placement) =>
+            PlacementService placement, ServerMoveService evacuations) =>
         {
             Caller.Of(http).RequireAgentOf(name);
             // Only a registered host reports, and only a revision it could have been given.
@@ -200,16 +248,24 @@ internal static class AgentEndpoints
                 errors.Add(new("servers", "a server is reported twice"));
             if (ports.Where(p => p is not null).GroupBy(p => p.Id).Any(g => g.Count() > 1))
                 errors.Add(new("ports", "a port is reported twice"));
+            var leaving = body.Leaving;
+            for (var i = 0; i < (leaving?.Count ?? 0); i++)
+            {
+                if (string.IsNullOrEmpty(leaving![i]))
+                    errors.Add(new($"leaving[{i}]", "a server being taken down is named by its id"));
+            }
             if (errors.Count > 0)
                 throw ApiException.Invalid(errors);
             var report = new AgentReport(body.AppliedRevision, servers.ToDictionary(s => s.Id!, s => s.VmState!, StringComparer.Ordinal),
                 ports.ToDictionary(p => p.Id!, p => p.Status!, StringComparer.Ordinal),
-                servers.Where(s => s.DiskVersion is not null).ToDictionary(s => s.Id!, s => s.DiskVersion!.Value, StringComparer.Ordinal));
+                servers.Where(s => s.DiskVersion is not null).ToDictionary(s => s.Id!, s => s.DiskVersion!.Value, StringComparer.Ordinal),
+                leaving?.ToHashSet(StringComparer.Ordinal));
             IReadOnlyList<ServerTransition> transitions;
+            IReadOnlyList<string> evacuated;
             bool moved, backUp;
             try
             {
-                (transitions, moved, backUp) = await lifecycle.ApplyReportAsync(name, report);
+                (transitions, moved, backUp, evacuated) = await lifecycle.ApplyReportAsync(name, report);
             }
             catch (ForeignResourceException e)
             {
@@ -220,6 +276,9 @@ internal static class AgentEndpoints
             // Its agent was marked down: schedulable again here at once (other processes at their next sync).
             if (backUp)
                 await placement.Placer.RefreshHostAsync(name);
+            // Servers evacuated off this host while its agent was down are gone from it now: what they left here is free.
+            foreach (var server in evacuated)
+                await evacuations.ClearAsync(server, name);
             return Results.Ok(new ReportAnswer(moved,
                 transitions.Select(t => new ReportTransition(t.ServerId, t.FromStatus, t.To.Status, t.To.TaskState, t.To.PowerState)).ToList()));
         });

@@ -13,7 +13,8 @@ namespace Isola.Server.Servers;
 /// <summary>An action asked for in <c>POST /v1/servers/{id}/action</c>, read from Nova's body (one key: the action).</summary>
 /// <param name="Image">A rebuild's image (id or name).</param>
 /// <param name="UserData">A rebuild's new user data (base64); null: the server keeps its own.</param>
-internal sealed record RequestedAction(string Action, bool Hard = false, string? Image = null, string? UserData = null)
+/// <param name="Flavor">A resize's new flavor (id or name: Nova's flavorRef).</param>
+internal sealed record RequestedAction(string Action, bool Hard = false, string? Image = null, string? UserData = null, string? Flavor = null)
 {
     /// <summary>The body's keys (Nova's) and the action each asks for.</summary>
     public static IReadOnlyDictionary<string, string> Keys { get; } = new Dictionary<string, string>(StringComparer.Ordinal)
@@ -24,6 +25,11 @@ internal sealed record RequestedAction(string Action, bool Hard = false, string?
         ["pause"] = ServerActions.Pause,
         ["unpause"] = ServerActions.Unpause,
         ["rebuild"] = ServerActions.Rebuild,
+        ["resize"] = ServerActions.Resize,
+        ["migrate"] = ServerActions.Migrate,
+        ["confirmResize"] = ServerActions.ConfirmResize,
+        ["revertResize"] = ServerActions.RevertResize,
+        ["evacuate"] = ServerActions.Evacuate,
     };
 
     /// <summary>
@@ -62,6 +68,12 @@ internal sealed record RequestedAction(string Action, bool Hard = false, string?
                 }
                 Only(value, "rebuild", "image", "userData");
                 return new(action, Image: imageName, UserData: userData);
+            case ServerActions.Resize:
+                if (value.ValueKind != JsonValueKind.Object || !value.TryGetProperty("flavorRef", out var flavor) || flavor.ValueKind != JsonValueKind.String
+                    || flavor.GetString() is not { Length: > 0 } flavorRef)
+                    throw ApiException.Invalid("resize.flavorRef", "a resize names the new flavor (id or name)");
+                Only(value, "resize", "flavorRef");
+                return new(action, Flavor: flavorRef);
             default:
                 if (value.ValueKind is not (JsonValueKind.Null or JsonValueKind.Object) || (value.ValueKind == JsonValueKind.Object && value.EnumerateObject().Any()))
                     throw ApiException.Invalid(key, "takes nothing: null (or {})");
@@ -84,11 +96,25 @@ internal sealed record RequestedAction(string Action, bool Hard = false, string?
 /// as Nova), begun in one transaction with the server's move and its host's revision
 /// (<see cref="ServerActionStore"/>); the host's agent and its reports do the rest.
 /// </summary>
-internal sealed class ServerActionService(ResourceStore store, ServerActionStore actions, ServerService servers, HostSignals signals, ServerSettings settings)
+internal sealed class ServerActionService(ResourceStore store, ServerActionStore actions, ServerService servers, ServerMoveService moves, HostSignals signals,
+    ServerSettings settings)
 {
     public async Task<ActionBegun> RequestAsync(Caller caller, string id, RequestedAction asked)
     {
         var server = await servers.FindAsync(caller, id);
+        switch (asked.Action)
+        {
+            case ServerActions.Resize:
+                return await moves.ResizeAsync(caller, server, store, asked.Flavor);
+            case ServerActions.Migrate:
+                return await moves.MigrateAsync(caller, server);
+            case ServerActions.ConfirmResize:
+                return await moves.ConfirmAsync(caller, server);
+            case ServerActions.RevertResize:
+                return await moves.RevertAsync(caller, server);
+            case ServerActions.Evacuate:
+                return await moves.EvacuateAsync(caller, server);
+        }
         var change = asked.Action == ServerActions.Rebuild ? await RebuildAsync(server, asked) : null;
         var requestId = "req-" + Guid.NewGuid().ToString("D");
         (ActionBegun? begun, string? refusal) result;

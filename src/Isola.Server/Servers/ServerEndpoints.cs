@@ -48,7 +48,7 @@ internal static class ServerEndpoints
             return Results.Ok(View(server, null, AgentLiveness.HostStatus(agent, time.GetUtcNow())));
         });
         api.MapGet("/servers/{id}/plan", async (string id, HttpContext http, ServerService servers) => Results.Ok(await servers.PlanAsync(Caller.Of(http), id)));
-        // Nova's server actions: one key, the action (os-stop, os-start, reboot, pause, unpause, rebuild); 202 once begun.
+        // Nova's server actions: one key, the action (os-stop, os-start, reboot, pause, unpause, rebuild, resize, migrate, confirmResize, revertResize); 202 once begun.
         api.MapPost("/servers/{id}/action", async (string id, System.Text.Json.JsonElement body, HttpContext http, ServerActionService actions) =>
         {
             var begun = await actions.RequestAsync(Caller.Of(http), id, RequestedAction.Read(body));
@@ -60,6 +60,15 @@ internal static class ServerEndpoints
         api.MapGet("/servers/{id}/actions/{requestId}", async (string id, string requestId, HttpContext http, ServerActionService actions) =>
             Results.Ok(ActionView((await actions.ListAsync(Caller.Of(http), id)).FirstOrDefault(a => a.RequestId == requestId)
                 ?? throw ApiException.NotFound("action", requestId))));
+        // Its resizes and migrations, oldest first (Nova's os-migrations for one server: also the confirmed and reverted ones).
+        api.MapGet("/servers/{id}/migrations", async (string id, HttpContext http, ServerService servers, ServerMoveStore moves) =>
+        {
+            var server = await servers.FindAsync(Caller.Of(http), id);
+            return Results.Ok((await moves.ListAsync(server.Id)).Select(m => new
+            {
+                m.Id, server = m.ServerId, m.Kind, m.Status, m.SourceHost, m.DestHost, sourceStatus = m.SourceStatus, m.DiskSent, created = m.CreatedAt, updated = m.UpdatedAt,
+            }));
+        });
         // The guest's serial console, as its host's agent last sent it (Nova's os-getConsoleOutput; lines: the last N only).
         api.MapGet("/servers/{id}/console-log", async (string id, int? lines, HttpContext http, ServerService servers, ServerConsoleStore consoles) =>
         {

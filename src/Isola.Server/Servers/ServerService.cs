@@ -23,7 +23,7 @@ internal sealed record CreatedServer(ServerRecord Server, Placement Placement);
 /// no claim, no bound port, and no port it made (the compensation is here, in one place).
 /// </summary>
 internal sealed class ServerService(ResourceStore store, PlacementService placement, PlacementStore placements, HostNetworkStore networks, PortService portService,
-    HostSignals signals, PeerRevisions peers, TimeProvider time)
+    HostSignals signals, PeerRevisions peers, TimeProvider time, ServerMoveStore moves, Isola.Server.Images.IImageBlobs blobs)
 {
     private string Now => time.GetUtcNow().ToString("O", System.Globalization.CultureInfo.InvariantCulture);
 
@@ -81,6 +81,8 @@ internal sealed class ServerService(ResourceStore store, PlacementService placem
         var server = await FindAsync(caller, id);
         var onNetworks = await networks.NetworksOfServerAsync(server.Id);
         var madeGroups = await peers.GroupsOfAsync(await networks.PortsCreatedForAsync(server.Id));
+        // A resize or migration in progress goes with it: the placement it left, the host it left, the disk on its way.
+        var moving = await moves.OpenAsync(server.Id);
         // Of two deletes of one server, one releases it; the other finds it gone.
         if (!await placement.Placer.ReleaseAsync(server.Id, server.Host, async (c, tx) =>
             {
@@ -98,6 +100,11 @@ internal sealed class ServerService(ResourceStore store, PlacementService placem
         await peers.TouchGroupsAsync(madeGroups);
         if (server.Host is not null)
             signals.Notify(server.Host);
+        if (moving is not null)
+        {
+            signals.Notify(moving.Record.SourceHost);
+            await blobs.DeleteAsync(ServerMoveService.DiskBlob(moving.Record.Id), default);
+        }
     }
 
     /// <summary>The host plan of a server that holds resources on a host.</summary>

@@ -11,8 +11,13 @@ namespace Isola.Store.Lifecycle;
 /// <summary>A server as its host's agent needs it.</summary>
 /// <param name="PlanVersion">Moves when its spec changes after the create (a rebuild): its plan is made again.</param>
 /// <param name="CleanShutdown">Whether a stop or soft reboot still asks its guest to shut down cleanly (its shutdown deadline has not passed).</param>
+/// <param name="Move">The resize or migration between hosts the host is one end of; null: none.</param>
 public sealed record AssignedServerRow(string Id, string ProjectId, string Name, string Status, string? TaskState, string PowerState, string? VmState,
-    StoredDocument<Placement> Placement, StoredDocument<ServerSpec>? Spec, int PlanVersion = 0, bool CleanShutdown = false);
+    StoredDocument<Placement> Placement, StoredDocument<ServerSpec>? Spec, int PlanVersion = 0, bool CleanShutdown = false, AssignedMove? Move = null);
+
+/// <summary>A resize or migration between hosts, as one end holds it (<see cref="ServerMoveStore"/>).</summary>
+/// <param name="Source">Whether the host is the one the server left (it keeps the domain shut off, and sends the disk).</param>
+public sealed record AssignedMove(string MigrationId, bool Source, bool DiskSent);
 
 /// <summary>A port bound to a server on the host.</summary>
 public sealed record AssignedPortRow(string Id, string Name, string ServerId, string Mac, string Status);
@@ -24,8 +29,9 @@ public sealed record HostDesired(string Host, long Revision, long AppliedRevisio
 
 /// <summary>What an agent reports: the revision it applied, its domains' states, its ports' statuses.</summary>
 /// <param name="DiskVersions">The plan version each server's root disk was made at, where the agent says (a rebuild waits for the new one).</param>
+/// <param name="Leaving">The servers the agent is still taking down (it holds something of theirs that the desired state no longer has); null: not said (an older agent).</param>
 public sealed record AgentReport(long AppliedRevision, IReadOnlyDictionary<string, string> VmStates, IReadOnlyDictionary<string, string> PortStatuses,
-    IReadOnlyDictionary<string, int>? DiskVersions = null);
+    IReadOnlyDictionary<string, int>? DiskVersions = null, IReadOnlySet<string>? Leaving = null);
 
 /// <summary>A server's move caused by a report.</summary>
 public sealed record ServerTransition(string ServerId, string FromStatus, string? FromTask, LifecycleStep To);
@@ -63,11 +69,31 @@ public sealed class LifecycleStore(StoreConnectionFactory factory, TimeProvider 
         if (heads.Count == 0)
             return null;
         var head = heads[0];
-        var servers = await c.RowsAsync($"""
+        // A server that moves between hosts (a resize or migration neither confirmed nor reverted) is on both: the destination
+        // holds it once its disk was sent; the source keeps it, shut off, on the placement it left.
+        // (An evacuation is not of these: the host it left is to take the server down; the one it went to makes it from its image.)
+        var moves = await c.RowsAsync($"""
+            SELECT id, server_id, source_host, dest_host, disk_sent FROM server_migrations
+            WHERE (source_host = @host OR dest_host = @host) AND source_host <> dest_host AND status IN ('migrating', 'finished')
+            """, new { host }, r => (Id: r.GetString(0), Server: r.GetString(1), Source: r.GetString(2), Dest: r.GetString(3), Sent: r.Bool(4)), tx);
+        var arriving = moves.Where(m => m.Dest == host).ToDictionary(m => m.Server, StringComparer.Ordinal);
+        var servers = (await c.RowsAsync($"""
             SELECT id, project_id, name, status, task_state, power_state, vm_state, placement, spec, plan_version, shutdown_deadline FROM servers
             WHERE host = @host AND status IN ({ServerStatus.HoldingList}) ORDER BY created_at, id
             """, new { host }, r => new AssignedServerRow(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.NullableString(4), r.GetString(5),
-                r.NullableString(6), r.Document<Placement>(7), r.NullableDocument<ServerSpec>(8), (int)r.Long(9), r.NullableString(10) is not null), tx);
+                r.NullableString(6), r.Document<Placement>(7), r.NullableDocument<ServerSpec>(8), (int)r.Long(9), r.NullableString(10) is not null), tx))
+            .Where(s => !arriving.TryGetValue(s.Id, out var m) || m.Sent)
+            .Select(s => arriving.TryGetValue(s.Id, out var m) ? s with { Move = new AssignedMove(m.Id, Source: false, DiskSent: true) } : s)
+            .ToList();
+        foreach (var m in moves.Where(m => m.Source == host))
+        {
+            servers.AddRange(await c.RowsAsync("""
+                SELECT s.id, s.project_id, s.name, s.status, s.task_state, m.source_vm_state, m.source_placement, m.source_spec, m.source_plan_version, s.shutdown_deadline
+                FROM server_migrations m JOIN servers s ON s.id = m.server_id WHERE m.id = @id
+                """, new { id = m.Id }, r => new AssignedServerRow(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.NullableString(4),
+                    PowerState.Shutoff, r.NullableString(5), r.Document<Placement>(6), r.NullableDocument<ServerSpec>(7), (int)r.Long(8),
+                    r.NullableString(9) is not null, new AssignedMove(m.Id, Source: true, m.Sent)), tx));
+        }
         var ports = await c.RowsAsync($"""
             SELECT p.id, p.name, p.server_id, p.mac, p.status FROM ports p JOIN servers s ON s.id = p.server_id
             WHERE s.host = @host AND s.status IN ({ServerStatus.HoldingList}) ORDER BY p.server_id, p.name
@@ -83,7 +109,9 @@ public sealed class LifecycleStore(StoreConnectionFactory factory, TimeProvider 
     /// moves (<see cref="AgentBackUp"/>: the caller's fleet reads it again). Servers and ports of
     /// other hosts are refused, all of the report with them; those that are gone (deleted, or in ERROR) are passed over.
     /// </summary>
-    public async Task<(IReadOnlyList<ServerTransition> Transitions, bool RevisionMoved, bool AgentBackUp)> ApplyReportAsync(string host, AgentReport report)
+    /// <remarks>The answer's <c>Evacuated</c>: the servers evacuated off this host that its agent reports gone now (the caller releases the claims they left here).</remarks>
+    public async Task<(IReadOnlyList<ServerTransition> Transitions, bool RevisionMoved, bool AgentBackUp, IReadOnlyList<string> Evacuated)> ApplyReportAsync(string host,
+        AgentReport report)
     {
         await using var c = await factory.OpenAsync();
         await using var tx = await c.BeginTransactionAsync();
@@ -97,6 +125,27 @@ public sealed class LifecycleStore(StoreConnectionFactory factory, TimeProvider 
             SELECT p.id, p.server_id, p.status FROM ports p JOIN servers s ON s.id = p.server_id
             WHERE s.host = @host AND s.status IN ({ServerStatus.HoldingList})
             """, new { host }, r => (Id: r.GetString(0), Server: r.GetString(1), Status: r.GetString(2)), tx)).ToDictionary(p => p.Id, StringComparer.Ordinal);
+        // The servers that left this host for another (a resize or migration in progress): what the agent says of their domains here
+        // is the migration's (their disk is sent once shut off), not the servers' (ServerMoveStore).
+        var leaving = (await c.RowsAsync("""
+            SELECT server_id, id, source_vm_state FROM server_migrations
+            WHERE source_host = @host AND dest_host <> @host AND status IN ('migrating', 'finished')
+            """, new { host }, r => (Server: r.GetString(0), Id: r.GetString(1), Vm: r.NullableString(2)), tx)).ToDictionary(m => m.Server, StringComparer.Ordinal);
+        // Servers evacuated off this host while its agent was down: the claims they left here are kept until the agent reports them
+        // gone (taken down: neither reported nor still being taken down), so nothing new takes their CPUs or VFs before that.
+        var evacuated = (await c.RowsAsync("""
+            SELECT server_id FROM server_migrations WHERE source_host = @host AND status = 'evacuating'
+            """, new { host }, r => r.GetString(0), tx)).ToHashSet(StringComparer.Ordinal);
+        var stillThere = report.Leaving ?? new HashSet<string>(StringComparer.Ordinal);
+        var cleared = evacuated.Where(id => !report.VmStates.ContainsKey(id) && !stillThere.Contains(id)).Order(StringComparer.Ordinal).ToList();
+        if (evacuated.Count > 0)
+            report = report with { VmStates = report.VmStates.Where(kv => !evacuated.Contains(kv.Key)).ToDictionary(StringComparer.Ordinal) };
+        if (leaving.Count > 0)
+        {
+            foreach (var (id, vm) in report.VmStates.Where(kv => leaving.ContainsKey(kv.Key) && leaving[kv.Key].Vm != kv.Value))
+                await c.ExecuteAsync("UPDATE server_migrations SET source_vm_state = @vm, updated_at = @now WHERE id = @m", new { vm, now = Now, m = leaving[id].Id }, tx);
+            report = report with { VmStates = report.VmStates.Where(kv => !leaving.ContainsKey(kv.Key)).ToDictionary(StringComparer.Ordinal) };
+        }
         // What the agent names that this host does not hold: another host's (refused, all of the report with it), or gone
         // meanwhile — deleted, or failed to ERROR between the agent's read and its report (passed over: the agent is not wrong).
         var unknownServers = report.VmStates.Keys.Where(id => !servers.ContainsKey(id)).ToList();
@@ -155,13 +204,15 @@ public sealed class LifecycleStore(StoreConnectionFactory factory, TimeProvider 
             {
                 transitions.Add(new ServerTransition(id, s.Status, s.Task, step));
                 await ServerActionStore.OnTransitionAsync(c, tx, id, s.Project, s.Status, s.Task, step, now);
+                if (step.Status == ServerStatus.VerifyResize && s.Status != ServerStatus.VerifyResize)
+                    await ServerMoveStore.MarkFinishedAsync(c, tx, id, now);
             }
         }
         var moved = transitions.Any(t => t.To.DesiredChanged);
         if (moved)
             await c.ExecuteAsync("UPDATE hosts SET revision = revision + 1 WHERE name = @host", new { host }, tx);
         await tx.CommitAsync();
-        return (transitions, moved, backUp);
+        return (transitions, moved, backUp, cleared);
     }
 
     /// <summary>

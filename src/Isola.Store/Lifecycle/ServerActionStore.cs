@@ -149,7 +149,8 @@ public sealed class ServerActionStore(StoreConnectionFactory factory, TimeProvid
     /// </summary>
     internal static async Task OnTransitionAsync(DbConnection c, DbTransaction tx, string id, string project, string was, string? wasTask, LifecycleStep to, string now)
     {
-        if (to.TaskState is not null || to.Status is not (ServerStatus.Active or ServerStatus.Shutoff or ServerStatus.Paused))
+        // At rest: no task, in a status an action ends in (a resize ends in VERIFY_RESIZE, as Nova's does).
+        if (to.TaskState is not null || to.Status is not (ServerStatus.Active or ServerStatus.Shutoff or ServerStatus.Paused or ServerStatus.VerifyResize))
             return;
         var finished = await c.ExecuteAsync("""
             UPDATE server_actions SET finished_at = @now, result = 'Success' WHERE server_id = @id AND finished_at IS NULL

@@ -20,9 +20,33 @@ public static class ServerActions
     public const string Unpause = "unpause";
     public const string Rebuild = "rebuild";
     public const string Delete = "delete";
+    public const string Resize = "resize";
+    public const string Migrate = "migrate";
+    public const string ConfirmResize = "confirmResize";
+    public const string RevertResize = "revertResize";
+    public const string Evacuate = "evacuate";
 
     /// <summary>The actions a caller may ask for through <c>POST /v1/servers/{id}/action</c>.</summary>
-    public static IReadOnlyList<string> Requestable { get; } = [Stop, Start, Reboot, Pause, Unpause, Rebuild];
+    public static IReadOnlyList<string> Requestable { get; } = [Stop, Start, Reboot, Pause, Unpause, Rebuild, Resize, Migrate, ConfirmResize, RevertResize, Evacuate];
+
+    /// <summary>
+    /// Whether a resize or migration (from ACTIVE or SHUTOFF), or a confirm or revert of one (from VERIFY_RESIZE), may begin
+    /// on a server in <paramref name="status"/> with <paramref name="task"/>; else why not (Nova's state checks).
+    /// </summary>
+    public static bool MayMove(string action, string status, string? task, out string? refusal)
+    {
+        var allowed = task is null && action switch
+        {
+            Resize or Migrate => status is ServerStatus.Active or ServerStatus.Shutoff,
+            ConfirmResize or RevertResize => status == ServerStatus.VerifyResize,
+            _ => false,
+        };
+        refusal = allowed ? null
+            : action is ConfirmResize or RevertResize && status != ServerStatus.VerifyResize && task is null
+                ? $"cannot {(action == ConfirmResize ? "confirm" : "revert")} a resize: the server is {status}, not VERIFY_RESIZE"
+                : $"cannot {action} the server while it is {status}{(task is null ? "" : $" with task {task}")}";
+        return allowed;
+    }
 
     /// <summary>
     /// How <paramref name="action"/> begins on a server in <paramref name="status"/> with <paramref name="task"/>,

@@ -29,6 +29,12 @@ public static class TaskState
     public const string Rebuilding = "rebuilding";
     /// <summary>A rebuild, second half: the new disk is in place; desired running again.</summary>
     public const string RebuildSpawning = "rebuild_spawning";
+    /// <summary>A resize or migration, first half: the new placement claimed; the guest shut down on the source (and its disk sent, between hosts).</summary>
+    public const string ResizeMigrating = "resize_migrating";
+    /// <summary>A resize or migration, second half: the domain defined from the new plan (its disk received, between hosts); desired running.</summary>
+    public const string ResizeFinish = "resize_finish";
+    /// <summary>A revert: the domain on the new placement shut down, then the old one started again.</summary>
+    public const string ResizeReverting = "resize_reverting";
 }
 
 /// <summary>Power states: desired (what the server tells the agent) and reported (what libvirt says).</summary>
@@ -83,6 +89,8 @@ public static class ServerLifecycle
             : new(ServerStatus.Shutoff, TaskState.PoweringOn, PowerState.Running, false),
         ServerStatus.Reboot or ServerStatus.HardReboot => Rebooting(s),
         ServerStatus.Rebuild => Rebuilding(s),
+        ServerStatus.Resize => Resizing(s),
+        ServerStatus.RevertResize => Reverting(s),
         _ => Stay(s),
     };
 
@@ -110,6 +118,38 @@ public static class ServerLifecycle
             return s.PowerAfter == PowerState.Shutoff
                 ? new(ServerStatus.Shutoff, null, PowerState.Shutoff, false)
                 : new(ServerStatus.Rebuild, TaskState.RebuildSpawning, PowerState.Running, true);
+        }
+        return s.VmState == PowerState.Running ? new(ServerStatus.Active, null, PowerState.Running, false) : Stay(s);
+    }
+
+    /// <summary>
+    /// A resize: desired shut off until the domain is (on the source; between hosts the report of the source's
+    /// agent and the disk it sends carry it on: <c>ServerMoveStore</c>), then — the domain defined from the new
+    /// plan before it starts — desired running until it runs: VERIFY_RESIZE. A SHUTOFF server resized stays shut off.
+    /// </summary>
+    private static LifecycleStep Resizing(LifecycleState s)
+    {
+        if (s.TaskState == TaskState.ResizeMigrating)
+        {
+            if (s.VmState != PowerState.Shutoff)
+                return Stay(s);
+            return s.PowerAfter == PowerState.Shutoff
+                ? new(ServerStatus.VerifyResize, null, PowerState.Shutoff, false)
+                : new(ServerStatus.Resize, TaskState.ResizeFinish, PowerState.Running, true);
+        }
+        return s.VmState == PowerState.Running ? new(ServerStatus.VerifyResize, null, PowerState.Running, false) : Stay(s);
+    }
+
+    /// <summary>A revert: desired shut off until the domain is (on the new placement's host, or already, on the old one's), then running on the old plan: ACTIVE (or SHUTOFF, as it was).</summary>
+    private static LifecycleStep Reverting(LifecycleState s)
+    {
+        if (s.PowerState == PowerState.Shutoff)
+        {
+            if (s.VmState != PowerState.Shutoff)
+                return Stay(s);
+            return s.PowerAfter == PowerState.Shutoff
+                ? new(ServerStatus.Shutoff, null, PowerState.Shutoff, false)
+                : new(ServerStatus.RevertResize, TaskState.ResizeReverting, PowerState.Running, true);
         }
         return s.VmState == PowerState.Running ? new(ServerStatus.Active, null, PowerState.Running, false) : Stay(s);
     }

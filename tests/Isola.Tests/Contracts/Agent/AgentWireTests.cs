@@ -43,6 +43,8 @@ public sealed class AgentWireTests
             new("s2", "proj-1", "vm2", "ACTIVE", null, "running", "running", Placed, Asked, PlanVersion: 2),
             new("s4", "proj-1", "vm4", "REBOOT", "reboot_pending", "shutoff", "running", Placed, Asked, CleanShutdown: true),
             new("s3", "proj-2", "vm3", "SHUTOFF", null, "shutoff", "shutoff", Placed, null),
+            new("s5", "proj-2", "vm5", "RESIZE", "resize_migrating", "shutoff", "shutoff", Placed, Asked, Move: new("mig-1", Source: true, DiskSent: false)),
+            new("s6", "proj-2", "vm6", "RESIZE", "resize_finish", "running", null, Placed, Asked, PlanVersion: 1, Move: new("mig-2", Source: false, DiskSent: true)),
         };
         var ports = new List<Isola.Store.Lifecycle.AssignedPortRow>
         {
@@ -54,7 +56,7 @@ public sealed class AgentWireTests
         return (rows, new Dictionary<string, AgentEndpoints.PlanOutcome>(StringComparer.Ordinal) { ["s1"] = new(Rendered("ha-active-backup", "isola-s1")) });
     }
 
-    /// <summary>The desired state as AgentEndpoints wrote it before the records (and since: each server's shutdown, its plan stamp with its plan version).</summary>
+    /// <summary>The desired state as AgentEndpoints wrote it before the records (and since: each server's shutdown, its plan stamp with its plan version, its migration).</summary>
     private static object Before(HostDesired desired, Isola.Rendering.Flows.HostNetworkState network, Dictionary<string, AgentEndpoints.PlanOutcome> rendered)
     {
         var ports = desired.Ports.ToLookup(p => p.ServerId);
@@ -77,6 +79,7 @@ public sealed class AgentWireTests
                 plan = rendered.GetValueOrDefault(s.Id)?.Plan,
                 planError = rendered.GetValueOrDefault(s.Id)?.Error,
                 shutdown = s.CleanShutdown ? "clean" : "hard",
+                migration = s.Move is null ? null : new { id = s.Move.MigrationId, role = s.Move.Source ? "source" : "destination", diskSent = s.Move.DiskSent },
             }),
             network,
         };
@@ -145,11 +148,16 @@ public sealed class AgentWireTests
             // Since rebuilds: the version of each server's disk, where the agent knows it.
             servers = servers.Select(s => new { id = s.Item1, vmState = s.Item2, diskVersion = s.Item3 }),
             ports = ports.Select(p => new { id = p.Item1, status = p.Item2 }),
+            // Since evacuations: the servers it is still taking down.
+            leaving = new[] { "s9" },
         };
-        var now = new HostReport(7, servers.Select(s => new ReportedServer(s.Item1, s.Item2, s.Item3)).ToList(), ports.Select(p => new ReportedPort(p.Item1, p.Item2)).ToList());
+        var now = new HostReport(7, servers.Select(s => new ReportedServer(s.Item1, s.Item2, s.Item3)).ToList(), ports.Select(p => new ReportedPort(p.Item1, p.Item2)).ToList(),
+            ["s9"]);
         // The agent writes it with Isola's options, the server reads it with its own.
         Assert.Equal(JsonSerializer.Serialize(before, IsolaJson.Options), JsonSerializer.Serialize(now, IsolaJson.Options));
-        Assert.Equal(now.Servers, JsonSerializer.Deserialize<HostReport>(JsonSerializer.Serialize(now, IsolaJson.Options), Server)!.Servers);
+        var read = JsonSerializer.Deserialize<HostReport>(JsonSerializer.Serialize(now, IsolaJson.Options), Server)!;
+        Assert.Equal(now.Servers, read.Servers);
+        Assert.Equal(now.Leaving, read.Leaving);
     }
 
     [Fact]
