@@ -50,7 +50,8 @@ public sealed class LabShapeTests
         Assert.Equal(["virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot,bus=pcie.0", "virtio-9p-pci,fsdev=exchange,mount_tag=exchange,bus=pcie.0"],
             devices.Where(d => d.StartsWith("virtio-9p-pci", StringComparison.Ordinal)));
         Assert.Equal(["node,nodeid=0,cpus=0,memdev=mem0", "node,nodeid=1,cpus=1,memdev=mem1"], Values("-numa"));
-        Assert.Equal("q35,accel=tcg", Values("-machine").Single());
+        Assert.Equal("q35", Values("-machine").Single());
+        Assert.Equal("tcg,thread=single", Values("-accel").Single());
         Assert.Contains("intel_iommu=on", Values("-append").Single(), StringComparison.Ordinal);
     }
 }

@@ -58,55 +58,12 @@ public sealed class ServerLifecycleOnLibvirtTests(RealVmFixture vm, ITestOutputH
     public async Task A_server_lives_through_stop_start_reboots_pause_rebuild_and_its_guests_own_poweroff_on_real_libvirt()
     {
         Skip.If(vm.Unavailable is not null, vm.Unavailable);
-        var instances = vm.Dir.Sub("lifecycle-instances");
-        var state = vm.Dir.Sub("lifecycle-agent");
-        var discovered = await new HostDiscovery("/", CommandRunners.ForRoot("/"), HostConfig.Empty).DiscoverAsync();
-        var domainType = discovered.Virt.DomainType == HostVirtualization.Kvm && await LabKernel.KvmUsableAsync() ? HostVirtualization.Kvm : HostVirtualization.Qemu;
-        var inventory = discovered with { Virtualization = discovered.Virt with { DomainType = domainType, InstancesDirectory = instances } };
-        var hostName = inventory.Hostname;
-
         await _admin.Post("/v1/projects", new { name = "p" });
         await _admin.Post("/v1/flavors", new { name = "tiny", vcpus = 1, ram = 256, disk = 1 });
-        var (_, image) = await _admin.Post("/v1/images", new { name = "guest", diskFormat = "qcow2", project = "p" });
-        await using (var file = File.OpenRead(vm.Image))
-        {
-            using var content = new StreamContent(file);
-            content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
-            using var uploaded = await _admin.PutAsync($"/v1/images/{image.Str("id")}/file", content);
-            Assert.True(uploaded.IsSuccessStatusCode, await uploaded.Content.ReadAsStringAsync());
-        }
-        var token = (await _admin.Post("/v1/tokens", new { role = "host", host = hostName })).Body.Str("secret");
-        var client = ControllerClient.Create(new Uri(_server.Url), token, hostName);
-        var driver = new HostDriver(new ProcessCommandRunner(TimeSpan.FromMinutes(2)), "/", state, LibvirtDaemon.Uri, instances, client);
-        // The server's facets only: the host-wide ones would rewrite this machine's own irqbalance and systemd files.
-        var agent = new HostAgent(inventory, client, driver, new AppliedStore(state), TimeProvider.System)
-        {
-            Facets = HostFacets.All.Where(f => f is not (IrqbalanceFacet or CpuIsolationFacet)).ToList(),
-            // A cycle at least every second (not the default 10 s): what the guest does by itself (a shutdown) is seen soon.
-            Resync = TimeSpan.FromSeconds(1),
-        };
-        await agent.RegisterAsync(default);
-        var cycles = 0;
-        using var stop = new CancellationTokenSource();
-        var loop = Task.Run(async () =>
-        {
-            long? revision = null;
-            while (!stop.IsCancellationRequested)
-            {
-                try
-                {
-                    // Woken by the next revision, or after a second (the agent's resync) to see what the guest did.
-                    var cycle = await agent.CycleAsync(revision, stop.Token);
-                    revision = cycle.Revision;
-                    foreach (var failure in cycle.Failures)
-                        output.WriteLine($"cycle {cycles}: {failure}");
-                    Interlocked.Increment(ref cycles);
-                }
-                catch (OperationCanceledException) when (stop.IsCancellationRequested)
-                {
-                }
-            }
-        });
+        await RealHostAgent.UploadImageAsync(_admin, "guest", "p", vm.Image);
+        await using var host = await RealHostAgent.StartAsync(_server, _admin, vm.Dir.Path, "lifecycle", output);
+        var driver = host.Driver;
+        var instances = host.Instances;
         string? id = null;
         var clock = Stopwatch.StartNew();
         var steps = new List<string>();
@@ -169,8 +126,8 @@ public sealed class ServerLifecycleOnLibvirtTests(RealVmFixture vm, ITestOutputH
             // The rebuilt guest powers itself off: SHUTOFF, and left so by the agent's next cycles.
             await ConsoleAsync(console, "powering itself off", 1);
             await UntilAsync(id, "SHUTOFF");
-            var at = Volatile.Read(ref cycles);
-            await Eventually.UntilAsync(() => Volatile.Read(ref cycles) >= at + 3, "three more agent cycles");
+            var at = host.Cycles;
+            await Eventually.UntilAsync(() => host.Cycles >= at + 3, "three more agent cycles");
             Assert.Equal("shut off", await DomStateAsync(domain));
             Assert.Equal("SHUTOFF", (await _admin.Get($"/v1/servers/{id}")).Body.Str("status"));
             Step("the guest's own poweroff: SHUTOFF, not started again");
@@ -195,8 +152,6 @@ public sealed class ServerLifecycleOnLibvirtTests(RealVmFixture vm, ITestOutputH
         {
             foreach (var line in steps)
                 output.WriteLine(line);
-            await stop.CancelAsync();
-            await loop;
             if (id is not null)
             {
                 await LibvirtDaemon.VirshAsync("destroy", "isola-" + id);

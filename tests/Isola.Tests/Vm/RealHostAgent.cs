@@ -1,0 +1,104 @@
+using System.Net.Http.Headers;
+using Isola.Agent;
+using Isola.Agent.Driver;
+using Isola.Agent.Facets;
+using Isola.Domain.Topology;
+using Isola.Host.Commands;
+using Isola.Host.Config;
+using Isola.Host.Discovery;
+using Isola.Lab;
+using Isola.Tests.Server;
+using Isola.Tests.Support;
+using Xunit.Abstractions;
+
+namespace Isola.Tests.Vm;
+
+/// <summary>
+/// This machine as one real host of an API server started by a test: discovered (the domain type KVM only where a KVM guest
+/// boots, else TCG), registered with its own host token, and a real agent cycling against the machine's libvirtd and QEMU in
+/// the background — woken by each revision, and at least every second to see what guests do by themselves. Only the
+/// server's facets run: the host-wide ones would rewrite this machine's own irqbalance and systemd files.
+/// </summary>
+public sealed class RealHostAgent : IAsyncDisposable
+{
+    private readonly CancellationTokenSource _stop = new();
+    private Task _loop = Task.CompletedTask;
+    private int _cycles;
+
+    private RealHostAgent(string instances, HostDriver driver, HostAgent agent)
+    {
+        Instances = instances;
+        Driver = driver;
+        Agent = agent;
+    }
+
+    public string Instances { get; }
+
+    public HostDriver Driver { get; }
+
+    public HostAgent Agent { get; }
+
+    /// <summary>Cycles done so far.</summary>
+    public int Cycles => Volatile.Read(ref _cycles);
+
+    /// <summary>The console log of a server's domain on this host.</summary>
+    public string ConsoleLog(string serverId) => Path.Join(Instances, "isola-" + serverId, "console.log");
+
+    public static async Task<RealHostAgent> StartAsync(ApiServer server, HttpClient admin, string stateRoot, string name, ITestOutputHelper output)
+    {
+        var instances = Path.Join(stateRoot, name + "-instances");
+        var state = Path.Join(stateRoot, name + "-agent");
+        var discovered = await new HostDiscovery("/", CommandRunners.ForRoot("/"), HostConfig.Empty).DiscoverAsync();
+        var domainType = discovered.Virt.DomainType == HostVirtualization.Kvm && await LabKernel.KvmUsableAsync() ? HostVirtualization.Kvm : HostVirtualization.Qemu;
+        var inventory = discovered with { Virtualization = discovered.Virt with { DomainType = domainType, InstancesDirectory = instances } };
+        var token = (await admin.Post("/v1/tokens", new { role = "host", host = inventory.Hostname })).Body.Str("secret");
+        var client = ControllerClient.Create(new Uri(server.Url), token, inventory.Hostname);
+        var driver = new HostDriver(new ProcessCommandRunner(TimeSpan.FromMinutes(2)), "/", state, LibvirtDaemon.Uri, instances, client);
+        var agent = new HostAgent(inventory, client, driver, new AppliedStore(state), TimeProvider.System)
+        {
+            Facets = HostFacets.All.Where(f => f is not (IrqbalanceFacet or CpuIsolationFacet)).ToList(),
+            Resync = TimeSpan.FromSeconds(1),
+        };
+        await agent.RegisterAsync(default);
+        var host = new RealHostAgent(instances, driver, agent);
+        host._loop = Task.Run(() => host.LoopAsync(output));
+        return host;
+    }
+
+    /// <summary>Uploads a qcow2 image file as a project's image.</summary>
+    public static async Task UploadImageAsync(HttpClient admin, string name, string project, string path)
+    {
+        var (_, image) = await admin.Post("/v1/images", new { name, diskFormat = "qcow2", project });
+        await using var file = File.OpenRead(path);
+        using var content = new StreamContent(file);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        using var uploaded = await admin.PutAsync($"/v1/images/{image.Str("id")}/file", content);
+        Assert.True(uploaded.IsSuccessStatusCode, await uploaded.Content.ReadAsStringAsync());
+    }
+
+    private async Task LoopAsync(ITestOutputHelper output)
+    {
+        long? revision = null;
+        while (!_stop.IsCancellationRequested)
+        {
+            try
+            {
+                var cycle = await Agent.CycleAsync(revision, _stop.Token);
+                revision = cycle.Revision;
+                foreach (var failure in cycle.Failures)
+                    output.WriteLine($"cycle {Cycles}: {failure}");
+                Interlocked.Increment(ref _cycles);
+            }
+            catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+            {
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        await _loop;
+        _stop.Dispose();
+    }
+}
