@@ -28,7 +28,7 @@ internal sealed class ListSql(string kind, string from, string sort, string key,
     {
         _scope.Add(condition);
         foreach (var (name, value) in parameters)
-            _parameters.Add(name, value);
+            _parameters.Add(name, value, value is null or string ? System.Data.DbType.String : null); // PostgreSQL must know a NULL parameter's type ("@p IS NULL")
         return this;
     }
 
