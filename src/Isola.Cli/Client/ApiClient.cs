@@ -11,7 +11,11 @@ namespace Isola.Cli.Client;
 /// </summary>
 internal sealed class ApiClient(HttpClient http, ClientSettings settings)
 {
-    public Task<string> GetAsync(string path, CancellationToken ct) => SendAsync(HttpMethod.Get, path, null, ct);
+    public async Task<string> GetAsync(string path, CancellationToken ct) => (await GetPageAsync(path, ct)).Text;
+
+    /// <summary>A GET and the path of the page after its answer (a <c>Link: &lt;...&gt;; rel="next"</c> header), null when none follows.</summary>
+    public async Task<(string Text, string? Next)> GetPageAsync(string path, CancellationToken ct) =>
+        await SendAsync(http, HttpMethod.Get, path, null, ct);
 
     public Task<string> PostAsync(string path, JsonObject body, CancellationToken ct) => SendAsync(HttpMethod.Post, path, body, ct);
 
@@ -30,16 +34,16 @@ internal sealed class ApiClient(HttpClient http, ClientSettings settings)
         var content = new StreamContent(bytes, 1 << 20);
         content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
         content.Headers.ContentLength = length;
-        return await SendAsync(upload, HttpMethod.Put, path, content, ct);
+        return (await SendAsync(upload, HttpMethod.Put, path, content, ct)).Text;
     }
 
     /// <summary>A resource path with a name or id as one escaped segment: <c>/v1/networks/lan</c>.</summary>
     public static string PathOf(string collection, string nameOrId) => $"/v1/{collection}/{Uri.EscapeDataString(nameOrId)}";
 
-    private Task<string> SendAsync(HttpMethod method, string path, JsonObject? body, CancellationToken ct) =>
-        SendAsync(http, method, path, body is null ? null : new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"), ct);
+    private async Task<string> SendAsync(HttpMethod method, string path, JsonObject? body, CancellationToken ct) =>
+        (await SendAsync(http, method, path, body is null ? null : new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"), ct)).Text;
 
-    private async Task<string> SendAsync(HttpClient client, HttpMethod method, string path, HttpContent? content, CancellationToken ct)
+    private async Task<(string Text, string? Next)> SendAsync(HttpClient client, HttpMethod method, string path, HttpContent? content, CancellationToken ct)
     {
         using var request = new HttpRequestMessage(method, new Uri(settings.Url, path));
         if (settings.Token is not null)
@@ -62,7 +66,7 @@ internal sealed class ApiClient(HttpClient http, ClientSettings settings)
         {
             var text = await response.Content.ReadAsStringAsync(ct);
             if (response.IsSuccessStatusCode)
-                return text;
+                return (text, NextLink.Of(response.Headers));
             var error = ApiCallException.FromAnswer((int)response.StatusCode, text);
             return (int)response.StatusCode == 401 && settings.Token is null
                 ? throw new ApiCallException(error.ExitCode, error.Message + "; give --token, ISOLA_TOKEN or a config file", error.Field, error.Code)

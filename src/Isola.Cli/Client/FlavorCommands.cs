@@ -17,7 +17,7 @@ internal static class FlavorCommands
     {
         var group = new Command("flavor", "Flavors: vCPUs, RAM (MiB), disk (GiB) and extra specs, through the API");
         group.Subcommands.Add(CreateVerb(console));
-        group.Subcommands.Add(ResourceVerbs.List(console, "flavors", "flavor", Fields));
+        group.Subcommands.Add(ResourceVerbs.List(console, "flavors", "flavor", Fields, filters: ListFlag.Name("flavor")));
         group.Subcommands.Add(ResourceVerbs.Show(console, "flavors", "flavor", Fields));
         group.Subcommands.Add(ResourceVerbs.Delete(console, "flavors", "flavor"));
         return group;

@@ -17,7 +17,12 @@ internal static class HostListCommand
         Column.Of("inventory", h => Column.TextAt(h, "inventoryProblem") is { } problem ? $"invalid: {problem}" : Column.TextAt(h, "inventoryStatus")),
     ];
 
-    public static Command Create(CliConsole console) => ResourceVerbs.List(console, "hosts", "host", Columns);
+    public static Command Create(CliConsole console) => ResourceVerbs.List(console, "hosts", "host", Columns, filters:
+    [
+        new("--zone", "zone", "Only hosts in this availability zone"),
+        new("--enabled", "enabled", "true: only hosts that take new servers; false: only disabled ones"),
+        new("--agent", "agent", "Only hosts whose agent is up, down or never-reported"),
+    ]);
 
     public static Command Show(CliConsole console) => ResourceVerbs.Show(console, "hosts", "host", Columns);
 

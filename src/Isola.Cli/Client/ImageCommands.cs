@@ -20,7 +20,8 @@ internal static class ImageCommands
     {
         var group = new Command("image", "Images: disks (raw, qcow2) servers boot from, through the API");
         group.Subcommands.Add(CreateVerb(console));
-        group.Subcommands.Add(ResourceVerbs.List(console, "images", "image", ListColumns));
+        group.Subcommands.Add(ResourceVerbs.List(console, "images", "image", ListColumns, filters:
+            [.. ListFlag.Name("image"), new("--status", "status", "Only images queued (no bytes yet) or active")]));
         group.Subcommands.Add(ResourceVerbs.Show(console, "images", "image", Fields));
         group.Subcommands.Add(ResourceVerbs.Delete(console, "images", "image"));
         return group;

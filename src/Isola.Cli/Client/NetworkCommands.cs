@@ -19,7 +19,7 @@ internal static class NetworkCommands
     {
         var group = new Command("network", "Networks (flat, vlan, vxlan, gre) through the API");
         group.Subcommands.Add(CreateVerb(console));
-        group.Subcommands.Add(ResourceVerbs.List(console, "networks", "network", ListColumns));
+        group.Subcommands.Add(ResourceVerbs.List(console, "networks", "network", ListColumns, filters: ListFlag.Name("network")));
         group.Subcommands.Add(ResourceVerbs.Show(console, "networks", "network", Fields));
         group.Subcommands.Add(ResourceVerbs.Delete(console, "networks", "network"));
         group.Subcommands.Add(QosCommands.Create(console));

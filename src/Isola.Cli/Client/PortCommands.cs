@@ -46,7 +46,11 @@ internal static class PortCommands
         ResourceVerbs.Resolver resolve = (api, answer, ct) => ResolveAsync(names, api, answer, ct);
         var group = new Command("port", "Ports (SR-IOV and virtio) through the API");
         group.Subcommands.Add(CreateVerb(console, fields, resolve));
-        group.Subcommands.Add(ResourceVerbs.List(console, "ports", "port", list, resolve));
+        group.Subcommands.Add(ResourceVerbs.List(console, "ports", "port", list, resolve,
+        [
+            .. ListFlag.Name("port"), new("--network", "network", "Only ports on this network (name or id)"),
+            new("--device", "device", "Only ports bound to this server (name or id)"), new("--status", "status", "Only ports in this status (DOWN, BOUND, ACTIVE, ERROR)"),
+        ]));
         group.Subcommands.Add(ResourceVerbs.Show(console, "ports", "port", fields, resolve: resolve));
         group.Subcommands.Add(ResourceVerbs.Delete(console, "ports", "port"));
         return group;

@@ -23,7 +23,7 @@ internal static class ProjectCommands
             return ExitCodes.Ok;
         });
         group.Subcommands.Add(create.Command);
-        group.Subcommands.Add(ResourceVerbs.List(console, "projects", "project", ProjectFields));
+        group.Subcommands.Add(ResourceVerbs.List(console, "projects", "project", ProjectFields, filters: ListFlag.Name("project")));
         return group;
     }
 
@@ -54,7 +54,8 @@ internal static class ProjectCommands
             Column.Of("id"), Column.Of("role"), Column.Of("project", t => Column.TextAt(t, "project") is { } id ? projects.Of(id) : null),
             Column.Of("host"), Column.Of("created"),
         ];
-        group.Subcommands.Add(ResourceVerbs.List(console, "tokens", "token", listed, (api, _, ct) => projects.LoadAsync(api, "projects", ct)));
+        group.Subcommands.Add(ResourceVerbs.List(console, "tokens", "token", listed, (api, _, ct) => projects.LoadAsync(api, "projects", ct),
+            [new("--role", "role", "Only tokens of this role (admin, member, host)")]));
         group.Subcommands.Add(ResourceVerbs.Delete(console, "tokens", "token"));
         group.Subcommands.Add(Commands.TokenResetAdminCommand.Create(console));
         return group;

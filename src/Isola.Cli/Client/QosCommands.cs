@@ -45,7 +45,7 @@ internal static class QosCommands
             return ExitCodes.Ok;
         });
         group.Subcommands.Add(create.Command);
-        group.Subcommands.Add(ResourceVerbs.List(console, "qos-policies", "QoS policy", PolicyColumns));
+        group.Subcommands.Add(ResourceVerbs.List(console, "qos-policies", "QoS policy", PolicyColumns, filters: ListFlag.Name("QoS policy")));
         group.Subcommands.Add(ResourceVerbs.Show(console, "qos-policies", "QoS policy", PolicyColumns, RulesTable));
         group.Subcommands.Add(ResourceVerbs.Delete(console, "qos-policies", "QoS policy"));
         return group;

@@ -16,13 +16,15 @@ internal static class ResourceVerbs
             await resolve(api, JsonDocument.Parse(answer).RootElement.Clone(), ct);
     }
 
-    /// <summary><c>isola KIND list</c>: GET /v1/COLLECTION.</summary>
-    public static Command List(CliConsole console, string collection, string kind, IReadOnlyList<Column> columns, Resolver? resolve = null)
+    /// <summary><c>isola KIND list [FILTER FLAGS] [--limit N] [--marker M]</c>: GET /v1/COLLECTION, every page unless --limit is given (<see cref="ListPaging"/>).</summary>
+    public static Command List(CliConsole console, string collection, string kind, IReadOnlyList<Column> columns, Resolver? resolve = null,
+        IReadOnlyList<ListFlag>? filters = null)
     {
         var verb = ClientCommand.Create("list", $"List {kind}s", console, columns);
-        verb.SetAction(async (_, api, output, ct) =>
+        var paging = new ListPaging(verb.Command, filters);
+        verb.SetAction(async (parse, api, output, ct) =>
         {
-            var answer = await api.GetAsync($"/v1/{collection}", ct);
+            var answer = await paging.ReadAsync(parse, api, console, $"/v1/{collection}", ct);
             await ResolveAsync(resolve, output, api, answer, ct);
             output.List(answer);
             return ExitCodes.Ok;

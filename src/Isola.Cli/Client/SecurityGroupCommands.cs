@@ -43,7 +43,7 @@ internal static class SecurityGroupCommands
             return ExitCodes.Ok;
         });
         group.Subcommands.Add(create.Command);
-        group.Subcommands.Add(ResourceVerbs.List(console, "security-groups", "security group", GroupColumns));
+        group.Subcommands.Add(ResourceVerbs.List(console, "security-groups", "security group", GroupColumns, filters: ListFlag.Name("security group")));
         group.Subcommands.Add(ShowVerb(console));
         group.Subcommands.Add(ResourceVerbs.Delete(console, "security-groups", "security group"));
         group.Subcommands.Add(Rules(console));
@@ -82,13 +82,15 @@ internal static class SecurityGroupCommands
         var group = new Argument<string?>("group") { Description = "Only this group's rules (name or id)", Arity = ArgumentArity.ZeroOrOne };
         var list = ClientCommand.Create("list", "List security group rules", console, RuleColumns);
         list.Command.Arguments.Add(group);
+        var paging = new ListPaging(list.Command);
         list.SetAction(async (parse, api, output, ct) =>
         {
             if (parse.GetValue(group) is not { } g)
             {
-                output.List(await api.GetAsync("/v1/security-group-rules", ct));
+                output.List(await paging.ReadAsync(parse, api, console, "/v1/security-group-rules", ct));
                 return ExitCodes.Ok;
             }
+            // One group's rules: the group's own answer holds them all (and an unknown group is a 404, not an empty list).
             using var shown = JsonDocument.Parse(await api.GetAsync(ApiClient.PathOf("security-groups", g), ct));
             output.List(Column.Property(shown.RootElement, "rules") is { ValueKind: JsonValueKind.Array } r ? r.GetRawText() : "[]");
             return ExitCodes.Ok;

@@ -137,9 +137,10 @@ internal static class ServerActionCommands
         var server = new Argument<string>("server") { Description = "The server's name or id (the id of a deleted one)" };
         var list = ClientCommand.Create("list", "List a server's actions, oldest first", console, EventColumns);
         list.Command.Arguments.Add(server);
+        var paging = new ListPaging(list.Command);
         list.SetAction(async (parse, api, output, ct) =>
         {
-            output.List(await api.GetAsync(ApiClient.PathOf("servers", parse.GetValue(server)!) + "/actions", ct));
+            output.List(await paging.ReadAsync(parse, api, console, ApiClient.PathOf("servers", parse.GetValue(server)!) + "/actions", ct));
             return ExitCodes.Ok;
         });
         var showServer = new Argument<string>("server") { Description = "The server's name or id" };

@@ -28,7 +28,12 @@ internal static class ServerCommands
     {
         var group = new Command("server", "Servers (VMs): placed, claimed and their ports bound, through the API");
         group.Subcommands.Add(CreateVerb(console));
-        group.Subcommands.Add(ResourceVerbs.List(console, "servers", "server", ListColumns));
+        group.Subcommands.Add(ResourceVerbs.List(console, "servers", "server", ListColumns, filters:
+        [
+            new("--host", "host", "Only servers on this host"), new("--status", "status", "Only servers in this status (BUILD, ACTIVE, SHUTOFF, ...)"),
+            new("--project", "project", "Only this project's servers (name or id; admins)"), new("--name", "name", "Only servers whose name holds this text"),
+            new("--image", "image", "Only servers booted from this image (name or id)"), new("--flavor", "flavor", "Only servers built with this flavor (name or id)"),
+        ]));
         group.Subcommands.Add(ResourceVerbs.Show(console, "servers", "server", Fields, ServerView.Details));
         group.Subcommands.Add(ResourceVerbs.Delete(console, "servers", "server"));
         group.Subcommands.Add(GroupCommands(console));
@@ -149,7 +154,7 @@ internal static class ServerCommands
             return ExitCodes.Ok;
         });
         group.Subcommands.Add(create.Command);
-        group.Subcommands.Add(ResourceVerbs.List(console, "server-groups", "server group", GroupColumns));
+        group.Subcommands.Add(ResourceVerbs.List(console, "server-groups", "server group", GroupColumns, filters: ListFlag.Name("server group")));
         group.Subcommands.Add(ResourceVerbs.Show(console, "server-groups", "server group", GroupColumns));
         group.Subcommands.Add(ResourceVerbs.Delete(console, "server-groups", "server group"));
         return group;

@@ -66,12 +66,13 @@ internal static class SubnetCommands
         return verb.Command;
     }
 
-    /// <summary><c>subnet list [--network N]</c>: the API filters by network id, so a name is looked up first.</summary>
+    /// <summary><c>subnet list [--network N] [--name N] [--limit N] [--marker M]</c>: the network is looked up first (an unknown one is a 404, not an empty list).</summary>
     private static Command ListVerb(CliConsole console)
     {
         var network = new Option<string?>("--network") { Description = "Only this network's subnets (name or id)" };
         var verb = ClientCommand.Create("list", "List subnets", console, ListColumns);
         verb.Command.Options.Add(network);
+        var paging = new ListPaging(verb.Command, ListFlag.Name("subnet"));
         verb.SetAction(async (parse, api, output, ct) =>
         {
             var path = "/v1/subnets";
@@ -80,7 +81,7 @@ internal static class SubnetCommands
                 using var found = JsonDocument.Parse(await api.GetAsync(ApiClient.PathOf("networks", n), ct));
                 path += "?network=" + Uri.EscapeDataString(Column.TextAt(found.RootElement, "id") ?? n);
             }
-            output.List(await api.GetAsync(path, ct));
+            output.List(await paging.ReadAsync(parse, api, console, path, ct));
             return ExitCodes.Ok;
         });
         return verb.Command;

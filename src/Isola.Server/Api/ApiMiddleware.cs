@@ -37,6 +37,10 @@ internal sealed partial class ApiMiddleware(RequestDelegate next, ResourceStore 
         {
             await Write(context, e);
         }
+        catch (Isola.Store.Listing.UnknownMarkerException e)
+        {
+            await Write(context, ApiException.Invalid("marker", e.Message));
+        }
         catch (AmbiguousNameException e)
         {
             await Write(context, ApiException.Conflict("ambiguous-name", e.Message));

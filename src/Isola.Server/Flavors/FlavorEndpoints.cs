@@ -2,6 +2,7 @@ using Isola.Rendering;
 using Isola.Scheduling.Requests;
 using Isola.Server.Api;
 using Isola.Store.Resources;
+using Isola.Store.Listing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -44,7 +45,9 @@ internal static class FlavorEndpoints
         api.MapGet("/flavors", async (HttpContext http, ResourceStore store) =>
         {
             Caller.Of(http).RequireUser();
-            return Results.Ok((await store.Flavors.ListAsync()).Select(View));
+            var query = ListQuery.Read(http, ListFilter.Text("name"));
+            var flavors = await store.Flavors.ListAsync(query["name"], query.Page);
+            return ListAnswer.Of(http, flavors, flavors.Items.Select(View));
         });
         api.MapGet("/flavors/{id}", async (string id, HttpContext http, ResourceStore store) => Results.Ok(View(await FlavorService.Find(store, Caller.Of(http), id))));
         api.MapDelete("/flavors/{id}", async (string id, HttpContext http, ResourceStore store) =>

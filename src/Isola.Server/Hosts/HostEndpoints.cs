@@ -7,6 +7,7 @@ using Isola.Server.Supervision;
 using Isola.Server.Services;
 using Isola.Store;
 using Isola.Store.Lifecycle;
+using Isola.Store.Listing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -107,10 +108,13 @@ internal static class HostEndpoints
         api.MapGet("/hosts", async (HttpContext http, PlacementStore store, PlacementService placement, LifecycleStore lifecycle, TimeProvider time) =>
         {
             Caller.Of(http).RequireAdmin();
+            var query = ListQuery.Read(http, ListFilter.Text("zone"), ListFilter.Bool("enabled"), ListFilter.OneOf("agent", HostFilter.AgentStates));
+            var now = time.GetUtcNow();
+            var (rows, next) = await store.HostPageAsync(new HostFilter(query["zone"], query.Bool("enabled"), query["agent"], now - AgentLiveness.Silence), query.Page);
             // Utilisation from the store's claims: this process's in-memory view may lag other processes'.
             var claims = (await store.ClaimsAsync()).ToLookup(c => (c.Host, c.Kind));
             var agents = await lifecycle.AgentsAsync();
-            return Results.Ok(Views(await store.HostRowsAsync(), placement, claims, agents, time.GetUtcNow()));
+            return ListAnswer.Of(http, next, Views(rows, placement, claims, agents, now));
         });
         api.MapGet("/hosts/{name}", async (string name, HttpContext http, PlacementStore store, PlacementService placement, LifecycleStore lifecycle,
             TimeProvider time) =>

@@ -1,5 +1,6 @@
 using Isola.Server.Api;
 using Isola.Store.Resources;
+using Isola.Store.Listing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -49,7 +50,9 @@ internal static class ImageEndpoints
         {
             var caller = Caller.Of(http);
             caller.RequireUser();
-            return Results.Ok((await store.Images.ListAsync(caller.ProjectScope)).Select(View));
+            var query = ListQuery.Read(http, ListFilter.Text("name"), ListFilter.OneOf("status", [ImageStore.Queued, ImageStore.Active]));
+            var images = await store.Images.ListAsync(caller.ProjectScope, query["name"], query["status"], query.Page);
+            return ListAnswer.Of(http, images, images.Items.Select(View));
         });
         api.MapGet("/images/{id}", async (string id, HttpContext http, ResourceStore store) => Results.Ok(View(await ImageService.Find(store, Caller.Of(http), id))));
         api.MapDelete("/images/{id}", async (string id, HttpContext http, ImageService images) =>

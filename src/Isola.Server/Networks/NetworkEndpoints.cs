@@ -1,6 +1,7 @@
 using Isola.Server.Api;
 using Isola.Server.Settings;
 using Isola.Store.Resources;
+using Isola.Store.Listing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -79,7 +80,9 @@ internal static class NetworkEndpoints
         {
             var caller = Caller.Of(http);
             caller.RequireUser();
-            return Results.Ok((await store.Networks.ListAsync(caller.ProjectScope)).Select(View));
+            var query = ListQuery.Read(http, ListFilter.Text("name"));
+            var networks = await store.Networks.ListAsync(caller.ProjectScope, query["name"], query.Page);
+            return ListAnswer.Of(http, networks, networks.Items.Select(View));
         });
         api.MapGet("/networks/{id}", async (string id, HttpContext http, ResourceStore store) => Results.Ok(View(await NetworkService.Find(store, Caller.Of(http), id))));
         api.MapDelete("/networks/{id}", async (string id, HttpContext http, ResourceStore store) =>

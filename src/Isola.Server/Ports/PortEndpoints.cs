@@ -1,5 +1,7 @@
 using Isola.Server.Api;
 using Isola.Store.Resources;
+using Isola.Store.Lifecycle;
+using Isola.Store.Listing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -31,7 +33,10 @@ internal static class PortEndpoints
         {
             var caller = Caller.Of(http);
             caller.RequireUser();
-            return Results.Ok(await PortView.ManyAsync(store, await store.Ports.ListAsync(caller.ProjectScope)));
+            // Neutron's filters: network (id or name), device (the server bound to it, id or name), status; name exact.
+            var query = ListQuery.Read(http, ListFilter.Text("name"), ListFilter.Text("network"), ListFilter.Text("device"), ListFilter.OneOf("status", PortStatus.All));
+            var ports = await store.Ports.ListAsync(caller.ProjectScope, new PortFilter(query["name"], query["network"], query["device"], query["status"]), query.Page);
+            return ListAnswer.Of(http, ports, await PortView.ManyAsync(store, ports.Items));
         });
         api.MapGet("/ports/{id}", async (string id, HttpContext http, ResourceStore store, PortService ports) =>
             Results.Ok(await PortView.OneAsync(store, await ports.Find(Caller.Of(http), id))));

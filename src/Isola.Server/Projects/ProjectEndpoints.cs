@@ -1,5 +1,6 @@
 using Isola.Server.Api;
 using Isola.Store.Resources;
+using Isola.Store.Listing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -28,7 +29,9 @@ internal static class ProjectEndpoints
         api.MapGet("/projects", async (HttpContext http, ResourceStore store) =>
         {
             Caller.Of(http).RequireAdmin();
-            return Results.Ok(await store.Projects.ListAsync());
+            var query = ListQuery.Read(http, ListFilter.Text("name"));
+            var projects = await store.Projects.ListAsync(query["name"], query.Page);
+            return ListAnswer.Of(http, projects, projects.Items);
         });
     }
 }

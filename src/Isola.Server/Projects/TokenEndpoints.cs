@@ -1,5 +1,6 @@
 using Isola.Server.Api;
 using Isola.Store.Resources;
+using Isola.Store.Listing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -44,7 +45,9 @@ internal static class TokenEndpoints
         {
             var caller = Caller.Of(http);
             caller.RequireUser();
-            return Results.Ok((await store.Tokens.ListAsync(caller.ProjectScope)).Select(View));
+            var query = ListQuery.Read(http, ListFilter.OneOf("role", ["admin", "member", "host"]));
+            var tokens = await store.Tokens.ListAsync(caller.ProjectScope, query["role"], query.Page);
+            return ListAnswer.Of(http, tokens, tokens.Items.Select(View));
         });
         api.MapDelete("/tokens/{id}", async (string id, HttpContext http, ResourceStore store) =>
         {

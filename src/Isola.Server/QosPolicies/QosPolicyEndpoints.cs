@@ -1,5 +1,6 @@
 using Isola.Server.Api;
 using Isola.Store.Resources;
+using Isola.Store.Listing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -44,9 +45,10 @@ internal static class QosPolicyEndpoints
         {
             var caller = Caller.Of(http);
             caller.RequireUser();
-            var policies = await store.Qos.PoliciesAsync(caller.ProjectScope);
-            var rules = (await store.Qos.RulesAsync(policies.Select(p => p.Id).ToList())).ToLookup(r => r.PolicyId);
-            return Results.Ok(policies.Select(p => View(p, rules[p.Id].ToList())));
+            var query = ListQuery.Read(http, ListFilter.Text("name"));
+            var policies = await store.Qos.PoliciesAsync(caller.ProjectScope, query["name"], query.Page);
+            var rules = (await store.Qos.RulesAsync(policies.Items.Select(p => p.Id).ToList())).ToLookup(r => r.PolicyId);
+            return ListAnswer.Of(http, policies, policies.Items.Select(p => View(p, rules[p.Id].ToList())));
         });
         api.MapGet("/qos-policies/{id}", async (string id, HttpContext http, ResourceStore store) =>
         {

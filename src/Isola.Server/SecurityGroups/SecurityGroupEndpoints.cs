@@ -1,6 +1,7 @@
 using Isola.Server.Api;
 using Isola.Server.Services;
 using Isola.Store.Resources;
+using Isola.Store.Listing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -40,9 +41,10 @@ internal static class SecurityGroupEndpoints
             caller.RequireUser();
             if (caller.ProjectScope is { } project)
                 await SecurityGroupService.DefaultGroupAsync(store, project);
-            var groups = await store.SecurityGroups.ListAsync(caller.ProjectScope);
-            var rules = (await store.SecurityGroups.RulesAsync(caller.ProjectScope)).ToLookup(r => r.GroupId);
-            return Results.Ok(groups.Select(g => View(g, rules[g.Id].ToList())));
+            var query = ListQuery.Read(http, ListFilter.Text("name"));
+            var groups = await store.SecurityGroups.ListAsync(caller.ProjectScope, query["name"], query.Page);
+            var rules = (await store.SecurityGroups.RulesAsync(null, groups.Items.Select(g => g.Id).ToList())).ToLookup(r => r.GroupId);
+            return ListAnswer.Of(http, groups, groups.Items.Select(g => View(g, rules[g.Id].ToList())));
         });
         api.MapGet("/security-groups/{id}", async (string id, HttpContext http, ResourceStore store) =>
         {
@@ -94,7 +96,9 @@ internal static class SecurityGroupEndpoints
         {
             var caller = Caller.Of(http);
             caller.RequireUser();
-            return Results.Ok((await store.SecurityGroups.RulesAsync(caller.ProjectScope)).Select(SecurityGroupRules.View));
+            var query = ListQuery.Read(http, ListFilter.Text("securityGroup"));
+            var rules = await store.SecurityGroups.ListRulesAsync(caller.ProjectScope, query["securityGroup"], query.Page);
+            return ListAnswer.Of(http, rules, rules.Items.Select(SecurityGroupRules.View));
         });
         api.MapGet("/security-group-rules/{id}", async (string id, HttpContext http, ResourceStore store) =>
             Results.Ok(SecurityGroupRules.View(await FindRule(store, Caller.Of(http), id))));

@@ -2,6 +2,7 @@ using Isola.Coordination;
 using Isola.Scheduling.Requests;
 using Isola.Server.Api;
 using Isola.Store.Resources;
+using Isola.Store.Listing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -37,8 +38,9 @@ internal static class ServerGroupEndpoints
         {
             var caller = Caller.Of(http);
             caller.RequireUser();
-            var groups = await store.ServerGroups.ListAsync(caller.ProjectScope);
-            return Results.Ok(await Task.WhenAll(groups.Select(g => View(store, g))));
+            var query = ListQuery.Read(http, ListFilter.Text("name"));
+            var groups = await store.ServerGroups.ListAsync(caller.ProjectScope, query["name"], query.Page);
+            return ListAnswer.Of(http, groups, await Task.WhenAll(groups.Items.Select(g => View(store, g))));
         });
         api.MapGet("/server-groups/{id}", async (string id, HttpContext http, ResourceStore store) => Results.Ok(await View(store, await Find(store, Caller.Of(http), id))));
         api.MapDelete("/server-groups/{id}", async (string id, HttpContext http, ResourceStore store) =>

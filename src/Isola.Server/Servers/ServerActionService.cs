@@ -5,6 +5,7 @@ using Isola.Server.Flavors;
 using Isola.Server.Services;
 using Isola.Server.Settings;
 using Isola.Store.Documents;
+using Isola.Store.Listing;
 using Isola.Store.Lifecycle;
 using Isola.Store.Resources;
 
@@ -134,7 +135,7 @@ internal sealed class ServerActionService(ResourceStore store, ServerActionStore
     }
 
     /// <summary>The actions of a server the caller sees, also once it is deleted (by its id then).</summary>
-    public async Task<IReadOnlyList<ServerActionRecord>> ListAsync(Caller caller, string id)
+    public async Task<Page<ServerActionRecord>> ListAsync(Caller caller, string id, PageRequest? page = null)
     {
         caller.RequireUser();
         var server = await store.Servers.FindAsync(caller.ProjectScope, id);
@@ -143,9 +144,9 @@ internal sealed class ServerActionService(ResourceStore store, ServerActionStore
             var project = await actions.ProjectOfAsync(id);
             if (project is null || (caller.ProjectScope is { } scope && scope != project))
                 throw ApiException.NotFound("server", id);
-            return await actions.ListAsync(id);
+            return await actions.ListAsync(id, page);
         }
-        return await actions.ListAsync(server.Id);
+        return await actions.ListAsync(server.Id, page);
     }
 
     /// <summary>A rebuild's new spec: the image found as a create finds it (fitting the flavor's disk), the user data new or kept, the keys kept.</summary>

@@ -6,6 +6,7 @@ using Isola.Server.Supervision;
 using Isola.Server.Ports;
 using Isola.Server.Services;
 using Isola.Store.Lifecycle;
+using Isola.Store.Listing;
 using Isola.Store.Resources;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -36,10 +37,11 @@ internal static class ServerEndpoints
         {
             var caller = Caller.Of(http);
             caller.RequireUser();
-            var servers = await store.Servers.ListAsync(caller.ProjectScope);
+            var (filter, page) = await ServerListQuery.ReadAsync(http, caller, store);
+            var servers = await store.Servers.ListAsync(caller.ProjectScope, filter, page);
             var agents = await lifecycle.AgentsAsync();
             var now = time.GetUtcNow();
-            return Results.Ok(servers.Select(s => View(s, null, AgentLiveness.HostStatus(s.Host is null ? null : agents.GetValueOrDefault(s.Host), now))));
+            return ListAnswer.Of(http, servers, servers.Items.Select(s => View(s, null, AgentLiveness.HostStatus(s.Host is null ? null : agents.GetValueOrDefault(s.Host), now))));
         });
         api.MapGet("/servers/{id}", async (string id, HttpContext http, ServerService servers, LifecycleStore lifecycle, TimeProvider time) =>
         {
@@ -56,9 +58,12 @@ internal static class ServerEndpoints
         });
         // Nova's os-instance-actions: every action on the server, oldest first (also of a deleted server, by id).
         api.MapGet("/servers/{id}/actions", async (string id, HttpContext http, ServerActionService actions) =>
-            Results.Ok((await actions.ListAsync(Caller.Of(http), id)).Select(ActionView)));
+        {
+            var page = await actions.ListAsync(Caller.Of(http), id, ListQuery.Read(http).Page);
+            return ListAnswer.Of(http, page, page.Items.Select(ActionView));
+        });
         api.MapGet("/servers/{id}/actions/{requestId}", async (string id, string requestId, HttpContext http, ServerActionService actions) =>
-            Results.Ok(ActionView((await actions.ListAsync(Caller.Of(http), id)).FirstOrDefault(a => a.RequestId == requestId)
+            Results.Ok(ActionView((await actions.ListAsync(Caller.Of(http), id)).Items.FirstOrDefault(a => a.RequestId == requestId)
                 ?? throw ApiException.NotFound("action", requestId))));
         // Its resizes and migrations, oldest first (Nova's os-migrations for one server: also the confirmed and reverted ones).
         api.MapGet("/servers/{id}/migrations", async (string id, HttpContext http, ServerService servers, ServerMoveStore moves) =>

@@ -2,6 +2,7 @@ using System.Text.Json.Serialization;
 using Isola.Server.Api;
 using Isola.Server.Networks;
 using Isola.Store.Resources;
+using Isola.Store.Listing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -63,18 +64,14 @@ internal static class SubnetEndpoints
                 _ => throw ApiException.NotFound("network", body.Network!),
             };
         });
-        api.MapGet("/subnets", async (string? network, HttpContext http, ResourceStore store) =>
+        api.MapGet("/subnets", async (HttpContext http, ResourceStore store) =>
         {
             var caller = Caller.Of(http);
             caller.RequireUser();
-            var subnets = await store.Subnets.ListAsync(caller.ProjectScope);
-            if (network is not null)
-            {
-                // An id or a name, like every other place a network is named.
-                var id = (await store.Networks.FindAsync(caller.ProjectScope, network))?.Id;
-                subnets = subnets.Where(s => s.NetworkId == id).ToList();
-            }
-            return Results.Ok(subnets.Select(View));
+            // network: an id or a name, like every other place a network is named.
+            var query = ListQuery.Read(http, ListFilter.Text("name"), ListFilter.Text("network"));
+            var subnets = await store.Subnets.ListAsync(caller.ProjectScope, query["name"], query["network"], query.Page);
+            return ListAnswer.Of(http, subnets, subnets.Items.Select(View));
         });
         api.MapGet("/subnets/{id}", async (string id, HttpContext http, ResourceStore store) => Results.Ok(View(await Find(store, Caller.Of(http), id))));
         api.MapDelete("/subnets/{id}", async (string id, HttpContext http, ResourceStore store) =>

@@ -4,6 +4,7 @@ using Dapper;
 using Isola.Rendering;
 using Isola.Store.Documents;
 using Isola.Store.Resources;
+using Isola.Store.Listing;
 
 namespace Isola.Store.Lifecycle;
 
@@ -79,11 +80,13 @@ public sealed class ServerActionStore(StoreConnectionFactory factory, TimeProvid
         return (new ActionBegun(record, row.Host!, step), null);
     }
 
-    /// <summary>The actions of a server, oldest first.</summary>
-    public async Task<IReadOnlyList<ServerActionRecord>> ListAsync(string serverId)
+    /// <summary>A page of the actions of a server, oldest first (a marker is a request id).</summary>
+    public async Task<Page<ServerActionRecord>> ListAsync(string serverId, PageRequest? page = null)
     {
         await using var c = await factory.OpenAsync();
-        return await c.RowsAsync($"SELECT {Columns} FROM server_actions WHERE server_id = @serverId ORDER BY started_at, request_id", new { serverId }, Read);
+        return await new ListSql("action", "server_actions", "started_at", "request_id", "request id")
+            .Scope("server_id = @serverId", ("serverId", serverId))
+            .PageAsync(c, Columns, page ?? PageRequest.All, Read, a => a.RequestId);
     }
 
     /// <summary>One action of a server by its request id.</summary>

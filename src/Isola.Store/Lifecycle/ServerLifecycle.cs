@@ -179,6 +179,9 @@ public static class PortStatus
     public const string Active = "ACTIVE";
     public const string Error = "ERROR";
 
+    /// <summary>Every status a port may have.</summary>
+    public static IReadOnlyList<string> All { get; } = [Down, Bound, Active, Error];
+
     /// <summary>What an agent may report.</summary>
     public static bool IsReportable(string? status) => status is Active or Down or Error;
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Dapper;
 using Isola.Store.Documents;
+using Isola.Store.Listing;
 
 namespace Isola.Store.Resources;
 
@@ -31,10 +32,12 @@ public sealed class FlavorStore(StoreConnectionFactory factory, TimeProvider tim
         }
     }
 
-    public async Task<IReadOnlyList<FlavorRecord>> ListAsync()
+    /// <summary>A page of the flavors (of that name, when given), oldest first.</summary>
+    public async Task<Page<FlavorRecord>> ListAsync(string? name = null, PageRequest? page = null)
     {
         await using var c = await factory.OpenAsync();
-        return await c.RowsAsync($"SELECT {FlavorColumns} FROM flavors ORDER BY name", null, Flavor);
+        return await new ListSql("flavor", "flavors", "created_at", "id").Filter("name = @name", "name", name)
+            .PageAsync(c, FlavorColumns, page ?? PageRequest.All, Flavor, f => f.Id);
     }
 
     public async Task<FlavorRecord?> FindAsync(string idOrName)

@@ -1,6 +1,7 @@
 using System.Data.Common;
 using System.Globalization;
 using Dapper;
+using Isola.Store.Listing;
 
 namespace Isola.Store.Resources;
 
@@ -55,12 +56,15 @@ public sealed class ImageStore(StoreConnectionFactory factory, TimeProvider time
         }
     }
 
-    /// <summary>Images the project sees: its own and public ones (all for null), by name.</summary>
-    public async Task<IReadOnlyList<ImageRecord>> ListAsync(string? projectId)
+    /// <summary>A page of the images the project sees: its own and public ones (all for null), oldest first; of that name and status, when given.</summary>
+    public async Task<Page<ImageRecord>> ListAsync(string? projectId, string? name = null, string? status = null, PageRequest? page = null)
     {
         await using var c = await factory.OpenAsync();
-        return await c.RowsAsync($"SELECT {ImageColumns} FROM images WHERE @projectId IS NULL OR project_id = @projectId OR visibility = 'public' ORDER BY name, id",
-            new { projectId }, Image);
+        return await new ListSql("image", "images", "created_at", "id")
+            .Scope("@projectId IS NULL OR project_id = @projectId OR visibility = 'public'", ("projectId", projectId))
+            .Filter("name = @name", "name", name)
+            .Filter("status = @status", "status", status)
+            .PageAsync(c, ImageColumns, page ?? PageRequest.All, Image, i => i.Id);
     }
 
     /// <summary>An image the project sees (its own or public; any for null), by id or name; its own first.</summary>

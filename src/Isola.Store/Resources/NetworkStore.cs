@@ -1,6 +1,7 @@
 using System.Data.Common;
 using System.Globalization;
 using Dapper;
+using Isola.Store.Listing;
 
 namespace Isola.Store.Resources;
 
@@ -34,12 +35,14 @@ public sealed class NetworkStore(StoreConnectionFactory factory, TimeProvider ti
         }
     }
 
-    /// <summary>Networks the project sees: its own and shared ones (all for null).</summary>
-    public async Task<IReadOnlyList<NetworkRecord>> ListAsync(string? projectId)
+    /// <summary>A page of the networks the project sees: its own and shared ones (all for null); of that name, when given; oldest first.</summary>
+    public async Task<Page<NetworkRecord>> ListAsync(string? projectId, string? name = null, PageRequest? page = null)
     {
         await using var c = await factory.OpenAsync();
-        return await c.RowsAsync($"SELECT {NetworkColumns} FROM networks WHERE @projectId IS NULL OR project_id = @projectId OR shared ORDER BY name, id",
-            new { projectId }, Network);
+        return await new ListSql("network", "networks", "created_at", "id")
+            .Scope("@projectId IS NULL OR project_id = @projectId OR shared", ("projectId", projectId))
+            .Filter("name = @name", "name", name)
+            .PageAsync(c, NetworkColumns, page ?? PageRequest.All, Network, n => n.Id);
     }
 
     /// <summary>A network the project sees (its own or shared; any for null), by id or name; its own first.</summary>

@@ -4,12 +4,16 @@ using Dapper;
 using Isola.Rendering;
 using Isola.Scheduling;
 using Isola.Store.Documents;
+using Isola.Store.Listing;
 
 namespace Isola.Store.Resources;
 
 /// <summary>A port: what was asked of it (<see cref="Spec"/>) and, once its server is placed, the host and devices it got (<see cref="Binding"/>).</summary>
 public sealed record PortRecord(string Id, string ProjectId, string NetworkId, string Name, string Mac, string Status, string? ServerId,
     StoredDocument<PortSpec> Spec, StoredDocument<PortBinding>? Binding);
+
+/// <summary>Which ports a list shows (null: any): <paramref name="Network"/> by id or name, <paramref name="Device"/> the server bound to it by id or name.</summary>
+public sealed record PortFilter(string? Name = null, string? Network = null, string? Device = null, string? Status = null);
 
 /// <summary>A port could not be bound to a server being created: another server holds it, or it was deleted (<paramref name="Gone"/>) meanwhile.</summary>
 public sealed class PortBindingException(string portId, bool gone)
@@ -68,10 +72,18 @@ public sealed class PortStore(StoreConnectionFactory factory, TimeProvider time)
         new(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetString(5), r.NullableString(6),
             r.Document<PortSpec>(7), r.NullableDocument<PortBinding>(8));
 
-    public async Task<IReadOnlyList<PortRecord>> ListAsync(string? projectId)
+    /// <summary>A page of the ports of the project (all for null) that match the filter, oldest first.</summary>
+    public async Task<Page<PortRecord>> ListAsync(string? projectId, PortFilter? filter = null, PageRequest? page = null)
     {
+        filter ??= new PortFilter();
         await using var c = await factory.OpenAsync();
-        return await c.RowsAsync($"SELECT {PortColumns} FROM ports WHERE @projectId IS NULL OR project_id = @projectId ORDER BY name, id", new { projectId }, Port);
+        return await new ListSql("port", "ports", "created_at", "id")
+            .Scope("@projectId IS NULL OR project_id = @projectId", ("projectId", projectId))
+            .Filter("name = @name", "name", filter.Name)
+            .Filter("network_id = @network OR network_id IN (SELECT id FROM networks WHERE name = @network)", "network", filter.Network)
+            .Filter("server_id = @device OR server_id IN (SELECT id FROM servers WHERE name = @device)", "device", filter.Device)
+            .Filter("status = @status", "status", filter.Status)
+            .PageAsync(c, PortColumns, page ?? PageRequest.All, Port, p => p.Id);
     }
 
     /// <summary>A port of the project (any for null) by id or name.</summary>

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Dapper;
+using Isola.Store.Listing;
 
 namespace Isola.Store.Resources;
 
@@ -18,10 +19,12 @@ public sealed class ProjectStore(StoreConnectionFactory factory, TimeProvider ti
         return project;
     }
 
-    public async Task<IReadOnlyList<ProjectRecord>> ListAsync()
+    /// <summary>A page of the projects (of that name, when given), oldest first.</summary>
+    public async Task<Page<ProjectRecord>> ListAsync(string? name = null, PageRequest? page = null)
     {
         await using var c = await factory.OpenAsync();
-        return await c.RowsAsync("SELECT id, name FROM projects ORDER BY name", null, r => new ProjectRecord(r.GetString(0), r.GetString(1)));
+        return await new ListSql("project", "projects", "created_at", "id").Filter("name = @name", "name", name)
+            .PageAsync(c, "id, name", page ?? PageRequest.All, r => new ProjectRecord(r.GetString(0), r.GetString(1)), p => p.Id);
     }
 
     public async Task<ProjectRecord?> FindAsync(string idOrName)

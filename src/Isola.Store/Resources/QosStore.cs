@@ -1,6 +1,7 @@
 using System.Data.Common;
 using System.Globalization;
 using Dapper;
+using Isola.Store.Listing;
 
 namespace Isola.Store.Resources;
 
@@ -46,12 +47,14 @@ public sealed class QosStore(StoreConnectionFactory factory, TimeProvider time)
         VALUES (@Id, @PolicyId, @Type, @Direction, @MaxKbps, @MaxBurstKbps, @MinKbps, @DscpMark, @now)
         """, new { r.Id, r.PolicyId, r.Type, r.Direction, r.MaxKbps, r.MaxBurstKbps, r.MinKbps, r.DscpMark, now = Now }, tx);
 
-    /// <summary>Policies the project sees: its own and shared ones (all for null).</summary>
-    public async Task<IReadOnlyList<QosPolicyRecord>> PoliciesAsync(string? projectId)
+    /// <summary>A page of the policies the project sees: its own and shared ones (all for null), oldest first; of that name, when given.</summary>
+    public async Task<Page<QosPolicyRecord>> PoliciesAsync(string? projectId, string? name = null, PageRequest? page = null)
     {
         await using var c = await factory.OpenAsync();
-        return await c.RowsAsync($"SELECT {QosPolicyColumns} FROM qos_policies WHERE @projectId IS NULL OR project_id = @projectId OR shared ORDER BY name, id",
-            new { projectId }, QosPolicy);
+        return await new ListSql("QoS policy", "qos_policies", "created_at", "id")
+            .Scope("@projectId IS NULL OR project_id = @projectId OR shared", ("projectId", projectId))
+            .Filter("name = @name", "name", name)
+            .PageAsync(c, QosPolicyColumns, page ?? PageRequest.All, QosPolicy, p => p.Id);
     }
 
     /// <summary>A policy the project sees (its own or shared; any for null), by id or name; its own first.</summary>

@@ -1,6 +1,7 @@
 using System.Data.Common;
 using System.Globalization;
 using Dapper;
+using Isola.Store.Listing;
 
 namespace Isola.Store.Resources;
 
@@ -70,11 +71,24 @@ public sealed class SecurityGroupStore(StoreConnectionFactory factory, TimeProvi
         return (await c.RowsAsync(Find, new { candidate.ProjectId, candidate.Name }, SecurityGroup)).First();
     }
 
-    public async Task<IReadOnlyList<SecurityGroupRecord>> ListAsync(string? projectId)
+    /// <summary>A page of the groups of the project (all for null), oldest first; of that name, when given.</summary>
+    public async Task<Page<SecurityGroupRecord>> ListAsync(string? projectId, string? name = null, PageRequest? page = null)
     {
         await using var c = await factory.OpenAsync();
-        return await c.RowsAsync($"SELECT {SecurityGroupColumns} FROM security_groups WHERE @projectId IS NULL OR project_id = @projectId ORDER BY name, id",
-            new { projectId }, SecurityGroup);
+        return await new ListSql("security group", "security_groups", "created_at", "id")
+            .Scope("@projectId IS NULL OR project_id = @projectId", ("projectId", projectId))
+            .Filter("name = @name", "name", name)
+            .PageAsync(c, SecurityGroupColumns, page ?? PageRequest.All, SecurityGroup, g => g.Id);
+    }
+
+    /// <summary>A page of the rules of the project's groups (all for null), oldest first; of the group of that id or name, when given.</summary>
+    public async Task<Page<SecurityGroupRuleRecord>> ListRulesAsync(string? projectId, string? group = null, PageRequest? page = null)
+    {
+        await using var c = await factory.OpenAsync();
+        return await new ListSql("security group rule", "security_group_rules r JOIN security_groups g ON g.id = r.group_id", "r.created_at", "r.id")
+            .Scope("@projectId IS NULL OR g.project_id = @projectId", ("projectId", projectId))
+            .Filter("r.group_id = @group OR g.name = @group", "group", group)
+            .PageAsync(c, RuleColumns, page ?? PageRequest.All, SecurityGroupRule, r => r.Id);
     }
 
     /// <summary>A group of the project (any for null), by id or name.</summary>

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Dapper;
+using Isola.Store.Listing;
 
 namespace Isola.Store.Resources;
 
@@ -26,15 +27,25 @@ public sealed class ServerGroupStore(StoreConnectionFactory factory, TimeProvide
         }
     }
 
-    public async Task<IReadOnlyList<ServerGroupRecord>> ListAsync(string? projectId)
+    private static ServerGroupRecord Group(System.Data.Common.DbDataReader r) => new(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3));
+
+    /// <summary>A page of the groups of the project (all for null), oldest first; of that name, when given.</summary>
+    public async Task<Page<ServerGroupRecord>> ListAsync(string? projectId, string? name = null, PageRequest? page = null)
     {
         await using var c = await factory.OpenAsync();
-        return await c.RowsAsync("SELECT id, project_id, name, policy FROM server_groups WHERE @projectId IS NULL OR project_id = @projectId ORDER BY name, id",
-            new { projectId }, r => new ServerGroupRecord(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3)));
+        return await new ListSql("server group", "server_groups", "created_at", "id")
+            .Scope("@projectId IS NULL OR project_id = @projectId", ("projectId", projectId))
+            .Filter("name = @name", "name", name)
+            .PageAsync(c, "id, project_id, name, policy", page ?? PageRequest.All, Group, g => g.Id);
     }
 
-    public async Task<ServerGroupRecord?> FindAsync(string? projectId, string idOrName) =>
-        ByIdOrName.Pick((await ListAsync(projectId)).Where(g => g.Id == idOrName || g.Name == idOrName).ToList(), idOrName, projectId, g => g.Id, g => g.ProjectId);
+    public async Task<ServerGroupRecord?> FindAsync(string? projectId, string idOrName)
+    {
+        await using var c = await factory.OpenAsync();
+        var rows = await c.RowsAsync("SELECT id, project_id, name, policy FROM server_groups WHERE (id = @idOrName OR name = @idOrName) AND (@projectId IS NULL OR project_id = @projectId)",
+            new { projectId, idOrName }, Group);
+        return ByIdOrName.Pick(rows, idOrName, projectId, g => g.Id, g => g.ProjectId);
+    }
 
     /// <summary>The ids of a group's members.</summary>
     public async Task<IReadOnlyList<string>> MembersAsync(string groupId)

@@ -2,6 +2,7 @@ using System.Data.Common;
 using Isola.Rendering;
 using Isola.Scheduling;
 using Isola.Store.Documents;
+using Isola.Store.Listing;
 
 namespace Isola.Store.Resources;
 
@@ -10,6 +11,12 @@ namespace Isola.Store.Resources;
 public sealed record ServerRecord(string Id, string ProjectId, string Name, string Status, string? Host, StoredDocument<Placement>? Placement, StoredDocument<ServerSpec>? Spec,
     string? TaskState = null, string PowerState = "paused", string? VmState = null, string? Fault = null, string? GroupId = null,
     string? ImageId = null, string? ImageName = null);
+
+/// <summary>
+/// Which servers a list shows (null: any): <paramref name="Project"/> by id or name, <paramref name="Name"/> a part of
+/// the name, <paramref name="Image"/> the image's id or name, <paramref name="Flavor"/> the name of the flavor it was built with.
+/// </summary>
+public sealed record ServerFilter(string? Host = null, string? Status = null, string? Project = null, string? Name = null, string? Image = null, string? Flavor = null);
 
 /// <summary>Servers as the API reads them (placements commit through PlacementStore, lifecycle moves through LifecycleStore).</summary>
 public sealed class ServerStore(StoreConnectionFactory factory)
@@ -23,11 +30,20 @@ public sealed class ServerStore(StoreConnectionFactory factory)
         return ByIdOrName.Pick(rows, idOrName, projectId, s => s.Id, s => s.ProjectId);
     }
 
-    public async Task<IReadOnlyList<ServerRecord>> ListAsync(string? projectId)
+    /// <summary>A page of the servers of the project (all for null) that match the filter, oldest first.</summary>
+    public async Task<Page<ServerRecord>> ListAsync(string? projectId, ServerFilter filter, PageRequest page)
     {
         await using var c = await factory.OpenAsync();
-        return await c.RowsAsync($"SELECT {ServerColumns} FROM {ServerRows} WHERE @projectId IS NULL OR s.project_id = @projectId ORDER BY s.name, s.id",
-            new { projectId }, Server);
+        var engine = factory.Engine;
+        return await new ListSql("server", ServerRows, "s.created_at", "s.id")
+            .Scope("@projectId IS NULL OR s.project_id = @projectId", ("projectId", projectId))
+            .Filter("s.project_id = @project OR s.project_id IN (SELECT id FROM projects WHERE name = @project)", "project", filter.Project)
+            .Filter("s.host = @host", "host", filter.Host)
+            .Filter("s.status = @status", "status", filter.Status)
+            .Filter(SqlDialect.Contains(engine, "s.name", "@name"), "name", filter.Name)
+            .Filter("s.image_id = @image OR i.name = @image", "image", filter.Image)
+            .Filter($"{SqlDialect.JsonText(engine, "s.spec", "flavor", "name")} = @flavor", "flavor", filter.Flavor)
+            .PageAsync(c, ServerColumns, page, Server, s => s.Id);
     }
 
     private const string ServerColumns =

@@ -2,6 +2,7 @@ using System.Data.Common;
 using System.Globalization;
 using Dapper;
 using Isola.Store.Documents;
+using Isola.Store.Listing;
 
 namespace Isola.Store.Resources;
 
@@ -66,13 +67,18 @@ public sealed class SubnetStore(StoreConnectionFactory factory, TimeProvider tim
     }
 
     /// <summary>Subnets the project sees: its own and those of shared networks (all for null).</summary>
-    public async Task<IReadOnlyList<SubnetRecord>> ListAsync(string? projectId)
+    /// <summary>
+    /// A page of the subnets the project sees (its own and those of shared networks; all for null), oldest first; of that
+    /// name, and of the network of that id or name, when given.
+    /// </summary>
+    public async Task<Page<SubnetRecord>> ListAsync(string? projectId, string? name = null, string? network = null, PageRequest? page = null)
     {
         await using var c = await factory.OpenAsync();
-        return await c.RowsAsync($"""
-            SELECT {SubnetColumns} FROM subnets s JOIN networks n ON n.id = s.network_id
-            WHERE @projectId IS NULL OR s.project_id = @projectId OR n.shared ORDER BY s.name, s.id
-            """, new { projectId }, Subnet);
+        return await new ListSql("subnet", "subnets s JOIN networks n ON n.id = s.network_id", "s.created_at", "s.id")
+            .Scope("@projectId IS NULL OR s.project_id = @projectId OR n.shared", ("projectId", projectId))
+            .Filter("s.name = @name", "name", name)
+            .Filter("s.network_id = @network OR n.name = @network", "network", network)
+            .PageAsync(c, SubnetColumns, page ?? PageRequest.All, Subnet, s => s.Id);
     }
 
     /// <summary>A subnet the project sees (any for null), by id or name; its own first.</summary>

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using Dapper;
+using Isola.Store.Listing;
 
 namespace Isola.Store.Resources;
 
@@ -63,14 +64,14 @@ public sealed class TokenStore(StoreConnectionFactory factory, TimeProvider time
 
     private static TokenSummary Summary(DbDataReader r) => new(r.GetString(0), r.GetString(1), r.NullableString(2), r.NullableString(3), r.GetString(4));
 
-    /// <summary>Tokens of a project (all for null), oldest first; never their secrets.</summary>
-    public async Task<IReadOnlyList<TokenSummary>> ListAsync(string? projectId)
+    /// <summary>A page of the tokens of a project (all for null), oldest first; of that role, when given; never their secrets.</summary>
+    public async Task<Page<TokenSummary>> ListAsync(string? projectId, string? role = null, PageRequest? page = null)
     {
         await using var c = await factory.OpenAsync();
-        return await c.RowsAsync("""
-            SELECT id, role, project_id, host, created_at FROM tokens
-            WHERE @projectId IS NULL OR project_id = @projectId ORDER BY created_at, id
-            """, new { projectId }, Summary);
+        return await new ListSql("token", "tokens", "created_at", "id")
+            .Scope("@projectId IS NULL OR project_id = @projectId", ("projectId", projectId))
+            .Filter("role = @role", "role", role)
+            .PageAsync(c, "id, role, project_id, host, created_at", page ?? PageRequest.All, Summary, t => t.Id);
     }
 
     public async Task<TokenSummary?> FindAsync(string id)

@@ -103,7 +103,7 @@ public abstract class NetworkResourcesSuite
         // Another network may use the same prefix; a name is used once per project.
         await Created(w.Member.Post("/v1/subnets", new { name = "v4b", network = "lan2", cidr = "10.0.0.0/16" }));
         Assert.Equal("name-taken", (await w.Member.Post("/v1/subnets", new { name = "v4", network = "lan2", cidr = "172.16.0.0/24" })).Body.ErrorCode());
-        Assert.Equal(["nogw", "v4", "v4b", "v6"], (await w.Member.Get("/v1/subnets")).Body.EnumerateArray().Select(s => s.Str("name")));
+        Assert.Equal(["v4", "v6", "nogw", "v4b"], (await w.Member.Get("/v1/subnets")).Body.EnumerateArray().Select(s => s.Str("name")));
     }
 
     [Fact]

@@ -42,7 +42,7 @@ public sealed class ServerServiceTests : IDisposable
         var e = await Assert.ThrowsAsync<ApiException>(() => servers.CreateAsync(member, new CreateServer("bad", "nfv.small", null,
             Networks: [new ServerNic("lan", "direct"), new ServerNic("overlay", "direct")])));
         Assert.Equal((400, "networks[1].vnicType"), (e.Status, e.Details.Single().Field));
-        Assert.Empty(await store.Ports.ListAsync(project));
+        Assert.Empty((await store.Ports.ListAsync(project)).Items);
     }
 
     [Fact]
@@ -55,7 +55,7 @@ public sealed class ServerServiceTests : IDisposable
         var free = FreeVfs(w);
         var e = await Assert.ThrowsAsync<ApiException>(() => servers.CreateAsync(member, new CreateServer("big", "huge", null, Networks: [new ServerNic("lan", "direct")])));
         Assert.Equal((409, "no-valid-host"), (e.Status, e.Code));
-        Assert.Empty(await store.Ports.ListAsync(project));
+        Assert.Empty((await store.Ports.ListAsync(project)).Items);
         Assert.Equal(free, FreeVfs(w));
     }
 
@@ -66,12 +66,12 @@ public sealed class ServerServiceTests : IDisposable
         await using var _ = w;
         var free = FreeVfs(w);
         var created = await servers.CreateAsync(member, new CreateServer("g1", "nfv.small", null, Networks: [new ServerNic("lan", "direct")]));
-        var port = Assert.Single(await store.Ports.ListAsync(project));
+        var port = Assert.Single((await store.Ports.ListAsync(project)).Items);
         Assert.Equal(("g1-nic0", created.Server.Id), (port.Name, port.ServerId));
         Assert.Equal(free - 1, FreeVfs(w));
 
         await servers.DeleteAsync(member, "g1");
-        Assert.Empty(await store.Ports.ListAsync(project));
+        Assert.Empty((await store.Ports.ListAsync(project)).Items);
         Assert.Equal(free, FreeVfs(w));
         Assert.Equal(404, (await Assert.ThrowsAsync<ApiException>(() => servers.DeleteAsync(member, "g1"))).Status);
     }

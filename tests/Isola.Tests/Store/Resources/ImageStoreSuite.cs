@@ -46,8 +46,8 @@ public abstract class ImageStoreSuite
         var read = (await w.Store.Images.FindAsync(w.A, own.Id))!;
         Assert.Equal(own, read);
         Assert.Equal((ImageStore.Queued, null, null, null, 10), (read.Status, read.Size, read.VirtualSize, read.Checksum, read.MinDiskGiB));
-        Assert.Equal(["cirros", "debian"], (await w.Store.Images.ListAsync(w.A)).Select(i => i.Name));
-        Assert.Equal(4, (await w.Store.Images.ListAsync(null)).Count);
+        Assert.Equal(["cirros", "debian"], (await w.Store.Images.ListAsync(w.A)).Items.Select(i => i.Name));
+        Assert.Equal(4, (await w.Store.Images.ListAsync(null)).Items.Count);
         // By name, the caller's own first; another project's private image is not there.
         Assert.Equal(own.Id, (await w.Store.Images.FindAsync(w.A, "cirros"))!.Id);
         Assert.Equal(shared.Id, (await w.Store.Images.FindAsync(w.A, "debian"))!.Id);
