@@ -6,6 +6,8 @@ if (args.Length > 0 && args[0] == "agent")
     return await AgentBench.RunAsync(args[1..]);
 if (args.Length > 0 && args[0] == "flows")
     return FlowBench.Run(args[1..]);
+if (args.Length > 0 && args[0] == "vm")
+    return await VmBench.RunAsync(args[1..]);
 if (args.Length > 0 && args[0] == "store")
     return await StoreBench.RunAsync(args[1..]);
 

@@ -117,7 +117,7 @@ public sealed class ControllerClient(HttpClient http, string host) : IImageSourc
     /// caller checks the size and checksum (<see cref="InstanceStorage.FetchImageAsync"/>).
     /// </summary>
     public async Task CopyToAsync(ImageRef image, Stream destination, CancellationToken ct) =>
-        await DownloadAsync($"/v1/images/{Uri.EscapeDataString(image.Id)}/file", destination, ct);
+        await DownloadAsync($"/v1/images/{Uri.EscapeDataString(image.Id)}/file", destination, $"image {image.Id}", ct);
 
     /// <summary>Sends a server's disk to the controller (<c>PUT /v1/hosts/{name}/servers/{id}/disk</c>): a resize or migration to another host.</summary>
     public async Task SendDiskAsync(string serverId, Stream disk, CancellationToken ct)
@@ -130,10 +130,10 @@ public sealed class ControllerClient(HttpClient http, string host) : IImageSourc
 
     /// <summary>Fetches a server's disk its source host sent (<c>GET /v1/hosts/{name}/servers/{id}/disk</c>) into <paramref name="destination"/>; answers the SHA-256 the controller holds for it.</summary>
     public Task<string?> ReceiveDiskAsync(string serverId, Stream destination, CancellationToken ct) =>
-        DownloadAsync($"/v1/hosts/{Uri.EscapeDataString(host)}/servers/{Uri.EscapeDataString(serverId)}/disk", destination, ct);
+        DownloadAsync($"/v1/hosts/{Uri.EscapeDataString(host)}/servers/{Uri.EscapeDataString(serverId)}/disk", destination, $"the disk of server {serverId}", ct);
 
     /// <summary>Streams a GET's body into <paramref name="destination"/> (see <see cref="CopyToAsync"/>); answers the checksum header, if any.</summary>
-    private async Task<string?> DownloadAsync(string path, Stream destination, CancellationToken ct)
+    private async Task<string?> DownloadAsync(string path, Stream destination, string what, CancellationToken ct)
     {
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
         idle.CancelAfter(ImageIdleTimeout);
@@ -162,7 +162,7 @@ public sealed class ControllerClient(HttpClient http, string host) : IImageSourc
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested && idle.IsCancellationRequested)
         {
-            throw new TimeoutException($"{path}: no bytes from the controller for {ImageIdleTimeout.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)} s");
+            throw new TimeoutException($"{what}: no bytes from the controller for {ImageIdleTimeout.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)} s");
         }
     }
 

@@ -89,7 +89,7 @@ public abstract class ListSuite
             // Another project's network is no marker for this one (its existence is not revealed).
             ($"/v1/networks?marker={theirs.Str("id")}", "marker", "no network"),
             ("/v1/servers?limit=2&marker=vm", "marker", "no server 'vm'"),
-            ("/v1/servers?status=FOO", "status", "'FOO' is not one of BUILD, ACTIVE, SHUTOFF, PAUSED, REBOOT, HARD_REBOOT, REBUILD, ERROR"),
+            ("/v1/servers?status=FOO", "status", "'FOO' is not one of BUILD, ACTIVE, SHUTOFF, PAUSED, REBOOT, HARD_REBOOT, REBUILD, RESIZE, VERIFY_RESIZE, REVERT_RESIZE, ERROR"),
             ("/v1/ports?status=UP", "status", "is not one of DOWN, BOUND, ACTIVE, ERROR"),
             ("/v1/images?status=killed", "status", "is not one of queued, active"),
             ("/v1/networks?stauts=ACTIVE", "stauts", "is not a parameter of this list; there are limit, marker, name"),
