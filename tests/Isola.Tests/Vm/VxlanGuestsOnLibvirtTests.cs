@@ -67,7 +67,7 @@ public sealed partial class VxlanGuestsOnLibvirtTests(RealVmFixture vm, ITestOut
         ( n=0; while true; do n=$((n+1)); if ping -c 1 -W 2 PEER >/dev/null 2>&1; then r=ok; else r=fail; fi; echo "isola-guest: ping PEER $n $r"; sleep 1; done ) &
         """;
 
-    private sealed record Guest(string Name, string Ip, string Group)
+    private sealed record Guest(string Name, string Ip, string Group, string Flavor)
     {
         public string PortId { get; set; } = "";
         public string Mac { get; set; } = "";
@@ -93,7 +93,9 @@ public sealed partial class VxlanGuestsOnLibvirtTests(RealVmFixture vm, ITestOut
 
         // The tenant's network: a VXLAN network with a subnet, a security group per guest (egress anything; ingress ICMP).
         await _admin.Post("/v1/projects", new { name = "p" });
-        await _admin.Post("/v1/flavors", new { name = "tiny", vcpus = 1, ram = 256, disk = 1 });
+        // A's vCPU is dedicated (pinned to the host's one dedicated CPU, its emulator there too); B's floats on the reserved CPU.
+        await Created(_admin.Post("/v1/flavors", new { name = "pinned", vcpus = 1, ram = 256, disk = 1, extraSpecs = new Dictionary<string, string> { ["hw:cpu_policy"] = "dedicated" } }));
+        await Created(_admin.Post("/v1/flavors", new { name = "tiny", vcpus = 1, ram = 256, disk = 1 }));
         var (_, image) = await _admin.Post("/v1/images", new { name = "guest", diskFormat = "qcow2", project = "p" });
         await using (var file = File.OpenRead(vm.Image))
         {
@@ -105,8 +107,8 @@ public sealed partial class VxlanGuestsOnLibvirtTests(RealVmFixture vm, ITestOut
         var network = await Created(_admin.Post("/v1/networks", new { name = "overlay", type = "vxlan", project = "p" }));
         Assert.Equal("vxlan", network.Str("type"));
         var subnet = await Created(_admin.Post("/v1/subnets", new { name = "overlay-v4", network = "overlay", cidr = "10.20.0.0/24", project = "p" }));
-        var a = new Guest("vm-a", "10.20.0.11", "sg-a");
-        var b = new Guest("vm-b", "10.20.0.12", "sg-b");
+        var a = new Guest("vm-a", "10.20.0.11", "sg-a", "pinned");
+        var b = new Guest("vm-b", "10.20.0.12", "sg-b", "tiny");
         var (icmpIntoB, groupB) = ("", "");
         foreach (var g in new[] { a, b })
         {
@@ -171,7 +173,7 @@ public sealed partial class VxlanGuestsOnLibvirtTests(RealVmFixture vm, ITestOut
             {
                 var (status, server) = await _admin.Post("/v1/servers", new
                 {
-                    name = g.Name, flavor = "tiny", image = "guest", project = "p", ports = new[] { g.PortId },
+                    name = g.Name, flavor = g.Flavor, image = "guest", project = "p", ports = new[] { g.PortId },
                     userData = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(UserData.Replace("PEER", peer.Ip, StringComparison.Ordinal))),
                 });
                 Assert.True(status == 201, server.ToString());
@@ -293,6 +295,13 @@ public sealed partial class VxlanGuestsOnLibvirtTests(RealVmFixture vm, ITestOut
         {
             foreach (var line in steps)
                 output.WriteLine(line);
+            foreach (var g in guests.Where(g => g.ServerId != ""))
+            {
+                var text = Read(Path.Join(instances, g.Domain, "console.log")).Replace("\r", "", StringComparison.Ordinal).Split('\n');
+                // The guest's own lines (its ping lines only at the end: they go on every second).
+                output.WriteLine($"---- {g.Name}'s console (isola-guest lines):\n" + string.Join('\n', text.Where(l => l.Contains("isola-guest:", StringComparison.Ordinal)
+                    && !l.Contains("isola-guest: ping ", StringComparison.Ordinal))) + "\n...\n" + string.Join('\n', text.Where(l => l.Contains("isola-guest: ping ", StringComparison.Ordinal)).TakeLast(8)));
+            }
             lock (failures)
                 foreach (var f in failures)
                     output.WriteLine("agent: " + f);
