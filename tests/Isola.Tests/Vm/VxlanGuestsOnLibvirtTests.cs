@@ -166,6 +166,7 @@ public sealed partial class VxlanGuestsOnLibvirtTests(RealVmFixture vm, ITestOut
             }
         });
         var guests = new[] { a, b };
+        var consoles = new Dictionary<Guest, string>();
         try
         {
             // Both servers at once: the two TCG guests boot side by side.
@@ -257,6 +258,8 @@ public sealed partial class VxlanGuestsOnLibvirtTests(RealVmFixture vm, ITestOut
                 Assert.NotEmpty(Traces(g, instances, state));
             }
             var pids = guests.ToDictionary(g => g, g => driver.QemuPid(g.Domain)!.Value);
+            foreach (var g in guests)
+                consoles[g] = Read(console[g]); // for the output: the files go with the servers
 
             foreach (var g in guests)
                 Assert.Equal(204, (await _admin.Delete($"/v1/servers/{g.ServerId}")).Status);
@@ -304,7 +307,7 @@ public sealed partial class VxlanGuestsOnLibvirtTests(RealVmFixture vm, ITestOut
                 output.WriteLine(line);
             foreach (var g in guests.Where(g => g.ServerId != ""))
             {
-                var text = Read(Path.Join(instances, g.Domain, "console.log")).Replace("\r", "", StringComparison.Ordinal).Split('\n');
+                var text = (consoles.GetValueOrDefault(g) ?? Read(Path.Join(instances, g.Domain, "console.log"))).Replace("\r", "", StringComparison.Ordinal).Split('\n');
                 // The guest's own lines (its ping lines only at the end: they go on every second).
                 output.WriteLine($"---- {g.Name}'s console (isola-guest lines):\n" + string.Join('\n', text.Where(l => l.Contains("isola-guest:", StringComparison.Ordinal)
                     && !l.Contains("isola-guest: ping ", StringComparison.Ordinal))) + "\n...\n" + string.Join('\n', text.Where(l => l.Contains("isola-guest: ping ", StringComparison.Ordinal)).TakeLast(8)));
