@@ -300,6 +300,9 @@ public sealed partial class VxlanGuestsOnLibvirtTests(RealVmFixture vm, ITestOut
                 "no file of either server on the host");
             await Eventually.UntilAsync(() => driver.Storage.CachedImages().Count == 0, "the cached image pruned");
             Step("listed after delete: no domain, QEMU process, tap, OVS port or interface, flow, or file of either server");
+            // Every agent cycle went through: a failed command (a flush OVS refused, a console log sent for a server just gone) is a bug to see.
+            lock (failures)
+                Assert.True(failures.Count == 0, "agent cycles failed:\n" + string.Join('\n', failures));
         }
         finally
         {
