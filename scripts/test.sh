@@ -12,7 +12,8 @@ cd "$(dirname "$0")/.."
 # namespaces (tests/Isola.Tests/Agent/Ovs/Traffic), which also uses ip and ss from iproute2.
 # Real VMs (tests/Isola.Tests/Vm): libvirtd's system instance with its QEMU driver (libvirt-daemon-system; the
 # test starts virtlogd and libvirtd when they do not run), genisoimage for the agent's NoCloud config drives,
-# and dosfstools, syslinux and mtools for Isola's small guest image (src/Isola.Lab/Guest).
+# and dosfstools, syslinux and mtools for Isola's small guest image (src/Isola.Lab/Guest); the VXLAN guests' test
+# also runs Open vSwitch (above) as the host's switch, at its default run directory, where libvirt's ovs-vsctl finds it.
 packages=(iproute2 libvirt-clients libvirt-daemon libvirt-daemon-system libxml2-utils postgresql-15 openvswitch-switch iperf3 iputils-ping ethtool procps
   genisoimage dosfstools syslinux syslinux-common mtools)
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }

@@ -6,7 +6,8 @@ namespace Isola.Agent;
 /// <summary>
 /// The servers' serial console logs (libvirt's virtlogd writes each to its instance directory): after
 /// a cycle, the tail of each log that changed since it was last sent goes to the controller, which
-/// serves it (<c>isola server console log</c>). At most <see cref="MaxBytes"/> of each, from a whole line.
+/// serves it (<c>isola server console log</c>). At most <see cref="MaxBytes"/> of each, from a whole line. A 404 (the
+/// server left the host since the desired state was read) is no failure: the next desired state no longer holds it.
 /// </summary>
 public sealed class ConsoleLogs(InstanceStorage storage, ControllerClient controller)
 {
@@ -34,6 +35,11 @@ public sealed class ConsoleLogs(InstanceStorage storage, ControllerClient contro
                     await controller.PutConsoleLogAsync(server.Id, text, ct);
                     _sent[server.Id] = stamp;
                 }
+            }
+            catch (HttpRequestException e) when (e.StatusCode == System.Net.HttpStatusCode.NotFound)
+            {
+                // The server left the host after the desired state was read (deleted, moved): its log is no one's to send now.
+                _sent[server.Id] = stamp;
             }
             catch (Exception e) when (e is DriverException or HttpRequestException or TaskCanceledException && !ct.IsCancellationRequested)
             {

@@ -115,10 +115,13 @@ public sealed class OvsCycle(OvsDriver driver, OvsLayout layout)
         {
             var gone = group.Select(p => p[1]).ToHashSet(StringComparer.Ordinal);
             var connections = await driver.ConnectionsAsync(group.Key, ct);
+            // A connection between two addresses that both went is theirs twice: flushed once (OVS refuses a second
+            // flush of a tuple it no longer holds, ENOENT, which would end the cycle's Open vSwitch part).
+            var forgotten = new HashSet<string>(StringComparer.Ordinal);
             foreach (var address in gone.Order(StringComparer.Ordinal))
             {
                 var theirs = connections.Where(c => c.Source == address || c.Destination == address).ToList();
-                foreach (var connection in theirs)
+                foreach (var connection in theirs.Where(c => forgotten.Add(c.Tuple)))
                     await driver.ForgetConnectionAsync(group.Key, connection, ct);
                 steps.Add(new OvsStep.ForgetConnections(group.Key, address, theirs.Count));
             }

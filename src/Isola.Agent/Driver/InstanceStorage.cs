@@ -246,6 +246,42 @@ public sealed class InstanceStorage(ICommandRunner runner, string root, string s
         }
     }
 
+    /// <summary>
+    /// Where libvirt's QEMU driver (system instance) keeps each domain's own log, <c>NAME.log</c> (QEMU's command line and
+    /// what it wrote to stderr; rotated as <c>NAME.log.N</c>): libvirt leaves it when the domain is undefined.
+    /// </summary>
+    public const string LibvirtQemuLogs = "/var/log/libvirt/qemu";
+
+    /// <summary>The domains libvirt kept a log of on the host (<see cref="LibvirtQemuLogs"/>), by name.</summary>
+    public IReadOnlyList<string> DomainLogs()
+    {
+        var dir = Local(LibvirtQemuLogs);
+        if (!Directory.Exists(dir))
+            return [];
+        return Directory.EnumerateFiles(dir).Select(Path.GetFileName).OfType<string>()
+            .Select(n => n.IndexOf(".log", StringComparison.Ordinal) is var at and > 0 && (n.Length == at + 4 || n[at + 4] == '.') ? n[..at] : null)
+            .OfType<string>().Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>Removes libvirt's log of a domain, rotated ones too (nothing when there is none).</summary>
+    public void RemoveDomainLogs(string name)
+    {
+        var dir = Local(LibvirtQemuLogs);
+        if (!Directory.Exists(dir))
+            return;
+        foreach (var file in Directory.EnumerateFiles(dir, name + ".log*").Where(f => Path.GetFileName(f) is var n && (n == name + ".log" || n.StartsWith(name + ".log.", StringComparison.Ordinal))))
+        {
+            try
+            {
+                File.Delete(file);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new DriverException($"removing {file}: {e.Message}");
+            }
+        }
+    }
+
     /// <summary>Removes a server's instance directory and everything in it (nothing when it is not there).</summary>
     public void RemoveInstance(string name)
     {

@@ -5,8 +5,12 @@ using Isola.Rendering.Guest;
 
 namespace Isola.Agent.Facets;
 
-/// <summary>What of the servers' files is on the host: which of the plans' files exist, the instance directories, the cached images.</summary>
-public sealed record StorageReading(IReadOnlySet<string> Existing, IReadOnlyList<string> InstanceDirectories, IReadOnlyList<string> CachedImages) : IReading<StorageReading>
+/// <summary>
+/// What of the servers' files is on the host: which of the plans' files exist, the instance directories, the cached images,
+/// the domains libvirt kept a log of.
+/// </summary>
+public sealed record StorageReading(IReadOnlySet<string> Existing, IReadOnlyList<string> InstanceDirectories, IReadOnlyList<string> CachedImages,
+    IReadOnlyList<string>? DomainLogs = null) : IReading<StorageReading>
 {
     public static StorageReading None { get; } = new(new HashSet<string>(), [], []);
 }
@@ -14,7 +18,8 @@ public sealed record StorageReading(IReadOnlySet<string> Existing, IReadOnlyList
 /// <summary>
 /// A server's files (<see cref="Driver.InstanceStorage"/>): before its domain is defined, its image in
 /// the host's cache, its root disk as an overlay of it and its config drive; once its domain is gone,
-/// its instance directory; and a cached image no server of the host uses any more. A disk is the
+/// its instance directory and libvirt's log of its domain (which libvirt keeps after undefine); and a cached image no
+/// server of the host uses any more. A disk is the
 /// guest's: made again only when its plan says a newer version of it (a rebuild) and its domain is
 /// shut off — then with a new config drive — and the version made is kept in the server's record
 /// (<see cref="MadeDisk"/>) and reported. In a resize or migration: a disk grown to a bigger flavor's size while
@@ -48,6 +53,8 @@ public sealed class StorageFacet : IHostFacet
         if (hands.Applied.Load().GetValueOrDefault(id) is { } record)
             hands.Applied.Save(record.WithPart(Memory, new MadeDisk(disk.Version, disk.SizeGiB)));
     }
+
+    /// <summary>A gone server's instance directory (named as its domain) and libvirt's log of that domain.</summary>
     public sealed record RemoveInstance(string Id, string Directory) : Step(Id);
     public sealed record RemoveImage(string ImageId) : Step(ImageId);
 
@@ -63,7 +70,7 @@ public sealed class StorageFacet : IHostFacet
                     existing.Add(path);
             }
         }
-        return Task.FromResult<object?>(new StorageReading(existing, storage.InstanceDirectories(), storage.CachedImages()));
+        return Task.FromResult<object?>(new StorageReading(existing, storage.InstanceDirectories(), storage.CachedImages(), storage.DomainLogs()));
     }
 
     public IEnumerable<Step> PlanServer(ServerContext server, ActualHost actual)
@@ -99,7 +106,7 @@ public sealed class StorageFacet : IHostFacet
     }
 
     /// <summary>
-    /// After every take-down: the instance directories of no server the host should hold, once their
+    /// After every take-down: the instance directories (and libvirt's domain logs) of no server the host should hold, once their
     /// domains are gone (a gone server's domain goes in this cycle's take-down; one Isola does not know stays);
     /// then the cached images none of the remaining servers' disks is made from.
     /// </summary>
@@ -116,7 +123,9 @@ public sealed class StorageFacet : IHostFacet
         // Only directories named as Isola names its domains (isola-<server id>) are ever Isola's to remove: whatever else
         // shares the instances directory stays. A gone server's removal is its own step (keyed by its id), so it waits
         // when that server's take-down failed this cycle.
-        foreach (var dir in reading.InstanceDirectories.Where(d => IsIsolaDomain(d) && !held.Contains(d) && (gone.ContainsKey(d) || !domains.ContainsKey(d))))
+        // libvirt's log of a domain outlives it (and may be written once more as QEMU ends): a log without its directory is swept too.
+        var files = reading.InstanceDirectories.Concat(reading.DomainLogs ?? []).Distinct(StringComparer.Ordinal);
+        foreach (var dir in files.Where(d => IsIsolaDomain(d) && !held.Contains(d) && (gone.ContainsKey(d) || !domains.ContainsKey(d))))
             yield return new RemoveInstance(gone.GetValueOrDefault(dir) ?? dir, dir);
         // A disk is made only from its own plan's image (an image never changes): what no plan names, no disk here needs.
         // A server without a plan says nothing of its image: then nothing is pruned.
@@ -181,6 +190,7 @@ public sealed class StorageFacet : IHostFacet
                 return storage.WriteConfigDriveAsync(w.Path, w.Drive, ct);
             case RemoveInstance r:
                 storage.RemoveInstance(r.Directory);
+                storage.RemoveDomainLogs(r.Directory);
                 return Task.CompletedTask;
             case RemoveImage r:
                 storage.RemoveCachedImage(r.ImageId);

@@ -150,8 +150,10 @@ public sealed class SimulatedOvs
                         "ct_tp_dst" => $"dport={kv[1]}",
                         _ => null,
                     }).OfType<string>().ToList();
-                _connections.RemoveAll(c => $"zone={c.Zone}" == zone && parts.All(p => Original(c.Line).Contains(p)));
-                return Ok("");
+                // As ovs-vswitchd: a tuple it holds no connection of is an error (ENOENT).
+                return _connections.RemoveAll(c => $"zone={c.Zone}" == zone && parts.All(p => Original(c.Line).Contains(p))) > 0
+                    ? Ok("")
+                    : Error(2, "ovs-vswitchd: failed to flush conntrack (No such file or directory)\novs-appctl: ovs-vswitchd: server returned an error");
             }
             default:
                 return Error(2, $"\"{string.Join(' ', args)}\" is not a valid command (the simulated ovs-appctl knows dpctl/dump-conntrack and dpctl/flush-conntrack)");

@@ -21,11 +21,17 @@ public static class GuestInit
     public static IReadOnlyList<string> Modules { get; } =
         ["virtio_pci", "virtio_blk", "virtio_net", "isofs", "vfat", "nls_cp437", "nls_ascii", "nls_utf8", "button", "evdev"];
 
-    /// <summary>The awk program that turns a network-config v2 into one line per ethernet: MAC, name, MTU, gateway, addresses ("-": none).</summary>
-    private const string NetworkConfigAwk = """
+    /// <summary>
+    /// The awk program (busybox awk) that turns a network-config v2 into one line per ethernet: MAC, name, MTU, gateway,
+    /// dhcp, addresses ("-": none). Isola writes every value as a quoted YAML string and lists in brackets
+    /// (<c>macaddress: "fa:16:3e:…"</c>, <c>addresses: ["10.0.0.5/24"]</c>): quotes, brackets and commas become blanks
+    /// first. They are one POSIX bracket expression, <c>[],["]</c>: busybox's regex takes a backslash inside brackets as
+    /// itself, so <c>["\[\],]</c> would leave the quotes (and every MAC unmatched).
+    /// </summary>
+    public const string NetworkConfigAwk = """
         function flush() { if (mac != "") print mac, (name == "" ? "-" : name), (mtu == "" ? "-" : mtu), (gw == "" ? "-" : gw), (dhcp == "" ? "-" : dhcp), (addrs == "" ? "-" : addrs); mac = name = mtu = gw = dhcp = addrs = "" }
         { line = $0; sub(/#.*/, "", line); if (line ~ /^[ \t]*$/) next
-          indent = match(line, /[^ ]/) - 1; gsub(/["\[\],]/, " ", line); n = split(line, f, " ") }
+          indent = match(line, /[^ ]/) - 1; gsub(/[],["]/, " ", line); n = split(line, f, " ") }
         indent == 2 { flush(); section = f[1] }
         indent == 4 && section == "ethernets:" { flush(); id = f[1]; sub(/:$/, "", id); name = id }
         section == "ethernets:" && f[1] == "macaddress:" { mac = tolower(f[2]) }

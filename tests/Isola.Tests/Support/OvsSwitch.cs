@@ -10,46 +10,92 @@ namespace Isola.Tests.Support;
 /// and ovs-appctl against it (OVS_RUNDIR in their environment), as the agent's driver would on a host.
 /// Given a network namespace, the daemons and every command run inside it (<c>ip netns exec</c>):
 /// the switch is then that namespace's, and its netdev bridges use that namespace's devices.
+/// <see cref="AtDefaultRunDirectory"/> makes the host's switch instead: its sockets in OVS's default run
+/// directory, where libvirt's own <c>ovs-vsctl</c> (for <c>&lt;virtualport type='openvswitch'/&gt;</c>) and the
+/// agent's commands find it without any environment; only its database and logs are private.
 /// </summary>
-public sealed partial class OvsSwitch(string? networkNamespace = null) : IAsyncLifetime
+public sealed partial class OvsSwitch(string? networkNamespace = null, bool defaultRunDirectory = false) : IAsyncLifetime
 {
+    /// <summary>Where ovs-vsctl, ovs-ofctl and ovs-appctl look when nothing in their environment says otherwise (Debian's build).</summary>
+    public const string DefaultRunDirectory = "/var/run/openvswitch";
+
     private static readonly ProcessCommandRunner Process = new(TimeSpan.FromSeconds(30));
 
+    /// <summary>
+    /// The host's switch at OVS's default run directory (its database in a temp directory). One that answers
+    /// there already is used as it is and left running; else this starts one and stops it, by its pids, at the end.
+    /// </summary>
+    public static OvsSwitch AtDefaultRunDirectory() => new(null, defaultRunDirectory: true);
+
+    /// <summary>The switch's own files: database and logs (and, unless at the default run directory, its sockets).</summary>
     public string Directory { get; } = Path.Join(Path.GetTempPath(), "isola-ovs-" + Guid.NewGuid().ToString("N")[..8]);
 
-    /// <summary>Commands with this switch's run directory in their environment.</summary>
-    public ICommandRunner Runner => new EnvironmentRunner(Process, Directory, networkNamespace);
+    /// <summary>Where the daemons' sockets, pid files and control sockets are.</summary>
+    public string RunDirectory => defaultRunDirectory ? DefaultRunDirectory : Directory;
+
+    /// <summary>Commands with this switch's run directory in their environment (none needed at the default one).</summary>
+    public ICommandRunner Runner => defaultRunDirectory ? Process : new EnvironmentRunner(Process, Directory, networkNamespace);
 
     /// <summary>The network namespace the switch runs in; null: the test's own.</summary>
     public string? NetworkNamespace => networkNamespace;
 
+    /// <summary>Whether this started the daemons (false: a switch that ran already at the default run directory, left alone).</summary>
+    public bool Started { get; private set; }
+
+    private bool _madeRunDirectory;
+
     public async Task InitializeAsync()
     {
         System.IO.Directory.CreateDirectory(Directory);
-        var d = Directory;
+        var (d, run) = (Directory, RunDirectory);
+        if (defaultRunDirectory)
+        {
+            if ((await Process.RunAsync(["ovs-vsctl", "--timeout=3", "show"])).Succeeded)
+                return; // the host's own switch runs: use it as it is
+            _madeRunDirectory = !System.IO.Directory.Exists(run);
+            System.IO.Directory.CreateDirectory(run);
+        }
+        Started = true;
         await Must("ovsdb-tool", "create", $"{d}/conf.db", "/usr/share/openvswitch/vswitch.ovsschema");
-        await Must("ovsdb-server", $"{d}/conf.db", $"--remote=punix:{d}/db.sock", $"--pidfile={d}/ovsdb-server.pid", "-vconsole:off",
+        await Must("ovsdb-server", $"{d}/conf.db", $"--remote=punix:{run}/db.sock", $"--pidfile={run}/ovsdb-server.pid", "-vconsole:off",
             $"--log-file={d}/ovsdb-server.log", "--detach", "--no-chdir");
-        await Must("ovs-vsctl", $"--db=unix:{d}/db.sock", "--no-wait", "init");
-        await Must("ovs-vswitchd", $"unix:{d}/db.sock", "--disable-system", "--enable-dummy", $"--pidfile={d}/ovs-vswitchd.pid", "-vconsole:off",
+        await Must("ovs-vsctl", $"--db=unix:{run}/db.sock", "--no-wait", "init");
+        await Must("ovs-vswitchd", $"unix:{run}/db.sock", "--disable-system", "--enable-dummy", $"--pidfile={run}/ovs-vswitchd.pid", "-vconsole:off",
             $"--log-file={d}/ovs-vswitchd.log", "--detach", "--no-chdir");
         // Waits until ovs-vswitchd has read the database.
-        await Must("ovs-vsctl", $"--db=unix:{d}/db.sock", "--timeout=10", "set", "Open_vSwitch", ".", "other_config:isola-test=1");
+        await Must("ovs-vsctl", $"--db=unix:{run}/db.sock", "--timeout=10", "set", "Open_vSwitch", ".", "other_config:isola-test=1");
     }
 
     public async Task DisposeAsync()
     {
-        foreach (var daemon in new[] { "ovs-vswitchd", "ovsdb-server" })
+        foreach (var daemon in Started ? new[] { "ovs-vswitchd", "ovsdb-server" } : [])
         {
-            var pidFile = Path.Join(Directory, daemon + ".pid");
+            var pidFile = Path.Join(RunDirectory, daemon + ".pid");
             if (!File.Exists(pidFile))
                 continue;
             var pid = File.ReadAllText(pidFile).Trim();
-            await Process.RunAsync(["ovs-appctl", "-T", "5", "-t", Path.Join(Directory, $"{daemon}.{pid}.ctl"), "exit", .. daemon == "ovs-vswitchd" ? new[] { "--cleanup" } : []]);
+            await Process.RunAsync(["ovs-appctl", "-T", "5", "-t", Path.Join(RunDirectory, $"{daemon}.{pid}.ctl"), "exit", .. daemon == "ovs-vswitchd" ? new[] { "--cleanup" } : []]);
             for (var i = 0; i < 50 && Alive(pid, daemon); i++)
                 await Task.Delay(100);
-            if (Alive(pid, daemon))
-                await Process.RunAsync(["kill", "-9", pid]);
+            // Not gone by its control socket: SIGTERM (it removes its pid file and sockets), and only then SIGKILL.
+            foreach (var signal in new[] { "-TERM", "-KILL" })
+            {
+                if (!Alive(pid, daemon))
+                    break;
+                await Process.RunAsync(["kill", signal, pid]);
+                for (var i = 0; i < 50 && Alive(pid, daemon); i++)
+                    await Task.Delay(100);
+            }
+        }
+        if (_madeRunDirectory)
+        {
+            try
+            {
+                System.IO.Directory.Delete(RunDirectory, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
         }
         try
         {

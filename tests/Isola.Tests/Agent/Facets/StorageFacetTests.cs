@@ -180,4 +180,32 @@ public sealed class StorageFacetTests : IDisposable
         Assert.Equal(new[] { Foreign, Held, "lost+found" }.Order(StringComparer.Ordinal), storage.InstanceDirectories());
         Assert.Equal(["img-1"], storage.CachedImages());
     }
+
+    [Fact]
+    public async Task The_sweep_removes_libvirts_log_of_a_gone_servers_domain_and_of_a_domain_left_without_its_directory_and_keeps_the_rest()
+    {
+        // A domain left by an older agent: no instance directory, no record, no domain; only libvirt's log of it.
+        var old = Isola.Rendering.ServerSpec.DomainName("00000000-0000-0000-0000-0000000000a6");
+        var logs = Local(InstanceStorage.LibvirtQemuLogs);
+        Directory.CreateDirectory(logs);
+        var storage = Hands.Driver.Storage;
+        foreach (var domain in new[] { Held, Gone, Foreign })
+            await storage.CreateDiskAsync(Plan(null, domain).Disk!, default);
+        foreach (var file in new[] { $"{Held}.log", $"{Gone}.log", $"{Gone}.log.1", $"{Gone}.log.2.gz", $"{old}.log", $"{Foreign}.log", "other-vm.log", $"{Gone}.logger" })
+            await File.WriteAllTextAsync(Path.Join(logs, file), "2026-12-04 18:52:00.000+0000: starting up\n");
+        await _w.Driver.DefineAsync(Foreign, $"<domain type='kvm'><name>{Foreign}</name></domain>");
+        _w.Store.Save(new AppliedServer("gone", Gone, []));
+        var desired = FacetWorld.Desired(FacetWorld.Server(Plan(null, Held), "ACTIVE", id: "held"));
+        var actual = await Reconciler.ReadAsync(HostFacets.All, desired, _w.Store.Load(), _w.Driver, default);
+        Assert.Equal(new[] { Foreign, Gone, Held, old, "other-vm" }.Order(StringComparer.Ordinal), actual.Get<StorageReading>().DomainLogs);
+
+        var steps = _facet.PlanSweep(desired, _w.Store.Load(), actual).Where(s => s is StorageFacet.RemoveInstance).ToList();
+        Assert.Equal([new StorageFacet.RemoveInstance("gone", Gone), new StorageFacet.RemoveInstance(old, old)], steps.OrderBy(s => s.Server == "gone" ? 0 : 1));
+        await ApplyAsync(steps);
+
+        // The held server's log and those of domains Isola did not make (or that libvirt still has) stay; so does a file that only starts with a name.
+        Assert.Equal(new[] { $"{Foreign}.log", $"{Gone}.logger", $"{Held}.log", "other-vm.log" }.Order(StringComparer.Ordinal),
+            Directory.EnumerateFiles(logs).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.False(Directory.Exists(Local(Path.Join(storage.InstancesDirectory, Gone))));
+    }
 }

@@ -258,6 +258,31 @@ public sealed class FlowPipelineOnOvsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_connection_between_two_deleted_ports_is_forgotten_once_and_the_cycle_goes_on()
+    {
+        // a2 -> a1's ssh, committed in network A's zone; then both ports go in one cycle (both servers deleted).
+        await _ovs.Runner.RunAsync(["ovs-appctl", "netdev-dummy/receive", "tapa2",
+            "eth(src=fa:16:3e:00:00:a2,dst=fa:16:3e:00:00:a1),eth_type(0x0800),ipv4(src=10.1.0.12,dst=10.1.0.11,proto=6,tos=0,ttl=64,frag=no),tcp(src=40001,dst=22),tcp_flags(syn)"]);
+        var zone = NetworkZones.Assign([FlowScenarios.NetA, FlowScenarios.NetB, FlowScenarios.NetV])[FlowScenarios.NetA];
+        string Dump() => _ovs.Runner.RunAsync(["ovs-appctl", "dpctl/dump-conntrack", $"zone={zone}"]).Result.StandardOutput;
+        for (var i = 0; i < 50 && !Dump().Contains("sport=40001", StringComparison.Ordinal); i++)
+            await Task.Delay(50);
+        Assert.Contains("orig=(src=10.1.0.12,dst=10.1.0.11,sport=40001,dport=22)", Dump(), StringComparison.Ordinal);
+
+        await _ovs.Vsctl("del-port", "br-int", "tapa1");
+        await _ovs.Vsctl("del-port", "br-int", "tapa2");
+        var result = await _cycle.RunAsync(FlowScenarios.State(FlowScenarios.B1, FlowScenarios.V1), default);
+
+        // Each address's connections are forgotten (the shared one counted for both, flushed once): no ENOENT from OVS.
+        Assert.Empty(result.Failures);
+        var forgot = result.Done.OfType<Isola.Agent.Reconcile.OvsStep.ForgetConnections>().OrderBy(f => f.Address, StringComparer.Ordinal).ToList();
+        Assert.Equal([(zone, "10.1.0.11"), (zone, "10.1.0.12")], forgot.Select(f => (f.Zone, f.Address)));
+        Assert.All(forgot, f => Assert.True(f.Count >= 1));
+        Assert.DoesNotContain("10.1.0.1", Dump(), StringComparison.Ordinal);
+        Assert.Contains(result.Done, s => s is Isola.Agent.Reconcile.OvsStep.ReplaceFlows);
+    }
+
+    [Fact]
     public async Task Deleted_ports_leave_no_flow_tunnel_meter_or_arp_answer()
     {
         // b1 and a2 go (their VMs deleted, taps unplugged by libvirt): the GRE peer is no longer needed.
