@@ -20,7 +20,11 @@ internal static class UpCommand
         var profile = new Option<string>("--profile") { Description = "Hardware profile of the simulated hosts", DefaultValueFactory = _ => "x710-2s" };
         var dir = new Option<string>("--dir") { Description = "Working directory for the store, simulated hosts and agents", DefaultValueFactory = _ => ".isola" };
         var urls = new Option<string>("--urls") { Description = "Where the API listens", DefaultValueFactory = _ => "http://127.0.0.1:8780" };
-        var command = new Command("up", "Run Isola locally: the API server and simulated hosts with their agents") { hosts, profile, dir, urls };
+        var libvirt = new Option<bool>("--libvirt")
+        {
+            Description = "This machine as the one host, with real VMs: its libvirtd, QEMU and Open vSwitch (started when they do not run; needs root then)",
+        };
+        var command = new Command("up", "Run Isola locally: the API server and simulated hosts with their agents (or this machine: --libvirt)") { hosts, profile, dir, urls, libvirt };
         command.SetAction(async (parse, ct) =>
         {
             var count = parse.GetValue(hosts);
@@ -34,7 +38,7 @@ internal static class UpCommand
             {
                 return console.Fail(ExitCodes.Usage, e.Message);
             }
-            var options = new LocalCloudOptions(parse.GetValue(dir)!, count, parse.GetValue(profile)!, parse.GetValue(urls)!);
+            var options = new LocalCloudOptions(parse.GetValue(dir)!, count, parse.GetValue(profile)!, parse.GetValue(urls)!, Libvirt: parse.GetValue(libvirt));
             LocalCloud started;
             try
             {
@@ -49,7 +53,7 @@ internal static class UpCommand
                 return console.Fail(ExitCodes.Failed, e.Message);
             }
             await using var cloud = started;
-            var summary = new Table().Title($"Simulated hosts ({options.Profile})").AddColumns("Host", "Root", "CPUs", "Cells", "Hugepages free", "Assignable VFs", "Physnets");
+            var summary = new Table().Title(options.Libvirt ? "This machine, with libvirt" : $"Simulated hosts ({options.Profile})").AddColumns("Host", "Root", "CPUs", "Cells", "Hugepages free", "Assignable VFs", "Physnets");
             foreach (var host in cloud.Hosts)
             {
                 var inv = host.Inventory;
@@ -61,7 +65,11 @@ internal static class UpCommand
             console.Out.WriteLine($"isola API on {cloud.Url} (store: {Path.Join(options.Directory, "isola.db")})");
             console.Out.WriteLine($"admin token: {cloud.AdminToken} (kept in {Path.Join(options.Directory, "admin-token")})");
             console.Out.WriteLine($"  export ISOLA_URL={cloud.Url} ISOLA_TOKEN={cloud.AdminToken}");
-            console.Out.WriteLine("  isola demo                      # the game-server and NFV scenarios, step by step");
+            if (options.Libvirt)
+                console.Out.WriteLine("  real VMs: isola lab guest-image --out guest.qcow2; isola image create --file guest.qcow2 --disk-format qcow2 --project demo guest;" +
+                    " isola server create --flavor tiny --image guest --nic net=internal --project demo vm1 (README: Real VMs)");
+            else
+                console.Out.WriteLine("  isola demo                      # the game-server and NFV scenarios, step by step");
             console.Out.WriteLine("Ctrl-C stops the server and the agents.");
             try
             {

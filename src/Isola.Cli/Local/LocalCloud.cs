@@ -18,11 +18,12 @@ namespace Isola.Cli.Local;
 
 /// <summary>What <c>isola up</c> starts.</summary>
 /// <param name="Directory">Working directory: the store, the simulated hosts' trees, the agents' state.</param>
+/// <param name="Libvirt">This machine as the one host (its libvirtd, QEMU and Open vSwitch), instead of simulated hosts.</param>
 public sealed record LocalCloudOptions(string Directory = ".isola", int Hosts = 2, string Profile = "x710-2s", string Urls = "http://127.0.0.1:8780",
-    TimeSpan? Resync = null);
+    TimeSpan? Resync = null, bool Libvirt = false);
 
-/// <summary>A simulated host with its agent.</summary>
-public sealed record LocalHost(string Name, string Root, HostTopology Inventory, SimulatedHost Simulation, HostAgent Agent);
+/// <summary>A host with its agent: simulated (<paramref name="Simulation"/>), or this machine (null).</summary>
+public sealed record LocalHost(string Name, string Root, HostTopology Inventory, SimulatedHost? Simulation, HostAgent Agent);
 
 /// <summary>
 /// Isola on one machine: the API server on 127.0.0.1 with SQLite under the working directory, and N
@@ -34,6 +35,7 @@ public sealed class LocalCloud : IAsyncDisposable
 {
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _agents = [];
+    private MachineDaemons? _daemons;
 
     private LocalCloud(WebApplication app, string url, string adminToken, IReadOnlyList<LocalHost> hosts)
     {
@@ -57,16 +59,32 @@ public sealed class LocalCloud : IAsyncDisposable
     {
         var hw = ProfileCatalog.Get(options.Profile);
         Directory.CreateDirectory(options.Directory);
-        var started = await IsolaServer.StartAsync(new ServerSettings(Path.Join(options.Directory, "isola.db"), options.Urls,
-            VlanRanges: ["physnet2:100:199"], VniRanges: ["5000:5999"]), ct: ct);
+        // This machine as the host: its libvirtd and Open vSwitch first (started here when they do not answer).
+        var daemons = options.Libvirt ? await MachineDaemons.StartAsync(options.Directory, progress, ct) : null;
+        StartedServer started;
         try
         {
-            return await StartAsync(options, hw, started, progress, ct);
+            started = await IsolaServer.StartAsync(new ServerSettings(Path.Join(options.Directory, "isola.db"), options.Urls,
+                VlanRanges: ["physnet2:100:199"], VniRanges: ["5000:5999"]), ct: ct);
+        }
+        catch
+        {
+            if (daemons is not null)
+                await daemons.DisposeAsync();
+            throw;
+        }
+        try
+        {
+            var cloud = await StartAsync(options, hw, started, progress, ct);
+            cloud._daemons = daemons;
+            return cloud;
         }
         catch
         {
             await started.App.StopAsync(CancellationToken.None);
             await started.App.DisposeAsync();
+            if (daemons is not null)
+                await daemons.DisposeAsync();
             throw;
         }
     }
@@ -87,7 +105,7 @@ public sealed class LocalCloud : IAsyncDisposable
         using var api = Client(url, admin);
 
         var hosts = new List<LocalHost>();
-        for (var i = 1; i <= options.Hosts; i++)
+        for (var i = 1; i <= (options.Libvirt ? 0 : options.Hosts); i++)
         {
             var name = $"{hw.Hostname}-{i}";
             var root = Path.Join(options.Directory, "hosts", name);
@@ -116,11 +134,49 @@ public sealed class LocalCloud : IAsyncDisposable
             hosts.Add(new LocalHost(name, root, inventory, simulation, agent));
             progress?.Invoke($"host {name}: {inventory.Cpus.Count} CPUs, {inventory.Devices.Sum(d => d.AssignableVfs.Count())} VFs, agent registered");
         }
+        if (options.Libvirt)
+            hosts.Add(await ThisMachineAsync(options, api, url, progress, ct));
         await ExamplesAsync(api, ct);
         var cloud = new LocalCloud(started.App, url, admin, hosts);
         foreach (var host in hosts)
             cloud._agents.Add(Task.Run(() => host.Agent.RunAsync(cloud._stop.Token), CancellationToken.None));
         return cloud;
+    }
+
+    /// <summary>
+    /// This machine as the one host: discovered at /, its domain type <c>kvm</c> only when a KVM guest boots here (else QEMU's
+    /// translator), its agent on the machine's libvirtd and Open vSwitch (userspace datapath, br-int; no physical networks: it
+    /// has no SR-IOV NIC, so a server asking for a VF is refused by placement, naming why). Only the server's facets run: the
+    /// host-wide ones (irqbalance's banned CPUs, systemd's CPU affinity) would rewrite this machine's own configuration.
+    /// </summary>
+    private static async Task<LocalHost> ThisMachineAsync(LocalCloudOptions options, HttpClient api, string url, Action<string>? progress, CancellationToken ct)
+    {
+        var discovered = await new HostDiscovery("/", CommandRunners.ForRoot("/"), HostConfig.Empty).DiscoverAsync(ct);
+        var type = HostVirtualization.Qemu;
+        if (discovered.Virt.DomainType == HostVirtualization.Kvm)
+        {
+            progress?.Invoke("/dev/kvm is there; trying a KVM guest (at most 30 s) ...");
+            type = await Isola.Host.Boot.KvmProbe.KvmBootsAsync(ct: ct) == false ? HostVirtualization.Qemu : HostVirtualization.Kvm;
+        }
+        var instances = Path.GetFullPath(Path.Join(options.Directory, "instances"));
+        var inventory = Isola.Cli.Commands.AgentCommand.WithVirtualization(discovered, instances, type);
+        var name = inventory.Hostname;
+        var (status, token) = await Post(api, "/v1/tokens", new { role = "host", host = name }, ct);
+        if (status != 201)
+            throw new InvalidOperationException($"could not make a host token for {name}: {status}");
+        var state = Path.GetFullPath(Path.Join(options.Directory, "agents", name));
+        var client = ControllerClient.Create(new Uri(url), token.GetProperty("secret").GetString()!, name, "127.0.0.1");
+        var runner = new ProcessCommandRunner();
+        var agent = new HostAgent(inventory, client, new HostDriver(runner, "/", state, MachineDaemons.LibvirtUri, instances, images: client),
+            new AppliedStore(state), TimeProvider.System)
+        {
+            Facets = Isola.Agent.Facets.HostFacets.All.Where(f => f is not (Isola.Agent.Facets.IrqbalanceFacet or Isola.Agent.Facets.CpuIsolationFacet)).ToList(),
+            Resync = options.Resync ?? TimeSpan.FromSeconds(2),
+            Ovs = new OvsCycle(new OvsDriver(runner, state, "netdev"), Isola.Rendering.Flows.OvsLayout.Parse("br-int", null)),
+        };
+        await agent.RegisterAsync(ct);
+        progress?.Invoke($"host {name} (this machine): {inventory.Cpus.Count} CPUs, {type} domains, instances in {instances}, agent registered");
+        return new LocalHost(name, "/", inventory, null, agent);
     }
 
     /// <summary>The simulated hosts' Open vSwitch: br-int, and physnet2 (the examples' VLAN network) on br-physnet2.</summary>
@@ -147,6 +203,8 @@ public sealed class LocalCloud : IAsyncDisposable
         await Post(api, "/v1/networks", new { name = "ext", type = "vlan", physnet = "physnet2", segment = 100, shared = true, project = "demo" }, ct);
         await Post(api, "/v1/networks", new { name = "internal", type = "vxlan", project = "demo" }, ct);
         await Post(api, "/v1/subnets", new { name = "internal-v4", network = "internal", cidr = "10.20.0.0/24", project = "demo" }, ct);
+        // Small enough for a laptop's real VMs (isola up --libvirt).
+        await Post(api, "/v1/flavors", new { name = "tiny", vcpus = 1, ram = 256, disk = 1 }, ct);
     }
 
     private static HttpClient Client(string url, string token)
@@ -180,6 +238,8 @@ public sealed class LocalCloud : IAsyncDisposable
             await App.StopAsync();
             await App.DisposeAsync();
             _stop.Dispose();
+            if (_daemons is not null)
+                await _daemons.DisposeAsync();
         }
     }
 }

@@ -27,12 +27,12 @@ public sealed class LocalCloudTests
         Assert.Equal("ACTIVE", await WaitFor(api, id, "ACTIVE"));
 
         var host = cloud.Hosts.Single(h => h.Name == server.Str("host"));
-        Assert.Equal("running", host.Simulation.Libvirt.Domains["isola-" + id].State);
-        var vfs = host.Simulation.Nic.Programmed();
+        Assert.Equal("running", host.Simulation!.Libvirt.Domains["isola-" + id].State);
+        var vfs = host.Simulation!.Nic.Programmed();
         Assert.Equal(2, vfs.Count);
         Assert.NotEqual(vfs[0].Pf, vfs[1].Pf);
         Assert.All(vfs, v => Assert.Equal((port.Str("mac"), 100, true), (v.State.Mac, v.State.Vlan, v.State.SpoofCheck)));
-        Assert.All(cloud.Hosts.Where(h => h != host), h => Assert.Empty(h.Simulation.Libvirt.Domains));
+        Assert.All(cloud.Hosts.Where(h => h != host), h => Assert.Empty(h.Simulation!.Libvirt.Domains));
 
         // The VFs' interrupts go to the server's pCPUs (the generated tree's /proc/irq), and are put back when it goes.
         var pins = server.GetProperty("placement").GetProperty("cells").EnumerateArray()
@@ -58,9 +58,9 @@ public sealed class LocalCloudTests
         Assert.Contains(Affinity(irqs[0]!), pins);
 
         Assert.Equal(204, (await api.Delete($"/v1/servers/{id}")).Status);
-        await Eventually.UntilAsync(() => host.Simulation.Libvirt.Domains.Count == 0 && host.Simulation.Nic.Programmed().Count == 0, "the domain gone and the VFs reset");
-        Assert.Empty(host.Simulation.Libvirt.Domains);
-        Assert.Empty(host.Simulation.Nic.Programmed());
+        await Eventually.UntilAsync(() => host.Simulation!.Libvirt.Domains.Count == 0 && host.Simulation!.Nic.Programmed().Count == 0, "the domain gone and the VFs reset");
+        Assert.Empty(host.Simulation!.Libvirt.Domains);
+        Assert.Empty(host.Simulation!.Nic.Programmed());
         await Eventually.UntilAsync(() => irqs.All(q => !pins.Contains(Affinity(q!))), "the IRQs put back");
         Assert.All(irqs, q => Assert.DoesNotContain(Affinity(q!), pins));
         await Eventually.UntilAsync(() => !File.ReadAllText(irqbalance).Contains("--banirq", StringComparison.Ordinal), "irqbalance's file without IRQs");
@@ -97,24 +97,24 @@ public sealed class LocalCloudTests
         var tunnel = $"vxlan-c63364{ip2:x2}";
 
         // Each host: its VM's tap, a tunnel to the other host, the other VM's MAC behind it (l2population).
-        Assert.Contains(tunnel, h1.Simulation.Ovs.Ports("br-int"));
-        Assert.Contains(h1.Simulation.Ovs.Flows("br-int"), f => f.Contains($"dl_dst={Mac(ids[1])} actions=set_field:", StringComparison.Ordinal));
-        Assert.Contains(h2.Simulation.Ovs.Flows("br-int"), f => f.Contains($"dl_dst={Mac(ids[0])} actions=set_field:", StringComparison.Ordinal));
+        Assert.Contains(tunnel, h1.Simulation!.Ovs.Ports("br-int"));
+        Assert.Contains(h1.Simulation!.Ovs.Flows("br-int"), f => f.Contains($"dl_dst={Mac(ids[1])} actions=set_field:", StringComparison.Ordinal));
+        Assert.Contains(h2.Simulation!.Ovs.Flows("br-int"), f => f.Contains($"dl_dst={Mac(ids[0])} actions=set_field:", StringComparison.Ordinal));
 
         // A flow removed behind the agent's back comes back.
-        h1.Simulation.Ovs.TamperFlows("br-int", flows => flows.Where(f => !f.Contains("table=20,", StringComparison.Ordinal)).ToList());
-        await Eventually.UntilAsync(() => h1.Simulation.Ovs.Flows("br-int").Any(f => f.Contains("table=20,", StringComparison.Ordinal)), "h1's table 20 back");
-        Assert.Contains(h1.Simulation.Ovs.Flows("br-int"), f => f.Contains("table=20,priority=100,", StringComparison.Ordinal));
+        h1.Simulation!.Ovs.TamperFlows("br-int", flows => flows.Where(f => !f.Contains("table=20,", StringComparison.Ordinal)).ToList());
+        await Eventually.UntilAsync(() => h1.Simulation!.Ovs.Flows("br-int").Any(f => f.Contains("table=20,", StringComparison.Ordinal)), "h1's table 20 back");
+        Assert.Contains(h1.Simulation!.Ovs.Flows("br-int"), f => f.Contains("table=20,priority=100,", StringComparison.Ordinal));
 
         // g2 goes: h1 loses the tunnel and every trace of g2; h2 keeps no flow of anyone.
         Assert.Equal(204, (await api.Delete($"/v1/servers/{ids[1]}")).Status);
-        await Eventually.UntilAsync(() => !h1.Simulation.Ovs.Ports("br-int").Contains(tunnel)
-                                          && !h1.Simulation.Ovs.Flows("br-int").Any(f => f.Contains(Mac(ids[1]), StringComparison.Ordinal)), "h1 without the tunnel and g2's flows");
-        Assert.DoesNotContain(tunnel, h1.Simulation.Ovs.Ports("br-int"));
-        Assert.DoesNotContain(h1.Simulation.Ovs.Flows("br-int"), f => f.Contains(Mac(ids[1]), StringComparison.Ordinal));
-        await Eventually.UntilAsync(() => !h2.Simulation.Ovs.Flows("br-int").Any(f => f.Contains("dl_", StringComparison.Ordinal)), "h2 without anyone's flows");
-        Assert.DoesNotContain(h2.Simulation.Ovs.Flows("br-int"), f => f.Contains("dl_", StringComparison.Ordinal) || f.Contains("arp_tpa", StringComparison.Ordinal));
-        Assert.Equal(["br-int"], h2.Simulation.Ovs.Ports("br-int"));
+        await Eventually.UntilAsync(() => !h1.Simulation!.Ovs.Ports("br-int").Contains(tunnel)
+                                          && !h1.Simulation!.Ovs.Flows("br-int").Any(f => f.Contains(Mac(ids[1]), StringComparison.Ordinal)), "h1 without the tunnel and g2's flows");
+        Assert.DoesNotContain(tunnel, h1.Simulation!.Ovs.Ports("br-int"));
+        Assert.DoesNotContain(h1.Simulation!.Ovs.Flows("br-int"), f => f.Contains(Mac(ids[1]), StringComparison.Ordinal));
+        await Eventually.UntilAsync(() => !h2.Simulation!.Ovs.Flows("br-int").Any(f => f.Contains("dl_", StringComparison.Ordinal)), "h2 without anyone's flows");
+        Assert.DoesNotContain(h2.Simulation!.Ovs.Flows("br-int"), f => f.Contains("dl_", StringComparison.Ordinal) || f.Contains("arp_tpa", StringComparison.Ordinal));
+        Assert.Equal(["br-int"], h2.Simulation!.Ovs.Ports("br-int"));
     }
 
     [Fact]
@@ -148,8 +148,8 @@ public sealed class LocalCloudTests
         Assert.Matches(@"ACTIVE after \d+\.\d s", text);
         Assert.DoesNotContain("FAIL", text, StringComparison.Ordinal);
         // Nothing of either scenario is left on any host.
-        await Eventually.UntilAsync(() => cloud.Hosts.All(h => h.Simulation.Libvirt.Domains.Count == 0 && h.Simulation.Nic.Programmed().Count == 0), "every host empty");
-        Assert.All(cloud.Hosts, h => Assert.Empty(h.Simulation.Libvirt.Domains));
-        Assert.All(cloud.Hosts, h => Assert.Empty(h.Simulation.Nic.Programmed()));
+        await Eventually.UntilAsync(() => cloud.Hosts.All(h => h.Simulation!.Libvirt.Domains.Count == 0 && h.Simulation!.Nic.Programmed().Count == 0), "every host empty");
+        Assert.All(cloud.Hosts, h => Assert.Empty(h.Simulation!.Libvirt.Domains));
+        Assert.All(cloud.Hosts, h => Assert.Empty(h.Simulation!.Nic.Programmed()));
     }
 }
