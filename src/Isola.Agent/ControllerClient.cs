@@ -22,8 +22,14 @@ public sealed class ControllerClient(HttpClient http, string host) : IImageSourc
     {
         var http = new HttpClient { BaseAddress = controller, Timeout = TimeSpan.FromSeconds(90) };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        return new ControllerClient(http, host) { TunnelIp = tunnelIp, PlanDeltas = planDeltas };
+        // A disk upload takes as long as its bytes do: no overall timeout, the agent's cancellation ends it.
+        var bulk = new HttpClient { BaseAddress = controller, Timeout = Timeout.InfiniteTimeSpan };
+        bulk.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return new ControllerClient(http, host) { TunnelIp = tunnelIp, PlanDeltas = planDeltas, Bulk = bulk };
     }
+
+    /// <summary>The client for uploads of whole disks (no overall timeout); null: the one for everything else.</summary>
+    public HttpClient? Bulk { get; init; }
 
     /// <summary>The host's VXLAN/GRE endpoint, sent with the inventory (Neutron's local_ip); null: the host has no tunnels.</summary>
     public string? TunnelIp { get; init; }
@@ -124,7 +130,7 @@ public sealed class ControllerClient(HttpClient http, string host) : IImageSourc
     {
         using var content = new StreamContent(disk, 1 << 16);
         content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/octet-stream");
-        using var response = await http.PutAsync($"/v1/hosts/{Uri.EscapeDataString(host)}/servers/{Uri.EscapeDataString(serverId)}/disk", content, ct);
+        using var response = await (Bulk ?? http).PutAsync($"/v1/hosts/{Uri.EscapeDataString(host)}/servers/{Uri.EscapeDataString(serverId)}/disk", content, ct);
         await Ensure(response, ct);
     }
 

@@ -186,7 +186,11 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
         var rows = (await connection.QueryAsync<(string Id, string Placement)>(
             $"SELECT id, placement FROM servers WHERE host = @host AND status IN ({ServerStatus.HoldingList}) ORDER BY created_at, id", new { host }, tx)).ToList();
         rows.AddRange(await connection.QueryAsync<(string Id, string Placement)>(
-            $"SELECT server_id, source_placement FROM server_migrations WHERE source_host = @host AND status IN ({OpenMigrations}) ORDER BY created_at, server_id",
+            $"SELECT server_id, source_placement FROM server_migrations WHERE source_host = @host AND status IN ({HeldAtSource}) ORDER BY created_at, server_id",
+            new { host }, tx));
+        // And the placements a revert between hosts gave back but whose host's agent has not yet taken the server down.
+        rows.AddRange(await connection.QueryAsync<(string Id, string Placement)>(
+            "SELECT server_id, dest_placement FROM server_migrations WHERE dest_host = @host AND status = 'reverting' ORDER BY created_at, server_id",
             new { host }, tx));
         var stamp = head.Stamp ?? "";
         var inventory = knownStamp is not null && knownStamp != stamp ? await HostRowsAsync(connection, tx, host) : null;
@@ -267,7 +271,10 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
     }
 
     /// <summary>The statuses of a migration whose source placement still holds its claims, for SQL IN (...).</summary>
-    public const string OpenMigrations = "'migrating', 'finished', 'evacuating'";
+    public const string OpenMigrations = "'migrating', 'finished', 'evacuating', 'reverting'";
+
+    /// <summary>The statuses of a migration whose source placement holds claims on its source host (a reverting one's are the server's own again).</summary>
+    public const string HeldAtSource = "'migrating', 'finished', 'evacuating'";
 
     /// <summary>
     /// The writes of a claim for a server that exists (a resize or migration's new placement, beside the one it
@@ -372,8 +379,10 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
         }
         if (within is not null)
             await within(connection, tx);
+        // The other host an open move holds the server on: the one it left, or (a revert waiting) the one it went to.
         var source = await connection.QuerySingleOrDefaultAsync<string?>(
-            $"SELECT source_host FROM server_migrations WHERE server_id = @serverId AND status IN ({OpenMigrations})", new { serverId }, tx);
+            $"SELECT CASE WHEN status = 'reverting' THEN dest_host ELSE source_host END FROM server_migrations WHERE server_id = @serverId AND status IN ({OpenMigrations})",
+            new { serverId }, tx);
         var deleted = await connection.ExecuteAsync("DELETE FROM claims WHERE server_id = @serverId", new { serverId }, tx);
         if (fault is null)
         {

@@ -202,8 +202,18 @@ public sealed class HostDriver(ICommandRunner runner, string root, string stateD
     {
         Directory.CreateDirectory(DomainDirectory);
         var file = Path.Join(DomainDirectory, name + ".xml");
-        await File.WriteAllTextAsync(file, xml, ct);
-        await Virsh(ct, "define", file);
+        // Kept only once libvirt took it: the kept XML is what the domain was defined from (a failed define is tried again).
+        var staged = file + ".new";
+        await File.WriteAllTextAsync(staged, xml, ct);
+        try
+        {
+            await Virsh(ct, "define", staged);
+            File.Move(staged, file, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(staged);
+        }
     }
 
     /// <summary>The XML a domain was last defined from by this agent (kept under the state directory); null when none is kept.</summary>

@@ -51,8 +51,9 @@ public sealed class DomainFacet : IHostFacet
     {
         // Defined when libvirt lacks it; defined again, while shut off, when the plan's XML is not what it was defined from
         // (a resize's new flavor, a revert's old one): a running guest keeps its domain until it next starts.
+        // No kept XML (lost, or an older agent's define) counts as different: defined once more from the plan.
         if (server.State is null
-            || (server.State == "shut off" && actual.Get<DomainReading>().KeptXml?.GetValueOrDefault(server.Domain) is { } kept && kept != server.Plan.DomainXml))
+            || (server.State == "shut off" && actual.Get<DomainReading>().KeptXml is { } kept && kept.GetValueOrDefault(server.Domain) != server.Plan.DomainXml))
             yield return new Define(server.Id, server.Domain, server.Plan.DomainXml);
         if (server.Starts)
             yield return new StartPaused(server.Id, server.Domain);

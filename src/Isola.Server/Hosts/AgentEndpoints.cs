@@ -188,6 +188,9 @@ internal static class AgentEndpoints
             var (taken, dest) = await moves.DiskSentAsync(id, name, staged.Sha256);
             if (!taken)
             {
+                // Another send of the same disk got there first (an agent that did not hear the answer): its bytes are kept.
+                if (await moves.OpenAsync(id) is { Record.DiskSent: true } now && now.Record.Id == open.Record.Id)
+                    return Results.NoContent();
                 await blobs.DeleteAsync(blob, default);
                 throw ApiException.Conflict("invalid-state", $"the migration of server {id} waits for no disk any more");
             }

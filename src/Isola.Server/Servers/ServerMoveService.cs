@@ -36,7 +36,10 @@ internal sealed class ServerMoveService(ServerMoveStore moves, PlacementService 
             throw ApiException.Invalid("resize.flavorRef", $"a resize changes the flavor; the server has {old.Name} already (a move to another host is a migrate)");
         if (flavor.DiskGiB < old.DiskGiB)
             throw ApiException.Invalid("resize.flavorRef", $"a resize never shrinks the root disk: {old.Name} has {old.DiskGiB} GiB, {flavor.Name} {flavor.DiskGiB} GiB");
-        return await MoveAsync(caller, server, ServerMoveStore.Resize, spec with { Flavor = flavor }, excluded: null);
+        // A server with VFs or a whole PF resizes onto another host: within one the new VFs and the old would both be its own
+        // until the confirm, with one MAC (as Nova, which resizes to the same host only when told to).
+        var devices = server.Placement?.Value is { } held && (held.Vfs.Count > 0 || held.Pfs.Count > 0);
+        return await MoveAsync(caller, server, ServerMoveStore.Resize, spec with { Flavor = flavor }, excluded: devices ? server.Host : null);
     }
 
     public Task<ActionBegun> MigrateAsync(Caller caller, ServerRecord server)
@@ -72,8 +75,12 @@ internal sealed class ServerMoveService(ServerMoveStore moves, PlacementService 
         (ServerActionRecord Action, LifecycleStep Step)? begun = null;
         try
         {
-            await placement.Placer.ReleasePlacementAsync(server.Id, server.Placement!.Value,
-                moves.RevertWrites(open, requestId, caller.Token.Id, (a, s) => begun = (a, s)));
+            // Between hosts the new placement stays held until the destination's agent took the server down (ClearAsync).
+            if (open.Record.SourceHost != open.Record.DestHost)
+                begun = await moves.RevertBetweenHostsAsync(open, requestId, caller.Token.Id);
+            else
+                await placement.Placer.ReleasePlacementAsync(server.Id, server.Placement!.Value,
+                    moves.RevertWrites(open, requestId, caller.Token.Id, (a, s) => begun = (a, s)));
         }
         catch (MoveRefusedException e)
         {
@@ -101,14 +108,26 @@ internal sealed class ServerMoveService(ServerMoveStore moves, PlacementService 
             version => StoredDocument<ServerSpec>.Of(spec with { Boot = (spec.Boot ?? Isola.Rendering.Boot.GuestBoot.Blank) with { DiskVersion = version } }));
     }
 
-    /// <summary>The host a server was evacuated off reports it gone: the placement it left there is given back.</summary>
+    /// <summary>
+    /// A host reports a server gone that it is still charged with: evacuated off it (the placement it left there is given back), or
+    /// taken back off it by a revert (the placement it had there is given back, and the revert goes on on the source).
+    /// </summary>
     public async Task ClearAsync(string serverId, string host)
     {
-        if (await moves.OpenAsync(serverId) is not { Record: { Kind: ServerMoveStore.Evacuation, Status: ServerMoveStore.Evacuating } record } open || record.SourceHost != host)
+        if (await moves.OpenAsync(serverId) is not { } open)
             return;
+        var record = open.Record;
         try
         {
-            await placement.Placer.ReleasePlacementAsync(serverId, open.SourcePlacement.Value, moves.ClearEvacuationWrites(record.Id));
+            if (record.Status == ServerMoveStore.Evacuating && record.SourceHost == host)
+            {
+                await placement.Placer.ReleasePlacementAsync(serverId, open.SourcePlacement.Value, moves.ClearEvacuationWrites(record.Id));
+            }
+            else if (record.Status == ServerMoveStore.Reverting && record.DestHost == host && open.DestPlacement is { } moved)
+            {
+                await placement.Placer.ReleasePlacementAsync(serverId, moved.Value, moves.FinishRevertWrites(open));
+                signals.Notify(record.SourceHost);
+            }
         }
         catch (MoveRefusedException)
         {

@@ -133,8 +133,15 @@ public sealed class LifecycleStore(StoreConnectionFactory factory, TimeProvider 
             """, new { host }, r => (Server: r.GetString(0), Id: r.GetString(1), Vm: r.NullableString(2)), tx)).ToDictionary(m => m.Server, StringComparer.Ordinal);
         // Servers evacuated off this host while its agent was down: the claims they left here are kept until the agent reports them
         // gone (taken down: neither reported nor still being taken down), so nothing new takes their CPUs or VFs before that.
+        // So too the servers a revert took back off this host (to the one they came from): their claims here are held, and their
+        // domain there is not started, until this host's agent reports them gone.
         var evacuated = (await c.RowsAsync("""
-            SELECT server_id FROM server_migrations WHERE source_host = @host AND status = 'evacuating'
+            SELECT server_id FROM server_migrations
+            WHERE (source_host = @host AND status = 'evacuating') OR (dest_host = @host AND source_host <> @host AND status = 'reverting')
+            """, new { host }, r => r.GetString(0), tx)).ToHashSet(StringComparer.Ordinal);
+        // The servers back on this host by a revert waiting for the other host: what is reported of them is kept, and they wait.
+        var waiting = (await c.RowsAsync("""
+            SELECT server_id FROM server_migrations WHERE source_host = @host AND dest_host <> @host AND status = 'reverting'
             """, new { host }, r => r.GetString(0), tx)).ToHashSet(StringComparer.Ordinal);
         var stillThere = report.Leaving ?? new HashSet<string>(StringComparer.Ordinal);
         var cleared = evacuated.Where(id => !report.VmStates.ContainsKey(id) && !stillThere.Contains(id)).Order(StringComparer.Ordinal).ToList();
@@ -196,6 +203,8 @@ public sealed class LifecycleStore(StoreConnectionFactory factory, TimeProvider 
             var diskCurrent = (report.DiskVersions?.GetValueOrDefault(id) ?? 0) == s.Version;
             var step = ServerLifecycle.Next(new LifecycleState(s.Status, s.Task, s.Power, vm,
                 ports.Values.Where(p => p.Server == id).Select(p => p.Status).ToList(), s.After, diskCurrent));
+            if (waiting.Contains(id))
+                step = new LifecycleStep(s.Status, s.Task, s.Power, false); // a revert waits for the other host to take the server down
             if (step.Status == s.Status && step.TaskState == s.Task && step.PowerState == s.Power && vm == s.Vm)
                 continue; // nothing new: most reports of a steady host
             // Conditional on the status read: a timeout that moved it to ERROR meanwhile wins.

@@ -133,10 +133,15 @@ public static class ServerLifecycle
         {
             if (s.VmState != PowerState.Shutoff)
                 return Stay(s);
+            // Within a host the disk is where it was: a SHUTOFF server is resized once its domain is (defined again before it next starts).
             return s.PowerAfter == PowerState.Shutoff
                 ? new(ServerStatus.VerifyResize, null, PowerState.Shutoff, false)
                 : new(ServerStatus.Resize, TaskState.ResizeFinish, PowerState.Running, true);
         }
+        // The second half: running until it runs; a SHUTOFF server's until its domain is defined shut off on the new host
+        // (its disk made there first: the agent defines a domain only once its disk is in place).
+        if (s.PowerState == PowerState.Shutoff)
+            return s.VmState == PowerState.Shutoff ? new(ServerStatus.VerifyResize, null, PowerState.Shutoff, false) : Stay(s);
         return s.VmState == PowerState.Running ? new(ServerStatus.VerifyResize, null, PowerState.Running, false) : Stay(s);
     }
 

@@ -17,7 +17,9 @@ public sealed record MigrationRecord(string Id, string ServerId, string Kind, st
     bool DiskSent, string? SourceVmState, string CreatedAt, string UpdatedAt, string? DiskSha256 = null);
 
 /// <summary>An open migration with what the server left: the placement whose claims it still holds, the spec and plan version it had.</summary>
-public sealed record OpenMigration(MigrationRecord Record, StoredDocument<Placement> SourcePlacement, StoredDocument<ServerSpec>? SourceSpec, int SourcePlanVersion);
+/// <param name="DestPlacement">The placement it moved to (null in rows older than reverts between hosts).</param>
+public sealed record OpenMigration(MigrationRecord Record, StoredDocument<Placement> SourcePlacement, StoredDocument<ServerSpec>? SourceSpec, int SourcePlanVersion,
+    StoredDocument<Placement>? DestPlacement = null);
 
 /// <summary>A move the server's state does not allow (any more): the message says why (a 409).</summary>
 public sealed class MoveRefusedException(string message) : Exception(message);
@@ -55,6 +57,7 @@ public sealed class ServerMoveStore(StoreConnectionFactory factory, TimeProvider
     public const string Migration = "migration";
     public const string Evacuation = "evacuation";
     public const string Evacuating = "evacuating";
+    public const string Reverting = "reverting";
     public const string Done = "done";
 
     /// <summary>The statuses a server may be evacuated from: any that holds a placement and is not building or moving (its agent being down, a task may be stuck).</summary>
@@ -83,6 +86,7 @@ public sealed class ServerMoveStore(StoreConnectionFactory factory, TimeProvider
             throw new MoveRefusedException("the server holds nothing on a host");
         if (row.Status != m.WasStatus || row.Task is not null)
             throw new MoveRefusedException("another action on the server began meanwhile");
+        await RefuseOpenAsync(c, tx, m.ServerId);
         var now = Now;
         var sameHost = placement.Host == source;
         var after = row.Status == ServerStatus.Shutoff ? PowerState.Shutoff : PowerState.Running;
@@ -105,13 +109,13 @@ public sealed class ServerMoveStore(StoreConnectionFactory factory, TimeProvider
         var migration = new MigrationRecord("mig-" + Guid.NewGuid().ToString("D"), m.ServerId, m.Kind, Migrating, source, placement.Host, row.Status,
             false, row.Vm, now, now);
         await c.ExecuteAsync("""
-            INSERT INTO server_migrations (id, server_id, kind, status, source_host, dest_host, source_placement, source_spec, source_plan_version, source_status,
-                source_vm_state, disk_sent, created_at, updated_at)
-            VALUES (@Id, @ServerId, @Kind, @Status, @SourceHost, @DestHost, @old, @oldSpec, @version, @SourceStatus, @SourceVmState, FALSE, @CreatedAt, @UpdatedAt)
+            INSERT INTO server_migrations (id, server_id, kind, status, source_host, dest_host, source_placement, dest_placement, source_spec, source_plan_version,
+                source_status, source_vm_state, disk_sent, created_at, updated_at)
+            VALUES (@Id, @ServerId, @Kind, @Status, @SourceHost, @DestHost, @old, @moved, @oldSpec, @version, @SourceStatus, @SourceVmState, FALSE, @CreatedAt, @UpdatedAt)
             """, new
         {
-            migration.Id, migration.ServerId, migration.Kind, migration.Status, migration.SourceHost, migration.DestHost, old, oldSpec = row.Spec,
-            version = row.Version, migration.SourceStatus, migration.SourceVmState, migration.CreatedAt, migration.UpdatedAt,
+            migration.Id, migration.ServerId, migration.Kind, migration.Status, migration.SourceHost, migration.DestHost, old, moved = StoredDocuments.Write(placement),
+            oldSpec = row.Spec, version = row.Version, migration.SourceStatus, migration.SourceVmState, migration.CreatedAt, migration.UpdatedAt,
         }, tx);
         var action = new ServerActionRecord(m.RequestId, m.ServerId, row.Project, m.Kind == Resize ? ServerActions.Resize : ServerActions.Migrate, m.TokenId,
             now, null, null, null);
@@ -139,6 +143,7 @@ public sealed class ServerMoveStore(StoreConnectionFactory factory, TimeProvider
                 Version: (int)r.Long(4), Vm: r.NullableString(5), Project: r.GetString(6)), tx);
         if (rows.Count == 0 || rows[0] is not { Host: { } source, Placement: { } old } row || row.Status != m.WasStatus)
             throw new MoveRefusedException("another action on the server began meanwhile");
+        await RefuseOpenAsync(c, tx, m.ServerId);
         var now = Now;
         var version = row.Version + 1;
         var stopped = row.Status == ServerStatus.Shutoff;
@@ -162,13 +167,13 @@ public sealed class ServerMoveStore(StoreConnectionFactory factory, TimeProvider
         var migration = new MigrationRecord("mig-" + Guid.NewGuid().ToString("D"), m.ServerId, Evacuation, Evacuating, source, placement.Host, row.Status,
             false, row.Vm, now, now);
         await c.ExecuteAsync("""
-            INSERT INTO server_migrations (id, server_id, kind, status, source_host, dest_host, source_placement, source_spec, source_plan_version, source_status,
-                source_vm_state, disk_sent, created_at, updated_at)
-            VALUES (@Id, @ServerId, @Kind, @Status, @SourceHost, @DestHost, @old, @oldSpec, @version, @SourceStatus, @SourceVmState, FALSE, @CreatedAt, @UpdatedAt)
+            INSERT INTO server_migrations (id, server_id, kind, status, source_host, dest_host, source_placement, dest_placement, source_spec, source_plan_version,
+                source_status, source_vm_state, disk_sent, created_at, updated_at)
+            VALUES (@Id, @ServerId, @Kind, @Status, @SourceHost, @DestHost, @old, @moved, @oldSpec, @version, @SourceStatus, @SourceVmState, FALSE, @CreatedAt, @UpdatedAt)
             """, new
         {
-            migration.Id, migration.ServerId, migration.Kind, migration.Status, migration.SourceHost, migration.DestHost, old, oldSpec = row.Spec,
-            version = row.Version, migration.SourceStatus, migration.SourceVmState, migration.CreatedAt, migration.UpdatedAt,
+            migration.Id, migration.ServerId, migration.Kind, migration.Status, migration.SourceHost, migration.DestHost, old, moved = StoredDocuments.Write(placement),
+            oldSpec = row.Spec, version = row.Version, migration.SourceStatus, migration.SourceVmState, migration.CreatedAt, migration.UpdatedAt,
         }, tx);
         var action = new ServerActionRecord(m.RequestId, m.ServerId, row.Project, ServerActions.Evacuate, m.TokenId, now, null, null,
             $"rebuilt on {placement.Host} from its image: what its disk on {source} held is not carried over");
@@ -192,9 +197,10 @@ public sealed class ServerMoveStore(StoreConnectionFactory factory, TimeProvider
     {
         await using var c = await factory.OpenAsync();
         return (await c.RowsAsync($"""
-            SELECT {Columns}, source_placement, source_spec, source_plan_version FROM server_migrations
+            SELECT {Columns}, source_placement, source_spec, source_plan_version, dest_placement FROM server_migrations
             WHERE server_id = @serverId AND status IN ({PlacementStore.OpenMigrations})
-            """, new { serverId }, r => new OpenMigration(Read(r), r.Document<Placement>(12), r.NullableDocument<ServerSpec>(13), (int)r.Long(14)))).FirstOrDefault();
+            """, new { serverId }, r => new OpenMigration(Read(r), r.Document<Placement>(12), r.NullableDocument<ServerSpec>(13), (int)r.Long(14),
+                r.NullableDocument<Placement>(15)))).FirstOrDefault();
     }
 
     /// <summary>Every migration of a server, oldest first (Nova's <c>GET /servers/{id}/migrations</c>, also the done ones).</summary>
@@ -226,11 +232,11 @@ public sealed class ServerMoveStore(StoreConnectionFactory factory, TimeProvider
             new { now, sha256, id = m.Id }, tx);
         if (m.Status == ServerStatus.Resize && m.Task == TaskState.ResizeMigrating)
         {
-            // The domain is shut off on the source (its disk could be sent): the destination takes over from there.
-            var after = m.Was == ServerStatus.Shutoff ? PowerState.Shutoff : PowerState.Running;
-            var step = ServerLifecycle.Next(new LifecycleState(m.Status, m.Task, m.Power, PowerState.Shutoff, [], after));
+            // The domain is shut off on the source (its disk could be sent): the destination takes over from there — it makes
+            // the disk from the one sent, defines the domain, and starts it unless the server was SHUTOFF. Never VERIFY_RESIZE
+            // before the destination's report: a confirm must not find the disk only on its way.
+            var step = new LifecycleStep(ServerStatus.Resize, TaskState.ResizeFinish, m.Was == ServerStatus.Shutoff ? PowerState.Shutoff : PowerState.Running, true);
             await ServerActionStore.MoveAsync(c, tx, serverId, m.Status, step, null, now);
-            await ArrivedAsync(c, tx, serverId, m.Project, step, now);
         }
         await c.ExecuteAsync("UPDATE hosts SET revision = revision + 1 WHERE name = @source OR name = @dest", new { source, dest = m.Dest }, tx);
         await tx.CommitAsync();
@@ -251,13 +257,75 @@ public sealed class ServerMoveStore(StoreConnectionFactory factory, TimeProvider
             """, new { now, id = open.Record.ServerId }, tx);
         if (moved == 0)
             throw new MoveRefusedException("another action on the server began meanwhile");
-        await CloseAsync(c, tx, open.Record.Id, Confirmed, now);
+        await CloseAsync(c, tx, open.Record.Id, Confirmed, now, open.Record.Status);
         await ServerActionStore.RecordAsync(c, tx, new ServerActionRecord(requestId, open.Record.ServerId, project, ServerActions.ConfirmResize, tokenId, now, now,
             ServerActionStore.Success, null));
     };
 
     /// <summary>
-    /// The writes of a revert, run in the release of the new placement's claims: the server back on its source host with
+    /// A revert between hosts, in one transaction: the server back on its source host with the placement, spec and (a new) plan
+    /// version it left, in REVERT_RESIZE with its domain there kept shut off; the migration <c>reverting</c>, which holds the claims
+    /// of the placement it moved to until the destination's agent reports the server taken down
+    /// (<see cref="FinishRevertWrites"/>) — only then does its domain on the source start: never two copies at once, and
+    /// nothing new on the destination gets a pCPU or VF its old domain may still have. Both hosts' revisions move.
+    /// </summary>
+    public async Task<(ServerActionRecord Action, LifecycleStep Step)> RevertBetweenHostsAsync(OpenMigration open, string requestId, string? tokenId)
+    {
+        await using var c = await factory.OpenAsync();
+        await using var tx = await c.BeginTransactionAsync();
+        var now = Now;
+        var r = open.Record;
+        var project = await ProjectAtAsync(c, tx, r.ServerId, ServerStatus.VerifyResize, "revert");
+        var vm = await c.ExecuteScalarAsync<string?>("SELECT source_vm_state FROM server_migrations WHERE id = @id", new { id = r.Id }, tx);
+        var after = r.SourceStatus == ServerStatus.Shutoff ? PowerState.Shutoff : PowerState.Running;
+        var step = new LifecycleStep(ServerStatus.RevertResize, TaskState.ResizeReverting, PowerState.Shutoff, true);
+        var moved = await c.ExecuteAsync("""
+            UPDATE servers SET host = @host, placement = @placement, spec = @spec, plan_version = plan_version + 1, status = @Status, task_state = @TaskState,
+                power_state = @PowerState, power_after = @after, shutdown_deadline = NULL, vm_state = @vm, updated_at = @now
+            WHERE id = @id AND status = 'VERIFY_RESIZE' AND task_state IS NULL
+            """, new
+        {
+            host = r.SourceHost, placement = open.SourcePlacement.Json, spec = open.SourceSpec?.Json, step.Status, step.TaskState, step.PowerState, after, vm, now,
+            id = r.ServerId,
+        }, tx);
+        if (moved == 0)
+            throw new MoveRefusedException("another action on the server began meanwhile");
+        if (open.SourceSpec is { } spec)
+            await RebindAsync(c, tx, r.ServerId, spec.Value, open.SourcePlacement.Value);
+        await CloseAsync(c, tx, r.Id, Reverting, now, r.Status);
+        var action = new ServerActionRecord(requestId, r.ServerId, project, ServerActions.RevertResize, tokenId, now, null, null, null);
+        await ServerActionStore.RecordAsync(c, tx, action);
+        await c.ExecuteAsync("UPDATE hosts SET revision = revision + 1 WHERE name = @source OR name = @dest", new { source = r.SourceHost, dest = r.DestHost }, tx);
+        await tx.CommitAsync();
+        return (action, step);
+    }
+
+    /// <summary>
+    /// The writes that finish a revert between hosts once the destination reports the server taken down (run in the release of
+    /// the placement it had there): the migration reverted, and the server, on its source again, goes on — its domain there
+    /// started (or left shut off, as it was). Answers the source host (its revision moved).
+    /// </summary>
+    public WithinCommit FinishRevertWrites(OpenMigration open) => async (c, tx) =>
+    {
+        var r = open.Record;
+        var now = Now;
+        await CloseAsync(c, tx, r.Id, Reverted, now, Reverting);
+        var rows = await c.RowsAsync("SELECT status, task_state, power_state, vm_state, project_id FROM servers WHERE id = @id",
+            new { id = r.ServerId }, x => (Status: x.GetString(0), Task: x.NullableString(1), Power: x.GetString(2), Vm: x.NullableString(3), Project: x.GetString(4)), tx);
+        if (rows.Count == 0 || rows[0].Status != ServerStatus.RevertResize)
+            return;
+        var s = rows[0];
+        var after = r.SourceStatus == ServerStatus.Shutoff ? PowerState.Shutoff : PowerState.Running;
+        var step = ServerLifecycle.Next(new LifecycleState(s.Status, s.Task, s.Power, s.Vm, [], after));
+        if (step.Status == s.Status && step.TaskState == s.Task && step.PowerState == s.Power)
+            return;
+        await ServerActionStore.MoveAsync(c, tx, r.ServerId, s.Status, step, s.Vm, now);
+        await ServerActionStore.OnTransitionAsync(c, tx, r.ServerId, s.Project, s.Status, s.Task, step, now);
+        await c.ExecuteAsync("UPDATE hosts SET revision = revision + 1 WHERE name = @source", new { source = r.SourceHost }, tx);
+    };
+
+    /// <summary>
+    /// The writes of a revert within one host, run in the release of the new placement's claims: the server back on its source host with
     /// the placement, spec and (a new) plan version it left, in REVERT_RESIZE — desired shut off until its domain is,
     /// then running as it was — its ports bound as before, the migration reverted, both hosts' revisions moved.
     /// </summary>
@@ -285,7 +353,7 @@ public sealed class ServerMoveStore(StoreConnectionFactory factory, TimeProvider
             throw new MoveRefusedException("another action on the server began meanwhile");
         if (open.SourceSpec is { } spec)
             await RebindAsync(c, tx, r.ServerId, spec.Value, open.SourcePlacement.Value);
-        await CloseAsync(c, tx, r.Id, Reverted, now);
+        await CloseAsync(c, tx, r.Id, Reverted, now, r.Status);
         var action = new ServerActionRecord(requestId, r.ServerId, project, ServerActions.RevertResize, tokenId, now, null, null, null);
         await ServerActionStore.RecordAsync(c, tx, action);
         await ArrivedAsync(c, tx, r.ServerId, project, step, now);
@@ -293,6 +361,19 @@ public sealed class ServerMoveStore(StoreConnectionFactory factory, TimeProvider
             await c.ExecuteAsync("UPDATE hosts SET revision = revision + 1 WHERE name = @source", new { source = r.SourceHost }, tx);
         begun(action, step);
     };
+
+    /// <summary>One move at a time: a server whose last one is still open (an evacuation waiting for its old host's agent, say) is refused.</summary>
+    private static async Task RefuseOpenAsync(DbConnection c, DbTransaction tx, string serverId)
+    {
+        var open = await c.RowsAsync($"SELECT kind, status, source_host FROM server_migrations WHERE server_id = @serverId AND status IN ({PlacementStore.OpenMigrations})",
+            new { serverId }, r => (Kind: r.GetString(0), Status: r.GetString(1), Source: r.GetString(2)), tx);
+        if (open.Count > 0)
+        {
+            throw new MoveRefusedException(open[0].Status == Evacuating
+                ? $"its evacuation off {open[0].Source} is not over: that host's agent has not reported it taken down (the claims it left there are held until then)"
+                : $"its {open[0].Kind} is {open[0].Status}");
+        }
+    }
 
     private static async Task<string> ProjectAtAsync(DbConnection c, DbTransaction tx, string serverId, string status, string what)
     {
@@ -305,8 +386,12 @@ public sealed class ServerMoveStore(StoreConnectionFactory factory, TimeProvider
         return rows[0].Project;
     }
 
-    private static Task CloseAsync(DbConnection c, DbTransaction tx, string id, string status, string now) =>
-        c.ExecuteAsync("UPDATE server_migrations SET status = @status, updated_at = @now WHERE id = @id", new { status, now, id }, tx);
+    /// <summary>Closes the migration, if it is still as it was read (else the move it belongs to is over: refused).</summary>
+    private static async Task CloseAsync(DbConnection c, DbTransaction tx, string id, string status, string now, string was)
+    {
+        if (await c.ExecuteAsync("UPDATE server_migrations SET status = @status, updated_at = @now WHERE id = @id AND status = @was", new { status, now, id, was }, tx) == 0)
+            throw new MoveRefusedException("the resize or migration was confirmed or reverted meanwhile");
+    }
 
     /// <summary>A move's step that brings the server to rest finishes its action; VERIFY_RESIZE also marks the migration finished.</summary>
     private static async Task ArrivedAsync(DbConnection c, DbTransaction tx, string serverId, string project, LifecycleStep step, string now)

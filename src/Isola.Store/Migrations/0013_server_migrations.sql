@@ -7,12 +7,15 @@ CREATE TABLE server_migrations (
     server_id           TEXT NOT NULL REFERENCES servers (id) ON DELETE CASCADE,
     -- resize (a new flavor, any host), migration (the same flavor, another host) or evacuation (off a host whose agent is down)
     kind                TEXT NOT NULL,
-    -- migrating (the guest goes down on the source, its disk moves), finished (VERIFY_RESIZE), confirmed, reverted;
+    -- migrating (the guest goes down on the source, its disk moves), finished (VERIFY_RESIZE), confirmed, reverted
+    -- (reverting first, between hosts: the destination's claims held until its agent reports the server taken down);
     -- an evacuation: evacuating (the source's claims kept until its agent, back, reports the server gone), done
     status              TEXT NOT NULL,
     source_host         TEXT NOT NULL REFERENCES hosts (name),
     dest_host           TEXT NOT NULL REFERENCES hosts (name),
     source_placement    TEXT NOT NULL,
+    -- The placement it moved to: while a revert between hosts waits for the destination's agent to take the server down, its claims there are held.
+    dest_placement      TEXT NULL,
     source_spec         TEXT NULL,
     source_plan_version INTEGER NOT NULL,
     -- ACTIVE or SHUTOFF: what a revert gives back (a SHUTOFF server resized stays shut off, and reverted too).
@@ -29,4 +32,4 @@ CREATE TABLE server_migrations (
 CREATE INDEX server_migrations_server ON server_migrations (server_id, created_at);
 CREATE INDEX server_migrations_source ON server_migrations (source_host, status);
 -- One open migration per server.
-CREATE UNIQUE INDEX server_migrations_open ON server_migrations (server_id) WHERE status IN ('migrating', 'finished', 'evacuating');
+CREATE UNIQUE INDEX server_migrations_open ON server_migrations (server_id) WHERE status IN ('migrating', 'finished', 'evacuating', 'reverting');

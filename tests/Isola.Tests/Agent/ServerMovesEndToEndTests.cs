@@ -248,6 +248,65 @@ public sealed class ServerMovesEndToEndTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_shutoff_server_migrated_waits_in_resize_until_the_destination_made_its_disk_and_stays_off()
+    {
+        await DisableAsync("sim2");
+        var id = await CreateAsync("vm");
+        await Accepted(id, new Dictionary<string, object?> { ["os-stop"] = null });
+        await Until(id, "SHUTOFF");
+        await EnableAsync("sim2", true);
+
+        await Accepted(id, new Dictionary<string, object?> { ["migrate"] = null });
+        // Only the source: the disk is sent, and the server waits for the destination (no confirm can find the disk on its way).
+        Assert.Empty((await _hosts["sim1"].Agent.CycleAsync()).Failures);
+        var waiting = await Server(id);
+        Assert.Equal(("RESIZE", "resize_finish"), (waiting.Str("status"), waiting.Str("taskState")));
+        var (status, refused) = await _admin.Post($"/v1/servers/{id}/action", new Dictionary<string, object?> { ["confirmResize"] = null });
+        Assert.Equal((409, "invalid-state"), (status, refused.ErrorCode()));
+
+        await Until(id, "VERIFY_RESIZE", "sim2");
+        Assert.Equal("shut off", Domain("sim2", id)!.State);
+        Assert.Contains(Path.Join(_dir.Sub("sim2-agent"), "images"), Disk("sim2", id), StringComparison.Ordinal);
+        await Accepted(id, new Dictionary<string, object?> { ["confirmResize"] = null });
+        await Until(id, "SHUTOFF");
+        Assert.Equal("shut off", Domain("sim2", id)!.State);
+        Assert.Null(Domain("sim1", id));
+    }
+
+    [Fact]
+    public async Task A_revert_between_hosts_starts_the_old_domain_only_once_the_other_host_took_the_server_down_and_holds_its_claims_till_then()
+    {
+        await DisableAsync("sim2");
+        var id = await CreateAsync("vm");
+        await EnableAsync("sim2", true);
+        await Accepted(id, new Dictionary<string, object?> { ["migrate"] = null });
+        await Until(id, "VERIFY_RESIZE");
+        var moved = await Claims(id);
+
+        await Accepted(id, new Dictionary<string, object?> { ["revertResize"] = null });
+        // The source alone: its domain stays shut off, the destination's claims held, while sim2 still has the server.
+        for (var i = 0; i < 3; i++)
+            Assert.Empty((await _hosts["sim1"].Agent.CycleAsync()).Failures);
+        var waiting = await Server(id);
+        Assert.Equal(("REVERT_RESIZE", "resize_reverting", "sim1"), (waiting.Str("status"), waiting.Str("taskState"), waiting.Str("host")));
+        Assert.Equal("shut off", Domain("sim1", id)!.State);
+        Assert.Equal("running", Domain("sim2", id)!.State);
+        Assert.Equal(moved, await Claims(id));
+        // A move while that is open is refused.
+        var (status, _) = await _admin.Post($"/v1/servers/{id}/action", new Dictionary<string, object?> { ["migrate"] = null });
+        Assert.Equal(409, status);
+
+        // sim2 takes it down, reports; then sim1 starts it.
+        Assert.Empty((await _hosts["sim2"].Agent.CycleAsync()).Failures);
+        Assert.Null(Domain("sim2", id));
+        Assert.DoesNotContain("sim2:", await Claims(id), StringComparison.Ordinal);
+        await Until(id, "ACTIVE", "sim1");
+        Assert.Equal("running", Domain("sim1", id)!.State);
+        var migration = (await _admin.Get($"/v1/servers/{id}/migrations")).Body.EnumerateArray().Single();
+        Assert.Equal("reverted", migration.Str("status"));
+    }
+
+    [Fact]
     public async Task Moves_the_server_cannot_make_are_refused_naming_why_and_change_nothing()
     {
         await DisableAsync("sim2");

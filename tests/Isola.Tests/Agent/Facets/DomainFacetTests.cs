@@ -24,9 +24,13 @@ public sealed class DomainFacetTests : IDisposable
             await _facet.ApplyAsync(step, _w.Hands, default);
         Assert.Equal(
         [
-            $"virsh -c qemu:///system define {Path.Join(_w.State, "domains", FacetWorld.Domain + ".xml")}",
+            // Defined from a staged file, kept as domains/NAME.xml only once libvirt took it.
+            $"virsh -c qemu:///system define {Path.Join(_w.State, "domains", FacetWorld.Domain + ".xml.new")}",
             $"virsh -c qemu:///system start --paused {FacetWorld.Domain}",
         ], _w.Commands());
+
+        Assert.Equal(_w.Plan().DomainXml, File.ReadAllText(Path.Join(_w.State, "domains", FacetWorld.Domain + ".xml")));
+        Assert.False(File.Exists(Path.Join(_w.State, "domains", FacetWorld.Domain + ".xml.new")));
 
         var after = await _w.ContextAsync(_facet, desired);
         Assert.Equal(("paused", true, "paused"), (after.State, after.Started, after.VmState));
