@@ -20,8 +20,8 @@ namespace Isola.Bench;
 /// <summary>
 /// Real VMs on this machine. First the image cache: what a server's disk costs on a host whose cache misses (the image
 /// fetched from the API with its checksum taken, then the qcow2 overlay made) against one that hits (the overlay only),
-/// by image size. Then, when this machine's libvirtd answers (qemu:///system), a real server through the API and a real
-/// agent: create → ACTIVE → the guest's init up (its config drive read), stop → SHUTOFF, start → ACTIVE → up again.
+/// by image size. Then real servers on this machine through <c>isola up --libvirt</c> (its libvirtd, QEMU and Open vSwitch):
+/// create → ACTIVE → the guest's init up → it answers a ping; stop → SHUTOFF; start → it answers again.
 /// Usage: vm [--image-mib 64,256,1024] [--runs 3] [--vms 3]
 /// </summary>
 internal static class VmBench
@@ -48,8 +48,8 @@ internal static class VmBench
             using var admin = Client(url, started.InitialAdminSecret!);
             await Post(admin, "/v1/projects", new { name = "b" });
             await ImageCacheAsync(admin, url, started.InitialAdminSecret!, dir, sizes, runs);
-            await RealVmsAsync(admin, url, dir, vms);
             await started.App.StopAsync();
+            await RealVmsAsync(dir, vms);
             return 0;
         }
         finally
@@ -104,49 +104,60 @@ internal static class VmBench
         Console.WriteLine();
     }
 
-    private static async Task RealVmsAsync(HttpClient admin, string url, string dir, int vms)
+    /// <summary>
+    /// Real servers on this machine as <c>isola up --libvirt</c> runs them (its libvirtd, QEMU and Open vSwitch): a first server
+    /// pings a fixed address each second; each run creates a server at that address and times create → ACTIVE, → its init up
+    /// (its config drive read), → the first server's ping answered by it; then stop → SHUTOFF and start → answering again.
+    /// </summary>
+    private static async Task RealVmsAsync(string dir, int vms)
     {
-        Console.WriteLine("### A real server: create, stop, start (this machine's libvirtd and QEMU)");
+        Console.WriteLine("### A real server: create → it answers ping, stop, start (this machine's libvirtd, QEMU and Open vSwitch, via isola up --libvirt)");
         Console.WriteLine();
-        var runner = new ProcessCommandRunner(TimeSpan.FromMinutes(2));
-        var version = await runner.RunAsync(["virsh", "-c", "qemu:///system", "version"], default);
-        if (!version.Succeeded || GuestImage.Missing() is not null)
+        if (GuestImage.Missing() is { } missing)
         {
-            Console.WriteLine($"skipped: {(version.Succeeded ? GuestImage.Missing() : "libvirtd does not answer at qemu:///system (start virtlogd and libvirtd)")}");
+            Console.WriteLine($"skipped: {missing}");
             return;
         }
         var guest = Path.Join(dir, "guest.qcow2");
         await GuestImage.BuildAsync(guest);
-        await UploadAsync(admin, "guest", guest, "qcow2");
-        await Post(admin, "/v1/flavors", new { name = "tiny", vcpus = 1, ram = 256, disk = 1 });
-        var discovered = await new HostDiscovery("/", CommandRunners.ForRoot("/"), HostConfig.Empty).DiscoverAsync();
-        var kvm = discovered.Virt.DomainType == HostVirtualization.Kvm && await LabKernel.KvmUsableAsync();
-        var instances = Path.Join(dir, "instances");
-        var state = Path.Join(dir, "agent");
-        var inventory = discovered with { Virtualization = discovered.Virt with { DomainType = kvm ? HostVirtualization.Kvm : HostVirtualization.Qemu, InstancesDirectory = instances } };
-        var token = (await Post(admin, "/v1/tokens", new { role = "host", host = inventory.Hostname })).GetProperty("secret").GetString()!;
-        var client = ControllerClient.Create(new Uri(url), token, inventory.Hostname);
-        var agent = new HostAgent(inventory, client, new HostDriver(runner, "/", state, "qemu:///system", instances, client), new AppliedStore(state), TimeProvider.System)
-        {
-            // The server's facets only: the host-wide ones would rewrite this machine's irqbalance and systemd files.
-            Facets = HostFacets.All.Where(f => f is not (IrqbalanceFacet or CpuIsolationFacet)).ToList(),
-            Resync = TimeSpan.FromSeconds(1),
-        };
-        await agent.RegisterAsync(default);
-        using var stop = new CancellationTokenSource();
-        var loop = Task.Run(() => agent.RunAsync(stop.Token));
-        var rows = new List<(double Active, double Up, double Stop, double Start, double UpAgain)>();
+        Isola.Cli.Local.LocalCloud cloud;
         try
         {
+            cloud = await Isola.Cli.Local.LocalCloud.StartAsync(new Isola.Cli.Local.LocalCloudOptions(Path.Join(dir, "up"), Urls: "http://127.0.0.1:0", Libvirt: true,
+                Resync: TimeSpan.FromSeconds(1)));
+        }
+        catch (Isola.Cli.Local.LocalCloudException e)
+        {
+            Console.WriteLine($"skipped: {e.Message}");
+            return;
+        }
+        var rows = new List<(double Active, double Up, double Answers, double Stop, double Start, double AnswersAgain)>();
+        string kind;
+        await using (cloud)
+        {
+            kind = cloud.Hosts[0].Inventory.Virt.DomainType;
+            using var admin = Client(cloud.Url, cloud.AdminToken);
+            await UploadAsync(admin, "guest", guest, "qcow2", project: "demo");
+            const string Target = "10.20.0.50";
+            var pinger = await CreateAsync(admin, "pinger", "10.20.0.40", $$"""
+                #!/bin/sh
+                ( n=0; while true; do n=$((n+1)); if ping -c 1 -W 1 {{Target}} >/dev/null 2>&1; then echo "isola-guest: ping {{Target}} $n ok"; fi; sleep 0.5; done ) &
+                """);
+            var pingerConsole = Path.Join(dir, "up", "instances", "isola-" + pinger, "console.log");
+            await UntilAsync(admin, pinger, "ACTIVE");
+            await ConsoleAsync(pingerConsole, "isola-guest: ready", 1);
             for (var i = 0; i < vms; i++)
             {
+                var before = Count(pingerConsole, "ok");
                 var clock = Stopwatch.StartNew();
-                var id = (await Post(admin, "/v1/servers", new { name = $"vm{i}", flavor = "tiny", image = "guest", project = "b" })).GetProperty("id").GetString()!;
-                var console = Path.Join(instances, "isola-" + id, "console.log");
+                var id = await CreateAsync(admin, $"vm{i}", Target, null);
+                var console = Path.Join(dir, "up", "instances", "isola-" + id, "console.log");
                 await UntilAsync(admin, id, "ACTIVE");
                 var active = clock.Elapsed.TotalSeconds;
                 await ConsoleAsync(console, "isola-guest: ready", 1);
                 var up = clock.Elapsed.TotalSeconds;
+                await UntilCountAsync(pingerConsole, "ok", before + 1);
+                var answers = clock.Elapsed.TotalSeconds;
                 clock.Restart();
                 await Post(admin, $"/v1/servers/{id}/action", new Dictionary<string, object?> { ["os-stop"] = null });
                 await UntilAsync(admin, id, "SHUTOFF");
@@ -154,37 +165,78 @@ internal static class VmBench
                 clock.Restart();
                 await Post(admin, $"/v1/servers/{id}/action", new Dictionary<string, object?> { ["os-start"] = null });
                 await UntilAsync(admin, id, "ACTIVE");
-                var again = clock.Elapsed.TotalSeconds;
-                await ConsoleAsync(console, "isola-guest: ready", 2);
-                rows.Add((active, up, stopped, again, clock.Elapsed.TotalSeconds));
+                var started = clock.Elapsed.TotalSeconds;
+                var now = Count(pingerConsole, "ok");
+                await UntilCountAsync(pingerConsole, "ok", now + 1);
+                rows.Add((active, up, answers, stopped, started, clock.Elapsed.TotalSeconds));
                 using (await admin.DeleteAsync($"/v1/servers/{id}"))
                 {
                 }
                 var deadline = Stopwatch.StartNew();
-                while (Directory.Exists(Path.Join(instances, "isola-" + id)) && deadline.Elapsed < TimeSpan.FromMinutes(1))
+                while (Directory.Exists(Path.Join(dir, "up", "instances", "isola-" + id)) && deadline.Elapsed < TimeSpan.FromMinutes(1))
                     await Task.Delay(100);
             }
+            using (await admin.DeleteAsync($"/v1/servers/{pinger}"))
+            {
+            }
+            var gone = Stopwatch.StartNew();
+            while (Directory.Exists(Path.Join(dir, "up", "instances", "isola-" + pinger)) && gone.Elapsed < TimeSpan.FromMinutes(1))
+                await Task.Delay(100);
         }
-        finally
-        {
-            await stop.CancelAsync();
-            await loop;
-        }
-        Console.WriteLine($"Domain type {(kvm ? "kvm" : "qemu (TCG: KVM guests do not boot here)")}; flavor 1 vCPU, 256 MiB, 1 GiB disk; Isola's busybox guest image; {vms} servers one after another (the image cached after the first).");
+        Console.WriteLine($"Domain type {kind}{(kind == "qemu" ? " (TCG: KVM guests do not boot here)" : "")}; flavor tiny (1 vCPU, 256 MiB, 1 GiB disk); Isola's busybox guest image, "
+            + $"cached on the host after the first server; a virtio port on the VXLAN network `internal`; {vms} servers one after another, each pinged every 0.5 s by a first server.");
         Console.WriteLine();
-        Console.WriteLine("| server | create → ACTIVE | create → guest up (config drive read) | stop → SHUTOFF (ACPI) | start → ACTIVE | start → guest up |");
-        Console.WriteLine("|---|---|---|---|---|---|");
+        Console.WriteLine("| server | create → ACTIVE | create → guest up (config drive read) | create → it answers ping | stop → SHUTOFF (ACPI) | start → ACTIVE | start → it answers ping |");
+        Console.WriteLine("|---|---|---|---|---|---|---|");
         for (var i = 0; i < rows.Count; i++)
         {
             var r = rows[i];
-            Console.WriteLine(FormattableString.Invariant($"| vm{i} | {r.Active:0.0} s | {r.Up:0.0} s | {r.Stop:0.0} s | {r.Start:0.0} s | {r.UpAgain:0.0} s |"));
+            Console.WriteLine(FormattableString.Invariant($"| vm{i} | {r.Active:0.0} s | {r.Up:0.0} s | {r.Answers:0.0} s | {r.Stop:0.0} s | {r.Start:0.0} s | {r.AnswersAgain:0.0} s |"));
         }
         Console.WriteLine();
     }
 
-    private static async Task<ImageRef> UploadAsync(HttpClient admin, string name, string path, string format = "raw")
+    private static async Task<string> CreateAsync(HttpClient admin, string name, string ip, string? userData)
     {
-        var image = await Post(admin, "/v1/images", new { name, diskFormat = format, project = "b", visibility = "public" });
+        var body = new Dictionary<string, object?>
+        {
+            ["name"] = name, ["flavor"] = "tiny", ["image"] = "guest", ["project"] = "demo",
+            ["networks"] = new[] { new { network = "internal", fixedIps = new[] { new { ipAddress = ip } } } },
+        };
+        if (userData is not null)
+            body["userData"] = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(userData));
+        return (await Post(admin, "/v1/servers", body)).GetProperty("id").GetString()!;
+    }
+
+    /// <summary>The sequence number of the last answered ping on the pinger's console (virtlogd rotates the file: numbers, not lines, are counted).</summary>
+    private static int Count(string path, string word)
+    {
+        if (!File.Exists(path))
+            return 0;
+        var last = 0;
+        foreach (var line in File.ReadAllText(path).Split('\n'))
+        {
+            var m = System.Text.RegularExpressions.Regex.Match(line, @"isola-guest: ping \S+ (\d+) " + word);
+            if (m.Success)
+                last = int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        }
+        return last;
+    }
+
+    private static async Task UntilCountAsync(string path, string word, int count)
+    {
+        var clock = Stopwatch.StartNew();
+        while (Count(path, word) < count)
+        {
+            if (clock.Elapsed > TimeSpan.FromMinutes(5))
+                throw new TimeoutException($"no ping answered on {path}");
+            await Task.Delay(50);
+        }
+    }
+
+    private static async Task<ImageRef> UploadAsync(HttpClient admin, string name, string path, string format = "raw", string project = "b")
+    {
+        var image = await Post(admin, "/v1/images", new { name, diskFormat = format, project });
         var id = image.GetProperty("id").GetString()!;
         await using var file = File.OpenRead(path);
         using var content = new StreamContent(file);

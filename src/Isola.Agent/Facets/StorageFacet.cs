@@ -93,9 +93,10 @@ public sealed class StorageFacet : IHostFacet
             else
                 yield return new CreateDisk(server.Id, disk, Replace: rebuilt);
         }
-        else if (disk is not null && reading.Existing.Contains(disk.Path) && server.State == "shut off"
-                 && server.Applied?.Part<MadeDisk>(Memory)?.SizeGiB is { } made && made < disk.SizeGiB)
+        else if (disk is not null && reading.Existing.Contains(disk.Path) && server.State == "shut off" && server.Known
+                 && (server.Applied!.Part<MadeDisk>(Memory)?.SizeGiB ?? 0) < disk.SizeGiB)
         {
+            // A size not recorded (a disk made by an agent before resizes) is grown to the plan's once: qemu-img never shrinks.
             yield return new GrowDisk(server.Id, disk);
         }
         // The source of a move between hosts sends the disk once its domain is shut off (so the guest writes no more to it).

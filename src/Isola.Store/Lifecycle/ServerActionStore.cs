@@ -112,9 +112,14 @@ public sealed class ServerActionStore(StoreConnectionFactory factory, TimeProvid
     {
         await using var c = await factory.OpenAsync();
         await using var tx = await c.BeginTransactionAsync();
-        var hosts = (await c.QueryAsync<string>("""
-            UPDATE servers SET shutdown_deadline = NULL WHERE shutdown_deadline IS NOT NULL AND shutdown_deadline < @now RETURNING host
-            """, new { now = Now }, tx)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        var expired = (await c.QueryAsync<(string Id, string Host)>("""
+            UPDATE servers SET shutdown_deadline = NULL WHERE shutdown_deadline IS NOT NULL AND shutdown_deadline < @now RETURNING id, host
+            """, new { now = Now }, tx)).ToList();
+        // A server moving between hosts is shut down on the one it left.
+        var (ids, args) = InList.Of(expired.Select(e => e.Id).ToList());
+        IEnumerable<string> sources = expired.Count == 0 ? Array.Empty<string>() : await c.QueryAsync<string>(
+            $"SELECT source_host FROM server_migrations WHERE server_id IN {ids} AND status IN ('migrating', 'finished')", args, tx);
+        var hosts = expired.Select(e => e.Host).Concat(sources).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
         foreach (var host in hosts)
             await c.ExecuteAsync("UPDATE hosts SET revision = revision + 1 WHERE name = @host", new { host }, tx);
         await tx.CommitAsync();
