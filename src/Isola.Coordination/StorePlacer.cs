@@ -106,9 +106,17 @@ public sealed class StorePlacer
     /// <param name="within">Given the placement and the inventory of the host it is on, the writes that must commit with it or not at all
     /// (made on the caller's thread; only their SQL runs in the writer). It may refuse the placement by throwing: nothing is committed, the reservation is given back.</param>
     /// <param name="spec">What the server was asked for (flavor, ports), stored with it.</param>
-    public async Task<StoredPlacementResult> PlaceAsync(string serverId, string project, PlacementRequest request,
+    public Task<StoredPlacementResult> PlaceAsync(string serverId, string project, PlacementRequest request,
         Func<Placement, Isola.Domain.Topology.HostTopology, WithinCommit>? within = null, CancellationToken ct = default,
-        StoredDocument<ServerSpec>? spec = null)
+        StoredDocument<ServerSpec>? spec = null) =>
+        PlaceWithAsync(request, (placement, epoch, topology) => _writer.CommitAsync(serverId, project, placement, epoch, within?.Invoke(placement, topology), spec), ct);
+
+    /// <summary>
+    /// Plans and reserves on the in-memory fleet (one decision at a time), then commits through <paramref name="commit"/>;
+    /// a lost race drops the reservation, reads the changed hosts again and plans again, up to the placer's attempts.
+    /// </summary>
+    private async Task<StoredPlacementResult> PlaceWithAsync(PlacementRequest request,
+        Func<Placement, int, Isola.Domain.Topology.HostTopology, Task<CommitOutcome>> commit, CancellationToken ct)
     {
         PlacementResult decision = new(null, [], 0, 0);
         CommitOutcome? outcome = null;
@@ -137,7 +145,7 @@ public sealed class StorePlacer
             }
             try
             {
-                outcome = await _writer.CommitAsync(serverId, project, placement, epoch, within?.Invoke(placement, topology), spec);
+                outcome = await commit(placement, epoch, topology);
             }
             catch
             {
@@ -198,47 +206,9 @@ public sealed class StorePlacer
     /// as a create is, beside what the server holds, and committed with <paramref name="within"/> (which moves the
     /// server to it) — the new claims are in before anything of the old goes. Nothing happens when it does not place.
     /// </summary>
-    public async Task<StoredPlacementResult> PlaceMoveAsync(string serverId, string project, PlacementRequest request,
-        Func<Placement, Isola.Domain.Topology.HostTopology, WithinCommit> within, CancellationToken ct = default)
-    {
-        PlacementResult decision = new(null, [], 0, 0);
-        CommitOutcome? outcome = null;
-        for (var attempt = 1; attempt <= _attempts; attempt++)
-        {
-            Placement placement;
-            Isola.Domain.Topology.HostTopology topology;
-            int epoch;
-            await _gate.WaitAsync(ct);
-            try
-            {
-                decision = _scheduler.Schedule(request);
-                if (decision.Placement is null)
-                    return new StoredPlacementResult(null, decision, outcome, attempt);
-                placement = decision.Placement;
-                if (!Fleet.TryClaim(placement, out var conflict))
-                    throw new InvalidOperationException($"the scheduler chose {placement.Host} for {placement.Server} but the fleet refused it: {conflict}");
-                epoch = _epochs[placement.Host];
-                topology = Fleet.Host(placement.Host)!.Topology;
-            }
-            finally
-            {
-                _gate.Release();
-            }
-            try
-            {
-                outcome = await _writer.CommitAsync(serverId, project, placement, epoch, within(placement, topology), existing: true);
-            }
-            catch
-            {
-                await DropAsync(placement, epoch, refresh: true, ct);
-                throw;
-            }
-            if (outcome == CommitOutcome.Committed)
-                return new StoredPlacementResult(placement, decision, outcome, attempt);
-            await DropAsync(placement, epoch, refresh: true, ct);
-        }
-        return new StoredPlacementResult(null, decision, outcome, _attempts);
-    }
+    public Task<StoredPlacementResult> PlaceMoveAsync(string serverId, string project, PlacementRequest request,
+        Func<Placement, Isola.Domain.Topology.HostTopology, WithinCommit> within, CancellationToken ct = default) =>
+        PlaceWithAsync(request, (placement, epoch, topology) => _writer.CommitAsync(serverId, project, placement, epoch, within(placement, topology), existing: true), ct);
 
     /// <summary>Gives back one placement of a server that keeps another (a confirmed resize's old one, a reverted one's new one), here and in the store, with <paramref name="within"/>.</summary>
     public async Task ReleasePlacementAsync(string serverId, Placement placement, WithinCommit within, CancellationToken ct = default)

@@ -235,10 +235,7 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
         StoredDocument<Placement> stored, long expectedGeneration, StoredDocument<ServerSpec>? spec, WithinCommit? within)
     {
         var placement = stored.Value;
-        var bumped = await connection.ExecuteAsync(
-            "UPDATE hosts SET generation = generation + 1, revision = revision + 1 WHERE name = @host AND generation = @expected",
-            new { host = placement.Host, expected = expectedGeneration }, tx);
-        if (bumped == 0)
+        if (!await BumpAsync(connection, tx, placement.Host, expectedGeneration))
             return CommitOutcome.StaleHost;
         try
         {
@@ -255,19 +252,10 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
         {
             return CommitOutcome.NameTaken;
         }
-        try
-        {
-            await InsertClaimsAsync(connection, tx, serverId, placement);
-        }
-        catch (Exception e) when (StoreConnectionFactory.IsUniqueViolation(e))
-        {
-            return CommitOutcome.ResourceTaken;
-        }
-        if (within is not null)
-            await within(connection, tx);
-        if (AfterCommitWrites is not null)
+        var claimed = await ClaimAndWithinAsync(connection, tx, serverId, placement, within);
+        if (claimed == CommitOutcome.Committed && AfterCommitWrites is not null)
             await AfterCommitWrites(placement.Host);
-        return CommitOutcome.Committed;
+        return claimed;
     }
 
     /// <summary>The statuses of a migration whose source placement still holds its claims, for SQL IN (...).</summary>
@@ -284,11 +272,19 @@ public sealed class PlacementStore(StoreConnectionFactory factory, TimeProvider 
     public async Task<CommitOutcome> ClaimInAsync(DbConnection connection, DbTransaction tx, string serverId, Placement placement, long expectedGeneration,
         WithinCommit? within)
     {
-        var bumped = await connection.ExecuteAsync(
-            "UPDATE hosts SET generation = generation + 1, revision = revision + 1 WHERE name = @host AND generation = @expected",
-            new { host = placement.Host, expected = expectedGeneration }, tx);
-        if (bumped == 0)
-            return CommitOutcome.StaleHost;
+        return await BumpAsync(connection, tx, placement.Host, expectedGeneration)
+            ? await ClaimAndWithinAsync(connection, tx, serverId, placement, within)
+            : CommitOutcome.StaleHost;
+    }
+
+    /// <summary>Moves a host's generation (and revision) by compare-and-swap: false when it is not at <paramref name="expected"/>.</summary>
+    private static async Task<bool> BumpAsync(DbConnection connection, DbTransaction tx, string host, long expected) =>
+        await connection.ExecuteAsync("UPDATE hosts SET generation = generation + 1, revision = revision + 1 WHERE name = @host AND generation = @expected",
+            new { host, expected }, tx) > 0;
+
+    /// <summary>A placement's claim rows (ResourceTaken when one is held already), then the writes that go with them.</summary>
+    private static async Task<CommitOutcome> ClaimAndWithinAsync(DbConnection connection, DbTransaction tx, string serverId, Placement placement, WithinCommit? within)
+    {
         try
         {
             await InsertClaimsAsync(connection, tx, serverId, placement);

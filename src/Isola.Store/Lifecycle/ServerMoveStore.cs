@@ -108,15 +108,7 @@ public sealed class ServerMoveStore(StoreConnectionFactory factory, TimeProvider
         await RebindAsync(c, tx, m.ServerId, m.NewSpec.Value, placement);
         var migration = new MigrationRecord("mig-" + Guid.NewGuid().ToString("D"), m.ServerId, m.Kind, Migrating, source, placement.Host, row.Status,
             false, row.Vm, now, now);
-        await c.ExecuteAsync("""
-            INSERT INTO server_migrations (id, server_id, kind, status, source_host, dest_host, source_placement, dest_placement, source_spec, source_plan_version,
-                source_status, source_vm_state, disk_sent, created_at, updated_at)
-            VALUES (@Id, @ServerId, @Kind, @Status, @SourceHost, @DestHost, @old, @moved, @oldSpec, @version, @SourceStatus, @SourceVmState, FALSE, @CreatedAt, @UpdatedAt)
-            """, new
-        {
-            migration.Id, migration.ServerId, migration.Kind, migration.Status, migration.SourceHost, migration.DestHost, old, moved = StoredDocuments.Write(placement),
-            oldSpec = row.Spec, version = row.Version, migration.SourceStatus, migration.SourceVmState, migration.CreatedAt, migration.UpdatedAt,
-        }, tx);
+        await InsertAsync(c, tx, migration, old, placement, row.Spec, row.Version);
         var action = new ServerActionRecord(m.RequestId, m.ServerId, row.Project, m.Kind == Resize ? ServerActions.Resize : ServerActions.Migrate, m.TokenId,
             now, null, null, null);
         await ServerActionStore.RecordAsync(c, tx, action);
@@ -166,15 +158,7 @@ public sealed class ServerMoveStore(StoreConnectionFactory factory, TimeProvider
         await ServerActionStore.FinishAsync(c, tx, m.ServerId, ServerActionStore.Error, $"the server was evacuated off {source}", now);
         var migration = new MigrationRecord("mig-" + Guid.NewGuid().ToString("D"), m.ServerId, Evacuation, Evacuating, source, placement.Host, row.Status,
             false, row.Vm, now, now);
-        await c.ExecuteAsync("""
-            INSERT INTO server_migrations (id, server_id, kind, status, source_host, dest_host, source_placement, dest_placement, source_spec, source_plan_version,
-                source_status, source_vm_state, disk_sent, created_at, updated_at)
-            VALUES (@Id, @ServerId, @Kind, @Status, @SourceHost, @DestHost, @old, @moved, @oldSpec, @version, @SourceStatus, @SourceVmState, FALSE, @CreatedAt, @UpdatedAt)
-            """, new
-        {
-            migration.Id, migration.ServerId, migration.Kind, migration.Status, migration.SourceHost, migration.DestHost, old, moved = StoredDocuments.Write(placement),
-            oldSpec = row.Spec, version = row.Version, migration.SourceStatus, migration.SourceVmState, migration.CreatedAt, migration.UpdatedAt,
-        }, tx);
+        await InsertAsync(c, tx, migration, old, placement, row.Spec, row.Version);
         var action = new ServerActionRecord(m.RequestId, m.ServerId, row.Project, ServerActions.Evacuate, m.TokenId, now, null, null,
             $"rebuilt on {placement.Host} from its image: what its disk on {source} held is not carried over");
         await ServerActionStore.RecordAsync(c, tx, action);
@@ -361,6 +345,18 @@ public sealed class ServerMoveStore(StoreConnectionFactory factory, TimeProvider
             await c.ExecuteAsync("UPDATE hosts SET revision = revision + 1 WHERE name = @source", new { source = r.SourceHost }, tx);
         begun(action, step);
     };
+
+    /// <summary>Records a migration with the placement and spec the server left (<paramref name="old"/>, its claims kept) and the one it went to.</summary>
+    private static Task InsertAsync(DbConnection c, DbTransaction tx, MigrationRecord migration, string old, Placement moved, string? oldSpec, int oldVersion) =>
+        c.ExecuteAsync("""
+            INSERT INTO server_migrations (id, server_id, kind, status, source_host, dest_host, source_placement, dest_placement, source_spec, source_plan_version,
+                source_status, source_vm_state, disk_sent, created_at, updated_at)
+            VALUES (@Id, @ServerId, @Kind, @Status, @SourceHost, @DestHost, @old, @moved, @oldSpec, @oldVersion, @SourceStatus, @SourceVmState, FALSE, @CreatedAt, @UpdatedAt)
+            """, new
+        {
+            migration.Id, migration.ServerId, migration.Kind, migration.Status, migration.SourceHost, migration.DestHost, old, moved = StoredDocuments.Write(moved),
+            oldSpec, oldVersion, migration.SourceStatus, migration.SourceVmState, migration.CreatedAt, migration.UpdatedAt,
+        }, tx);
 
     /// <summary>One move at a time: a server whose last one is still open (an evacuation waiting for its old host's agent, say) is refused.</summary>
     private static async Task RefuseOpenAsync(DbConnection c, DbTransaction tx, string serverId)

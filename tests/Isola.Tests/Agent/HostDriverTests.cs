@@ -41,7 +41,7 @@ public sealed class HostDriverTests : IDisposable
     [Fact]
     public async Task Domains_are_driven_through_virsh_with_the_uri()
     {
-        string[] define = ["virsh", "-c", "qemu:///system", "define", Path.Join(_dir.Path, "domains", "isola-1.xml")];
+        string[] define = ["virsh", "-c", "qemu:///system", "define", Path.Join(_dir.Path, "domains", "isola-1.xml.new")];
         _runner.Answer(define, "Domain 'isola-1' defined\n")
             .Answer(["virsh", "-c", "qemu:///system", "start", "--paused", "isola-1"], "")
             .Answer(["virsh", "-c", "qemu:///system", "resume", "isola-1"], "")
@@ -49,7 +49,7 @@ public sealed class HostDriverTests : IDisposable
                 " Id   Name      State\n-------------------------\n 3    isola-1   running\n -    other     shut off\n\n");
         var driver = Driver();
         await driver.DefineAsync("isola-1", "<domain><name>isola-1</name></domain>");
-        Assert.Equal("<domain><name>isola-1</name></domain>", File.ReadAllText(define[4]));
+        Assert.Equal("<domain><name>isola-1</name></domain>", File.ReadAllText(Path.Join(_dir.Path, "domains", "isola-1.xml")));
         await driver.StartPausedAsync("isola-1");
         await driver.ResumeAsync("isola-1");
         Assert.Equal(new Dictionary<string, string> { ["isola-1"] = "running", ["other"] = "shut off" }, await driver.DomainsAsync());

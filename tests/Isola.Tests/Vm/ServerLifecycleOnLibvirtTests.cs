@@ -23,24 +23,8 @@ namespace Isola.Tests.Vm;
 /// data run), powered off by its guest (SHUTOFF, and the agent leaves it so), deleted (nothing of it left).
 /// </summary>
 [Collection(LabHostFixture.Collection)]
-public sealed class ServerLifecycleOnLibvirtTests(RealVmFixture vm, ITestOutputHelper output) : IClassFixture<RealVmFixture>, IAsyncLifetime
+public sealed class ServerLifecycleOnLibvirtTests(RealVmFixture vm, ITestOutputHelper output) : RealVmApiTest, IClassFixture<RealVmFixture>
 {
-    private readonly TempDir _dir = new();
-    private ApiServer _server = null!;
-    private HttpClient _admin = null!;
-
-    public async Task InitializeAsync()
-    {
-        _server = await ApiServer.StartAsync(_dir.Sub("isola.db"));
-        _admin = _server.Client(_server.AdminSecret);
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _server.DisposeAsync();
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        _dir.Dispose();
-    }
 
     private const string FirstUserData = """
         #!/bin/sh
@@ -55,13 +39,13 @@ public sealed class ServerLifecycleOnLibvirtTests(RealVmFixture vm, ITestOutputH
         """;
 
     [SkippableFact]
-    public async Task A_server_lives_through_stop_start_reboots_pause_rebuild_and_its_guests_own_poweroff_on_real_libvirt()
+    public async Task AServer_lives_through_stop_start_reboots_pause_rebuild_and_its_guests_own_poweroff_on_real_libvirt()
     {
         Skip.If(vm.Unavailable is not null, vm.Unavailable);
-        await _admin.Post("/v1/projects", new { name = "p" });
-        await _admin.Post("/v1/flavors", new { name = "tiny", vcpus = 1, ram = 256, disk = 1 });
-        await RealHostAgent.UploadImageAsync(_admin, "guest", "p", vm.Image);
-        await using var host = await RealHostAgent.StartAsync(_server, _admin, vm.Dir.Path, "lifecycle", output);
+        await Admin.Post("/v1/projects", new { name = "p" });
+        await Admin.Post("/v1/flavors", new { name = "tiny", vcpus = 1, ram = 256, disk = 1 });
+        await RealHostAgent.UploadImageAsync(Admin, "guest", "p", vm.Image);
+        await using var host = await RealHostAgent.StartAsync(Server, Admin, vm.Dir.Path, "lifecycle", output);
         var driver = host.Driver;
         var instances = host.Instances;
         string? id = null;
@@ -70,7 +54,7 @@ public sealed class ServerLifecycleOnLibvirtTests(RealVmFixture vm, ITestOutputH
         void Step(string what) => steps.Add($"{clock.Elapsed.TotalSeconds,6:0.0} s  {what}");
         try
         {
-            var (created, server) = await _admin.Post("/v1/servers", new
+            var (created, server) = await Admin.Post("/v1/servers", new
             {
                 name = "life", flavor = "tiny", image = "guest", project = "p", userData = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(FirstUserData)),
             });
@@ -129,18 +113,18 @@ public sealed class ServerLifecycleOnLibvirtTests(RealVmFixture vm, ITestOutputH
             var at = host.Cycles;
             await Eventually.UntilAsync(() => host.Cycles >= at + 3, "three more agent cycles");
             Assert.Equal("shut off", await DomStateAsync(domain));
-            Assert.Equal("SHUTOFF", (await _admin.Get($"/v1/servers/{id}")).Body.Str("status"));
+            Assert.Equal("SHUTOFF", (await Admin.Get($"/v1/servers/{id}")).Body.Str("status"));
             Step("the guest's own poweroff: SHUTOFF, not started again");
 
-            var actions = (await _admin.Get($"/v1/servers/{id}/actions")).Body.EnumerateArray().Select(a => (a.Str("action"), a.Str("result"))).ToList();
+            var actions = (await Admin.Get($"/v1/servers/{id}/actions")).Body.EnumerateArray().Select(a => (a.Str("action"), a.Str("result"))).ToList();
             Assert.Equal([("create", "Success"), ("stop", "Success"), ("start", "Success"), ("reboot", "Success"), ("reboot", "Success"),
                 ("pause", "Success"), ("unpause", "Success"), ("rebuild", "Success"), ("stop", "Success")], actions);
             // The console as the API serves it: what the agent sent after its cycles.
-            var served = await Eventually.UntilAsync(async () => (await _admin.Get($"/v1/servers/{id}/console-log")).Body.Str("output"),
+            var served = await Eventually.UntilAsync(async () => (await Admin.Get($"/v1/servers/{id}/console-log")).Body.Str("output"),
                 text => text.Contains("powering itself off", StringComparison.Ordinal), "the console log through the API");
             Assert.Contains("rebuilt on a fresh disk", served, StringComparison.Ordinal);
 
-            Assert.Equal(204, (await _admin.Delete($"/v1/servers/{id}")).Status);
+            Assert.Equal(204, (await Admin.Delete($"/v1/servers/{id}")).Status);
             await Eventually.UntilAsync(async () => !(await LibvirtDaemon.VirshAsync("list", "--all", "--name")).StandardOutput.Contains(domain, StringComparison.Ordinal),
                 "the domain undefined");
             await Eventually.UntilAsync(() => !Directory.Exists(Path.Join(instances, domain)), "the instance directory removed");
@@ -160,26 +144,5 @@ public sealed class ServerLifecycleOnLibvirtTests(RealVmFixture vm, ITestOutputH
         }
     }
 
-    private async Task ActAsync(string id, object body)
-    {
-        var (status, answer) = await _admin.Post($"/v1/servers/{id}/action", body);
-        Assert.True(status == 202, answer.ToString());
-    }
-
-    /// <summary>The server at <paramref name="status"/> with no task in progress (or already past it, at <paramref name="orLater"/>).</summary>
-    private async Task UntilAsync(string id, string status, string? orLater = null)
-    {
-        var server = await Eventually.UntilAsync(async () => (await _admin.Get($"/v1/servers/{id}")).Body, s =>
-            ((s.Str("status") == status || (orLater is not null && s.Str("status") == orLater)) && s.GetProperty("taskState").ValueKind == JsonValueKind.Null)
-            || s.Str("status") == "ERROR", $"server at {status}");
-        Assert.True(server.Str("status") != "ERROR", server.ToString());
-    }
-
     private static async Task<string> DomStateAsync(string domain) => (await LibvirtDaemon.VirshAsync("domstate", domain)).StandardOutput.Trim();
-
-    private static int Count(string text, string line) => text.Split('\n').Count(l => l.Contains(line, StringComparison.Ordinal));
-
-    /// <summary>The console once <paramref name="line"/> is on it <paramref name="times"/> times (the log keeps every boot: append).</summary>
-    private static Task ConsoleAsync(string path, string line, int times) =>
-        Eventually.UntilAsync(() => File.Exists(path) && Count(File.ReadAllText(path), line) >= times, $"'{line}' {times}x on the console");
 }

@@ -15,24 +15,8 @@ namespace Isola.Tests.Vm;
 /// back, its vCPU thread on the very pCPU it had.
 /// </summary>
 [Collection(LabHostFixture.Collection)]
-public sealed class ServerResizeOnLibvirtTests(RealVmFixture vm, ITestOutputHelper output) : IClassFixture<RealVmFixture>, IAsyncLifetime
+public sealed class ServerResizeOnLibvirtTests(RealVmFixture vm, ITestOutputHelper output) : RealVmApiTest, IClassFixture<RealVmFixture>
 {
-    private readonly TempDir _dir = new();
-    private ApiServer _server = null!;
-    private HttpClient _admin = null!;
-
-    public async Task InitializeAsync()
-    {
-        _server = await ApiServer.StartAsync(_dir.Sub("isola.db"));
-        _admin = _server.Client(_server.AdminSecret);
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _server.DisposeAsync();
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        _dir.Dispose();
-    }
 
     // At every boot: what the guest's disk holds and how big its root disk is.
     private const string UserData = """
@@ -45,15 +29,15 @@ public sealed class ServerResizeOnLibvirtTests(RealVmFixture vm, ITestOutputHelp
     public async Task A_resize_runs_the_guest_on_the_new_flavors_cpus_and_disk_and_a_revert_puts_it_back_on_its_old_pcpu()
     {
         Skip.If(vm.Unavailable is not null, vm.Unavailable);
-        await _admin.Post("/v1/projects", new { name = "p" });
-        await _admin.Post("/v1/flavors", new { name = "pinned", vcpus = 1, ram = 256, disk = 1, extraSpecs = new Dictionary<string, string> { ["hw:cpu_policy"] = "dedicated" } });
-        await _admin.Post("/v1/flavors", new { name = "wide", vcpus = 2, ram = 320, disk = 2 });
-        await RealHostAgent.UploadImageAsync(_admin, "guest", "p", vm.Image);
-        await using var host = await RealHostAgent.StartAsync(_server, _admin, vm.Dir.Path, "resize", output);
+        await Admin.Post("/v1/projects", new { name = "p" });
+        await Admin.Post("/v1/flavors", new { name = "pinned", vcpus = 1, ram = 256, disk = 1, extraSpecs = new Dictionary<string, string> { ["hw:cpu_policy"] = "dedicated" } });
+        await Admin.Post("/v1/flavors", new { name = "wide", vcpus = 2, ram = 320, disk = 2 });
+        await RealHostAgent.UploadImageAsync(Admin, "guest", "p", vm.Image);
+        await using var host = await RealHostAgent.StartAsync(Server, Admin, vm.Dir.Path, "resize", output);
         string? id = null;
         try
         {
-            var (created, server) = await _admin.Post("/v1/servers", new
+            var (created, server) = await Admin.Post("/v1/servers", new
             {
                 name = "grow", flavor = "pinned", image = "guest", project = "p", userData = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(UserData)),
             });
@@ -83,9 +67,9 @@ public sealed class ServerResizeOnLibvirtTests(RealVmFixture vm, ITestOutputHelp
             var back = await PinsAsync(host, id);
             output.WriteLine($"reverted: {back}");
             Assert.Equal(pinned, back);
-            Assert.Equal("pinned", (await _admin.Get($"/v1/servers/{id}")).Body.Str("flavor"));
+            Assert.Equal("pinned", (await Admin.Get($"/v1/servers/{id}")).Body.Str("flavor"));
 
-            Assert.Equal(204, (await _admin.Delete($"/v1/servers/{id}")).Status);
+            Assert.Equal(204, (await Admin.Delete($"/v1/servers/{id}")).Status);
             await Eventually.UntilAsync(async () => !(await LibvirtDaemon.VirshAsync("list", "--all", "--name")).StandardOutput.Contains("isola-" + id, StringComparison.Ordinal),
                 "the domain undefined");
             await Eventually.UntilAsync(() => !Directory.Exists(Path.Join(host.Instances, "isola-" + id)), "the instance directory removed");
@@ -112,7 +96,7 @@ public sealed class ServerResizeOnLibvirtTests(RealVmFixture vm, ITestOutputHelp
 
     private async Task<Pins> PinsAsync(RealHostAgent host, string id)
     {
-        var plan = (await _admin.Get($"/v1/servers/{id}/plan")).Body;
+        var plan = (await Admin.Get($"/v1/servers/{id}/plan")).Body;
         var xml = XDocument.Parse(plan.Str("domainXml"));
         var count = int.Parse(xml.Descendants("vcpu").Single().Value, System.Globalization.CultureInfo.InvariantCulture);
         var floating = xml.Descendants("vcpu").Single().Attribute("cpuset")?.Value;
@@ -132,22 +116,4 @@ public sealed class ServerResizeOnLibvirtTests(RealVmFixture vm, ITestOutputHelp
     }
 
     private static string Canonical(string cpus) => Isola.Domain.Cpu.CpuSet.Parse(cpus).ToString();
-
-    private async Task ActAsync(string id, object body)
-    {
-        var (status, answer) = await _admin.Post($"/v1/servers/{id}/action", body);
-        Assert.True(status == 202, answer.ToString());
-    }
-
-    private async Task UntilAsync(string id, string status)
-    {
-        var server = await Eventually.UntilAsync(async () => (await _admin.Get($"/v1/servers/{id}")).Body,
-            s => (s.Str("status") == status && s.GetProperty("taskState").ValueKind == JsonValueKind.Null) || s.Str("status") == "ERROR", $"server at {status}");
-        Assert.True(server.Str("status") != "ERROR", server.ToString());
-    }
-
-    private static int Count(string text, string line) => text.Split('\n').Count(l => l.Contains(line, StringComparison.Ordinal));
-
-    private static Task ConsoleAsync(string path, string line, int times) =>
-        Eventually.UntilAsync(() => File.Exists(path) && Count(File.ReadAllText(path), line) >= times, $"'{line}' {times}x on the console");
 }
