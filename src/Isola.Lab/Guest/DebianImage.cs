@@ -24,11 +24,11 @@ public static class DebianImage
     public const string RootLabel = "isola-root";
 
     /// <summary>
-    /// The packages beside minbase. python3-cffi-backend: debootstrap resolves no virtual package, and python3-cryptography
+    /// The packages beside minbase. net-tools: cloud-init's ifupdown configuration adds routes with <c>route</c>. python3-cffi-backend: debootstrap resolves no virtual package, and python3-cryptography
     /// (cloud-init's oauthlib's) depends on the ones it provides.
     /// </summary>
     public static IReadOnlyList<string> Packages { get; } =
-        ["linux-image-amd64", "systemd-sysv", "cloud-init", "python3-cffi-backend", "ifupdown", "iproute2", "openssh-server", "sudo"];
+        ["linux-image-amd64", "systemd-sysv", "cloud-init", "python3-cffi-backend", "ifupdown", "net-tools", "iproute2", "openssh-server", "sudo"];
 
     /// <summary>The programs the build needs, with the Debian package of each.</summary>
     public static IReadOnlyList<(string Program, string Package)> Tools { get; } =
@@ -39,7 +39,7 @@ public static class DebianImage
     /// <summary>The kernel's command line: the root by its label, the console on the serial port.</summary>
     public const string KernelArgs = "root=LABEL=" + RootLabel + " ro console=ttyS0 panic=-1";
 
-    /// <summary>cloud-init's own settings: NoCloud only; no growing of the root partition (no growpart here) or its file system; one host key type (keys take long under TCG).</summary>
+    /// <summary>cloud-init's own settings: NoCloud only; the C.UTF-8 locale; no growing of the root partition (no growpart here) or its file system; one host key type (keys take long under TCG).</summary>
     public const string CloudConfig = """
         # Isola's test guest: the config drive (NoCloud) is the only data source.
         datasource_list: [ NoCloud ]
@@ -47,6 +47,8 @@ public static class DebianImage
           mode: "off"
         resize_rootfs: false
         ssh_genkeytypes: [ ed25519 ]
+        # A locale every Debian has (Debian's default, en_US.UTF-8, needs the locales package).
+        locale: C.UTF-8
         """;
 
     /// <summary>Units that only cost boot time in a short-lived test guest.</summary>
