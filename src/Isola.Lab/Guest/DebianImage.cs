@@ -142,6 +142,9 @@ public static class DebianImage
         if (File.Exists(path))
             return path;
         await BuildAsync(path, mirror, progress, ct);
+        // Images of other inputs are of no more use: one cached image at a time.
+        foreach (var stale in Directory.GetFiles(cacheDirectory, $"debian-{Suite}-cloud-init-*.qcow2").Where(f => f != path))
+            File.Delete(stale);
         return path;
     }
 

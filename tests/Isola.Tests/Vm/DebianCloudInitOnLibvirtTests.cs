@@ -135,6 +135,7 @@ public sealed class DebianCloudInitOnLibvirtTests(DebianGuestFixture vm, ITestOu
         await using var host = await RealHostAgent.StartAsync(_server, _admin, _dir.Path, "debian", output, ovs: true);
         string? id = null;
         var console = "";
+        var passed = false;
         try
         {
             var (status, server) = await _admin.Post("/v1/servers", new
@@ -174,10 +175,16 @@ public sealed class DebianCloudInitOnLibvirtTests(DebianGuestFixture vm, ITestOu
             Assert.Contains(lines, l => Regex.IsMatch(l, $@"^ipv4 \d+: {Regex.Escape(nic)}\s+inet 10\.30\.0\.7/24 "));
             Assert.Contains(lines, l => Regex.IsMatch(l, $@"^link \d+: {Regex.Escape(nic)}: .* mtu 1450 ") && l.Contains(port.Str("mac"), StringComparison.OrdinalIgnoreCase));
             Assert.Contains(lines, l => l.StartsWith("eni ", StringComparison.Ordinal) && l.Contains("address 10.30.0.7/24", StringComparison.Ordinal));
+            // Its default route, to the subnet's gateway.
+            Assert.Contains(lines, l => Regex.IsMatch(l, $@"^route default via 10\.30\.0\.1 dev {Regex.Escape(nic)}\b"));
             // cloud-init went through all of its stages.
             console = await Eventually.UntilAsync(async () => (await _admin.Get($"/v1/servers/{id}/console-log")).Body.Str("output"),
                 text => Regex.IsMatch(text, @"Cloud-init v\. \S+ finished"), "cloud-init's final message on the console", Boot);
             Step("cloud-init finished");
+            // ... and every one of its stages and modules without a failure (a stage that fails on what Isola wrote says so here).
+            Assert.DoesNotContain("failed run of stage", console, StringComparison.Ordinal);
+            Assert.DoesNotContain("Traceback", console, StringComparison.Ordinal);
+            Assert.DoesNotMatch(@"Running module \S+ .* failed", console);
             Assert.True(File.Exists(host.ConsoleLog(id)));
 
             Assert.Equal(204, (await _admin.Delete($"/v1/servers/{id}")).Status);
@@ -185,6 +192,7 @@ public sealed class DebianCloudInitOnLibvirtTests(DebianGuestFixture vm, ITestOu
                 "the domain undefined");
             await Eventually.UntilAsync(() => !Directory.Exists(Path.Join(host.Instances, "isola-" + id)), "the instance directory removed");
             Step("deleted: domain undefined, instance directory removed");
+            passed = true;
         }
         finally
         {
@@ -194,7 +202,10 @@ public sealed class DebianCloudInitOnLibvirtTests(DebianGuestFixture vm, ITestOu
             {
                 if (console.Length == 0 && File.Exists(host.ConsoleLog(id)))
                     console = await File.ReadAllTextAsync(host.ConsoleLog(id));
-                output.WriteLine("---- console:\n" + console);
+                // All of it when the test failed; else cloud-init's and the user-data's lines.
+                var shown = passed ? console.Split('\n').Where(l => l.Contains("cloud-init", StringComparison.OrdinalIgnoreCase) || l.Contains("ci-info", StringComparison.Ordinal)
+                    || l.StartsWith("isola-ci:", StringComparison.Ordinal)) : console.Split('\n');
+                output.WriteLine("---- console:\n" + string.Join('\n', shown));
                 await LibvirtDaemon.VirshAsync("destroy", "isola-" + id);
                 await LibvirtDaemon.VirshAsync("undefine", "isola-" + id);
             }
