@@ -82,13 +82,13 @@ public static class DebianImage
     /// The Debian mirror this machine's apt uses for <see cref="Suite"/> (its <c>sources.list</c> and deb822 <c>.sources</c>
     /// files), else deb.debian.org.
     /// </summary>
-    public static string Mirror()
+    public static string Mirror(string aptDirectory = "/etc/apt")
     {
         var files = new List<string>();
-        if (File.Exists("/etc/apt/sources.list"))
-            files.Add("/etc/apt/sources.list");
-        if (Directory.Exists("/etc/apt/sources.list.d"))
-            files.AddRange(Directory.GetFiles("/etc/apt/sources.list.d").Order(StringComparer.Ordinal));
+        if (File.Exists(Path.Join(aptDirectory, "sources.list")))
+            files.Add(Path.Join(aptDirectory, "sources.list"));
+        if (Directory.Exists(Path.Join(aptDirectory, "sources.list.d")))
+            files.AddRange(Directory.GetFiles(Path.Join(aptDirectory, "sources.list.d")).Order(StringComparer.Ordinal));
         foreach (var file in files)
         {
             var lines = File.ReadAllLines(file).Select(l => l.Trim()).ToList();
@@ -176,7 +176,16 @@ public static class DebianImage
         try
         {
             Say($"debootstrap {Suite} from {mirror}");
-            await RunAsync(ct, "debootstrap", "--variant=minbase", "--include=" + string.Join(',', Packages), Suite, root, mirror);
+            try
+            {
+                await RunAsync(ct, "debootstrap", "--variant=minbase", "--include=" + string.Join(',', Packages), Suite, root, mirror);
+            }
+            catch (LabException e) when (File.Exists(Path.Join(root, "debootstrap/debootstrap.log")))
+            {
+                // What failed is in its own log (a package's maintainer script, a dependency).
+                var log = string.Join('\n', File.ReadLines(Path.Join(root, "debootstrap/debootstrap.log")).TakeLast(30));
+                throw new LabException($"{e.Message}\ndebootstrap.log:\n{log}");
+            }
             Say("debootstrap done");
             Configure(root);
             var boot = Directory.GetFiles(Path.Join(root, "boot"), "vmlinuz-*").Single();
