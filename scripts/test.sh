@@ -14,8 +14,11 @@ cd "$(dirname "$0")/.."
 # test starts virtlogd and libvirtd when they do not run), genisoimage for the agent's NoCloud config drives,
 # and dosfstools, syslinux and mtools for Isola's small guest image (src/Isola.Lab/Guest); the VXLAN guests' test
 # also runs Open vSwitch (above) as the host's switch, at its default run directory, where libvirt's ovs-vsctl finds it.
+# The Debian guest with Debian's cloud-init (src/Isola.Lab/Guest/DebianImage.cs, docs/lab.md): debootstrap (from the mirror
+# apt uses), e2fsprogs (mkfs.ext4 -d for its root partition) and the same syslinux, dosfstools and mtools for its boot one;
+# built once into /var/cache/isola-tests (ISOLA_TEST_CACHE), a few minutes on a fresh machine.
 packages=(iproute2 libvirt-clients libvirt-daemon libvirt-daemon-system libxml2-utils postgresql-15 openvswitch-switch iperf3 iputils-ping ethtool procps
-  genisoimage dosfstools syslinux syslinux-common mtools)
+  genisoimage dosfstools syslinux syslinux-common mtools debootstrap e2fsprogs)
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 missing=()
 for p in "${packages[@]}"; do

@@ -51,6 +51,7 @@ internal static class LabCommand
         });
         lab.Subcommands.Add(run);
         lab.Subcommands.Add(GuestImageCommand(console));
+        lab.Subcommands.Add(DebianImageCommand(console));
         return lab;
     }
 
@@ -69,6 +70,31 @@ internal static class LabCommand
                 var clock = System.Diagnostics.Stopwatch.StartNew();
                 await Isola.Lab.Guest.GuestImage.BuildAsync(file, ct);
                 console.Error.WriteLine($"guest image: {file}, {new FileInfo(file).Length / 1024} KiB, in {clock.Elapsed.TotalSeconds:0.0} s");
+                console.Out.WriteLine(Path.GetFullPath(file));
+                return ExitCodes.Ok;
+            }
+            catch (LabException e)
+            {
+                return console.Fail(ExitCodes.Failed, e.Message);
+            }
+        });
+        return command;
+    }
+
+    /// <summary><c>isola lab debian-image --out FILE</c>: a small Debian 12 guest with Debian's cloud-init (debootstrap; root).</summary>
+    private static Command DebianImageCommand(CliConsole console)
+    {
+        var output = new Option<string>("--out") { Description = "The qcow2 image file to write", Required = true };
+        var mirror = new Option<string?>("--mirror") { Description = "The Debian mirror (default: the one this machine's apt uses for bookworm)" };
+        var command = new Command("debian-image", "Build a small Debian 12 guest image with Debian's cloud-init from Debian packages (debootstrap; docs/lab.md)") { output, mirror };
+        command.SetAction(async (parse, ct) =>
+        {
+            if (Isola.Lab.Guest.DebianImage.Missing() is { } missing)
+                return console.Fail(ExitCodes.Failed, $"the Debian guest image cannot be built here: {missing}");
+            try
+            {
+                var file = parse.GetValue(output)!;
+                await Isola.Lab.Guest.DebianImage.BuildAsync(file, parse.GetValue(mirror) ?? Isola.Lab.Guest.DebianImage.Mirror(), line => console.Error.WriteLine("debian image: " + line), ct);
                 console.Out.WriteLine(Path.GetFullPath(file));
                 return ExitCodes.Ok;
             }

@@ -58,6 +58,9 @@ public static class NetworkConfigRenderer
         return sb.ToString();
     }
 
+    /// <summary>Every destination, in the gateway's family.</summary>
+    internal static string DefaultRoute(string gateway) => YamlScalar.Quoted(gateway.Contains(':', StringComparison.Ordinal) ? "::/0" : "0.0.0.0/0");
+
     private static void Addressing(StringBuilder sb, PortSpec port, string indent)
     {
         if (port.Mtu != 1500)
@@ -70,8 +73,11 @@ public static class NetworkConfigRenderer
         }
         sb.Append(indent).Append("dhcp4: false\n");
         sb.Append(indent).Append("addresses: [").Append(string.Join(", ", addresses.Select(YamlScalar.Quoted))).Append("]\n");
+        // The default route's destination as a network, not netplan's "default": Debian 12's cloud-init (22.4) takes only
+        // an address or network there, and on "default" fails its whole local stage (no network config applied at all).
         if (port.Gateway is { } gateway)
-            sb.Append(indent).Append("routes:\n").Append(indent).Append("  - to: default\n").Append(indent).Append("    via: ").Append(YamlScalar.Quoted(gateway)).Append('\n');
+            sb.Append(indent).Append("routes:\n").Append(indent).Append("  - to: ").Append(DefaultRoute(gateway)).Append('\n')
+                .Append(indent).Append("    via: ").Append(YamlScalar.Quoted(gateway)).Append('\n');
         if (port.DnsServers is { Count: > 0 } dns)
             sb.Append(indent).Append("nameservers:\n").Append(indent).Append("  addresses: [").Append(string.Join(", ", dns.Select(YamlScalar.Quoted))).Append("]\n");
     }

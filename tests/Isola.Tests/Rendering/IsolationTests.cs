@@ -116,6 +116,26 @@ public class IsolationTests
     }
 
     [Fact]
+    public void The_default_route_goes_to_every_address_of_the_gateways_family_as_cloud_init_22_reads_it()
+    {
+        // Debian 12's cloud-init (22.4) refuses netplan's "to: default" ("Address default is not a valid ip address") and
+        // then applies no network config at all: the destination is written as a network.
+        RouteOf(new PortSpec("lan", VnicType.Normal, "fa:16:3e:00:00:01", Addresses: ["192.0.2.10/24"], Gateway: "192.0.2.1"), "0.0.0.0/0", "192.0.2.1");
+        RouteOf(new PortSpec("lan", VnicType.Normal, "fa:16:3e:00:00:01", Addresses: ["2001:db8::10/64"], Gateway: "2001:db8::1"), "::/0", "2001:db8::1");
+
+        static void RouteOf(PortSpec port, string to, string via)
+        {
+            var text = NetworkConfigRenderer.Render("vm", GuestNicLayout.Of([port]));
+            Assert.DoesNotContain("default", text, StringComparison.Ordinal);
+            var yaml = new YamlStream();
+            yaml.Load(new StringReader(text));
+            var nic = (YamlMappingNode)((YamlMappingNode)((YamlMappingNode)((YamlMappingNode)yaml.Documents[0].RootNode)["network"])["ethernets"])["lan"];
+            var route = (YamlMappingNode)Assert.Single(((YamlSequenceNode)nic["routes"]).Children);
+            Assert.Equal((to, via), (route["to"].ToString(), route["via"].ToString()));
+        }
+    }
+
+    [Fact]
     public void Network_configs_are_valid_yaml_with_the_bond_over_both_vfs()
     {
         foreach (var (name, mode) in new[] { ("ha-active-backup", "active-backup"), ("ha-balance-xor", "balance-xor"), ("ha-balance-rr", "balance-rr") })

@@ -44,7 +44,11 @@ public sealed class RealHostAgent : IAsyncDisposable
     /// <summary>The console log of a server's domain on this host.</summary>
     public string ConsoleLog(string serverId) => Path.Join(Instances, "isola-" + serverId, "console.log");
 
-    public static async Task<RealHostAgent> StartAsync(ApiServer server, HttpClient admin, string stateRoot, string name, ITestOutputHelper output)
+    /// <param name="ovs">
+    /// With Open vSwitch's part too, as <c>isola agent --ovs-datapath netdev</c> runs it (the host's switch at OVS's default
+    /// run directory, its tunnel endpoint 127.0.0.1): for servers with virtio ports.
+    /// </param>
+    public static async Task<RealHostAgent> StartAsync(ApiServer server, HttpClient admin, string stateRoot, string name, ITestOutputHelper output, bool ovs = false)
     {
         var instances = Path.Join(stateRoot, name + "-instances");
         var state = Path.Join(stateRoot, name + "-agent");
@@ -52,12 +56,14 @@ public sealed class RealHostAgent : IAsyncDisposable
         var domainType = discovered.Virt.DomainType == HostVirtualization.Kvm && await LabKernel.KvmUsableAsync() ? HostVirtualization.Kvm : HostVirtualization.Qemu;
         var inventory = discovered with { Virtualization = discovered.Virt with { DomainType = domainType, InstancesDirectory = instances } };
         var token = (await admin.Post("/v1/tokens", new { role = "host", host = inventory.Hostname })).Body.Str("secret");
-        var client = ControllerClient.Create(new Uri(server.Url), token, inventory.Hostname);
-        var driver = new HostDriver(new ProcessCommandRunner(TimeSpan.FromMinutes(2)), "/", state, LibvirtDaemon.Uri, instances, client);
+        var client = ControllerClient.Create(new Uri(server.Url), token, inventory.Hostname, tunnelIp: ovs ? "127.0.0.1" : null);
+        var runner = new ProcessCommandRunner(TimeSpan.FromMinutes(2));
+        var driver = new HostDriver(runner, "/", state, LibvirtDaemon.Uri, instances, client);
         var agent = new HostAgent(inventory, client, driver, new AppliedStore(state), TimeProvider.System)
         {
             Facets = HostFacets.All.Where(f => f is not (IrqbalanceFacet or CpuIsolationFacet)).ToList(),
             Resync = TimeSpan.FromSeconds(1),
+            Ovs = ovs ? new OvsCycle(new OvsDriver(runner, state, "netdev"), Isola.Rendering.Flows.OvsLayout.Default) : null,
         };
         await agent.RegisterAsync(default);
         var host = new RealHostAgent(instances, driver, agent);
