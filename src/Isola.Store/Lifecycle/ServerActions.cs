@@ -30,19 +30,22 @@ public static class ServerActions
     public static IReadOnlyList<string> Requestable { get; } = [Stop, Start, Reboot, Pause, Unpause, Rebuild, Resize, Migrate, ConfirmResize, RevertResize, Evacuate];
 
     /// <summary>
-    /// Whether a resize or migration (from ACTIVE or SHUTOFF), or a confirm or revert of one (from VERIFY_RESIZE), may begin
+    /// Whether a resize or migration (from ACTIVE or SHUTOFF), or a confirm (from VERIFY_RESIZE) or revert (from VERIFY_RESIZE, or a RESIZE that is stuck) of one, may begin
     /// on a server in <paramref name="status"/> with <paramref name="task"/>; else why not (Nova's state checks).
     /// </summary>
     public static bool MayMove(string action, string status, string? task, out string? refusal)
     {
-        var allowed = task is null && action switch
+        var allowed = action switch
         {
-            Resize or Migrate => status is ServerStatus.Active or ServerStatus.Shutoff,
-            ConfirmResize or RevertResize => status == ServerStatus.VerifyResize,
+            Resize or Migrate => task is null && status is ServerStatus.Active or ServerStatus.Shutoff,
+            ConfirmResize => task is null && status == ServerStatus.VerifyResize,
+            // Also a move that does not go on (its source's agent gone before the disk was sent, a disk the destination
+            // cannot fetch): a revert is the way back, to the placement it left (Nova has only reset-state for that).
+            RevertResize => (task is null && status == ServerStatus.VerifyResize) || status == ServerStatus.Resize,
             _ => false,
         };
         refusal = allowed ? null
-            : action is ConfirmResize or RevertResize && status != ServerStatus.VerifyResize && task is null
+            : action is ConfirmResize or RevertResize && status is not (ServerStatus.VerifyResize or ServerStatus.Resize) && task is null
                 ? $"cannot {(action == ConfirmResize ? "confirm" : "revert")} a resize: the server is {status}, not VERIFY_RESIZE"
                 : $"cannot {action} the server while it is {status}{(task is null ? "" : $" with task {task}")}";
         return allowed;

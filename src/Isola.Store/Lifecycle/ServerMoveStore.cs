@@ -234,7 +234,7 @@ public sealed class ServerMoveStore(StoreConnectionFactory factory, TimeProvider
     public WithinCommit ConfirmWrites(OpenMigration open, string requestId, string? tokenId) => async (c, tx) =>
     {
         var now = Now;
-        var project = await ProjectAtAsync(c, tx, open.Record.ServerId, ServerStatus.VerifyResize, "confirm");
+        var project = await ProjectAtAsync(c, tx, open.Record.ServerId, ServerActions.ConfirmResize);
         var moved = await c.ExecuteAsync("""
             UPDATE servers SET status = CASE WHEN power_state = 'shutoff' THEN 'SHUTOFF' ELSE 'ACTIVE' END, task_state = NULL, power_after = NULL, updated_at = @now
             WHERE id = @id AND status = 'VERIFY_RESIZE' AND task_state IS NULL
@@ -259,14 +259,14 @@ public sealed class ServerMoveStore(StoreConnectionFactory factory, TimeProvider
         await using var tx = await c.BeginTransactionAsync();
         var now = Now;
         var r = open.Record;
-        var project = await ProjectAtAsync(c, tx, r.ServerId, ServerStatus.VerifyResize, "revert");
+        var project = await ProjectAtAsync(c, tx, r.ServerId, ServerActions.RevertResize);
         var vm = await c.ExecuteScalarAsync<string?>("SELECT source_vm_state FROM server_migrations WHERE id = @id", new { id = r.Id }, tx);
         var after = r.SourceStatus == ServerStatus.Shutoff ? PowerState.Shutoff : PowerState.Running;
         var step = new LifecycleStep(ServerStatus.RevertResize, TaskState.ResizeReverting, PowerState.Shutoff, true);
         var moved = await c.ExecuteAsync("""
             UPDATE servers SET host = @host, placement = @placement, spec = @spec, plan_version = plan_version + 1, status = @Status, task_state = @TaskState,
                 power_state = @PowerState, power_after = @after, shutdown_deadline = NULL, vm_state = @vm, updated_at = @now
-            WHERE id = @id AND status = 'VERIFY_RESIZE' AND task_state IS NULL
+            WHERE id = @id AND ((status = 'VERIFY_RESIZE' AND task_state IS NULL) OR status = 'RESIZE')
             """, new
         {
             host = r.SourceHost, placement = open.SourcePlacement.Json, spec = open.SourceSpec?.Json, step.Status, step.TaskState, step.PowerState, after, vm, now,
@@ -317,7 +317,7 @@ public sealed class ServerMoveStore(StoreConnectionFactory factory, TimeProvider
     {
         var now = Now;
         var r = open.Record;
-        var project = await ProjectAtAsync(c, tx, r.ServerId, ServerStatus.VerifyResize, "revert");
+        var project = await ProjectAtAsync(c, tx, r.ServerId, ServerActions.RevertResize);
         var sameHost = r.SourceHost == r.DestHost;
         var vm = sameHost
             ? await c.ExecuteScalarAsync<string?>("SELECT vm_state FROM servers WHERE id = @id", new { id = r.ServerId }, tx)
@@ -327,7 +327,7 @@ public sealed class ServerMoveStore(StoreConnectionFactory factory, TimeProvider
         var moved = await c.ExecuteAsync("""
             UPDATE servers SET host = @host, placement = @placement, spec = @spec, plan_version = plan_version + 1, status = @Status, task_state = @TaskState,
                 power_state = @PowerState, power_after = @after, shutdown_deadline = NULL, vm_state = @vm, updated_at = @now
-            WHERE id = @id AND status = 'VERIFY_RESIZE' AND task_state IS NULL
+            WHERE id = @id AND ((status = 'VERIFY_RESIZE' AND task_state IS NULL) OR status = 'RESIZE')
             """, new
         {
             host = r.SourceHost, placement = open.SourcePlacement.Json, spec = open.SourceSpec?.Json, step.Status, step.TaskState, step.PowerState,
@@ -371,14 +371,15 @@ public sealed class ServerMoveStore(StoreConnectionFactory factory, TimeProvider
         }
     }
 
-    private static async Task<string> ProjectAtAsync(DbConnection c, DbTransaction tx, string serverId, string status, string what)
+    /// <summary>The server's project, when its status (read in the transaction) still allows <paramref name="action"/> (<see cref="ServerActions.MayMove"/>).</summary>
+    private static async Task<string> ProjectAtAsync(DbConnection c, DbTransaction tx, string serverId, string action)
     {
         var rows = await c.RowsAsync("SELECT status, task_state, project_id FROM servers WHERE id = @serverId", new { serverId },
             r => (Status: r.GetString(0), Task: r.NullableString(1), Project: r.GetString(2)), tx);
         if (rows.Count == 0)
             throw new MoveRefusedException("the server is gone");
-        if (rows[0].Status != status || rows[0].Task is not null)
-            throw new MoveRefusedException($"cannot {what} the resize of the server while it is {rows[0].Status}{(rows[0].Task is { } t ? $" with task {t}" : "")}");
+        if (!ServerActions.MayMove(action, rows[0].Status, rows[0].Task, out var refusal))
+            throw new MoveRefusedException(refusal!);
         return rows[0].Project;
     }
 

@@ -307,6 +307,33 @@ public sealed class ServerMovesEndToEndTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_migration_that_does_not_go_on_is_reverted_from_resize_back_to_the_placement_it_left()
+    {
+        await DisableAsync("sim2");
+        var id = await CreateAsync("vm");
+        await EnableAsync("sim2", true);
+        var before = await Server(id);
+        var claims = await Claims(id);
+        await Accepted(id, new Dictionary<string, object?> { ["migrate"] = null });
+        // The source's agent does nothing (gone): the disk is never sent, the destination never holds the server.
+        Assert.Empty((await _hosts["sim2"].Agent.CycleAsync()).Failures);
+        Assert.Equal(("RESIZE", "resize_migrating"), ((await Server(id)).Str("status"), (await Server(id)).Str("taskState")));
+        Assert.Null(Domain("sim2", id));
+
+        var revert = await Accepted(id, new Dictionary<string, object?> { ["revertResize"] = null });
+        Assert.Equal("REVERT_RESIZE", revert.Str("status"));
+        await Until(id, "ACTIVE");
+        var after = await Server(id);
+        Assert.Equal(("sim1", before.GetProperty("placement").ToString()), (after.Str("host"), after.GetProperty("placement").ToString()));
+        Assert.Equal(claims, await Claims(id));
+        Assert.Equal("running", Domain("sim1", id)!.State);
+        Assert.Equal("reverted", (await _admin.Get($"/v1/servers/{id}/migrations")).Body.EnumerateArray().Single().Str("status"));
+        // A confirm still wants VERIFY_RESIZE.
+        var (status, refused) = await _admin.Post($"/v1/servers/{id}/action", new Dictionary<string, object?> { ["confirmResize"] = null });
+        Assert.Equal((409, "invalid-state"), (status, refused.ErrorCode()));
+    }
+
+    [Fact]
     public async Task Moves_the_server_cannot_make_are_refused_naming_why_and_change_nothing()
     {
         await DisableAsync("sim2");
