@@ -51,14 +51,8 @@ public sealed class DebianGuestFixture : IAsyncLifetime
 /// MTU on it). Deleted, the domain is gone.
 /// </summary>
 [Collection(LabHostFixture.Collection)] // a TCG guest takes a core, as the lab hosts do: not beside them
-public sealed class DebianCloudInitOnLibvirtTests(DebianGuestFixture vm, ITestOutputHelper output) : IClassFixture<DebianGuestFixture>, IAsyncLifetime
+public sealed class DebianCloudInitOnLibvirtTests(DebianGuestFixture vm, ITestOutputHelper output) : RealVmApiTest(withOvs: true, vm.Unavailable), IClassFixture<DebianGuestFixture>
 {
-    private readonly TempDir _dir = new();
-    private readonly OvsSwitch _ovs = OvsSwitch.AtDefaultRunDirectory();
-    private ApiServer _server = null!;
-    private HttpClient _admin = null!;
-    private string? _ovsUnavailable;
-
     /// <summary>A Debian boot under TCG, cloud-init's four stages in Python included, takes minutes.</summary>
     private static readonly TimeSpan Boot = TimeSpan.FromMinutes(10);
 
@@ -86,78 +80,56 @@ public sealed class DebianCloudInitOnLibvirtTests(DebianGuestFixture vm, ITestOu
             } > /dev/ttyS0 2>&1
         """;
 
-    public async Task InitializeAsync()
-    {
-        _server = await ApiServer.StartAsync(_dir.Sub("isola.db"));
-        _admin = _server.Client(_server.AdminSecret);
-        if (vm.Unavailable is null)
-        {
-            if (!File.Exists("/usr/sbin/ovs-vswitchd"))
-                _ovsUnavailable = "Open vSwitch is not installed (Debian: openvswitch-switch)";
-            else
-                await _ovs.InitializeAsync();
-        }
-    }
-
-    public async Task DisposeAsync()
-    {
-        if (vm.Unavailable is null && _ovsUnavailable is null)
-            await _ovs.DisposeAsync();
-        await _server.DisposeAsync();
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        _dir.Dispose();
-    }
-
     [SkippableFact]
     public async Task Debians_cloud_init_reads_isolas_config_drive_hostname_ssh_key_user_data_and_network_config()
     {
         Skip.If(vm.Unavailable is not null, vm.Unavailable);
-        Skip.If(_ovsUnavailable is not null, _ovsUnavailable);
+        Skip.If(OvsUnavailable is not null, OvsUnavailable);
         foreach (var line in vm.Log)
             output.WriteLine(line);
         var clock = Stopwatch.StartNew();
         var steps = new List<string>();
         void Step(string what) => steps.Add($"{clock.Elapsed.TotalSeconds,6:0.0} s  {what}");
 
-        await _admin.Post("/v1/projects", new { name = "p" });
+        await Admin.Post("/v1/projects", new { name = "p" });
         // Debian with cloud-init wants more than the busybox guest's 256 MiB; its image is a 1-2 GiB disk.
-        await Created(_admin.Post("/v1/flavors", new { name = "debian", vcpus = 1, ram = 768, disk = 3 }));
-        await RealHostAgent.UploadImageAsync(_admin, "debian-12", "p", vm.Image);
-        await Created(_admin.Post("/v1/networks", new { name = "overlay", type = "vxlan", project = "p" }));
-        var subnet = await Created(_admin.Post("/v1/subnets", new { name = "overlay-v4", network = "overlay", cidr = "10.30.0.0/24", project = "p" }));
-        var port = await Created(_admin.Post("/v1/ports", new
+        await Created(Admin.Post("/v1/flavors", new { name = "debian", vcpus = 1, ram = 768, disk = 3 }));
+        await RealHostAgent.UploadImageAsync(Admin, "debian-12", "p", vm.Image);
+        await Created(Admin.Post("/v1/networks", new { name = "overlay", type = "vxlan", project = "p" }));
+        var subnet = await Created(Admin.Post("/v1/subnets", new { name = "overlay-v4", network = "overlay", cidr = "10.30.0.0/24", project = "p" }));
+        var port = await Created(Admin.Post("/v1/ports", new
         {
             name = "ci-port", network = "overlay", vnicType = "normal", project = "p",
             fixedIps = new[] { new { subnet = subnet.Str("id"), ipAddress = "10.30.0.7" } },
         }));
         Step("image uploaded, network, subnet and port made");
 
-        await using var host = await RealHostAgent.StartAsync(_server, _admin, _dir.Path, "debian", output, ovs: true);
+        await using var host = await RealHostAgent.StartAsync(Server, Admin, Dir.Path, "debian", output, ovs: true);
         string? id = null;
         var console = "";
         var passed = false;
         try
         {
-            var (status, server) = await _admin.Post("/v1/servers", new
+            var (status, server) = await Admin.Post("/v1/servers", new
             {
                 name = "Debian_CI.guest", flavor = "debian", image = "debian-12", project = "p", ports = new[] { port.Str("id") },
                 sshKeys = new[] { Key }, userData = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(UserData)),
             });
             Assert.True(status == 201, server.ToString());
             id = server.Str("id");
-            var active = await Eventually.UntilAsync(async () => (await _admin.Get($"/v1/servers/{id}")).Body,
+            var active = await Eventually.UntilAsync(async () => (await Admin.Get($"/v1/servers/{id}")).Body,
                 s => (s.Str("status") == "ACTIVE" && s.GetProperty("taskState").ValueKind == JsonValueKind.Null) || s.Str("status") == "ERROR", "server ACTIVE", Boot);
             Assert.True(active.Str("status") == "ACTIVE", active.ToString());
             Step("server ACTIVE");
 
             // The NIC's name and MAC as Isola's network config gives them.
-            var network = (await _admin.Get($"/v1/servers/{id}/plan")).Body.GetProperty("configDrive").Str("networkConfig");
+            var network = (await Admin.Get($"/v1/servers/{id}/plan")).Body.GetProperty("configDrive").Str("networkConfig");
             output.WriteLine("network-config:\n" + network);
             var nic = Regex.Match(network, @"set-name: (\S+)").Groups[1].Value;
             Assert.NotEqual("", nic);
 
             // cloud-init's final stage ran the user-data's runcmd; the API serves what the guest wrote on its serial console.
-            console = await Eventually.UntilAsync(async () => (await _admin.Get($"/v1/servers/{id}/console-log")).Body.Str("output").Replace("\r", "", StringComparison.Ordinal),
+            console = await Eventually.UntilAsync(async () => (await Admin.Get($"/v1/servers/{id}/console-log")).Body.Str("output").Replace("\r", "", StringComparison.Ordinal),
                 text => text.Contains("isola-ci: runcmd done", StringComparison.Ordinal), "runcmd's lines on the console (GET console-log)", Boot);
             Step("runcmd's lines on the console");
             var lines = console.Split('\n').Where(l => l.StartsWith("isola-ci: ", StringComparison.Ordinal)).Select(l => l["isola-ci: ".Length..].TrimEnd()).ToList();
@@ -178,7 +150,7 @@ public sealed class DebianCloudInitOnLibvirtTests(DebianGuestFixture vm, ITestOu
             // Its default route, to the subnet's gateway.
             Assert.Contains(lines, l => Regex.IsMatch(l, $@"^route default via 10\.30\.0\.1 dev {Regex.Escape(nic)}\b"));
             // cloud-init went through all of its stages.
-            console = await Eventually.UntilAsync(async () => (await _admin.Get($"/v1/servers/{id}/console-log")).Body.Str("output"),
+            console = await Eventually.UntilAsync(async () => (await Admin.Get($"/v1/servers/{id}/console-log")).Body.Str("output"),
                 text => Regex.IsMatch(text, @"Cloud-init v\. \S+ finished"), "cloud-init's final message on the console", Boot);
             Step("cloud-init finished");
             // ... and every one of its stages and modules without a failure (a stage that fails on what Isola wrote says so here).
@@ -187,7 +159,7 @@ public sealed class DebianCloudInitOnLibvirtTests(DebianGuestFixture vm, ITestOu
             Assert.DoesNotMatch(@"Running module \S+ .* failed", console);
             Assert.True(File.Exists(host.ConsoleLog(id)));
 
-            Assert.Equal(204, (await _admin.Delete($"/v1/servers/{id}")).Status);
+            Assert.Equal(204, (await Admin.Delete($"/v1/servers/{id}")).Status);
             await Eventually.UntilAsync(async () => !(await LibvirtDaemon.VirshAsync("list", "--all", "--name")).StandardOutput.Contains("isola-" + id, StringComparison.Ordinal),
                 "the domain undefined");
             await Eventually.UntilAsync(() => !Directory.Exists(Path.Join(host.Instances, "isola-" + id)), "the instance directory removed");

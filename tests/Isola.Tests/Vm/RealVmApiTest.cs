@@ -8,22 +8,43 @@ namespace Isola.Tests.Vm;
 /// What a real-VM test through the API needs: its own API server (SQLite in a temp directory), an admin client, and the
 /// waits every such test does — a server at rest in a status, a line on a guest's serial console so many times.
 /// </summary>
-public abstract class RealVmApiTest : IAsyncLifetime
+/// <param name="withOvs">Also the host's Open vSwitch at its default run directory (where libvirt plugs taps), for tests with virtio ports.</param>
+/// <param name="unavailable">Why the test will skip (its fixture's word): then no switch is started.</param>
+public abstract class RealVmApiTest(bool withOvs = false, string? unavailable = null) : IAsyncLifetime
 {
+    private bool _ovsStarted;
+
     protected TempDir Dir { get; } = new();
 
     protected ApiServer Server { get; private set; } = null!;
 
     protected HttpClient Admin { get; private set; } = null!;
 
+    /// <summary>The host's switch (with <c>withOvs</c>).</summary>
+    protected OvsSwitch Ovs { get; } = OvsSwitch.AtDefaultRunDirectory();
+
+    /// <summary>Why there is no switch (Open vSwitch not installed); null when there is one, or none was asked for.</summary>
+    protected string? OvsUnavailable { get; private set; }
+
     public async Task InitializeAsync()
     {
         Server = await ApiServer.StartAsync(Dir.Sub("isola.db"));
         Admin = Server.Client(Server.AdminSecret);
+        if (!withOvs || unavailable is not null)
+            return;
+        if (!File.Exists("/usr/sbin/ovs-vswitchd"))
+        {
+            OvsUnavailable = "Open vSwitch is not installed (Debian: openvswitch-switch)";
+            return;
+        }
+        await Ovs.InitializeAsync();
+        _ovsStarted = true;
     }
 
     public async Task DisposeAsync()
     {
+        if (_ovsStarted)
+            await Ovs.DisposeAsync();
         await Server.DisposeAsync();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         Dir.Dispose();

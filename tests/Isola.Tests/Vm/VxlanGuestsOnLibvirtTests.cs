@@ -30,36 +30,8 @@ namespace Isola.Tests.Vm;
 /// either server is left on the host — domain, QEMU, disk, config drive, tap, OVS port, flow or file.
 /// </summary>
 [Collection(LabHostFixture.Collection)] // TCG guests take the cores, as the lab hosts do: not beside them
-public sealed partial class VxlanGuestsOnLibvirtTests(RealVmFixture vm, ITestOutputHelper output) : IClassFixture<RealVmFixture>, IAsyncLifetime
+public sealed partial class VxlanGuestsOnLibvirtTests(RealVmFixture vm, ITestOutputHelper output) : RealVmApiTest(withOvs: true, vm.Unavailable), IClassFixture<RealVmFixture>
 {
-    private readonly TempDir _dir = new();
-    private readonly OvsSwitch _ovs = OvsSwitch.AtDefaultRunDirectory();
-    private ApiServer _server = null!;
-    private HttpClient _admin = null!;
-    private string? _ovsUnavailable;
-
-    public async Task InitializeAsync()
-    {
-        _server = await ApiServer.StartAsync(_dir.Sub("isola.db"));
-        _admin = _server.Client(_server.AdminSecret);
-        if (vm.Unavailable is null)
-        {
-            if (!File.Exists("/usr/sbin/ovs-vswitchd"))
-                _ovsUnavailable = "Open vSwitch is not installed (Debian: openvswitch-switch)";
-            else
-                await _ovs.InitializeAsync();
-        }
-    }
-
-    public async Task DisposeAsync()
-    {
-        if (vm.Unavailable is null && _ovsUnavailable is null)
-            await _ovs.DisposeAsync();
-        await _server.DisposeAsync();
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        _dir.Dispose();
-    }
-
     /// <summary>Each guest says which IPv4 addresses it has, then pings its peer every second, forever, one console line per ping.</summary>
     private const string UserData = """
         #!/bin/sh
@@ -80,7 +52,7 @@ public sealed partial class VxlanGuestsOnLibvirtTests(RealVmFixture vm, ITestOut
     public async Task Two_guests_on_a_vxlan_network_get_their_addresses_ping_each_other_obey_a_security_group_carry_their_pins_and_leave_nothing()
     {
         Skip.If(vm.Unavailable is not null, vm.Unavailable);
-        Skip.If(_ovsUnavailable is not null, _ovsUnavailable);
+        Skip.If(OvsUnavailable is not null, OvsUnavailable);
         var instances = vm.Dir.Sub("vxlan-instances");
         var state = vm.Dir.Sub("vxlan-agent");
         var discovered = await new HostDiscovery("/", CommandRunners.ForRoot("/"), HostConfig.Empty).DiscoverAsync();
@@ -92,32 +64,32 @@ public sealed partial class VxlanGuestsOnLibvirtTests(RealVmFixture vm, ITestOut
         void Step(string what) => steps.Add($"{clock.Elapsed.TotalSeconds,6:0.0} s  {what}");
 
         // The tenant's network: a VXLAN network with a subnet, a security group per guest (egress anything; ingress ICMP).
-        await _admin.Post("/v1/projects", new { name = "p" });
+        await Admin.Post("/v1/projects", new { name = "p" });
         // A's vCPU is dedicated (pinned to the host's one dedicated CPU, its emulator there too); B's floats on the reserved CPU.
-        await Created(_admin.Post("/v1/flavors", new { name = "pinned", vcpus = 1, ram = 256, disk = 1, extraSpecs = new Dictionary<string, string> { ["hw:cpu_policy"] = "dedicated" } }));
-        await Created(_admin.Post("/v1/flavors", new { name = "tiny", vcpus = 1, ram = 256, disk = 1 }));
-        var (_, image) = await _admin.Post("/v1/images", new { name = "guest", diskFormat = "qcow2", project = "p" });
+        await Created(Admin.Post("/v1/flavors", new { name = "pinned", vcpus = 1, ram = 256, disk = 1, extraSpecs = new Dictionary<string, string> { ["hw:cpu_policy"] = "dedicated" } }));
+        await Created(Admin.Post("/v1/flavors", new { name = "tiny", vcpus = 1, ram = 256, disk = 1 }));
+        var (_, image) = await Admin.Post("/v1/images", new { name = "guest", diskFormat = "qcow2", project = "p" });
         await using (var file = File.OpenRead(vm.Image))
         {
             using var content = new StreamContent(file);
             content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
-            using var uploaded = await _admin.PutAsync($"/v1/images/{image.Str("id")}/file", content);
+            using var uploaded = await Admin.PutAsync($"/v1/images/{image.Str("id")}/file", content);
             Assert.True(uploaded.IsSuccessStatusCode, await uploaded.Content.ReadAsStringAsync());
         }
-        var network = await Created(_admin.Post("/v1/networks", new { name = "overlay", type = "vxlan", project = "p" }));
+        var network = await Created(Admin.Post("/v1/networks", new { name = "overlay", type = "vxlan", project = "p" }));
         Assert.Equal("vxlan", network.Str("type"));
-        var subnet = await Created(_admin.Post("/v1/subnets", new { name = "overlay-v4", network = "overlay", cidr = "10.20.0.0/24", project = "p" }));
+        var subnet = await Created(Admin.Post("/v1/subnets", new { name = "overlay-v4", network = "overlay", cidr = "10.20.0.0/24", project = "p" }));
         var a = new Guest("vm-a", "10.20.0.11", "sg-a", "pinned");
         var b = new Guest("vm-b", "10.20.0.12", "sg-b", "tiny");
         var (icmpIntoB, groupB) = ("", "");
         foreach (var g in new[] { a, b })
         {
-            var group = (await Created(_admin.Post("/v1/security-groups", new { name = g.Group, project = "p" }))).Str("id");
-            await Created(_admin.Post("/v1/security-group-rules", new { securityGroup = group, direction = "egress", ethertype = "IPv4" }));
-            var icmp = (await Created(_admin.Post("/v1/security-group-rules", new { securityGroup = group, direction = "ingress", ethertype = "IPv4", protocol = "icmp" }))).Str("id");
+            var group = (await Created(Admin.Post("/v1/security-groups", new { name = g.Group, project = "p" }))).Str("id");
+            await Created(Admin.Post("/v1/security-group-rules", new { securityGroup = group, direction = "egress", ethertype = "IPv4" }));
+            var icmp = (await Created(Admin.Post("/v1/security-group-rules", new { securityGroup = group, direction = "ingress", ethertype = "IPv4", protocol = "icmp" }))).Str("id");
             if (g == b)
                 (icmpIntoB, groupB) = (icmp, group);
-            var port = await Created(_admin.Post("/v1/ports", new
+            var port = await Created(Admin.Post("/v1/ports", new
             {
                 name = g.Name + "-port", network = "overlay", vnicType = "normal", project = "p",
                 fixedIps = new[] { new { subnet = subnet.Str("id"), ipAddress = g.Ip } }, securityGroups = new[] { group },
@@ -128,8 +100,8 @@ public sealed partial class VxlanGuestsOnLibvirtTests(RealVmFixture vm, ITestOut
 
         // The agent, as `isola agent --ovs-datapath netdev` runs it: the server's facets (not the host-wide ones, which
         // would rewrite this machine's irqbalance and systemd files) and Open vSwitch.
-        var token = (await _admin.Post("/v1/tokens", new { role = "host", host = hostName })).Body.Str("secret");
-        var client = ControllerClient.Create(new Uri(_server.Url), token, hostName, tunnelIp: "127.0.0.1");
+        var token = (await Admin.Post("/v1/tokens", new { role = "host", host = hostName })).Body.Str("secret");
+        var client = ControllerClient.Create(new Uri(Server.Url), token, hostName, tunnelIp: "127.0.0.1");
         var runner = new ProcessCommandRunner(TimeSpan.FromMinutes(2));
         var driver = new HostDriver(runner, "/", state, LibvirtDaemon.Uri, instances, client);
         var agent = new HostAgent(inventory, client, driver, new AppliedStore(state), TimeProvider.System)
@@ -172,7 +144,7 @@ public sealed partial class VxlanGuestsOnLibvirtTests(RealVmFixture vm, ITestOut
             // Both servers at once: the two TCG guests boot side by side.
             foreach (var (g, peer) in new[] { (a, b), (b, a) })
             {
-                var (status, server) = await _admin.Post("/v1/servers", new
+                var (status, server) = await Admin.Post("/v1/servers", new
                 {
                     name = g.Name, flavor = g.Flavor, image = "guest", project = "p", ports = new[] { g.PortId },
                     userData = Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(UserData.Replace("PEER", peer.Ip, StringComparison.Ordinal))),
@@ -202,7 +174,7 @@ public sealed partial class VxlanGuestsOnLibvirtTests(RealVmFixture vm, ITestOut
 
             // The rule that lets ICMP into B goes: A's pings to B are dropped (B's own pings to A, answered through conntrack, still pass).
             var (markA, markB) = (Pings(Read(console[a]), b.Ip).Count, Pings(Read(console[b]), a.Ip).Count);
-            Assert.Equal(204, (await _admin.Delete($"/v1/security-group-rules/{icmpIntoB}")).Status);
+            Assert.Equal(204, (await Admin.Delete($"/v1/security-group-rules/{icmpIntoB}")).Status);
             var blocked = await PingsAsync(console[a], b.Ip, after: markA + 1, ok: false, count: 4);
             var meanwhile = Pings(Read(console[b]), a.Ip).Skip(markB + 1).ToList();
             output.WriteLine($"after the rule went: a -> b {string.Join(' ', blocked.Select(p => p.Ok ? "ok" : "fail"))}; b -> a {string.Join(' ', meanwhile.Select(p => p.Ok ? "ok" : "fail"))}");
@@ -212,19 +184,19 @@ public sealed partial class VxlanGuestsOnLibvirtTests(RealVmFixture vm, ITestOut
 
             // The rule again: A's pings get through again.
             markA = Pings(Read(console[a]), b.Ip).Count;
-            await Created(_admin.Post("/v1/security-group-rules", new { securityGroup = groupB, direction = "ingress", ethertype = "IPv4", protocol = "icmp" }));
+            await Created(Admin.Post("/v1/security-group-rules", new { securityGroup = groupB, direction = "ingress", ethertype = "IPv4", protocol = "icmp" }));
             await PingsAsync(console[a], b.Ip, after: markA, ok: true, count: 3);
             Step("the rule again: a -> b answered");
 
             // The console as the API serves it shows the same.
-            var served = await Eventually.UntilAsync(async () => (await _admin.Get($"/v1/servers/{a.ServerId}/console-log")).Body.Str("output"),
+            var served = await Eventually.UntilAsync(async () => (await Admin.Get($"/v1/servers/{a.ServerId}/console-log")).Body.Str("output"),
                 text => text.Contains($"ping {b.Ip}", StringComparison.Ordinal), "a's console log through the API");
             Assert.Contains($"addresses {a.Ip}/24", served, StringComparison.Ordinal);
 
             // Every QEMU thread on the plan's pins: the vCPU threads on their vcpupin (or the vCPUs' cpuset), all others on the emulator pin.
             foreach (var g in guests)
             {
-                var xml = XDocument.Parse((await _admin.Get($"/v1/servers/{g.ServerId}/plan")).Body.Str("domainXml"));
+                var xml = XDocument.Parse((await Admin.Get($"/v1/servers/{g.ServerId}/plan")).Body.Str("domainXml"));
                 var pinned = xml.Descendants("vcpupin").ToDictionary(p => int.Parse(p.Attribute("vcpu")!.Value, CultureInfo.InvariantCulture), p => Cpus(p.Attribute("cpuset")!.Value));
                 var floating = xml.Descendants("vcpu").Single().Attribute("cpuset")?.Value;
                 var emulator = Cpus(xml.Descendants("emulatorpin").Single().Attribute("cpuset")!.Value);
@@ -262,7 +234,7 @@ public sealed partial class VxlanGuestsOnLibvirtTests(RealVmFixture vm, ITestOut
                 consoles[g] = Read(console[g]); // for the output: the files go with the servers
 
             foreach (var g in guests)
-                Assert.Equal(204, (await _admin.Delete($"/v1/servers/{g.ServerId}")).Status);
+                Assert.Equal(204, (await Admin.Delete($"/v1/servers/{g.ServerId}")).Status);
             foreach (var g in guests)
             {
                 await Eventually.UntilAsync(async () => !(await Virsh("list", "--all", "--name")).Contains(g.Domain, StringComparison.Ordinal), $"{g.Domain} undefined");
@@ -281,7 +253,7 @@ public sealed partial class VxlanGuestsOnLibvirtTests(RealVmFixture vm, ITestOut
             var ovsInterfaces = await OvsAsync("--columns=name,external_ids", "list", "Interface");
             var left = await OfctlAsync("dump-flows", "br-int");
             // The agent flushed the connections of the addresses that left (the zone may still hold others).
-            var conntrack = await Eventually.UntilAsync(async () => (await _ovs.Runner.RunAsync(["ovs-appctl", "dpctl/dump-conntrack"])).StandardOutput,
+            var conntrack = await Eventually.UntilAsync(async () => (await Ovs.Runner.RunAsync(["ovs-appctl", "dpctl/dump-conntrack"])).StandardOutput,
                 text => guests.All(g => !text.Contains($"={g.Ip},", StringComparison.Ordinal)), "no connection of either server's address in conntrack");
             output.WriteLine($"after delete:\nvirsh list --all: [{virsh.Trim()}]\nbr-int ports: [{ovsPorts.Trim()}]\nconntrack: [{conntrack.Trim()}]\nflows:\n{left}");
             foreach (var g in guests)
@@ -337,7 +309,7 @@ public sealed partial class VxlanGuestsOnLibvirtTests(RealVmFixture vm, ITestOut
 
     private async Task UntilActiveAsync(string id)
     {
-        var server = await Eventually.UntilAsync(async () => (await _admin.Get($"/v1/servers/{id}")).Body, s =>
+        var server = await Eventually.UntilAsync(async () => (await Admin.Get($"/v1/servers/{id}")).Body, s =>
             (s.Str("status") == "ACTIVE" && s.GetProperty("taskState").ValueKind == JsonValueKind.Null) || s.Str("status") == "ERROR", "server ACTIVE",
             TimeSpan.FromMinutes(5));
         Assert.True(server.Str("status") == "ACTIVE", server.ToString());
@@ -415,9 +387,9 @@ public sealed partial class VxlanGuestsOnLibvirtTests(RealVmFixture vm, ITestOut
 
     private static async Task<string> Virsh(params string[] args) => (await LibvirtDaemon.VirshAsync(args)).StandardOutput;
 
-    private async Task<string> OvsAsync(params string[] args) => await _ovs.Vsctl(args);
+    private async Task<string> OvsAsync(params string[] args) => await Ovs.Vsctl(args);
 
-    private async Task<string> OfctlAsync(params string[] args) => await _ovs.Ofctl(args);
+    private async Task<string> OfctlAsync(params string[] args) => await Ovs.Ofctl(args);
 
     /// <summary>The host's network interfaces by name (<c>ip -o link</c>).</summary>
     private static async Task<List<string>> IpLinksAsync()
