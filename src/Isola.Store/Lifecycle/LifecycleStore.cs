@@ -125,24 +125,22 @@ public sealed class LifecycleStore(StoreConnectionFactory factory, TimeProvider 
             SELECT p.id, p.server_id, p.status FROM ports p JOIN servers s ON s.id = p.server_id
             WHERE s.host = @host AND s.status IN ({ServerStatus.HoldingList})
             """, new { host }, r => (Id: r.GetString(0), Server: r.GetString(1), Status: r.GetString(2)), tx)).ToDictionary(p => p.Id, StringComparer.Ordinal);
-        // The servers that left this host for another (a resize or migration in progress): what the agent says of their domains here
-        // is the migration's (their disk is sent once shut off), not the servers' (ServerMoveStore).
-        var leaving = (await c.RowsAsync("""
-            SELECT server_id, id, source_vm_state FROM server_migrations
-            WHERE source_host = @host AND dest_host <> @host AND status IN ('migrating', 'finished')
-            """, new { host }, r => (Server: r.GetString(0), Id: r.GetString(1), Vm: r.NullableString(2)), tx)).ToDictionary(m => m.Server, StringComparer.Ordinal);
-        // Servers evacuated off this host while its agent was down: the claims they left here are kept until the agent reports them
-        // gone (taken down: neither reported nor still being taken down), so nothing new takes their CPUs or VFs before that.
-        // So too the servers a revert took back off this host (to the one they came from): their claims here are held, and their
-        // domain there is not started, until this host's agent reports them gone.
-        var evacuated = (await c.RowsAsync("""
-            SELECT server_id FROM server_migrations
-            WHERE (source_host = @host AND status = 'evacuating') OR (dest_host = @host AND source_host <> @host AND status = 'reverting')
-            """, new { host }, r => r.GetString(0), tx)).ToHashSet(StringComparer.Ordinal);
-        // The servers back on this host by a revert waiting for the other host: what is reported of them is kept, and they wait.
-        var waiting = (await c.RowsAsync("""
-            SELECT server_id FROM server_migrations WHERE source_host = @host AND dest_host <> @host AND status = 'reverting'
-            """, new { host }, r => r.GetString(0), tx)).ToHashSet(StringComparer.Ordinal);
+        // The moves this host is one end of, read once (a report comes every cycle), and what each means for it:
+        // - leaving: servers that left it for another (a resize or migration in progress): what the agent says of their domains
+        //   here is the migration's (their disk is sent once shut off), not the servers' (ServerMoveStore);
+        // - evacuated: servers evacuated off it while its agent was down, or taken back off it by a revert: the claims they left
+        //   here are held (and a reverted one's domain on its source stays off) until this host's agent reports them gone;
+        // - waiting: servers back on it by a revert that waits for the other host: what is reported of them is kept, and they wait.
+        var moves = await c.RowsAsync($"""
+            SELECT server_id, id, status, source_host, dest_host, source_vm_state FROM server_migrations
+            WHERE (source_host = @host OR dest_host = @host) AND status IN ({PlacementStore.OpenMigrations})
+            """, new { host }, r => (Server: r.GetString(0), Id: r.GetString(1), Status: r.GetString(2), Source: r.GetString(3), Dest: r.GetString(4),
+                Vm: r.NullableString(5)), tx);
+        var between = moves.Where(m => m.Source != m.Dest).ToList();
+        var leaving = between.Where(m => m.Source == host && m.Status is "migrating" or "finished").ToDictionary(m => m.Server, StringComparer.Ordinal);
+        var evacuated = moves.Where(m => (m.Source == host && m.Status == "evacuating") || (m.Dest == host && m.Source != host && m.Status == "reverting"))
+            .Select(m => m.Server).ToHashSet(StringComparer.Ordinal);
+        var waiting = between.Where(m => m.Source == host && m.Status == "reverting").Select(m => m.Server).ToHashSet(StringComparer.Ordinal);
         var stillThere = report.Leaving ?? new HashSet<string>(StringComparer.Ordinal);
         var cleared = evacuated.Where(id => !report.VmStates.ContainsKey(id) && !stillThere.Contains(id)).Order(StringComparer.Ordinal).ToList();
         if (evacuated.Count > 0)

@@ -22,17 +22,33 @@ namespace Isola.Tests.Vm;
 public sealed class RealHostAgent : IAsyncDisposable
 {
     private readonly CancellationTokenSource _stop = new();
+    private readonly List<string> _failures = [];
     private Task _loop = Task.CompletedTask;
     private int _cycles;
+    private bool _disposed;
 
-    private RealHostAgent(string instances, HostDriver driver, HostAgent agent)
+    private RealHostAgent(string instances, string state, HostDriver driver, HostAgent agent)
     {
         Instances = instances;
+        State = state;
         Driver = driver;
         Agent = agent;
     }
 
     public string Instances { get; }
+
+    /// <summary>The agent's state directory.</summary>
+    public string State { get; }
+
+    /// <summary>Every distinct failure of a cycle so far (a failed step, or a cycle that threw): a test that wants none asserts this empty.</summary>
+    public IReadOnlyList<string> Failures
+    {
+        get
+        {
+            lock (_failures)
+                return [.. _failures];
+        }
+    }
 
     public HostDriver Driver { get; }
 
@@ -66,7 +82,7 @@ public sealed class RealHostAgent : IAsyncDisposable
             Ovs = ovs ? new OvsCycle(new OvsDriver(runner, state, "netdev"), Isola.Rendering.Flows.OvsLayout.Default) : null,
         };
         await agent.RegisterAsync(default);
-        var host = new RealHostAgent(instances, driver, agent);
+        var host = new RealHostAgent(instances, state, driver, agent);
         host._loop = Task.Run(() => host.LoopAsync(output));
         return host;
     }
@@ -92,17 +108,39 @@ public sealed class RealHostAgent : IAsyncDisposable
                 var cycle = await Agent.CycleAsync(revision, _stop.Token);
                 revision = cycle.Revision;
                 foreach (var failure in cycle.Failures)
+                {
                     output.WriteLine($"cycle {Cycles}: {failure}");
+                    Failed(failure);
+                }
                 Interlocked.Increment(ref _cycles);
             }
             catch (OperationCanceledException) when (_stop.IsCancellationRequested)
             {
             }
+            catch (Exception e) when (e is HttpRequestException or Isola.Agent.Driver.DriverException)
+            {
+                // Said, and the next cycle waits for the next revision (or the agent's resync) as any other does.
+                output.WriteLine($"cycle {Cycles}: {e.Message}");
+                Failed("cycle: " + e.Message);
+            }
         }
     }
 
+    private void Failed(string failure)
+    {
+        lock (_failures)
+        {
+            if (!_failures.Contains(failure))
+                _failures.Add(failure);
+        }
+    }
+
+    /// <summary>Stops the agent (once: a test may stop it before its own clean-up, and the using ends it again).</summary>
     public async ValueTask DisposeAsync()
     {
+        if (_disposed)
+            return;
+        _disposed = true;
         await _stop.CancelAsync();
         await _loop;
         _stop.Dispose();

@@ -1,17 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net.Http.Headers;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using System.Xml.Linq;
-using Isola.Agent;
-using Isola.Agent.Driver;
-using Isola.Agent.Facets;
-using Isola.Domain.Topology;
 using Isola.Host.Commands;
-using Isola.Host.Config;
-using Isola.Host.Discovery;
-using Isola.Lab;
 using Isola.Rendering.Flows;
 using Isola.Tests.Lab;
 using Isola.Tests.Server;
@@ -53,12 +45,6 @@ public sealed partial class VxlanGuestsOnLibvirtTests(RealVmFixture vm, ITestOut
     {
         Skip.If(vm.Unavailable is not null, vm.Unavailable);
         Skip.If(OvsUnavailable is not null, OvsUnavailable);
-        var instances = vm.Dir.Sub("vxlan-instances");
-        var state = vm.Dir.Sub("vxlan-agent");
-        var discovered = await new HostDiscovery("/", CommandRunners.ForRoot("/"), HostConfig.Empty).DiscoverAsync();
-        var domainType = discovered.Virt.DomainType == HostVirtualization.Kvm && await LabKernel.KvmUsableAsync() ? HostVirtualization.Kvm : HostVirtualization.Qemu;
-        var inventory = discovered with { Virtualization = discovered.Virt with { DomainType = domainType, InstancesDirectory = instances } };
-        var hostName = inventory.Hostname;
         var clock = Stopwatch.StartNew();
         var steps = new List<string>();
         void Step(string what) => steps.Add($"{clock.Elapsed.TotalSeconds,6:0.0} s  {what}");
@@ -68,14 +54,7 @@ public sealed partial class VxlanGuestsOnLibvirtTests(RealVmFixture vm, ITestOut
         // A's vCPU is dedicated (pinned to the host's one dedicated CPU, its emulator there too); B's floats on the reserved CPU.
         await Created(Admin.Post("/v1/flavors", new { name = "pinned", vcpus = 1, ram = 256, disk = 1, extraSpecs = new Dictionary<string, string> { ["hw:cpu_policy"] = "dedicated" } }));
         await Created(Admin.Post("/v1/flavors", new { name = "tiny", vcpus = 1, ram = 256, disk = 1 }));
-        var (_, image) = await Admin.Post("/v1/images", new { name = "guest", diskFormat = "qcow2", project = "p" });
-        await using (var file = File.OpenRead(vm.Image))
-        {
-            using var content = new StreamContent(file);
-            content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
-            using var uploaded = await Admin.PutAsync($"/v1/images/{image.Str("id")}/file", content);
-            Assert.True(uploaded.IsSuccessStatusCode, await uploaded.Content.ReadAsStringAsync());
-        }
+        await RealHostAgent.UploadImageAsync(Admin, "guest", "p", vm.Image);
         var network = await Created(Admin.Post("/v1/networks", new { name = "overlay", type = "vxlan", project = "p" }));
         Assert.Equal("vxlan", network.Str("type"));
         var subnet = await Created(Admin.Post("/v1/subnets", new { name = "overlay-v4", network = "overlay", cidr = "10.20.0.0/24", project = "p" }));
@@ -100,43 +79,8 @@ public sealed partial class VxlanGuestsOnLibvirtTests(RealVmFixture vm, ITestOut
 
         // The agent, as `isola agent --ovs-datapath netdev` runs it: the server's facets (not the host-wide ones, which
         // would rewrite this machine's irqbalance and systemd files) and Open vSwitch.
-        var token = (await Admin.Post("/v1/tokens", new { role = "host", host = hostName })).Body.Str("secret");
-        var client = ControllerClient.Create(new Uri(Server.Url), token, hostName, tunnelIp: "127.0.0.1");
-        var runner = new ProcessCommandRunner(TimeSpan.FromMinutes(2));
-        var driver = new HostDriver(runner, "/", state, LibvirtDaemon.Uri, instances, client);
-        var agent = new HostAgent(inventory, client, driver, new AppliedStore(state), TimeProvider.System)
-        {
-            Facets = HostFacets.All.Where(f => f is not (IrqbalanceFacet or CpuIsolationFacet)).ToList(),
-            Ovs = new OvsCycle(new OvsDriver(runner, state, "netdev"), OvsLayout.Default),
-            Resync = TimeSpan.FromSeconds(1),
-        };
-        await agent.RegisterAsync(default);
-        using var stop = new CancellationTokenSource();
-        var failures = new List<string>();
-        var loop = Task.Run(async () =>
-        {
-            long? revision = null;
-            while (!stop.IsCancellationRequested)
-            {
-                try
-                {
-                    var cycle = await agent.CycleAsync(revision, stop.Token);
-                    revision = cycle.Revision;
-                    lock (failures)
-                        failures.AddRange(cycle.Failures.Where(f => !failures.Contains(f)));
-                }
-                catch (OperationCanceledException) when (stop.IsCancellationRequested)
-                {
-                }
-                catch (Exception e) when (e is HttpRequestException or DriverException)
-                {
-                    lock (failures)
-                        failures.Add("cycle: " + e.Message);
-                    revision = null;
-                    await Task.Delay(1000, CancellationToken.None);
-                }
-            }
-        });
+        await using var host = await RealHostAgent.StartAsync(Server, Admin, vm.Dir.Path, "vxlan", output, ovs: true);
+        var (instances, state, driver) = (host.Instances, host.State, host.Driver);
         var guests = new[] { a, b };
         var consoles = new Dictionary<Guest, string>();
         try
@@ -273,8 +217,7 @@ public sealed partial class VxlanGuestsOnLibvirtTests(RealVmFixture vm, ITestOut
             await Eventually.UntilAsync(() => driver.Storage.CachedImages().Count == 0, "the cached image pruned");
             Step("listed after delete: no domain, QEMU process, tap, OVS port or interface, flow, or file of either server");
             // Every agent cycle went through: a failed command (a flush OVS refused, a console log sent for a server just gone) is a bug to see.
-            lock (failures)
-                Assert.True(failures.Count == 0, "agent cycles failed:\n" + string.Join('\n', failures));
+            Assert.True(host.Failures.Count == 0, "agent cycles failed:\n" + string.Join('\n', host.Failures));
         }
         finally
         {
@@ -287,11 +230,7 @@ public sealed partial class VxlanGuestsOnLibvirtTests(RealVmFixture vm, ITestOut
                 output.WriteLine($"---- {g.Name}'s console (isola-guest lines):\n" + string.Join('\n', text.Where(l => l.Contains("isola-guest:", StringComparison.Ordinal)
                     && !l.Contains("isola-guest: ping ", StringComparison.Ordinal))) + "\n...\n" + string.Join('\n', text.Where(l => l.Contains("isola-guest: ping ", StringComparison.Ordinal)).TakeLast(8)));
             }
-            lock (failures)
-                foreach (var f in failures)
-                    output.WriteLine("agent: " + f);
-            await stop.CancelAsync();
-            await loop;
+            await host.DisposeAsync();
             foreach (var g in guests.Where(g => g.ServerId != ""))
             {
                 await LibvirtDaemon.VirshAsync("destroy", g.Domain);
