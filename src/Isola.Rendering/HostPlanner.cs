@@ -7,6 +7,7 @@ using Isola.Rendering.Guest;
 using Isola.Rendering.Isolation;
 using Isola.Rendering.Libvirt;
 using Isola.Rendering.Vf;
+using Isola.Scheduling;
 using Isola.Scheduling.Requests;
 using Isola.Scheduling.State;
 
@@ -38,18 +39,19 @@ public static class HostPlanner
         var vfs = VfSettingsOf(input, errors);
         if (errors.Count > 0)
             throw new RenderException(errors.Distinct().ToList());
-        var irqs = IrqPlan(input, errors);
+        var irqs = IrqPlan(input, nics, errors);
         if (errors.Count > 0)
             throw new RenderException(errors.Distinct().ToList());
         var sets = HostCpuSets.Of(input.Host);
-        var isolation = new HostIsolation(sets.Dedicated, sets.Reserved, irqs.Known.Select(k => k.Irq).Order().ToList());
+        // The IRQs irqbalance must leave alone are known only on the host, once their drivers request them: the agent adds them.
+        var isolation = new HostIsolation(sets.Dedicated, sets.Reserved, []);
         var networkConfig = NetworkConfigRenderer.Render(placement.Server, nics);
         var boot = input.Boot ?? GuestBoot.Blank;
         var files = Libvirt.InstanceFiles.Of(input.Host.Virt, input.Domain);
         return new HostPlan(input.Domain, placement.Host, uuid, xml.ToString(), vfs, irqs, isolation,
             KernelAdvice.For(input.Host, placement), nics, networkConfig,
             new InstanceDisk(files.Disk, BootRules.RootDiskGiB(input.Flavor, boot.Image), boot.Image, boot.DiskVersion),
-            ConfigDrive.For(uuid, placement.Server, boot.SshKeys ?? [], boot.UserData, networkConfig), files);
+            ConfigDrive.For(uuid, placement.Server, boot.SshKeys ?? [], boot.UserData, networkConfig, irqs.Guest), files);
     }
 
     private static List<VfSettings> VfSettingsOf(RenderInput input, List<RequestError> errors)
@@ -80,55 +82,74 @@ public static class HostPlanner
     }
 
     /// <summary>
-    /// Each VF's IRQs go to the pCPUs of the vCPUs that handle them: those the port names, else the
-    /// VM's vCPUs on the VF's NUMA cell, else all its pinned vCPUs. vhost threads of virtio ports go
-    /// the same way. Guests without pinned vCPUs are left to irqbalance on the reserved CPUs.
+    /// Both ends of every vector (docs/host-plan.md, "Interrupts, both ends"). Each port's queues are
+    /// handled by its vCPUs — those the port names (<c>irqVcpus</c>, in that order), else the VM's
+    /// pinned vCPUs on the device's NUMA cell, else all its pinned vCPUs — queue q by the (q mod n)-th;
+    /// the host end of each queue vector (a VF's or whole PF's IRQ, a virtio queue's vhost worker) runs
+    /// on the pCPU that vCPU is pinned to. The misc vector goes to the guest's vCPU 0 and, on the host,
+    /// to a housekeeping CPU of the device's cell. The guest end is the config drive's map, by guest
+    /// PCI address. Guests without pinned vCPUs are left to irqbalance on the reserved CPUs.
     /// </summary>
-    private static IrqAffinityPlan IrqPlan(RenderInput input, List<RequestError> errors)
+    private static IrqAffinityPlan IrqPlan(RenderInput input, IReadOnlyList<GuestNic> nics, List<RequestError> errors)
     {
         var cells = input.Placement.Cells ?? [];
         var pins = cells.SelectMany(c => c.Pins.Select(p => (p.Vcpu, p.Pcpu, c.HostCell))).OrderBy(p => p.Vcpu).ToList();
         if (pins.Count == 0)
             return new IrqAffinityPlan([], [], []);
-        CpuSet Targets(PortSpec port, int? hostCell)
+        IReadOnlyList<VcpuPin> Queues(PortSpec port, int? hostCell)
         {
             if (port.IrqVcpus is { Count: > 0 } asked)
             {
                 var missing = asked.Where(v => pins.All(p => p.Vcpu != v)).ToList();
                 if (missing.Count > 0)
                     errors.Add(new RequestError($"ports[{Index(input, port)}].irqVcpus", $"vCPUs {CpuSet.Of(missing)} are not pinned vCPUs of the server"));
-                return CpuSet.Of(pins.Where(p => asked.Contains(p.Vcpu)).Select(p => p.Pcpu));
+                return asked.Distinct().SelectMany(v => pins.Where(p => p.Vcpu == v)).Select(p => new VcpuPin(p.Vcpu, p.Pcpu)).ToList();
             }
-            var local = pins.Where(p => p.HostCell == hostCell).Select(p => p.Pcpu).ToList();
-            return CpuSet.Of(local.Count > 0 ? local : pins.Select(p => p.Pcpu));
+            var local = pins.Where(p => p.HostCell == hostCell).ToList();
+            return (local.Count > 0 ? local : pins).Select(p => new VcpuPin(p.Vcpu, p.Pcpu)).ToList();
+        }
+        var reserved = HostCpuSets.Of(input.Host).Reserved;
+        VcpuPin Misc(int? hostCell, IReadOnlyList<VcpuPin> queues)
+        {
+            var local = CpuSet.Of(input.Host.Cpus.Where(c => c.Online && c.Cell == hostCell).Select(c => c.Id)).Intersect(reserved);
+            var cpu = !local.IsEmpty ? local[0] : !reserved.IsEmpty ? reserved[0] : queues[0].Pcpu;
+            return new VcpuPin(0, cpu);
         }
         var rules = new List<IrqRule>();
-        var known = new List<IrqAssignment>();
+        var guest = new List<GuestIrqMap>();
         foreach (var vf in input.Placement.Vfs)
         {
             var port = input.Ports.First(p => p.Name == vf.Port);
-            var rule = new IrqRule(port.Name, vf.Vf, Targets(port, vf.HostCell));
-            rules.Add(rule);
-            // The IRQs the inventory lists belong to the VF's host driver. A VF passed through
-            // (hostdev) is rebound to vfio-pci, those IRQs go away and their numbers may be reused by
-            // other devices: its IRQs are known only after the guest enables MSI-X. macvtap keeps the
-            // host driver, so its IRQs are the listed ones.
-            if (port.Kind.NeedsNetDev)
-            {
-                var irqs = input.Host.Devices.SelectMany(d => d.Vfs).FirstOrDefault(v => v.Address == vf.Vf)?.MsiIrqs ?? [];
-                known.AddRange(IrqAffinityPlan.Assign(rule, irqs));
-            }
+            var queues = Queues(port, vf.HostCell);
+            var pfDriver = input.Host.Devices.FirstOrDefault(d => d.Address == vf.Pf)?.Driver;
+            // A VF passed through runs its VF driver in the guest and is vfio-pci's on the host; macvtap keeps the host's VF driver.
+            rules.Add(new IrqRule(port.Name, vf.Vf, VectorLayout.VfDriverOf(pfDriver) ?? pfDriver ?? "unknown", !port.Kind.NeedsNetDev, queues, Misc(vf.HostCell, queues)));
+        }
+        foreach (var pf in input.Placement.Pfs)
+        {
+            var port = input.Ports.First(p => p.Name == pf.Port);
+            var queues = Queues(port, pf.HostCell);
+            rules.Add(new IrqRule(port.Name, pf.Pf, input.Host.Devices.FirstOrDefault(d => d.Address == pf.Pf)?.Driver ?? "unknown", true, queues, Misc(pf.HostCell, queues)));
         }
         var vhost = new List<VhostPin>();
         // Without vhost-net there are no vhost workers to pin: QEMU's own threads serve the queues (the emulator pin).
         foreach (var port in input.Ports.Where(p => p.Kind.OnOvs && input.Host.Virt.VhostNet))
         {
-            var targets = Targets(port, cells[0].HostCell);
+            var targets = Queues(port, cells[0].HostCell);
             var queues = port.Queues ?? Math.Clamp(input.Flavor.Vcpus, 1, 8);
-            for (var q = 0; q < queues && !targets.IsEmpty; q++)
-                vhost.Add(new VhostPin(port.Name, q, targets[q % targets.Count]));
+            for (var q = 0; q < queues && targets.Count > 0; q++)
+                vhost.Add(new VhostPin(port.Name, q, targets[q % targets.Count].Pcpu));
         }
-        return new IrqAffinityPlan(rules, known, vhost);
+        // The guest's end: every NIC, by the PCI address the layout gives it; a VF's queues as its rule has them.
+        foreach (var nic in nics)
+        {
+            var vf = input.Placement.Vfs.Where(v => v.Port == nic.Port.Name).Skip(nic.Member).FirstOrDefault();
+            var device = vf is not null ? vf.Vf : input.Placement.Pfs.FirstOrDefault(p => p.Port == nic.Port.Name)?.Pf;
+            var queues = rules.FirstOrDefault(r => r.Device == device)?.Queues ?? Queues(nic.Port, cells[0].HostCell);
+            if (queues.Count > 0)
+                guest.Add(new GuestIrqMap(nic.Port.Name, GuestNicLayout.Address(nic), queues.Select(q => q.Vcpu).ToList(), 0));
+        }
+        return new IrqAffinityPlan(rules, guest, vhost);
     }
 
     private static int Index(RenderInput input, PortSpec port) => input.Ports.ToList().IndexOf(port);

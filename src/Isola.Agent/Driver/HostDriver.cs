@@ -34,6 +34,36 @@ public sealed class HostDriver(ICommandRunner runner, string root, string stateD
             : [];
     }
 
+    /// <summary>
+    /// The name each IRQ's handler was requested with: the last column of <c>/proc/interrupts</c>
+    /// (<c>" 45:  0  0  IR-PCI-MSIX-0000:01:10.0  0-edge  vfio-msix[0](0000:01:10.0)"</c>); IRQs without a handler are not listed.
+    /// </summary>
+    public IReadOnlyDictionary<int, string> InterruptNames()
+    {
+        var file = Path.Join(root, "proc", "interrupts");
+        var names = new Dictionary<int, string>();
+        if (!File.Exists(file))
+            return names;
+        foreach (var line in File.ReadLines(file))
+        {
+            var colon = line.IndexOf(':', StringComparison.Ordinal);
+            if (colon <= 0 || !int.TryParse(line.AsSpan(0, colon).Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var irq))
+                continue;
+            var fields = line[(colon + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            // Counts only (a line with no chip and no name) is no handler's.
+            if (fields.Length > 0 && !fields[^1].All(char.IsAsciiDigit))
+                names[irq] = fields[^1];
+        }
+        return names;
+    }
+
+    /// <summary>The netdev a PCI function's host driver made (<c>sys/bus/pci/devices/BDF/net/</c>); null when it has none.</summary>
+    public string? NetDevOf(Isola.Domain.Pci.PciAddress function)
+    {
+        var dir = Path.Join(root, "sys", "bus", "pci", "devices", function.ToString(), "net");
+        return Directory.Exists(dir) ? Directory.EnumerateFileSystemEntries(dir).Select(Path.GetFileName).Order(StringComparer.Ordinal).FirstOrDefault() : null;
+    }
+
     /// <summary>An IRQ's <c>smp_affinity_list</c>; null when the IRQ is not there.</summary>
     public string? IrqAffinity(int irq)
     {
@@ -154,8 +184,32 @@ public sealed class HostDriver(ICommandRunner runner, string root, string stateD
     /// <summary>Gives a VF its settings, one <c>ip link set</c> per concern.</summary>
     public async Task ProgramVfAsync(VfSettings vf, CancellationToken ct = default)
     {
-        foreach (var argv in VfCommands.Program(vf))
+        var commands = VfCommands.Program(vf);
+        await RunAsync(commands[0], ct);
+        // igb, ixgbe and i40e check a VF rate against the PF's link speed, which is 0 until the link
+        // is up: a PF just brought up takes a moment (igb's watchdog; seconds on the lab's emulated
+        // 82576). Rates wait for the link, within PfLinkWait; after that the driver's refusal is the error.
+        if (vf.Desired.MaxTxRateMbps > 0 || vf.Desired.MinTxRateMbps > 0)
+            await AwaitLinkAsync(vf.PfNetDev, ct);
+        foreach (var argv in commands.Skip(1))
             await RunAsync(argv, ct);
+    }
+
+    /// <summary>How long a VF rate waits for its PF's link to come up.</summary>
+    public static TimeSpan PfLinkWait { get; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Waits until <c>ip -j link show dev PF</c> says its operstate is UP, or <see cref="PfLinkWait"/> has passed.</summary>
+    private async Task AwaitLinkAsync(string pf, CancellationToken ct)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            // Only a wait: a PF ip cannot show is left to the rate command's own error.
+            var shown = await runner.RunAsync(IpCommands.LinkShowDetails(pf), ct);
+            if (!shown.Succeeded || IpLinkParser.OperState(shown.StandardOutput) is "UP" || clock.Elapsed >= PfLinkWait)
+                return;
+            await Task.Delay(TimeSpan.FromMilliseconds(50), ct);
+        }
     }
 
     /// <summary>Puts a VF back as Isola found it.</summary>

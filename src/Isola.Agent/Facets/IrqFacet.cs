@@ -5,53 +5,75 @@ using Isola.Rendering.Isolation;
 
 namespace Isola.Agent.Facets;
 
-/// <summary>The host IRQs each VF of interest has now (its msi_irqs), and the smp_affinity_list of each IRQ of interest.</summary>
-public sealed record IrqReading(IReadOnlyDictionary<PciAddress, IReadOnlyList<int>> MsiIrqs, IReadOnlyDictionary<int, string> Affinity)
+/// <summary>
+/// The vectors each device of interest has now (its <c>msi_irqs</c>, with the names <c>/proc/interrupts</c>
+/// gives them), the netdev of each device the host driver keeps, and the <c>smp_affinity_list</c> of each IRQ of interest.
+/// </summary>
+public sealed record IrqReading(
+    IReadOnlyDictionary<PciAddress, IReadOnlyList<HostVector>> Vectors, IReadOnlyDictionary<PciAddress, string> NetDevs, IReadOnlyDictionary<int, string> Affinity)
     : IReading<IrqReading>
 {
-    public static IrqReading None { get; } = new(new Dictionary<PciAddress, IReadOnlyList<int>>(), new Dictionary<int, string>());
+    public static IrqReading None { get; } = new(new Dictionary<PciAddress, IReadOnlyList<HostVector>>(), new Dictionary<PciAddress, string>(), new Dictionary<int, string>());
 }
 
 /// <summary>
-/// Interrupt steering (<c>/proc/irq/N/smp_affinity_list</c>, <c>sys/bus/pci/devices/VF/msi_irqs/</c>
-/// under the host's root): once the domain runs or is paused, each IRQ of the plan — the known ones
-/// and, per rule, the IRQs the VF has now (they appear when the guest enables MSI-X) — is steered to
-/// its pCPU; the affinity before is written into the server's file first (the part
-/// <see cref="Memory"/>) and put back when the server goes. An IRQ steered before and found elsewhere is drift.
+/// Interrupt steering, the host's end (<c>/proc/irq/N/smp_affinity_list</c>, <c>/proc/interrupts</c>,
+/// <c>sys/bus/pci/devices/BDF/msi_irqs/</c> under the host's root): once the domain runs or is paused,
+/// every vector each rule's device has now — they appear when the guest enables MSI-X, and come back
+/// with new numbers when it enables it again (a driver reload, a reboot) — is steered by what it serves
+/// (<see cref="IrqAffinityPlan.Assign"/>): a queue's to the pCPU of its vCPU, the misc vector to a
+/// housekeeping CPU. Each cycle reads them again, so new numbers are steered in the next cycle. The
+/// affinity before of a host driver's vector (macvtap) is written into the server's file first (the
+/// part <see cref="Memory"/>) and put back when the server goes; a vfio-pci vector goes with the domain
+/// (its number may be another device's afterwards), so it is only remembered (<see cref="SteeredMemory"/>)
+/// to tell drift from a new vector. An IRQ steered before and found elsewhere is drift.
 /// </summary>
 public sealed class IrqFacet : IHostFacet
 {
-    /// <summary>Steers an IRQ; <see cref="Before"/> is its affinity now, kept to restore it.</summary>
-    public sealed record SteerIrq(string Id, int Irq, string Cpus, string Before, string? Drift) : Step(Id), IDriftStep;
+    /// <summary>Steers an IRQ; <see cref="Before"/> is its affinity now, kept to restore it (<see cref="Restore"/>: a host driver's vector; a vfio-pci one goes with the domain).</summary>
+    public sealed record SteerIrq(string Id, int Irq, string Cpus, string Before, string? Drift, bool Restore = true) : Step(Id), IDriftStep;
     public sealed record RestoreIrq(string Id, int Irq, string Cpus) : Step(Id);
 
     /// <summary>The part of a server's file that holds each IRQ the agent steered and its affinity before.</summary>
     public const string Memory = "irqsBefore";
 
+    /// <summary>The part that holds the vfio-pci vectors the agent steered (nothing to restore: only to tell drift from a new vector).</summary>
+    public const string SteeredMemory = "irqsSteered";
+
     /// <summary>The affinities the agent found before it steered a server's IRQs, by IRQ.</summary>
     public static IReadOnlyDictionary<int, string> Before(AppliedServer? server) => server?.Part<Dictionary<int, string>>(Memory) ?? [];
 
-    /// <summary>Where each IRQ of a plan goes: the ones known beforehand and, per rule, the IRQs its VF has now.</summary>
+    /// <summary>The vfio-pci vectors the agent steered for a server.</summary>
+    public static IReadOnlyList<int> Steered(AppliedServer? server) => server?.Part<List<int>>(SteeredMemory) ?? [];
+
+    /// <summary>Where each vector of a plan's devices goes now.</summary>
     public static IEnumerable<IrqAssignment> Assignments(IrqAffinityPlan irqs, ActualHost actual)
     {
-        var msi = actual.Get<IrqReading>().MsiIrqs;
-        return irqs.Known.Concat(irqs.Rules.SelectMany(r => IrqAffinityPlan.Assign(r, msi.GetValueOrDefault(r.Vf) ?? []))).DistinctBy(a => a.Irq);
+        var reading = actual.Get<IrqReading>();
+        return irqs.Rules.SelectMany(r => IrqAffinityPlan.Assign(r, reading.Vectors.GetValueOrDefault(r.Device) ?? [], reading.NetDevs.GetValueOrDefault(r.Device)))
+            .DistinctBy(a => a.Irq);
     }
 
     public Task<object?> ReadAsync(HostRead read, CancellationToken ct)
     {
-        var msi = new Dictionary<PciAddress, IReadOnlyList<int>>();
-        foreach (var rule in read.Desired.Servers.SelectMany(s => s.Plan?.Irqs?.Rules ?? []))
-            msi[rule.Vf] = read.Driver.MsiIrqs(rule.Vf);
-        var irqs = read.Desired.Servers.SelectMany(s => s.Plan?.Irqs?.Known.Select(k => k.Irq) ?? []).Concat(msi.Values.SelectMany(v => v))
-            .Concat(read.Applied.Values.SelectMany(r => Before(r).Keys)).Distinct();
+        var rules = read.Desired.Servers.SelectMany(s => s.Plan?.Irqs?.Rules ?? []).ToList();
+        var names = rules.Count > 0 ? read.Driver.InterruptNames() : new Dictionary<int, string>();
+        var vectors = new Dictionary<PciAddress, IReadOnlyList<HostVector>>();
+        var netdevs = new Dictionary<PciAddress, string>();
+        foreach (var rule in rules)
+        {
+            vectors[rule.Device] = read.Driver.MsiIrqs(rule.Device).Select(irq => new HostVector(irq, names.GetValueOrDefault(irq))).ToList();
+            if (!rule.Passthrough && read.Driver.NetDevOf(rule.Device) is { } netdev)
+                netdevs[rule.Device] = netdev;
+        }
+        var irqs = vectors.Values.SelectMany(v => v.Select(h => h.Irq)).Concat(read.Applied.Values.SelectMany(r => Before(r).Keys)).Distinct();
         var affinity = new Dictionary<int, string>();
         foreach (var irq in irqs)
         {
             if (read.Driver.IrqAffinity(irq) is { } cpus)
                 affinity[irq] = cpus;
         }
-        return Task.FromResult<object?>(new IrqReading(msi, affinity));
+        return Task.FromResult<object?>(new IrqReading(vectors, netdevs, affinity));
     }
 
     public IEnumerable<Step> PlanServer(ServerContext server, ActualHost actual)
@@ -61,6 +83,7 @@ public sealed class IrqFacet : IHostFacet
             yield break;
         var affinity = actual.Get<IrqReading>().Affinity;
         var saved = Before(server.Applied);
+        var steered = Steered(server.Applied);
         foreach (var a in Assignments(irqs, actual))
         {
             var now = affinity.GetValueOrDefault(a.Irq);
@@ -68,7 +91,8 @@ public sealed class IrqFacet : IHostFacet
             if (now is null || now == want)
                 continue;
             var before = saved.GetValueOrDefault(a.Irq);
-            yield return new SteerIrq(server.Id, a.Irq, want, before ?? now, before is not null ? $"irq {a.Irq} ({a.Vf}): on {now} (want {want})" : null);
+            var moved = a.Passthrough ? steered.Contains(a.Irq) : before is not null;
+            yield return new SteerIrq(server.Id, a.Irq, want, before ?? now, moved ? $"irq {a.Irq} ({a.Device} {a.Serves}): on {now} (want {want})" : null, !a.Passthrough);
         }
     }
 
@@ -89,9 +113,17 @@ public sealed class IrqFacet : IHostFacet
             case SteerIrq s:
                 // The affinity before is on disk before it is changed: a crash right after still restores it.
                 var record = hands.Applied.Load()[s.Id];
-                var before = new Dictionary<int, string>(Before(record));
-                if (before.TryAdd(s.Irq, s.Before))
-                    hands.Applied.Save(record.WithPart(Memory, before));
+                if (s.Restore)
+                {
+                    var before = new Dictionary<int, string>(Before(record));
+                    if (before.TryAdd(s.Irq, s.Before))
+                        hands.Applied.Save(record.WithPart(Memory, before));
+                }
+                else if (!Steered(record).Contains(s.Irq))
+                {
+                    // The last few only: a domain started again gets new vectors, and the old numbers mean nothing.
+                    hands.Applied.Save(record.WithPart(SteeredMemory, Steered(record).TakeLast(63).Append(s.Irq).ToList()));
+                }
                 hands.Driver.SetIrqAffinity(s.Irq, s.Cpus);
                 return Task.CompletedTask;
             case RestoreIrq r:

@@ -44,7 +44,8 @@ public sealed class IrqbalanceFacet : IHostFacet
                 ? new HostFile(Path, string.Concat(now.Split('\n').Where(l => l.Length > 0 && !l.StartsWith("IRQBALANCE_ARGS=", StringComparison.Ordinal)).Select(l => l + "\n")))
                 : null;
         }
-        var kept = desired.Servers.Where(s => s.Plan is null).SelectMany(s => IrqFacet.Before(applied?.GetValueOrDefault(s.Id)).Keys);
+        var kept = desired.Servers.Where(s => s.Plan is null)
+            .SelectMany(s => IrqFacet.Before(applied?.GetValueOrDefault(s.Id)).Keys.Concat(IrqFacet.Steered(applied?.GetValueOrDefault(s.Id))));
         var steered = plans.Where(p => p.Irqs is not null).SelectMany(p => IrqFacet.Assignments(p.Irqs, actual)).Select(a => a.Irq).Concat(kept)
             .Distinct().Order().ToList();
         return (plans[0].Isolation with { BannedIrqs = steered }).IrqbalanceDefaults;

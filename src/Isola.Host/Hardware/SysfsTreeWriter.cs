@@ -85,7 +85,7 @@ public sealed class SysfsTreeWriter
                     interrupts.Append(CultureInfo.InvariantCulture, $"{irq,4}:");
                     foreach (var _ in online)
                         interrupts.Append(CultureInfo.InvariantCulture, $"{0,11}");
-                    var name = q == vf.MsiIrqs.Count - 1 ? vf.NetDev ?? vf.Address.ToString() : $"{vf.NetDev}-TxRx-{q}";
+                    var name = VectorName(vf.Driver, vf.NetDev ?? vf.Address.ToString(), vf.Address, q, vf.MsiIrqs.Count);
                     interrupts.Append(CultureInfo.InvariantCulture, $"  IR-PCI-MSIX-{vf.Address} {q}-edge      {name}\n");
                     File($"proc/irq/{irq}/smp_affinity_list", defaultAffinity.ToString());
                 }
@@ -93,6 +93,19 @@ public sealed class SysfsTreeWriter
         }
         File("proc/interrupts", interrupts.ToString());
     }
+
+    /// <summary>
+    /// The name a VF driver requests vector <paramref name="entry"/> of <paramref name="count"/> with (the kernel's
+    /// format strings; docs/host-plan.md): igbvf tx-0, rx-0, then the mailbox as the netdev; iavf the mailbox
+    /// first; mlx5_core completion vectors, then the async one; ixgbevf and others queues, then the netdev.
+    /// </summary>
+    public static string VectorName(string? driver, string netdev, PciAddress address, int entry, int count) => driver switch
+    {
+        "igbvf" => entry switch { 0 => $"{netdev}-tx-0", 1 => $"{netdev}-rx-0", _ => netdev },
+        "iavf" => entry == 0 ? $"iavf-{address}:mbx" : $"iavf-{netdev}-TxRx-{entry - 1}",
+        "mlx5_core" => entry == count - 1 ? $"mlx5_async{entry}@pci:{address}" : $"mlx5_comp{entry}@pci:{address}",
+        _ => entry == count - 1 ? netdev : $"{netdev}-TxRx-{entry}",
+    };
 
     private void WriteCpus(HostTopology host)
     {

@@ -12,6 +12,21 @@ namespace Isola.Host.IpLink;
 /// </summary>
 public static class IpLinkParser
 {
+    /// <summary>The link's operstate in <c>ip -j link show</c>'s words (UP, DOWN, UNKNOWN, ...); null when the output has none.</summary>
+    public static string? OperState(string json)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(json);
+            return doc.RootElement.ValueKind == JsonValueKind.Array && doc.RootElement.GetArrayLength() > 0
+                && doc.RootElement[0].TryGetProperty("operstate", out var state) && state.ValueKind == JsonValueKind.String ? state.GetString() : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>VF index → state. Throws <see cref="FormatException"/> for output that is not iproute2's.</summary>
     public static IReadOnlyDictionary<int, VfState> ParseVfStates(string json, string pf)
     {

@@ -22,7 +22,7 @@ public sealed class SimulatedHost : ICommandRunner
         Root = root;
         Nic = new SimulatedNic(host);
         Qemu = new SimulatedQemu(root, host.AllCpus);
-        Libvirt = new SimulatedLibvirt(Qemu);
+        Libvirt = new SimulatedLibvirt(Qemu) { Interrupts = new SimulatedInterrupts(root) };
     }
 
     public HostTopology Host { get; }

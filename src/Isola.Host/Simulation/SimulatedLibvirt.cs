@@ -63,12 +63,21 @@ public sealed partial class SimulatedLibvirt(SimulatedQemu qemu)
                     var started = Change(name, d => d.State == "shut off" ? (d with { State = "paused" }, null) : (d, "error: Requested operation is not valid: domain is already running"),
                         $"Domain '{name}' started\n");
                     if (started.Succeeded)
-                        qemu.Start(name, _domains[name].Xml);
+                        StartQemu(name);
                     return started;
                 }
                 case ["resume", var name]:
-                    return Change(name, d => d.State == "paused" ? (d with { State = "running" }, null) : (d, "error: Requested operation is not valid: domain is not running"),
+                {
+                    var resumed = Change(name, d => d.State == "paused" ? (d with { State = "running" }, null) : (d, "error: Requested operation is not valid: domain is not running"),
                         $"Domain '{name}' resumed\n");
+                    // The guest runs: its drivers enable MSI-X on the devices passed to it.
+                    if (resumed.Succeeded)
+                    {
+                        foreach (var vf in Hostdevs(_domains[name].Xml))
+                            Interrupts?.EnableMsix(vf);
+                    }
+                    return resumed;
+                }
                 case ["suspend", var name]:
                     return Change(name, d => d.State == "running" ? (d with { State = "paused" }, null) : (d, "error: Failed to suspend domain '" + name + "'\nerror: Requested operation is not valid: domain is not running"),
                         $"Domain '{name}' suspended\n");
@@ -83,7 +92,7 @@ public sealed partial class SimulatedLibvirt(SimulatedQemu qemu)
                         if (_domains[name].State == "running" && !IgnoringAcpi.Contains(name))
                         {
                             _domains[name] = _domains[name] with { State = "shut off" };
-                            qemu.Stop(name);
+                            StopQemu(name);
                         }
                     }
                     return asked;
@@ -93,7 +102,7 @@ public sealed partial class SimulatedLibvirt(SimulatedQemu qemu)
                     var destroyed = Change(name, d => d.State != "shut off" ? (d with { State = "shut off" }, null) : (d, "error: Requested operation is not valid: domain is not running"),
                         $"Domain '{name}' destroyed\n");
                     if (destroyed.Succeeded)
-                        qemu.Stop(name);
+                        StopQemu(name);
                     return destroyed;
                 }
                 case ["undefine", var name]:
@@ -119,6 +128,48 @@ public sealed partial class SimulatedLibvirt(SimulatedQemu qemu)
         }
     }
 
+    /// <summary>The host's MSI-X vectors, which follow the VFs the domains take (null: not simulated).</summary>
+    public SimulatedInterrupts? Interrupts { get; init; }
+
+    private void StartQemu(string name)
+    {
+        qemu.Start(name, _domains[name].Xml);
+        foreach (var vf in Hostdevs(_domains[name].Xml))
+            Interrupts?.Passthrough(vf);
+    }
+
+    private void StopQemu(string name)
+    {
+        qemu.Stop(name);
+        if (_domains.TryGetValue(name, out var d))
+        {
+            foreach (var vf in Hostdevs(d.Xml))
+                Interrupts?.Release(vf);
+        }
+    }
+
+    /// <summary>The PCI functions a domain's XML passes through (hostdev interfaces and hostdevs), by their host addresses.</summary>
+    private static IEnumerable<Isola.Domain.Pci.PciAddress> Hostdevs(string xml)
+    {
+        System.Xml.Linq.XElement root;
+        try
+        {
+            root = System.Xml.Linq.XElement.Parse(xml);
+        }
+        catch (System.Xml.XmlException)
+        {
+            return [];
+        }
+        int Hex(System.Xml.Linq.XElement a, string name) => Convert.ToInt32(((string?)a.Attribute(name) ?? "0").Replace("0x", "", StringComparison.Ordinal), 16);
+        var devices = root.Element("devices");
+        return (devices?.Elements("interface").Where(i => (string?)i.Attribute("type") == "hostdev") ?? [])
+            .Concat(devices?.Elements("hostdev") ?? [])
+            .Select(e => e.Element("source")?.Element("address"))
+            .OfType<System.Xml.Linq.XElement>()
+            .Select(a => new Isola.Domain.Pci.PciAddress(Hex(a, "domain"), Hex(a, "bus"), Hex(a, "slot"), Hex(a, "function")))
+            .ToList();
+    }
+
     /// <summary>A domain that stops behind the agent's back (a crash, an operator).</summary>
     public void Stop(string name)
     {
@@ -126,7 +177,7 @@ public sealed partial class SimulatedLibvirt(SimulatedQemu qemu)
         {
             if (_domains.TryGetValue(name, out var d))
                 _domains[name] = d with { State = "shut off" };
-            qemu.Stop(name);
+            StopQemu(name);
         }
     }
 

@@ -73,7 +73,12 @@ public sealed class SimulatedNic
         {
             if (!_pfs.TryGetValue(pf, out var p))
                 return Fail($"Device \"{pf}\" does not exist.");
-            var function = p.Function with { Vfs = p.Function.Vfs.Select(v => v with { State = p.Vfs[v.Index] }).ToList() };
+            // Its link as it is now: up (at the speed it was found with, or 1000) or down.
+            var function = p.Function with
+            {
+                Vfs = p.Function.Vfs.Select(v => v with { State = p.Vfs[v.Index] }).ToList(),
+                LinkSpeedMbps = p.Up ? p.Speed : null,
+            };
             return new CommandResult(0, IpLinkRenderer.Render(function, p.IfIndex), "");
         }
     }

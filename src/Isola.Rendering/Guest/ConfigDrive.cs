@@ -6,19 +6,26 @@ namespace Isola.Rendering.Guest;
 /// What a server's NoCloud config drive holds (the ISO 9660 volume labelled <c>cidata</c> that
 /// cloud-init reads): <c>meta-data</c> (the instance id, the hostname, the SSH keys), <c>user-data</c>
 /// (what the user gave, as given; empty when nothing) and <c>network-config</c> (version 2, from the
-/// host plan). The agent writes these three files into an image beside the server's disk.
+/// host plan). With NICs whose interrupts the plan steers, also the guest's end of that steering
+/// (<see cref="GuestIrqScript"/>): its map, the script, and a <c>vendor-data</c> that has cloud-init
+/// run the script at every boot. The agent writes these files into an image beside the server's disk.
 /// </summary>
-public sealed record ConfigDrive(string MetaData, string UserData, string NetworkConfig)
+/// <param name="IrqAffinity">The map of <see cref="GuestIrqScript.MapFile"/>; empty: none (and no script, no vendor-data).</param>
+public sealed record ConfigDrive(string MetaData, string UserData, string NetworkConfig, string IrqAffinity = "")
 {
     /// <summary>The volume label NoCloud looks for.</summary>
     public const string VolumeLabel = "cidata";
 
     /// <summary>The files, by their names on the volume.</summary>
     public IReadOnlyList<(string Name, string Content)> Files =>
-        [("meta-data", MetaData), ("user-data", UserData), ("network-config", NetworkConfig)];
+        IrqAffinity.Length == 0
+            ? [("meta-data", MetaData), ("user-data", UserData), ("network-config", NetworkConfig)]
+            : [("meta-data", MetaData), ("user-data", UserData), ("network-config", NetworkConfig), ("vendor-data", GuestIrqScript.VendorData),
+                (GuestIrqScript.MapFile, IrqAffinity), (GuestIrqScript.ScriptFile, GuestIrqScript.Script)];
 
     /// <summary>The drive of a server: its id is the instance id (a new id, a new instance for cloud-init).</summary>
-    public static ConfigDrive For(string instanceId, string serverName, IReadOnlyList<string> sshKeys, string? userData, string networkConfig)
+    public static ConfigDrive For(string instanceId, string serverName, IReadOnlyList<string> sshKeys, string? userData, string networkConfig,
+        IReadOnlyList<Isolation.GuestIrqMap>? irqs = null)
     {
         var meta = new StringBuilder();
         meta.Append("instance-id: ").Append(YamlScalar.Quoted(instanceId)).Append('\n');
@@ -29,7 +36,7 @@ public sealed record ConfigDrive(string MetaData, string UserData, string Networ
             foreach (var key in sshKeys)
                 meta.Append("  - ").Append(YamlScalar.Quoted(key)).Append('\n');
         }
-        return new ConfigDrive(meta.ToString(), userData ?? "", networkConfig);
+        return new ConfigDrive(meta.ToString(), userData ?? "", networkConfig, GuestIrqScript.Map(irqs ?? []));
     }
 
     /// <summary>

@@ -35,6 +35,9 @@ public static class GuestNicLayout
         return nics;
     }
 
+    /// <summary>The NIC's PCI address in the guest: function 0 of the only slot on its root port's bus.</summary>
+    public static string Address(GuestNic nic) => string.Create(CultureInfo.InvariantCulture, $"0000:{nic.Bus:x2}:00.0");
+
     /// <summary>The bond's interface name for an HA port.</summary>
     public static string BondName(IReadOnlyList<GuestNic> nics, PortSpec port) => nics.First(n => n.Port == port).Id[..^1];
 

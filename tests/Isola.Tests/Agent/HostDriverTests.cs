@@ -25,10 +25,13 @@ public sealed class HostDriverTests : IDisposable
     {
         foreach (var argv in VfCommands.Program(Vf))
             _runner.Answer(argv, "");
+        // A rate waits for the PF's link (igb takes a rate only once the link is up).
+        _runner.Answer(["ip", "-d", "-j", "link", "show", "dev", "ens1f0"], """[{"ifname":"ens1f0","operstate":"UP"}]""");
         await Driver().ProgramVfAsync(Vf);
         Assert.Equal(
         [
             "ip link set dev ens1f0 up",
+            "ip -d -j link show dev ens1f0",
             "ip link set dev ens1f0 vf 3 mac fa:16:3e:00:00:01",
             "ip link set dev ens1f0 vf 3 vlan 100 qos 2 proto 802.1Q",
             "ip link set dev ens1f0 vf 3 spoofchk on",
@@ -64,7 +67,7 @@ public sealed class HostDriverTests : IDisposable
         _runner.Answer(VfCommands.PfUp("ens1f0"), "").Answer(VfCommands.Mac("ens1f0", 3, "fa:16:3e:00:00:01"), new CommandResult(exit, "", stderr));
         var e = await Assert.ThrowsAsync<DriverException>(() => Driver().ProgramVfAsync(Vf));
         Assert.Contains("`ip link set dev ens1f0 vf 3 mac fa:16:3e:00:00:01` " + expected, e.Message, StringComparison.Ordinal);
-        Assert.Equal(2, _runner.Calls.Count); // the PF up, the refused command, nothing after it
+        Assert.Equal(3, _runner.Calls.Count); // the PF up, its link read (the VF has a rate), the refused command, nothing after it
     }
 
     [Fact]

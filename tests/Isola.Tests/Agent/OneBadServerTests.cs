@@ -170,9 +170,12 @@ public sealed class OneBadServerTests : IAsyncLifetime
         Assert.NotEqual(PfOf(await ShowAsync(kept)), PfOf(await ShowAsync(other))); // VF balance: the second server took the other PF
         var domain = _host.Libvirt.Domains["isola-" + kept];
         var vfs = _host.Nic.Programmed();
-        var irqbalance = File.ReadAllText(Path.Join(_dir.Sub("root"), "etc", "default", "irqbalance"));
         var irqs = Directory.GetFiles(Path.Join(_dir.Sub("root"), "sys", "bus", "pci", "devices", (await ShowAsync(kept)).GetProperty("placement").GetProperty("vfs")[0].Str("vf"),
             "msi_irqs")).Select(Path.GetFileName).ToList();
+        // The guest enabled MSI-X as it started running: its vectors are steered, and banned, in the cycle after.
+        string Irqbalance() => File.ReadAllText(Path.Join(_dir.Sub("root"), "etc", "default", "irqbalance"));
+        await CycleUntilAsync(() => Task.FromResult(irqs.All(q => Irqbalance().Contains($"--banirq={q}", StringComparison.Ordinal))), "vm1's vectors banned from irqbalance");
+        var irqbalance = Irqbalance();
         string Affinity(string? irq) => File.ReadAllText(Path.Join(_dir.Sub("root"), "proc", "irq", irq!, "smp_affinity_list")).Trim();
         var affinities = irqs.Select(Affinity).ToList();
         Assert.NotEmpty(irqs);
@@ -187,7 +190,7 @@ public sealed class OneBadServerTests : IAsyncLifetime
         {
             var cycle = await _agent.CycleAsync();
             Assert.Empty(cycle.Failures);
-            Assert.Empty(cycle.Done);
+            Assert.True(cycle.Done.Count == 0, string.Join("; ", cycle.Done));
             // The agent says what it leaves alone, and why.
             var note = Assert.Single(cycle.Untouched);
             Assert.Contains($"vm1 ({kept})", note, StringComparison.Ordinal);

@@ -16,42 +16,110 @@ namespace Isola.Tests.Rendering;
 public class IsolationTests
 {
     [Fact]
-    public void Irqs_spread_over_the_vms_pcpus_on_the_vfs_cell()
+    public void Each_queue_goes_to_the_pcpu_of_its_vcpu_on_the_vfs_cell_and_the_misc_vector_to_a_housekeeping_cpu_there()
     {
         var input = RenderCases.Input("direct-dedicated");
         var plan = HostPlanner.Render(input);
         var rule = Assert.Single(plan.Irqs.Rules);
-        var pins = CpuSet.Of(input.Placement.Cells![0].Pins.Select(p => p.Pcpu));
-        Assert.Equal(pins, rule.Targets);
-        // A passed-through VF is rebound to vfio-pci: the IRQs the inventory lists (its host
-        // driver's) go away, so nothing is steered or banned until the guest's own appear.
-        Assert.Empty(plan.Irqs.Known);
+        var vf = input.Placement.Vfs.Single();
+        var pins = input.Placement.Cells!.Where(c => c.HostCell == vf.HostCell).SelectMany(c => c.Pins).OrderBy(p => p.Vcpu).ToList();
+        Assert.Equal(pins, rule.Queues);
+        Assert.Equal((vf.Vf, true), (rule.Device, rule.Passthrough));
+        // The guest runs the VF driver of the PF's driver.
+        var pf = input.Host.Devices.Single(d => d.Address == vf.Pf);
+        Assert.Equal(VectorLayout.VfDriverOf(pf.Driver), rule.Driver);
+        var reserved = HostCpuSets.Of(input.Host).Reserved;
+        Assert.Contains(rule.Misc.Pcpu, reserved);
+        Assert.Equal(vf.HostCell, input.Host.Cpus.Single(c => c.Id == rule.Misc.Pcpu).Cell);
+        Assert.Equal(0, rule.Misc.Vcpu);
+        // A passed-through VF is rebound to vfio-pci: nothing is known or banned until the guest's vectors appear.
         Assert.Empty(plan.Isolation.BannedIrqs);
-        var later = IrqAffinityPlan.Assign(rule, [301, 300, 302, 303, 304]);
-        Assert.Equal([300, 301, 302, 303, 304], later.Select(a => a.Irq));
-        Assert.Equal(pins.Concat(pins.Take(1)), later.Select(a => a.Cpu));
     }
 
     [Fact]
-    public void A_macvtap_vf_keeps_its_host_driver_and_its_listed_irqs_are_steered()
+    public void Vfio_vectors_are_told_apart_by_the_entry_their_name_carries_not_by_irq_order()
+    {
+        var rule = new IrqRule("p", new Isola.Domain.Pci.PciAddress(0, 0x3b, 0x10, 1), "igbvf", true, [new VcpuPin(2, 5), new VcpuPin(3, 7)], new VcpuPin(0, 0));
+        // igbvf: entry 0 tx-0, entry 1 rx-0 (queue 0 both), entry 2 the mailbox; numbers given out of order.
+        var vectors = new[] { new HostVector(302, "vfio-msix[0](0000:3b:10.1)"), new HostVector(300, "vfio-msix[2](0000:3b:10.1)"), new HostVector(301, "vfio-msix[1](0000:3b:10.1)") };
+        Assert.Equal([(300, 0, "misc"), (301, 5, "queue 0"), (302, 5, "queue 0")], IrqAffinityPlan.Assign(rule, vectors).Select(a => (a.Irq, a.Cpu, a.Serves)));
+        // ixgbevf, 2 queues: entries 0 and 1 are queues, the last one the mailbox; iavf: entry 0 is.
+        var ixgbevf = rule with { Driver = "ixgbevf" };
+        Assert.Equal([(10, 5), (11, 7), (12, 0)], IrqAffinityPlan.Assign(ixgbevf, Vfio(10, 3)).Select(a => (a.Irq, a.Cpu)));
+        Assert.Equal([(10, 0), (11, 5), (12, 7)], IrqAffinityPlan.Assign(rule with { Driver = "iavf" }, Vfio(10, 3)).Select(a => (a.Irq, a.Cpu)));
+        // A driver Isola has no facts for: every vector a queue, in IRQ order.
+        Assert.Equal([(10, 5), (11, 7), (12, 5)], IrqAffinityPlan.Assign(rule with { Driver = "acme" }, Vfio(10, 3)).Select(a => (a.Irq, a.Cpu)));
+        // Vectors not requested yet (no name) are left for the next cycle.
+        Assert.Empty(IrqAffinityPlan.Assign(rule, [new HostVector(40, null)]));
+    }
+
+    private static List<HostVector> Vfio(int first, int count) =>
+        Enumerable.Range(0, count).Select(e => new HostVector(first + e, $"vfio-msix[{e}](0000:3b:10.1)")).ToList();
+
+    /// <summary>The names each driver gives its vectors (the kernel's format strings, docs/host-plan.md), and what each serves.</summary>
+    [Theory]
+    [InlineData("igbvf", "eth1", "eth1-tx-0|eth1-rx-0|eth1", "queue 0|queue 0|misc")]
+    [InlineData("ixgbevf", "ens2", "ens2-TxRx-0|ens2-TxRx-1|ens2", "queue 0|queue 1|misc")]
+    [InlineData("iavf", "ens3", "iavf-0000:3b:02.0:mbx|iavf-ens3-TxRx-0|iavf-ens3-TxRx-1", "misc|queue 0|queue 1")]
+    [InlineData("mlx5_core", "ens4", "mlx5_comp0@pci:0000:3b:00.2|mlx5_comp1@pci:0000:3b:00.2|mlx5_async2@pci:0000:3b:00.2", "queue 0|queue 1|misc")]
+    [InlineData("igb", "eno1", "eno1|eno1-TxRx-0|eno1-TxRx-1", "misc|queue 0|queue 1")]
+    [InlineData("ixgbe", "ens5", "ens5-TxRx-0|ens5-TxRx-1|ens5", "queue 0|queue 1|misc")]
+    [InlineData("i40e", "ens6", "i40e-0000:3b:00.0:misc|i40e-ens6-TxRx-0|i40e-0000:3b:00.0:fdir", "misc|queue 0|misc")]
+    [InlineData("ice", "ens7", "ice-0000:3b:00.0:misc|ice-ens7-TxRx-0|ice-ens7-TxRx-1", "misc|queue 0|queue 1")]
+    [InlineData("virtio-pci", null, "virtio0-config|virtio0-input.0|virtio0-output.0|virtio0-input.1", "misc|queue 0|queue 0|queue 1")]
+    public void A_drivers_vector_names_say_what_each_serves(string driver, string? netdev, string names, string roles)
+    {
+        var layout = VectorLayout.Of(driver);
+        Assert.Equal(roles.Split('|'), names.Split('|').Select(n => layout.OfName(n, netdev, -1)?.ToString()));
+    }
+
+    [Fact]
+    public void A_macvtap_vf_keeps_its_host_driver_whose_named_vectors_are_steered()
     {
         var input = RenderCases.Input("macvtap");
         var plan = HostPlanner.Render(input);
+        var rule = Assert.Single(plan.Irqs.Rules);
+        Assert.False(rule.Passthrough);
         var vf = input.Host.Devices.SelectMany(d => d.Vfs).Single(v => v.Address == input.Placement.Vfs[0].Vf);
-        Assert.Equal(vf.MsiIrqs, plan.Irqs.Known.Select(k => k.Irq));
-        Assert.Equal(vf.MsiIrqs, plan.Isolation.BannedIrqs);
-        Assert.All(plan.Irqs.Known, k => Assert.Contains(k.Cpu, input.Placement.Cells![0].Pins.Select(p => p.Pcpu)));
+        // Its host driver requests the vectors with its netdev's name; they are steered by name, not by number.
+        var vectors = vf.MsiIrqs.Select((irq, i) => new HostVector(irq, i < vf.MsiIrqs.Count - 1 ? $"{vf.NetDev}-TxRx-{i}" : vf.NetDev)).ToList();
+        var assigned = IrqAffinityPlan.Assign(rule, vectors, vf.NetDev);
+        Assert.Equal(vf.MsiIrqs, assigned.Select(a => a.Irq));
+        Assert.Equal(rule.Misc.Pcpu, assigned[^1].Cpu);
+        Assert.All(assigned.SkipLast(1), a => Assert.Contains(a.Cpu, input.Placement.Cells![0].Pins.Select(p => p.Pcpu)));
+        Assert.Empty(plan.Isolation.BannedIrqs);
     }
 
     [Fact]
-    public void A_port_may_name_the_vcpus_that_handle_its_interrupts()
+    public void A_port_may_name_the_vcpus_that_handle_its_queues_in_order()
     {
         var input = RenderCases.Input("mixed-policy");
         var plan = HostPlanner.Render(input);
         var pins = input.Placement.Cells![0].Pins.Where(p => p.Vcpu is 2 or 3).Select(p => p.Pcpu);
         Assert.Equal(CpuSet.Of(pins), plan.Irqs.Rules.Single().Targets);
+        var reversed = HostPlanner.Render(input with { Ports = [input.Ports[0] with { IrqVcpus = [3, 2] }] });
+        Assert.Equal([3, 2], reversed.Irqs.Rules.Single().Queues.Select(q => q.Vcpu));
+        Assert.Equal([3, 2], reversed.Irqs.Guest.Single().QueueVcpus);
         var bad = input with { Ports = [input.Ports[0] with { IrqVcpus = [0] }] };
         Assert.Equal("ports[0].irqVcpus", Assert.Single(Assert.Throws<RenderException>(() => HostPlanner.Render(bad)).Errors).Field);
+    }
+
+    [Fact]
+    public void The_guests_end_is_on_the_config_drive_by_guest_pci_address_with_the_script_cloud_init_runs_at_every_boot()
+    {
+        var input = RenderCases.Input("ha-active-backup");
+        var plan = HostPlanner.Render(input);
+        var files = plan.ConfigDrive!.Files.ToDictionary(f => f.Name, f => f.Content);
+        // One line per NIC: the two legs of the HA bond and the virtio port, on the buses the layout gives them.
+        var lines = files[GuestIrqScript.MapFile].Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(plan.Nics.Select(n => GuestNicLayout.Address(n)), lines.Select(l => l.Split(' ')[0]));
+        Assert.Equal(plan.Irqs.Guest.Select(g => g.Line), lines);
+        Assert.All(lines, l => Assert.EndsWith(" 0", l, StringComparison.Ordinal));
+        Assert.StartsWith("#!/bin/sh", files["vendor-data"], StringComparison.Ordinal);
+        Assert.Contains(GuestIrqScript.PerBoot, files["vendor-data"], StringComparison.Ordinal);
+        Assert.Contains(files[GuestIrqScript.ScriptFile], files["vendor-data"], StringComparison.Ordinal);
+        // A guest with nothing pinned has nothing to steer: the drive is the three NoCloud files.
+        Assert.Equal(["meta-data", "user-data", "network-config"], HostPlanner.Render(RenderCases.Input("virtio-shared")).ConfigDrive!.Files.Select(f => f.Name));
     }
 
     [Fact]
@@ -70,7 +138,6 @@ public class IsolationTests
         Assert.Equal("1-3,5-7,9-11,13-15", plan.Isolation.Dedicated.ToString());
         Assert.Contains("IRQBALANCE_BANNED_CPULIST=1-3,5-7,9-11,13-15\n", plan.Isolation.IrqbalanceDefaults.Content, StringComparison.Ordinal);
         Assert.DoesNotContain("IRQBALANCE_ARGS", plan.Isolation.IrqbalanceDefaults.Content, StringComparison.Ordinal);
-        Assert.Contains("IRQBALANCE_ARGS=\"--banirq=", HostPlanner.Render(RenderCases.Input("macvtap")).Isolation.IrqbalanceDefaults.Content, StringComparison.Ordinal);
         Assert.Equal(["/etc/systemd/system/system.slice.d/50-isola-cpus.conf", "/etc/systemd/system/user.slice.d/50-isola-cpus.conf", "/etc/systemd/system/init.scope.d/50-isola-cpus.conf"],
             plan.Isolation.SliceDropIns.Select(f => f.Path));
         Assert.All(plan.Isolation.SliceDropIns, f => Assert.Contains("AllowedCPUs=0,4,8,12\n", f.Content, StringComparison.Ordinal));
@@ -184,7 +251,7 @@ public class IsolationTests
                         Assert.Contains($"<vcpupin vcpu=\"{pin.Vcpu}\" cpuset=\"{pin.Pcpu}\" />", plan.DomainXml, StringComparison.Ordinal);
                 }
                 Assert.All(plan.Irqs.Rules, r => Assert.True(r.Targets.IsSubsetOf(own), $"seed {seed}: IRQs of {p.Server} go to {r.Targets}, its CPUs are {own}"));
-                Assert.All(plan.Irqs.Known, k => Assert.Contains(k.Cpu, own));
+                Assert.All(plan.Irqs.Rules, r => Assert.True(!own.Contains(r.Misc.Pcpu) || plan.Isolation.Reserved.IsEmpty, $"seed {seed}: the misc vector of {p.Server} on its own pCPU {r.Misc.Pcpu}"));
                 Assert.All(plan.Irqs.Vhost, v => Assert.Contains(v.Cpu, own));
                 Assert.True(own.IsSubsetOf(plan.Isolation.Dedicated), $"seed {seed}: pinned {own} outside the banned list {plan.Isolation.Dedicated}");
             }

@@ -1,3 +1,4 @@
+using Isola.Rendering.Isolation;
 using System.Text.Json;
 using Isola.Agent;
 using Isola.Agent.Facets;
@@ -51,7 +52,7 @@ public sealed class AppliedServerTests : IDisposable
         Assert.Equal([4001, 4002], pinned.Tids);
 
         // Gone from the desired state: its IRQs are put back from that file.
-        var actual = ActualHost.Of(new IrqReading(new Dictionary<PciAddress, IReadOnlyList<int>>(), new Dictionary<int, string> { [90] = "5", [101] = "7" }));
+        var actual = ActualHost.Of(new IrqReading(new Dictionary<PciAddress, IReadOnlyList<HostVector>>(), new Dictionary<PciAddress, string>(), new Dictionary<int, string> { [90] = "5", [101] = "7" }));
         Assert.Equal([new IrqFacet.RestoreIrq("s1", 90, "0-15"), new IrqFacet.RestoreIrq("s1", 101, "2")], new IrqFacet().PlanTakeDown(record, actual));
     }
 

@@ -1,3 +1,4 @@
+using Isola.Scheduling;
 using Isola.Agent.Facets;
 using Isola.Agent.Reconcile;
 using Isola.Contracts.Agent;
@@ -23,7 +24,7 @@ public sealed class HostFacetsTests
     /// </summary>
     private static (DesiredHost, ActualHost, Dictionary<string, AppliedServer>) Host()
     {
-        var irqsB = new IrqAffinityPlan([], [new IrqAssignment(90, VfB.Vf, 5)], [new VhostPin("b", 0, 6)]);
+        var irqsB = new IrqAffinityPlan([new IrqRule("b", VfB.Vf, "igbvf", true, [new VcpuPin(0, 5)], new VcpuPin(0, 1))], [], [new VhostPin("b", 0, 6)]);
         DesiredServer Server(string id, Isola.Rendering.HostPlan plan, string status) =>
             Wire.Server(id, "vm-" + id, status, "running", [new($"port-{id}", id, "fa:16:3e:00:00:00", "BOUND")], plan);
         var desired = Wire.Host("h1", 9,
@@ -39,12 +40,13 @@ public sealed class HostFacetsTests
                 [("ens1f0", 2)] = VfB.Desired with { Vlan = 7 },
                 [("ens1f0", 3)] = VfC.Desired,
             }),
-            new IrqReading(new Dictionary<PciAddress, IReadOnlyList<int>>(), new Dictionary<int, string> { [90] = "0-15", [95] = "9" }),
+            new IrqReading(new Dictionary<PciAddress, IReadOnlyList<HostVector>> { [VfB.Vf] = [new HostVector(90, $"vfio-msix[0]({VfB.Vf})")] }, new Dictionary<PciAddress, string>(),
+                new Dictionary<int, string> { [90] = "0-15", [95] = "9" }),
             new QemuReading(new Dictionary<string, QemuProcess> { ["isola-b"] = new(4000, [new VhostWorker(4001, "0-15")]) }),
             new DomainXmlReading(new HashSet<string>(StringComparer.Ordinal) { "isola-b", "isola-c", "isola-old" }));
         var applied = new Dictionary<string, AppliedServer>(StringComparer.Ordinal)
         {
-            ["b"] = new AppliedServer("b", "isola-b", [VfB]).WithPart(IrqFacet.Memory, new Dictionary<int, string> { [90] = "0-15" })
+            ["b"] = new AppliedServer("b", "isola-b", [VfB]).WithPart(IrqFacet.SteeredMemory, new List<int> { 90 })
                 .WithPart(VhostFacet.Memory, new PinnedVhost(4000, [4001])),
             ["c"] = new AppliedServer("c", "isola-c", [VfC]).WithPart(IrqFacet.Memory, new Dictionary<int, string> { [95] = "0-15" }),
         };

@@ -1,3 +1,4 @@
+using Isola.Scheduling;
 using Isola.Agent.Facets;
 using Isola.Domain.Cpu;
 using Isola.Rendering.Isolation;
@@ -10,6 +11,18 @@ public sealed class IrqbalanceFacetTests : IDisposable
     private readonly FacetWorld _w = new();
     private readonly IrqbalanceFacet _facet = new();
 
+    public IrqbalanceFacetTests()
+    {
+        // The VF's vfio-pci vectors, once the guest enabled MSI-X.
+        _w.HostFile("proc/interrupts", $"           CPU0\n  90:          0  IR-PCI-MSIX-{_w.Vf.Vf}   0-edge      vfio-msix[0]({_w.Vf.Vf})\n" +
+            $"  91:          0  IR-PCI-MSIX-{_w.Vf.Vf}   1-edge      vfio-msix[1]({_w.Vf.Vf})\n");
+        foreach (var irq in new[] { 90, 91 })
+        {
+            _w.HostFile($"sys/bus/pci/devices/{_w.Vf.Vf}/msi_irqs/{irq}", "msix\n");
+            _w.HostFile($"proc/irq/{irq}/smp_affinity_list", "0-15\n");
+        }
+    }
+
     public void Dispose() => _w.Dispose();
 
     private static readonly Dictionary<string, Isola.Agent.Reconcile.AppliedServer> NoneApplied = [];
@@ -17,8 +30,8 @@ public sealed class IrqbalanceFacetTests : IDisposable
     private static readonly HostIsolation Isolation = new(CpuSet.Parse("4-15"), CpuSet.Parse("0-3"), []);
 
     private Isola.Contracts.Agent.DesiredHost Desired() => FacetWorld.Desired(
-        FacetWorld.Server(_w.Plan(new IrqAffinityPlan([], [new IrqAssignment(91, _w.Vf.Vf, 5)], []), Isolation)),
-        FacetWorld.Server(_w.Plan(new IrqAffinityPlan([], [new IrqAssignment(90, _w.Vf.Vf, 4)], []), Isolation), id: "s2"));
+        FacetWorld.Server(_w.Plan(new IrqAffinityPlan([new IrqRule("p1", _w.Vf.Vf, "igbvf", true, [new VcpuPin(0, 5)], new VcpuPin(0, 1))], [], []), Isolation)),
+        FacetWorld.Server(_w.Plan(new IrqAffinityPlan([new IrqRule("p1", _w.Vf.Vf, "igbvf", true, [new VcpuPin(0, 4)], new VcpuPin(0, 1))], [], []), Isolation), id: "s2"));
 
     private const string Merged = "# Written by Isola: irqbalance keeps off the CPUs guests pin to.\nIRQBALANCE_BANNED_CPULIST=4-15\n" +
         "IRQBALANCE_ARGS=\"--banirq=90 --banirq=91\"\n";

@@ -1,3 +1,4 @@
+using Isola.Scheduling;
 using Isola.Agent.Facets;
 using Isola.Agent.Reconcile;
 using Isola.Contracts.Agent;
@@ -27,13 +28,14 @@ public sealed class ReconcilerNoPlanTests
         "ports[0]: PF 0000:3b:00.0 is not a network PF of h1");
 
     private static DesiredServer Other => Wire.Server("s2", "vm2", "ACTIVE", "running", [new("p-2", "p2", Vf2.Desired.Mac, "ACTIVE")],
-        Wire.Plan("isola-s2", "u-2", "<domain/>", [Vf2], new IrqAffinityPlan([], [new IrqAssignment(70, Vf2.Vf, 5)], []), Isolation), "stamp");
+        Wire.Plan("isola-s2", "u-2", "<domain/>", [Vf2], new IrqAffinityPlan([new IrqRule("p2", Vf2.Vf, "igbvf", true, [new VcpuPin(0, 5)], new VcpuPin(0, 1))], [], []), Isolation), "stamp");
 
     private static readonly ActualHost Actual = ActualHost.Of(
         new DomainReading(new Dictionary<string, string> { ["isola-s1"] = "running", ["isola-s2"] = "running" }),
         // vm1's VF holds what it was given, and so would anything else it held: the agent leaves it whatever it is.
         new VfReading(new Dictionary<(string, int), VfState> { [("ens1f0", 0)] = Vf1.Desired with { Vlan = 999 }, [("ens1f1", 0)] = Vf2.Desired }),
-        new IrqReading(new Dictionary<PciAddress, IReadOnlyList<int>>(), new Dictionary<int, string> { [60] = "3", [61] = "4", [70] = "5" }),
+        new IrqReading(new Dictionary<PciAddress, IReadOnlyList<HostVector>> { [Vf2.Vf] = [new HostVector(70, $"vfio-msix[0]({Vf2.Vf})")] }, new Dictionary<PciAddress, string>(),
+            new Dictionary<int, string> { [60] = "3", [61] = "4", [70] = "5" }),
         new DomainXmlReading(new HashSet<string>(["isola-s1", "isola-s2"], StringComparer.Ordinal)));
 
     private static readonly Dictionary<string, AppliedServer> Applied = new(StringComparer.Ordinal)

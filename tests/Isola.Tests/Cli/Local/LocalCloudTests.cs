@@ -34,15 +34,21 @@ public sealed class LocalCloudTests
         Assert.All(vfs, v => Assert.Equal((port.Str("mac"), 100, true), (v.State.Mac, v.State.Vlan, v.State.SpoofCheck)));
         Assert.All(cloud.Hosts.Where(h => h != host), h => Assert.Empty(h.Simulation!.Libvirt.Domains));
 
-        // The VFs' interrupts go to the server's pCPUs (the generated tree's /proc/irq), and are put back when it goes.
+        // The VFs' interrupts: passed through, each VF's vectors are vfio-pci's once the guest enabled MSI-X (the generated
+        // tree's /proc/interrupts and /proc/irq); each VF's queue vectors go to the server's pCPUs, its misc vector to a housekeeping CPU.
         var pins = server.GetProperty("placement").GetProperty("cells").EnumerateArray()
             .SelectMany(c => c.GetProperty("pins").EnumerateArray().Select(p => p.GetProperty("pcpu").GetInt32().ToString(System.Globalization.CultureInfo.InvariantCulture))).ToHashSet();
         var vfAddresses = server.GetProperty("placement").GetProperty("vfs").EnumerateArray().Select(v => v.Str("vf")).ToList();
-        var irqs = vfAddresses.SelectMany(vf => Directory.GetFiles(Path.Join(host.Root, "sys", "bus", "pci", "devices", vf, "msi_irqs")).Select(Path.GetFileName)).ToList();
+        List<string> Vectors(string vf) => Directory.GetFiles(Path.Join(host.Root, "sys", "bus", "pci", "devices", vf, "msi_irqs")).Select(f => Path.GetFileName(f)!).ToList();
+        var irqs = vfAddresses.SelectMany(Vectors).ToList();
         Assert.NotEmpty(irqs);
+        var interrupts = File.ReadAllText(Path.Join(host.Root, "proc", "interrupts"));
+        Assert.All(vfAddresses, vf => Assert.Contains($"vfio-msix[0]({vf})", interrupts, StringComparison.Ordinal));
         string Affinity(string irq) => File.ReadAllText(Path.Join(host.Root, "proc", "irq", irq!, "smp_affinity_list")).Trim();
-        await Eventually.UntilAsync(() => irqs.All(q => pins.Contains(Affinity(q!))), "the VFs' IRQs on the server's pCPUs");
-        Assert.All(irqs, q => Assert.Contains(Affinity(q!), pins));
+        bool Steered() => vfAddresses.All(vf => Vectors(vf).Count(q => pins.Contains(Affinity(q))) == Vectors(vf).Count - 1
+            && Vectors(vf).Count(q => !pins.Contains(Affinity(q)) && !Affinity(q).Contains('-') && !Affinity(q).Contains(',')) == 1);
+        await Eventually.UntilAsync(Steered, "each VF's queue vectors on the server's pCPUs, its misc vector on one housekeeping CPU");
+        Assert.True(Steered());
         // irqbalance keeps off the dedicated pCPUs and leaves the steered IRQs alone (one file for the host).
         var irqbalance = Path.Join(host.Root, "etc", "default", "irqbalance");
         Assert.Contains("IRQBALANCE_BANNED_CPULIST=", File.ReadAllText(irqbalance), StringComparison.Ordinal);
@@ -53,16 +59,19 @@ public sealed class LocalCloudTests
         Assert.Matches(@"AllowedCPUs=\d", slice);
         Assert.Contains(host.Simulation.Log, c => string.Join(' ', c) == "systemctl daemon-reload");
         // Moved behind the agent's back: steered again on its next cycle.
-        File.WriteAllText(Path.Join(host.Root, "proc", "irq", irqs[0]!, "smp_affinity_list"), "0\n");
-        await Eventually.UntilAsync(() => pins.Contains(Affinity(irqs[0]!)), "the moved IRQ steered back");
-        Assert.Contains(Affinity(irqs[0]!), pins);
+        var queue = irqs.First(q => pins.Contains(Affinity(q)));
+        File.WriteAllText(Path.Join(host.Root, "proc", "irq", queue, "smp_affinity_list"), "0\n");
+        await Eventually.UntilAsync(() => pins.Contains(Affinity(queue)), "the moved IRQ steered back");
+        Assert.Contains(Affinity(queue), pins);
 
         Assert.Equal(204, (await api.Delete($"/v1/servers/{id}")).Status);
         await Eventually.UntilAsync(() => host.Simulation!.Libvirt.Domains.Count == 0 && host.Simulation!.Nic.Programmed().Count == 0, "the domain gone and the VFs reset");
         Assert.Empty(host.Simulation!.Libvirt.Domains);
         Assert.Empty(host.Simulation!.Nic.Programmed());
-        await Eventually.UntilAsync(() => irqs.All(q => !pins.Contains(Affinity(q!))), "the IRQs put back");
-        Assert.All(irqs, q => Assert.DoesNotContain(Affinity(q!), pins));
+        // vfio-pci's vectors went with the guest; the host driver took the VFs back, under new numbers, on no pCPU of the server's.
+        Assert.All(irqs, q => Assert.False(File.Exists(Path.Join(host.Root, "proc", "irq", q, "smp_affinity_list")), $"irq {q} left"));
+        Assert.DoesNotContain("vfio-msix", File.ReadAllText(Path.Join(host.Root, "proc", "interrupts")), StringComparison.Ordinal);
+        Assert.All(vfAddresses.SelectMany(Vectors), q => Assert.DoesNotContain(Affinity(q), pins));
         await Eventually.UntilAsync(() => !File.ReadAllText(irqbalance).Contains("--banirq", StringComparison.Ordinal), "irqbalance's file without IRQs");
         Assert.DoesNotContain("--banirq", File.ReadAllText(irqbalance), StringComparison.Ordinal);
         Assert.Contains("IRQBALANCE_BANNED_CPULIST=", File.ReadAllText(irqbalance), StringComparison.Ordinal);
