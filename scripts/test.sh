@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 # the store tests start on 127.0.0.1 in a temp directory (tests/Isola.Tests/Store/PostgresServer.cs);
 # Open vSwitch 3.1, whose userspace daemons the flow tests start privately (tests/Isola.Tests/Support/
 # OvsSwitch.cs), and iperf3, ping, ethtool and sysctl (procps) for the traffic test between network
-# namespaces (tests/Isola.Tests/Agent/Ovs/Traffic), which also uses ip and ss from iproute2.
+# namespaces (tests/Isola.Tests/Agent/Ovs/Traffic), which also uses ip and ss from iproute2 and iptables
+# (iptables/ip6tables counting rules with -m dscp in a VM's namespace: the DSCP its packets arrive with).
 # Real VMs (tests/Isola.Tests/Vm): libvirtd's system instance with its QEMU driver (libvirt-daemon-system; the
 # test starts virtlogd and libvirtd when they do not run), genisoimage for the agent's NoCloud config drives,
 # and dosfstools, syslinux and mtools for Isola's small guest image (src/Isola.Lab/Guest); the VXLAN guests' test
@@ -17,7 +18,7 @@ cd "$(dirname "$0")/.."
 # The Debian guest with Debian's cloud-init (src/Isola.Lab/Guest/DebianImage.cs, docs/lab.md): debootstrap (from the mirror
 # apt uses), e2fsprogs (mkfs.ext4 -d for its root partition) and the same syslinux, dosfstools and mtools for its boot one;
 # built once into /var/cache/isola-tests (ISOLA_TEST_CACHE), a few minutes on a fresh machine.
-packages=(iproute2 libvirt-clients libvirt-daemon libvirt-daemon-system libxml2-utils postgresql-15 openvswitch-switch iperf3 iputils-ping ethtool procps
+packages=(iproute2 libvirt-clients libvirt-daemon libvirt-daemon-system libxml2-utils postgresql-15 openvswitch-switch iperf3 iputils-ping ethtool procps iptables
   genisoimage dosfstools syslinux syslinux-common mtools debootstrap e2fsprogs)
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 missing=()

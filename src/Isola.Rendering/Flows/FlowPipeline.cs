@@ -62,6 +62,7 @@ public static class FlowPipeline
         ArpResponderTable.Render(flows, context);
         ConntrackTable.Render(flows, context, FlowDirection.Egress);
         RuleTable.Render(flows, context, FlowDirection.Egress);
+        MarkingTable.Render(flows, context);
         ForwardTable.Render(flows, context);
         ConntrackTable.Render(flows, context, FlowDirection.Ingress);
         RuleTable.Render(flows, context, FlowDirection.Ingress);

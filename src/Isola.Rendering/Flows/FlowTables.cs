@@ -22,6 +22,9 @@ public static class FlowTables
     /// <summary>...and is passed when established/related or when a rule allows a new connection.</summary>
     public const int EgressRules = 31;
 
+    /// <summary>What a VM sends, past its security groups, gets its port's DSCP mark (IPv4 and IPv6) before it is forwarded anywhere.</summary>
+    public const int Marking = 40;
+
     /// <summary>L2: a local MAC, a remote MAC behind its tunnel (l2population), or flooding to the network's members.</summary>
     public const int Forward = 50;
 

@@ -44,6 +44,7 @@ public sealed record PortRate(long Kbps, long BurstKb);
 /// <param name="PortSecurity">Off: no source check and no security groups (Neutron's port_security_enabled).</param>
 /// <param name="Egress">Limit on what the VM sends.</param>
 /// <param name="Ingress">Limit on what the VM receives.</param>
+/// <param name="DscpMark">The DSCP value (0-63, a QoS policy's dscp-marking rule) every IPv4 and IPv6 packet the VM sends leaves with, whatever the VM set; null: left as the VM set it.</param>
 public sealed record OverlayPort(
     string Id,
     string Server,
@@ -54,7 +55,8 @@ public sealed record OverlayPort(
     IReadOnlyList<SecurityRule> Rules,
     bool PortSecurity = true,
     PortRate? Egress = null,
-    PortRate? Ingress = null);
+    PortRate? Ingress = null,
+    int? DscpMark = null);
 
 /// <summary>
 /// Everything the flow pipeline of one host depends on: its tunnel endpoint, the networks it has

@@ -16,8 +16,11 @@ public enum PortDevice
 /// <summary>What a QoS policy can do on a port of a kind.</summary>
 public enum PortQos
 {
-    /// <summary>Every rule (recorded for the OVS agent).</summary>
-    AllRules,
+    /// <summary>
+    /// What the host's Open vSwitch does to a tap: bandwidth limits both ways (meters) and a DSCP mark
+    /// (flows); no minimum bandwidth (Open vSwitch guarantees a port no rate on its way to the uplink).
+    /// </summary>
+    OvsFlows,
     /// <summary>Egress bandwidth limit and minimum as the VF's max/min tx rate; nothing else.</summary>
     VfEgressRates,
     /// <summary>No rule at all.</summary>
@@ -45,7 +48,7 @@ public sealed record VnicKind(VnicType Type, string WireName, PortDevice Device,
     private static readonly string[] SriovNetworks = ["flat", "vlan"];
 
     public static readonly VnicKind Normal = new(VnicType.Normal, "normal", PortDevice.None, NeedsNetDev: false, NetworkTypes: null,
-        HaAllowed: false, PortQos.AllRules, SecurityGroups: true, LiveMigratable: true, RefusedAtApi: null, "normal");
+        HaAllowed: false, PortQos.OvsFlows, SecurityGroups: true, LiveMigratable: true, RefusedAtApi: null, "normal");
 
     public static readonly VnicKind Direct = new(VnicType.Direct, "direct", PortDevice.Vf, NeedsNetDev: false, SriovNetworks,
         HaAllowed: true, PortQos.VfEgressRates, SecurityGroups: false, LiveMigratable: false, RefusedAtApi: null, "direct");

@@ -1,13 +1,14 @@
 using Isola.Rendering.Flows;
 using Isola.Scheduling.Requests;
+using Isola.Server.QosPolicies;
 using Isola.Store.Lifecycle;
 
 namespace Isola.Server.Hosts;
 
 /// <summary>
 /// A host's <see cref="HostNetworkState"/> from the store's rows: its virtio ports with their
-/// addresses, security group rules (each remote group's members' addresses listed once) and
-/// bandwidth limits, the networks they are on and, for tunnel networks, the other hosts' ports on
+/// addresses, security group rules (each remote group's members' addresses listed once), bandwidth
+/// limits and DSCP mark (its QoS policy's rules), the networks they are on and, for tunnel networks, the other hosts' ports on
 /// them (l2population). SR-IOV ports are left out: their VFs bypass Open vSwitch.
 /// </summary>
 internal static class HostNetworkView
@@ -17,7 +18,7 @@ internal static class HostNetworkView
         var addresses = rows.Addresses.ToLookup(a => a.PortId, a => a.Address);
         var members = rows.GroupMembers.ToLookup(m => m.GroupId, m => m.Address);
         var rules = rows.Rules.ToLookup(r => r.PortId);
-        var bandwidth = rows.Bandwidth.ToLookup(b => b.PolicyId);
+        var qos = rows.QosRules.ToLookup(b => b.PolicyId);
         var local = rows.Local.Where(IsVirtio).ToList();
         var used = local.Select(p => p.NetworkId).ToHashSet(StringComparer.Ordinal);
         var networks = rows.Networks.Where(n => used.Contains(n.Id)).Select(n =>
@@ -34,9 +35,11 @@ internal static class HostNetworkView
         }).ToList();
         var ports = local.Select(p =>
         {
-            var limits = p.QosPolicyId is null ? [] : bandwidth[p.QosPolicyId].ToList();
+            var policy = p.QosPolicyId is null ? [] : qos[p.QosPolicyId].ToList();
+            var limits = policy.Where(r => r.Type == QosRules.BandwidthLimit).ToList();
             return new OverlayPort(p.Id, p.ServerId, TapNames.Of(p.Id), p.NetworkId, p.Mac, addresses[p.Id].ToList(),
-                rules[p.Id].Select(Rule).ToList(), p.PortSecurity, Rate(limits, "egress"), Rate(limits, "ingress"));
+                rules[p.Id].Select(Rule).ToList(), p.PortSecurity, Rate(limits, "egress"), Rate(limits, "ingress"),
+                policy.FirstOrDefault(r => r.Type == QosRules.DscpMarking)?.DscpMark);
         }).ToList();
         var groups = rows.Rules.Where(r => r.RemoteGroupId is not null).Select(r => r.RemoteGroupId!).Distinct(StringComparer.Ordinal)
             .Order(StringComparer.Ordinal)
@@ -52,7 +55,7 @@ internal static class HostNetworkView
         new(r.Direction, r.Ethertype == "IPv6" ? 6 : 4, r.Protocol, r.PortMin, r.PortMax, r.RemoteIpPrefix is not null ? [r.RemoteIpPrefix] : null, r.RemoteGroupId);
 
     /// <summary>A bandwidth limit; without a burst, 80% of the rate (as Neutron's Open vSwitch agent does).</summary>
-    private static PortRate? Rate(IEnumerable<BandwidthRow> limits, string direction) =>
+    private static PortRate? Rate(IEnumerable<PortQosRuleRow> limits, string direction) =>
         limits.FirstOrDefault(l => l.Direction == direction) is { MaxKbps: { } kbps } l
             ? new PortRate(kbps, l.MaxBurstKbps is > 0 ? l.MaxBurstKbps.Value : Math.Max(1, kbps * 8 / 10))
             : null;

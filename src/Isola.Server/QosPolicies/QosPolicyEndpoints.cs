@@ -92,8 +92,14 @@ internal static class QosPolicyEndpoints
         });
     }
 
+    /// <summary>
+    /// A policy's rules change only while no port uses it: a port was checked against them when it was
+    /// made (a rule its kind cannot have is refused then, never stored and ignored) and a VF's rates
+    /// were set from them, so a rule added or deleted under a port could be one it cannot have.
+    /// </summary>
     private static ApiException InUse(QosPolicyRecord policy) =>
-        ApiException.Conflict("in-use", $"ports use QoS policy {policy.Name} and their VF rates were made from its rules; change the rules of a policy no port uses");
+        ApiException.Conflict("in-use", $"ports use QoS policy {policy.Name}: they were checked against its rules and their VF rates made from them; " +
+            "change the rules of a policy no port uses");
 
     /// <summary>A policy the caller sees (its project's or shared), by id or name.</summary>
     public static async Task<QosPolicyRecord> Find(ResourceStore store, Caller caller, string id)

@@ -11,8 +11,8 @@ public sealed record BoundPortRow(string Id, string ServerId, string Host, strin
 /// <summary>A security group rule of a port's group.</summary>
 public sealed record PortRuleRow(string PortId, string Direction, string Ethertype, string? Protocol, int? PortMin, int? PortMax, string? RemoteIpPrefix, string? RemoteGroupId);
 
-/// <summary>A bandwidth limit rule of a QoS policy.</summary>
-public sealed record BandwidthRow(string PolicyId, string Direction, long? MaxKbps, long? MaxBurstKbps);
+/// <summary>A rule of a QoS policy that the host's flows carry: a bandwidth limit (a meter) or a DSCP mark.</summary>
+public sealed record PortQosRuleRow(string PolicyId, string Type, string Direction, long? MaxKbps, long? MaxBurstKbps, int? DscpMark);
 
 /// <summary>The rows a host's network state is made from (see Isola.Server's HostNetworkView).</summary>
 public sealed record HostNetworkRows(
@@ -23,7 +23,7 @@ public sealed record HostNetworkRows(
     IReadOnlyList<(string PortId, string Address)> Addresses,
     IReadOnlyList<PortRuleRow> Rules,
     IReadOnlyList<(string GroupId, string Address)> GroupMembers,
-    IReadOnlyList<BandwidthRow> Bandwidth);
+    IReadOnlyList<PortQosRuleRow> QosRules);
 
 /// <summary>
 /// The store's side of the virtio ports' networks: what one host's flows depend on, read in one
@@ -40,7 +40,7 @@ public sealed class HostNetworkStore(StoreConnectionFactory factory)
     private static BoundPortRow Bound(System.Data.Common.DbDataReader r) =>
         new(r.GetString(0), r.GetString(1), r.GetString(2), r.NullableString(3), r.GetString(4), r.GetString(5), r.Document<PortSpec>(6), r.Bool(7), r.NullableString(8));
 
-    /// <summary>The host's bound ports, their networks, the other hosts' ports on those networks, addresses, rules and limits. Null for an unknown host.</summary>
+    /// <summary>The host's bound ports, their networks, the other hosts' ports on those networks, addresses, rules, limits and marks. Null for an unknown host.</summary>
     public async Task<HostNetworkRows?> RowsAsync(string host)
     {
         await using var c = await factory.OpenAsync();
@@ -76,11 +76,14 @@ public sealed class HostNetworkStore(StoreConnectionFactory factory)
         var addresses = await c.RowsAsync($"SELECT port_id, address FROM ip_allocations WHERE port_id IN {portIn} ORDER BY port_id, address",
             portParameters, r => (r.GetString(0), r.GetString(1)), tx);
         var (policyIn, policyParameters) = InList.Of(local.Where(p => p.QosPolicyId is not null).Select(p => p.QosPolicyId!));
-        var bandwidth = await c.RowsAsync($"""
-            SELECT policy_id, direction, max_kbps, max_burst_kbps FROM qos_rules WHERE type = 'bandwidth_limit' AND policy_id IN {policyIn}
-            """, policyParameters, r => new BandwidthRow(r.GetString(0), r.GetString(1), r.NullableLong(2), r.NullableLong(3)), tx);
+        // The rule types as the API stores them (Isola.Server's QosRules): bandwidth-limit, dscp-marking.
+        var qos = await c.RowsAsync($"""
+            SELECT policy_id, type, direction, max_kbps, max_burst_kbps, dscp_mark FROM qos_rules
+            WHERE type IN ('bandwidth-limit', 'dscp-marking') AND policy_id IN {policyIn} ORDER BY policy_id, id
+            """, policyParameters, r => new PortQosRuleRow(r.GetString(0), r.GetString(1), r.GetString(2), r.NullableLong(3), r.NullableLong(4),
+                (int?)r.NullableLong(5)), tx);
         await tx.CommitAsync();
-        return new HostNetworkRows(head[0], local, networks, remote, addresses, rules, members, bandwidth);
+        return new HostNetworkRows(head[0], local, networks, remote, addresses, rules, members, qos);
     }
 
     /// <summary>

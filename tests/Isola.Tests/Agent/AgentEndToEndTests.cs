@@ -356,6 +356,46 @@ public sealed class AgentEndToEndTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_virtio_ports_qos_policy_becomes_its_meters_and_dscp_mark_in_the_hosts_flows()
+    {
+        var agent = new HostAgent(_host.Host, ControllerClient.Create(new Uri(_server.Url), _agentToken, "sim1", "198.51.100.1"),
+            new HostDriver(_host, _dir.Sub("root"), _dir.Sub("agent")), new AppliedStore(_dir.Sub("agent")), TimeProvider.System)
+        {
+            Ovs = new OvsCycle(new OvsDriver(_host, _dir.Sub("agent")), Isola.Rendering.Flows.OvsLayout.Parse("br-int", null)),
+        };
+        await agent.RegisterAsync(default);
+        await _admin.Post("/v1/networks", new { name = "overlay", type = "vxlan", project = "p" });
+        Assert.Equal(201, (await _admin.Post("/v1/qos-policies", new
+        {
+            name = "ef", project = "p",
+            rules = new object[]
+            {
+                new { type = "dscp-marking", dscpMark = 46 },
+                new { type = "bandwidth-limit", maxKbps = 10_000, maxBurstKbps = 1_000 },
+                new { type = "bandwidth-limit", maxKbps = 20_000, direction = "ingress" },
+            },
+        })).Status);
+        await _admin.Post("/v1/ports", new { name = "web", network = "overlay", qosPolicy = "ef", project = "p" });
+        var (_, server) = await _admin.Post("/v1/servers", new { name = "vm1", flavor = "nfv", ports = new[] { "web" }, project = "p" });
+
+        // The host's desired state carries the policy's rules for the port...
+        var port = (await _server.Client(_agentToken).Get("/v1/hosts/sim1/desired?plans=omit")).Body.GetProperty("network").GetProperty("ports")[0];
+        Assert.Equal(46, port.GetProperty("dscpMark").GetInt32());
+        Assert.Equal((10_000, 1_000), (port.GetProperty("egress").GetProperty("kbps").GetInt64(), port.GetProperty("egress").GetProperty("burstKb").GetInt64()));
+        Assert.Equal((20_000, 16_000), (port.GetProperty("ingress").GetProperty("kbps").GetInt64(), port.GetProperty("ingress").GetProperty("burstKb").GetInt64()));
+
+        // ...and the agent makes them the bridge's: the mark in table 40, a meter each way.
+        for (var i = 0; i < 3; i++)
+            Assert.Empty((await agent.CycleAsync()).Failures);
+        Assert.Equal("ACTIVE", await Status(server.Str("id")));
+        var ofport = _host.Ovs.Find(Isola.Rendering.Flows.TapNames.Of((await _admin.Get("/v1/ports/web")).Body.Str("id")))!.Ofport;
+        var flows = _host.Ovs.Flows("br-int");
+        Assert.Contains(flows, f => f.EndsWith($"table=40,priority=100,reg5={ofport},ip actions=set_field:46->ip_dscp,goto_table:50", StringComparison.Ordinal));
+        Assert.Contains(flows, f => f.EndsWith($"table=40,priority=100,reg5={ofport},ipv6 actions=set_field:46->ip_dscp,goto_table:50", StringComparison.Ordinal));
+        Assert.Equal([Isola.Rendering.Flows.FlowPipeline.EgressMeter(ofport), Isola.Rendering.Flows.FlowPipeline.IngressMeter(ofport)], _host.Ovs.Meters("br-int").Keys);
+    }
+
+    [Fact]
     public async Task A_virtio_ports_vhost_workers_are_pinned_before_it_is_active_kept_there_and_gone_with_it()
     {
         var agent = Agent();

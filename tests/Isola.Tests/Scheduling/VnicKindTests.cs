@@ -9,7 +9,7 @@ namespace Isola.Tests.Scheduling;
 public class VnicKindTests
 {
     [Theory]
-    [InlineData(VnicType.Normal, "normal", PortDevice.None, false, false, PortQos.AllRules, true, true, true)]
+    [InlineData(VnicType.Normal, "normal", PortDevice.None, false, false, PortQos.OvsFlows, true, true, true)]
     [InlineData(VnicType.Direct, "direct", PortDevice.Vf, false, true, PortQos.VfEgressRates, false, false, true)]
     [InlineData(VnicType.DirectPhysical, "direct-physical", PortDevice.WholePf, false, false, PortQos.None, false, false, true)]
     [InlineData(VnicType.Macvtap, "macvtap", PortDevice.Vf, true, false, PortQos.VfEgressRates, false, false, true)]

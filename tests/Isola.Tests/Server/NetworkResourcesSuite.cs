@@ -237,7 +237,7 @@ public abstract class NetworkResourcesSuite
         Assert.Contains("only rate-limit what the VM sends", error.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
         await Created(w.Member.Post("/v1/qos-policies", new { name = "ef", rules = new[] { new { type = "dscp-marking", dscpMark = 46 } } }));
         Assert.Equal("qosPolicy", (await w.Member.Post("/v1/ports", new { name = "q", network = "lan", vnicType = "direct", qosPolicy = "ef" })).Body.ErrorField());
-        // A normal port takes any rule (for the OVS agent); its spec has no VF rate.
+        // A normal port takes limits both ways (its host's meters); its spec has no VF rate.
         var normal = await Created(w.Member.Post("/v1/ports", new { name = "virtio", network = "lan", qosPolicy = "in" }));
         Assert.Equal(0, normal.GetProperty("spec").GetProperty("maxTxRateMbps").GetInt32());
 
@@ -250,6 +250,47 @@ public abstract class NetworkResourcesSuite
         Assert.Equal((409, "duplicate-rule"), await Code(w.Member.Post($"/v1/qos-policies/gold/rules", new { type = "dscp-marking", dscpMark = 12 })));
         Assert.Equal(204, (await w.Member.Delete($"/v1/qos-policies/gold/rules/{rule.Str("id")}")).Status);
         Assert.Equal(204, (await w.Member.Delete("/v1/qos-policies/gold")).Status);
+    }
+
+    [Fact]
+    public async Task A_normal_port_takes_limits_and_a_dscp_mark_and_is_refused_a_minimum_bandwidth_qos_policy_with_the_reason()
+    {
+        await using var w = await Start();
+        await Created(w.Member.Post("/v1/networks", new { name = "lan", type = "vlan", physnet = "physnet2" }));
+        await Created(w.Member.Post("/v1/subnets", new { name = "s", network = "lan", cidr = "10.0.0.0/24" }));
+        var ef = await Created(w.Member.Post("/v1/qos-policies", new
+        {
+            name = "ef",
+            rules = new object[] { new { type = "dscp-marking", dscpMark = 46 }, new { type = "bandwidth-limit", maxKbps = 20000, direction = "ingress" } },
+        }));
+        var marked = await Created(w.Member.Post("/v1/ports", new { name = "marked", network = "lan", qosPolicy = "ef" }));
+        Assert.Equal(ef.Str("id"), marked.Str("qosPolicy"));
+
+        foreach (var direction in new[] { "egress", "ingress" })
+        {
+            var floor = $"floor-{direction}";
+            await Created(w.Member.Post("/v1/qos-policies", new { name = floor, rules = new[] { new { type = "minimum-bandwidth", minKbps = 2000, direction } } }));
+            var (status, error) = await w.Member.Post("/v1/ports", new { name = "guaranteed", network = "lan", qosPolicy = floor });
+            Assert.Equal((400, "invalid", "qosPolicy"), (status, error.ErrorCode(), error.ErrorField()));
+            var message = error.GetProperty("error").GetProperty("message").GetString()!;
+            Assert.Contains($"policy {floor} has an {direction} minimum-bandwidth rule: a normal port's traffic goes through the host's Open vSwitch", message, StringComparison.Ordinal);
+            Assert.Contains("userspace datapath (netdev) has no minimum-rate queue", message, StringComparison.Ordinal);
+            Assert.Contains("kernel datapath (system)", message, StringComparison.Ordinal);
+            // Refused, nothing made: no port, no address taken.
+            Assert.Equal(404, (await w.Member.Get("/v1/ports/guaranteed")).Status);
+        }
+        var next = await Created(w.Member.Post("/v1/ports", new { name = "next", network = "lan" }));
+        Assert.Equal("10.0.0.3", next.GetProperty("fixedIps")[0].Str("ipAddress"));
+        // The same rule is a VF's min_tx_rate.
+        var vf = await Created(w.Member.Post("/v1/ports", new { name = "vf", network = "lan", vnicType = "direct", qosPolicy = "floor-egress" }));
+        Assert.Equal(2, vf.GetProperty("spec").GetProperty("minTxRateMbps").GetInt32());
+
+        // A rule added to the policy a normal port uses is refused too, and the policy keeps the rules it had.
+        var (added, body) = await w.Member.Post($"/v1/qos-policies/ef/rules", new { type = "minimum-bandwidth", minKbps = 1000 });
+        Assert.Equal((409, "in-use"), (added, body.ErrorCode()));
+        Assert.Contains("ports use QoS policy ef: they were checked against its rules", body.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+        var rules = (await w.Member.Get("/v1/qos-policies/ef")).Body.GetProperty("rules").EnumerateArray().Select(r => r.Str("type")).Order().ToList();
+        Assert.Equal(["bandwidth-limit", "dscp-marking"], rules);
     }
 
     [Theory]

@@ -10,7 +10,7 @@ namespace Isola.Tests.Agent.Ovs;
 /// The flow pipeline as the agent puts it on a real ovs-vswitchd (userspace, dummy datapath), checked
 /// with ofproto/trace: tenant isolation, tunnels with the right key to the right peer, flooding only
 /// to a network's members, the ARP responder, port security, security groups with conntrack, VLAN
-/// on the physical bridge, meters, drift repair, and nothing left after delete.
+/// on the physical bridge, meters, DSCP marks, drift repair, and nothing left after delete.
 /// </summary>
 public sealed class FlowPipelineOnOvsTests : IAsyncLifetime
 {
@@ -220,6 +220,50 @@ public sealed class FlowPipelineOnOvsTests : IAsyncLifetime
         Assert.Contains($"meter={b1 * 2 + 1} kbps burst", meters, StringComparison.Ordinal);
         var trace = await From("tapb1", Tcp("fa:16:3e:00:00:b1", "10.1.0.11", "fa:16:3e:00:03:b2", "10.1.0.12", 22));
         Assert.Contains($"meter:{b1 * 2}", trace.Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_dscp_mark_is_set_on_what_the_port_sends_whichever_way_it_leaves_and_goes_with_the_rule()
+    {
+        var (a1, a2, a3, v1) = ("fa:16:3e:00:00:a1", "fa:16:3e:00:00:a2", "fa:16:3e:00:02:a3", "fa:16:3e:00:00:c1");
+        // The VM sent DSCP 8 with ECN 1 (tos 0x21): the mark replaces the DSCP bits and keeps the ECN ones.
+        const string sentTos = ",nw_tos=32,nw_ecn=1";
+        var toLocal = Tcp(a1, "10.1.0.11", a2, "10.1.0.12", 8080) + sentTos;
+        var toTunnel = $"icmp6,icmpv6_type=128,icmpv6_code=0,dl_src={a1},dl_dst={a3},ipv6_src={FlowPipeline.LinkLocal(a1)},ipv6_dst={FlowPipeline.LinkLocal(a3)}{sentTos}";
+        var toVlan = Tcp(v1, "192.168.100.5", "fa:16:3e:00:77:77", "192.168.100.77", 22) + sentTos;
+        var marked = FlowScenarios.State(FlowScenarios.A1 with { DscpMark = 46 }, FlowScenarios.A2, FlowScenarios.B1, FlowScenarios.V1 with { DscpMark = 26 });
+        var applied = await _cycle.RunAsync(marked, default);
+        Assert.Empty(applied.Failures);
+        Assert.Contains(applied.Done, s => s is Isola.Agent.Reconcile.OvsStep.ReplaceFlows);
+        // Written in OVS's own spelling: the next cycle finds the bridge as rendered.
+        Assert.Empty((await _cycle.RunAsync(marked, default)).Done);
+
+        // The packet as it leaves: the last "Final flow" of the trace (after conntrack's recirculation).
+        static string Leaves(OvsSwitch.Trace t) => t.Text.Split('\n').Last(l => l.StartsWith("Final flow:", StringComparison.Ordinal));
+        var local = await From("tapa1", toLocal);
+        Assert.Equal([_ports["tapa2"]], local.Outputs);
+        Assert.Contains(",nw_tos=184,nw_ecn=1,", Leaves(local), StringComparison.Ordinal);
+        Assert.Contains("set(ipv4(tos=0xb8/0xfc))", local.Text, StringComparison.Ordinal);
+        var tunnel = await From("tapa1", toTunnel);
+        Assert.Equal([_ports["vxlan-0a000002"]], tunnel.Outputs);
+        Assert.Contains(",nw_tos=184,nw_ecn=1,", Leaves(tunnel), StringComparison.Ordinal);
+        Assert.Contains("set(ipv6(tclass=0xb9))", tunnel.Text, StringComparison.Ordinal);
+        var vlan = await From("tapv1", toVlan);
+        Assert.Equal([_ports["int-br-physnet2"]], vlan.Outputs);
+        Assert.Contains(",nw_tos=104,nw_ecn=1,", Leaves(vlan), StringComparison.Ordinal);
+        // Not what other ports send, not what a marked port receives, not ARP.
+        var other = await From("tapa2", Tcp(a2, "10.1.0.12", a1, "10.1.0.11", 22) + sentTos);
+        Assert.Equal([_ports["tapa1"]], other.Outputs);
+        Assert.Contains(",nw_tos=32,nw_ecn=1,", Leaves(other), StringComparison.Ordinal);
+        Assert.DoesNotContain("ip_dscp", other.Text, StringComparison.Ordinal);
+        Assert.DoesNotContain("ip_dscp", (await From("tapa1", Arp(a1, "10.1.0.11", "10.1.0.99"))).Text, StringComparison.Ordinal);
+
+        // The rule gone from the desired state: the flows go with it, and a1's packets leave as the VM sent them.
+        Assert.Contains((await _cycle.RunAsync(FlowScenarios.State(), default)).Done, s => s is Isola.Agent.Reconcile.OvsStep.ReplaceFlows);
+        Assert.DoesNotContain("ip_dscp", await _ovs.Ofctl("dump-flows", "br-int"), StringComparison.Ordinal);
+        var unmarked = await From("tapa1", toLocal);
+        Assert.Equal([_ports["tapa2"]], unmarked.Outputs);
+        Assert.Contains(",nw_tos=32,nw_ecn=1,", Leaves(unmarked), StringComparison.Ordinal);
     }
 
     [Fact]

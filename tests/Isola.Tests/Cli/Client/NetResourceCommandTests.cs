@@ -138,7 +138,7 @@ public sealed class NetResourceCommandTests
         (exit, _, _) = await w.RunAs(member, "port", "show", "vf2");
         Assert.Equal(ExitCodes.NotFound, exit);
 
-        // A normal port takes any rule; the rule list and delete work on a policy no port uses.
+        // The rule list and delete work on a policy no port uses.
         var mark = await JsonAs(w, member, "network", "qos", "rule", "create", "--type", "dscp-marking", "--dscp-mark", "46", "in");
         Assert.Equal((46, JsonValueKind.Null), (mark.GetProperty("dscpMark").GetInt32(), mark.GetProperty("direction").ValueKind));
         (exit, output, _) = await w.RunAs(member, "network", "qos", "rule", "list", "in", "-f", "value", "-c", "type", "-c", "direction");

@@ -86,7 +86,7 @@ public class FlowPipelineTests
             .Where(f => f.StartsWith("table=31,priority=100,", StringComparison.Ordinal) || f.StartsWith("table=61,priority=100,", StringComparison.Ordinal)).ToList();
         Assert.Equal(
         [
-            $"table=31,priority=100,reg5={ofport},ct_state=+new-est-inv+trk,icmp6,icmpv6_type=128,icmpv6_code=0 actions=ct(commit,zone=NXM_NX_REG6[0..15]),goto_table:50",
+            $"table=31,priority=100,reg5={ofport},ct_state=+new-est-inv+trk,icmp6,icmpv6_type=128,icmpv6_code=0 actions=ct(commit,zone=NXM_NX_REG6[0..15]),goto_table:40",
             // 8000-8099 = 8000-8063, 8064-8095, 8096-8099.
             $"table=61,priority=100,reg7={ofport},ct_state=+new-est-inv+trk,tcp,nw_src=10.1.0.0/24,tp_dst=0x1f40/0xffc0 actions=ct(commit,zone=NXM_NX_REG6[0..15]),goto_table:70",
             $"table=61,priority=100,reg7={ofport},ct_state=+new-est-inv+trk,tcp,nw_src=10.1.0.0/24,tp_dst=0x1f80/0xffe0 actions=ct(commit,zone=NXM_NX_REG6[0..15]),goto_table:70",
@@ -128,6 +128,46 @@ public class FlowPipelineTests
         var flows = IntegrationFlows(plan);
         Assert.Contains(flows, f => f.Contains($"table=0,priority=100,in_port={ofport},vlan_tci=0x0000/0x1fff actions=meter:{ofport * 2},", StringComparison.Ordinal));
         Assert.Contains(flows, f => f.EndsWith($"table=70,priority=100,reg7={ofport} actions=meter:{ofport * 2 + 1},output:{ofport}", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_dscp_mark_is_set_on_what_the_vm_sends_past_its_egress_rules_and_before_any_way_out()
+    {
+        var marked = FlowScenarios.A1 with { DscpMark = 46 };
+        var open = FlowScenarios.A2 with { PortSecurity = false, DscpMark = 10 };
+        var state = FlowScenarios.State(marked, open, FlowScenarios.B1, FlowScenarios.V1);
+        var ofports = FlowScenarios.Ofports(state);
+        var flows = IntegrationFlows(Render(state)).Select(f => f[(f.IndexOf(",table=", StringComparison.Ordinal) + 1)..]).ToList();
+        // Table 40: IPv4 and IPv6 of the marked ports only (the 6-bit value, as OVS prints it back); the rest passes.
+        Assert.Equal(
+        [
+            $"table=40,priority=100,reg5={ofports["tapa1"]},ip actions=set_field:46->ip_dscp,goto_table:50",
+            $"table=40,priority=100,reg5={ofports["tapa1"]},ipv6 actions=set_field:46->ip_dscp,goto_table:50",
+            $"table=40,priority=100,reg5={ofports["tapa2"]},ip actions=set_field:10->ip_dscp,goto_table:50",
+            $"table=40,priority=100,reg5={ofports["tapa2"]},ipv6 actions=set_field:10->ip_dscp,goto_table:50",
+            "table=40,priority=0 actions=goto_table:50",
+        ], flows.Where(f => f.StartsWith("table=40,", StringComparison.Ordinal)));
+        // Everything that leaves the egress tables goes through it: a committed or established connection (31),
+        // neighbour discovery and a port without port security (30); nothing from them skips to forwarding.
+        Assert.Contains($"table=31,priority=100,reg5={ofports["tapa1"]},ct_state=+new-est-inv+trk,ip actions=ct(commit,zone=NXM_NX_REG6[0..15]),goto_table:40", flows);
+        Assert.Contains("table=31,priority=190,ct_state=-new+est-inv+trk actions=goto_table:40", flows);
+        Assert.Contains($"table=30,priority=150,reg5={ofports["tapa1"]},icmp6,icmpv6_type=135 actions=goto_table:40", flows);
+        Assert.Contains($"table=30,priority=50,reg5={ofports["tapa2"]} actions=goto_table:40", flows);
+        Assert.DoesNotContain(flows, f => f.StartsWith("table=3", StringComparison.Ordinal) && f.Contains("goto_table:50", StringComparison.Ordinal));
+        // Only what a VM sends: nothing from a tunnel or toward a VM is re-marked.
+        Assert.DoesNotContain(flows, f => f.Contains("ip_dscp", StringComparison.Ordinal) && !f.StartsWith("table=40,", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_changed_or_removed_dscp_mark_changes_the_flow_set_and_its_cookie()
+    {
+        OvsPlan With(int? mark) => Render(FlowScenarios.State(FlowScenarios.A1 with { DscpMark = mark }, FlowScenarios.A2, FlowScenarios.B1, FlowScenarios.V1));
+        var (none, ef, cs1) = (With(null), With(46), With(8));
+        Assert.Equal(IntegrationFlows(Render(FlowScenarios.State())), IntegrationFlows(none));
+        Assert.Equal(3, new[] { none.Cookie, ef.Cookie, cs1.Cookie }.Distinct().Count());
+        Assert.Contains(IntegrationFlows(cs1), f => f.Contains("actions=set_field:8->ip_dscp,", StringComparison.Ordinal));
+        Assert.DoesNotContain(IntegrationFlows(none), f => f.Contains("ip_dscp", StringComparison.Ordinal));
+        Assert.Throws<ArgumentException>(() => With(64));
     }
 
     [Fact]

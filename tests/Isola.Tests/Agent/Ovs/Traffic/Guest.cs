@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Isola.Tests.Support;
 
 namespace Isola.Tests.Agent.Ovs.Traffic;
 
@@ -13,16 +14,21 @@ internal sealed record IperfResult(double ReceiverMbps, double SenderMbps, long?
         (Retransmits is { } r ? $", {r} retransmits" : "") + (LostPercent is { } l ? $", {l:0.#}% lost" : "");
 }
 
-/// <summary>Things run inside the VMs' namespaces: ping, the neighbour table, ICMP counters, iperf3.</summary>
+/// <summary>Things run inside the VMs' namespaces: ping, the neighbour table, ICMP counters (also by DSCP), iperf3.</summary>
 internal sealed partial class Guest(TrafficWorld world, TrafficVm vm)
 {
     private string Ns => world.NamespaceOf(vm);
 
-    /// <summary>Echo replies received out of <paramref name="count"/> requests, each waited for at most <paramref name="waitSeconds"/>.</summary>
-    public async Task<int> PingAsync(string ip, int count, int waitSeconds = 1)
+    /// <summary>
+    /// Echo replies received out of <paramref name="count"/> requests, each waited for at most <paramref name="waitSeconds"/>;
+    /// sent with <paramref name="tos"/> as their IPv4 TOS byte or IPv6 traffic class when given (ping -Q). An IPv6
+    /// link-local address is given with its interface: <c>fe80::1%eth0</c>.
+    /// </summary>
+    public async Task<int> PingAsync(string ip, int count, int waitSeconds = 1, int? tos = null)
     {
-        var result = await world.Lab.ExecAsync(Ns, "ping", "-n", "-c", count.ToString(CultureInfo.InvariantCulture), "-i", "0.2",
-            "-W", waitSeconds.ToString(CultureInfo.InvariantCulture), ip);
+        var result = await world.Lab.ExecAsync(Ns, ["ping", "-n", "-c", count.ToString(CultureInfo.InvariantCulture), "-i", "0.2",
+            "-W", waitSeconds.ToString(CultureInfo.InvariantCulture),
+            .. tos is { } t ? new[] { "-Q", "0x" + t.ToString("x2", CultureInfo.InvariantCulture) } : [], ip]);
         var m = PingSummary().Match(result.StandardOutput);
         return m.Success ? int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
     }
@@ -66,6 +72,47 @@ internal sealed partial class Guest(TrafficWorld world, TrafficVm vm)
         return long.Parse(values[Array.IndexOf(names, "InEchos")], CultureInfo.InvariantCulture);
     }
 
+    /// <summary>IPv6 on or off on its eth0 (off in every namespace at first: <see cref="NetworkLab.AddNamespaceAsync"/>); on, its link-local address is usable once duplicate detection passed.</summary>
+    public Task SetIpv6Async(bool on) =>
+        world.Lab.MustExecAsync(Ns, "sysctl", "-q", "-w", $"net.ipv6.conf.eth0.disable_ipv6={(on ? 0 : 1)}");
+
+    /// <summary>The iptables of each IP version and its match for an echo request.</summary>
+    private static readonly (int Version, string Tool, string[] EchoRequest)[] Netfilter =
+    [
+        (4, "iptables", ["-p", "icmp", "--icmp-type", "echo-request"]),
+        (6, "ip6tables", ["-p", "ipv6-icmp", "--icmpv6-type", "echo-request"]),
+    ];
+
+    /// <summary>
+    /// Counts the echo requests (IPv4 and IPv6) this VM's kernel takes in with each of <paramref name="dscps"/> in
+    /// their DSCP bits: one counting rule (no target: it decides nothing) per value and IP version in its INPUT chain.
+    /// </summary>
+    public async Task CountEchoRequestsByDscpAsync(params int[] dscps)
+    {
+        foreach (var dscp in dscps)
+        {
+            foreach (var (_, tool, echoRequest) in Netfilter)
+            {
+                string[] rule = ["INPUT", .. echoRequest, "-m", "dscp", "--dscp", dscp.ToString(CultureInfo.InvariantCulture)];
+                if (!(await world.Lab.ExecAsync(Ns, [tool, "-C", .. rule])).Succeeded)
+                    await world.Lab.MustExecAsync(Ns, [tool, "-A", .. rule]);
+            }
+        }
+    }
+
+    /// <summary>Echo requests of IP version <paramref name="version"/> with DSCP <paramref name="dscp"/> received since <see cref="CountEchoRequestsByDscpAsync"/> began counting them.</summary>
+    public async Task<long> EchoRequestsWithDscpAsync(int version, int dscp)
+    {
+        // "-A INPUT -p icmp -m icmp --icmp-type 8 -m dscp --dscp 0x2e -c PACKETS BYTES"
+        var rules = await world.Lab.MustExecAsync(Ns, Netfilter.Single(n => n.Version == version).Tool, "-S", "INPUT", "-v");
+        foreach (Match m in DscpCounter().Matches(rules))
+        {
+            if (int.Parse(m.Groups[1].Value, NumberStyles.HexNumber, CultureInfo.InvariantCulture) == dscp)
+                return long.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture);
+        }
+        throw new InvalidOperationException($"{vm.Name} counts no IPv{version} echo requests with DSCP {dscp}:\n{rules}");
+    }
+
     /// <summary>iperf3 from this VM to <paramref name="server"/> (a one-shot server started there for it); extra client arguments in <paramref name="args"/>.</summary>
     public Task<IperfResult> IperfToAsync(TrafficVm server, params string[] args) => IperfToAsync(server, 5201, args);
 
@@ -101,4 +148,7 @@ internal sealed partial class Guest(TrafficWorld world, TrafficVm vm)
 
     [GeneratedRegex(@"(\d+) (?:packets )?received")]
     private static partial Regex PingSummary();
+
+    [GeneratedRegex(@"--dscp 0x([0-9a-fA-F]+) -c (\d+) \d+")]
+    private static partial Regex DscpCounter();
 }

@@ -11,13 +11,17 @@ internal sealed record TrafficVm(string Name, string Host, OverlayPort Port)
     public string Ip => Port.Ips[0];
 
     public string Mac => Port.Mac;
+
+    /// <summary>Its IPv6 link-local address (EUI-64 of its MAC) on its eth0, as ping takes it.</summary>
+    public string LinkLocal => FlowPipeline.LinkLocal(Port.Mac) + "%eth0";
 }
 
 /// <summary>
 /// Two hosts on a private underlay (172.31.0.0/24, a veth wire between their namespaces) and two
 /// tenants on VXLAN with the same address space 10.1.0.0/24: x1 and x3 (A) and x2 (B) on network X,
-/// y1 (A, the same address as x1) and y2 (B) on network Y. Security groups: egress anything, ingress
-/// icmp and tcp/udp 5201 (iperf3). x2 receives at most 50 Mbit/s, burst 0.8 s as the server renders it.
+/// y1 (A, the same address as x1) and y2 (B) on network Y; over IPv6 each VM has its link-local address
+/// only. Security groups: egress anything (IPv4 and IPv6), ingress icmp, icmpv6 and tcp/udp 5201
+/// (iperf3). x2 receives at most 50 Mbit/s, burst 0.8 s as the server renders it.
 /// </summary>
 internal static class TrafficScenario
 {
@@ -34,7 +38,9 @@ internal static class TrafficScenario
     private static readonly SecurityRule[] Rules =
     [
         new("egress", 4),
+        new("egress", 6),
         new("ingress", 4, "icmp"),
+        new("ingress", 6, "icmpv6"),
         new("ingress", 4, "tcp", 5201, 5201),
         new("ingress", 4, "udp", 5201, 5201),
     ];

@@ -19,7 +19,8 @@ public sealed class TrafficCollection : ICollectionFixture<TrafficWorld>
 /// network reach each other across hosts and get their peers' MACs from the ARP responder; a VM
 /// cannot reach another tenant's VM in the same address space, even knowing its MAC; security groups
 /// hold for real TCP; iperf3 through a port with a rate limit (ingress, or egress added and changed
-/// while the switch runs) measures within 15% of it.
+/// while the switch runs) measures within 15% of it; a port's DSCP mark is on what its VM sends when
+/// it reaches the peer VM, on the same host and across the tunnel, IPv4 and IPv6.
 /// </summary>
 [Collection(TrafficCollection.Name)]
 public sealed partial class TrafficTests(TrafficWorld world, ITestOutputHelper output)
@@ -157,6 +158,63 @@ public sealed partial class TrafficTests(TrafficWorld world, ITestOutputHelper o
             Assert.Empty(back.Failures);
         }
         Assert.DoesNotContain($"meter={FlowPipeline.EgressMeter(ofport)} ", await a.Ovs.Ofctl("dump-meters", "br-int"), StringComparison.Ordinal);
+    });
+
+    [Fact]
+    public Task A_dscp_mark_the_agent_sets_is_on_what_the_vm_sends_when_it_reaches_the_peer_locally_and_through_the_tunnel() => Diagnosed(async () =>
+    {
+        // x1 sends with DSCP 8 itself (tos 0x20); x3 is on its host, x2 behind the tunnel. Each peer counts echo requests by DSCP.
+        const int sent = 8, mark = 46;
+        var a = world.Host("a");
+        var targets = new[] { (X3, X3.Ip, 4), (X3, X3.LinkLocal, 6), (X2, X2.Ip, 4), (X2, X2.LinkLocal, 6) };
+
+        async Task ArriveWith(int dscp, string step)
+        {
+            var other = dscp == mark ? sent : mark;
+            foreach (var (peer, ip, version) in targets)
+            {
+                var (before, beforeOther) = (await Vm(peer).EchoRequestsWithDscpAsync(version, dscp), await Vm(peer).EchoRequestsWithDscpAsync(version, other));
+                var replies = await Vm(X1).PingAsync(ip, 5, tos: sent << 2);
+                var arrived = await Vm(peer).EchoRequestsWithDscpAsync(version, dscp) - before;
+                var arrivedOther = await Vm(peer).EchoRequestsWithDscpAsync(version, other) - beforeOther;
+                output.WriteLine($"{step}: x1 -> {peer.Name} ({ip}), sent with DSCP {sent}: {replies}/5 replies; {peer.Name} took {arrived} with DSCP {dscp}, {arrivedOther} with {other}");
+                Assert.True(replies >= 4, $"{step}: x1 -> {peer.Name} ({ip}): {replies}/5 replies");
+                Assert.True(arrived >= replies, $"{step}: {peer.Name} took {arrived} IPv{version} echo requests with DSCP {dscp}, {replies} were answered");
+                Assert.Equal(0, arrivedOther);
+            }
+        }
+
+        TrafficVm[] vms = [X1, X3, X2];
+        foreach (var vm in vms)
+            await Vm(vm).SetIpv6Async(true);
+        try
+        {
+            foreach (var peer in new[] { X3, X2 })
+                await Vm(peer).CountEchoRequestsByDscpAsync(sent, mark);
+            foreach (var (peer, ip, _) in targets)
+                Assert.True(await Vm(X1).PingUntilAnsweredAsync(ip, FirstAnswer), $"x1 got no answer from {peer.Name} at {ip}");
+            await ArriveWith(sent, "no mark");
+            try
+            {
+                var marked = StateOf("a") with { Ports = StateOf("a").Ports.Select(p => p.Id == X1.Port.Id ? p with { DscpMark = mark } : p).ToList() };
+                var cycle = await a.Cycle.RunAsync(marked, default);
+                Assert.Empty(cycle.Failures);
+                Assert.Contains(cycle.Done, s => s is Isola.Agent.Reconcile.OvsStep.ReplaceFlows);
+                await ArriveWith(mark, $"x1 marked {mark}");
+            }
+            finally
+            {
+                var back = await a.Cycle.RunAsync(StateOf("a"), default);
+                Assert.Empty(back.Failures);
+            }
+            // The mark went with the rule: what x1 sends arrives as it was sent again.
+            await ArriveWith(sent, "mark removed");
+        }
+        finally
+        {
+            foreach (var vm in vms)
+                await Vm(vm).SetIpv6Async(false);
+        }
     });
 
     /// <summary>Packets the host's flow for the tunnel key <paramref name="vni"/> has taken in.</summary>
