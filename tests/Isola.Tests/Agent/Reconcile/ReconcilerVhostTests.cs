@@ -84,7 +84,7 @@ public sealed class ReconcilerVhostTests
         Assert.Empty(Reconciler.Plan(Desired(), actual, Known).OfType<VhostFacet.PinVhost>());
         Assert.Equal("DOWN", PortStatus(Desired(), actual, "p-web"));
         var why = Assert.Single(VhostFacet.Unpaired(Desired(), actual));
-        Assert.Contains("1 vhost worker(s) (tasks vhost-4000 of QEMU) for 2 queue pair(s)", why, StringComparison.Ordinal);
+        Assert.Contains("1 vhost worker(s) named vhost-4000 (threads of QEMU or kernel threads) for 2 queue pair(s)", why, StringComparison.Ordinal);
         Assert.Empty(VhostFacet.Unpaired(Desired(), Actual("paused", new(4001, "0-15"), new(4002, "0-15"))));
     }
 
