@@ -43,10 +43,14 @@ public static class VhostPairing
     /// and libvirt runs QEMU in the domain's emulator cgroup, whose cpuset is <c>&lt;emulatorpin&gt;</c>.
     /// </summary>
     public static string? Refusal(int qemuPid, VhostPin pin, VhostWorker worker) =>
-        worker.Cpuset is { } limit && !limit.Cpus.Contains(pin.Cpu)
-            ? $"{Name(qemuPid, worker)} ({pin.Port} queue {pin.Queue}) cannot run on CPU {pin.Cpu}: it is in cgroup {limit.Cgroup}, whose cpuset " +
-              $"allows only CPUs {limit.Cpus}, and the kernel refuses an affinity outside it (EINVAL). A vhost worker is in the cgroups of the QEMU " +
-              "thread that made it, which libvirt keeps in the domain's emulator cgroup (its cpuset is the <emulatorpin> CPUs): not pinned"
+        CgroupRefusal(worker, pin.Cpu) is { } why ? $"{Name(qemuPid, worker)} ({pin.Port} queue {pin.Queue}) {why}: not pinned" : null;
+
+    /// <summary>Why a worker's cpuset cgroup keeps it off <paramref name="cpu"/> (<c>cannot run on CPU 5: ...</c>); null when it does not (or is not known).</summary>
+    public static string? CgroupRefusal(VhostWorker worker, int cpu) =>
+        worker.Cpuset is { } limit && !limit.Cpus.Contains(cpu)
+            ? $"cannot run on CPU {cpu}: it is in cgroup {limit.Cgroup}, whose cpuset allows only CPUs {limit.Cpus}, and the kernel refuses an " +
+              "affinity outside it (EINVAL). A vhost worker is in the cgroups of the QEMU thread that made it, which libvirt keeps in the domain's " +
+              "emulator cgroup (its cpuset is the <emulatorpin> CPUs)"
             : null;
 
     /// <summary>Why a started domain's workers cannot be pinned (for the cycle's failures); null when they can.</summary>

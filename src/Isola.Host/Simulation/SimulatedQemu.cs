@@ -234,18 +234,34 @@ public sealed class SimulatedQemu
         }
     }
 
-    /// <summary><c>proc/N/stat</c>: pid, (comm), state, ppid, pgrp, session, tty, tpgid, flags, ..., num_threads (field 20), ...</summary>
+    /// <summary><c>proc/N/stat</c> as Linux 6.1 writes it: pid, (comm), state, ppid, pgrp, session, tty, tpgid, flags, ..., num_threads (20th), ..., starttime (22nd), ...</summary>
     private static string Stat(int tid, string comm, int ppid, int threads)
     {
-        // Kernel threads carry PF_KTHREAD (0x00200000) in their flags, and pgrp and session 0.
-        var (flags, group) = ppid is 0 or 2 ? (0x208040, 0) : (0x400040, 1);
+        // Kernel threads carry PF_KTHREAD | PF_NOFREEZE | PF_FORKNOEXEC (0x208040, as the lab's 6.1 shows them) and pgrp and session 0.
+        var (flags, group) = ppid is 0 or 2 ? (0x208040, 0) : (0x400100, 1);
+        // starttime: ids rise with creation here, and so does the start time.
         return string.Create(CultureInfo.InvariantCulture,
-            $"{tid} ({comm}) S {ppid} {group} {group} 0 -1 {flags} 0 0 0 0 0 0 0 0 20 0 {threads} 0 100 0 0 18446744073709551615 0 0 0 0 0 0 0 2147483647 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n");
+            $"{tid} ({comm}) S {ppid} {group} {group} 0 -1 {flags} 0 0 0 0 0 0 0 0 20 0 {threads} 0 {tid} 0 0 18446744073709551615 0 0 0 0 0 0 0 2147483647 0 1 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n");
     }
 
+    /// <summary><c>proc/N/status</c> with the fields of Linux 6.1, in its order (what a kernel thread shows; a thread of QEMU shows the same fields).</summary>
     private static string Status(string comm, int tgid, int tid, int ppid, int threads, CpuSet cpus) => string.Create(CultureInfo.InvariantCulture,
         $"Name:\t{comm}\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t{tgid}\nNgid:\t0\nPid:\t{tid}\nPPid:\t{ppid}\nTracerPid:\t0\n" +
-        $"Threads:\t{threads}\nCpus_allowed_list:\t{cpus}\nMems_allowed_list:\t0\n");
+        $"Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nFDSize:\t64\nGroups:\t \nNStgid:\t{tgid}\nNSpid:\t{tid}\nNSpgid:\t0\nNSsid:\t0\n" +
+        $"Threads:\t{threads}\nSigQ:\t0/7827\nSigPnd:\t0000000000000000\nShdPnd:\t0000000000000000\nSigBlk:\t0000000000000000\n" +
+        $"SigIgn:\tffffffffffffffff\nSigCgt:\t0000000000000000\nCapInh:\t0000000000000000\nCapPrm:\t000001ffffffffff\nCapEff:\t000001ffffffffff\n" +
+        $"CapBnd:\t000001ffffffffff\nCapAmb:\t0000000000000000\nNoNewPrivs:\t0\nSeccomp:\t0\nSeccomp_filters:\t0\n" +
+        $"Speculation_Store_Bypass:\tvulnerable\nSpeculationIndirectBranch:\talways enabled\nCpus_allowed:\t{Mask(cpus)}\nCpus_allowed_list:\t{cpus}\n" +
+        $"Mems_allowed:\t00000001\nMems_allowed_list:\t0\nvoluntary_ctxt_switches:\t1\nnonvoluntary_ctxt_switches:\t0\n");
+
+    /// <summary>A CPU set as the kernel's hex mask: 32-bit groups, most significant first, comma-separated (<c>Cpus_allowed:</c>).</summary>
+    private static string Mask(CpuSet cpus)
+    {
+        var words = new uint[cpus.IsEmpty ? 1 : cpus.Max() / 32 + 1];
+        foreach (var cpu in cpus)
+            words[cpu / 32] |= 1u << (cpu % 32);
+        return string.Join(',', words.Reverse().Select((w, i) => i == 0 ? w.ToString("x", CultureInfo.InvariantCulture) : w.ToString("x8", CultureInfo.InvariantCulture)));
+    }
 
     private string? AffinityOf(int pid, int tid)
     {
