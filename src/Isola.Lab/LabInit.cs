@@ -19,7 +19,7 @@ public static class LabInit
     ];
 
     /// <summary>The drivers the lab loads once it runs on the host's root (modprobe: their dependencies come along).</summary>
-    public static IReadOnlyList<string> Drivers { get; } = ["igb", "igbvf", "nvme", "vfio-pci", "bonding", "8021q"];
+    public static IReadOnlyList<string> Drivers { get; } = ["igb", "igbvf", "nvme", "vfio-pci", "bonding", "8021q", "tun", "vhost_net"];
 
     public const string ReadyMark = "ready";
 

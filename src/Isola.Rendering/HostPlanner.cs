@@ -132,8 +132,11 @@ public static class HostPlanner
             rules.Add(new IrqRule(port.Name, pf.Pf, input.Host.Devices.FirstOrDefault(d => d.Address == pf.Pf)?.Driver ?? "unknown", true, queues, Misc(pf.HostCell, queues)));
         }
         var vhost = new List<VhostPin>();
-        // Without vhost-net there are no vhost workers to pin: QEMU's own threads serve the queues (the emulator pin).
-        foreach (var port in input.Ports.Where(p => p.Kind.OnOvs && input.Host.Virt.VhostNet))
+        // vhost-net serves the virtio ports on taps (OVS and macvtap), one worker per queue pair, where libvirt opens it:
+        // a KVM domain on a host with /dev/vhost-net (libvirt opens none for a TCG domain). Without it QEMU's own threads
+        // serve the queues (the emulator pin).
+        var vhostNet = input.Host.Virt.VhostNet && input.Host.Virt.DomainType == Isola.Domain.Topology.HostVirtualization.Kvm;
+        foreach (var port in input.Ports.Where(p => p.Kind.ServedByVhostNet && vhostNet))
         {
             var targets = Queues(port, cells[0].HostCell);
             var queues = port.Queues ?? Math.Clamp(input.Flavor.Vcpus, 1, 8);

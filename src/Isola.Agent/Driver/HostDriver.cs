@@ -121,44 +121,14 @@ public sealed class HostDriver(ICommandRunner runner, string root, string stateD
     }
 
     /// <summary>
-    /// The vhost-net workers of a QEMU process, in TID order, and the CPUs each may run on: its tasks
-    /// whose comm is <c>vhost-PID</c> (<c>proc/PID/task/TID/comm</c>; tasks of the QEMU process on
-    /// kernels 6.4 and later) and the <c>Cpus_allowed_list:</c> of their <c>status</c>. A task that
-    /// ends while being read is left out.
+    /// The vhost-net workers of a QEMU process in TID order, each with the CPUs it may run on now
+    /// (<c>Cpus_allowed_list:</c>), the form it was found in (a thread of QEMU, kernels 6.4 and later; a
+    /// kernel thread, before 6.4) and its cpuset cgroup's CPUs: see <see cref="VhostWorkerScan"/>.
     /// </summary>
-    public IReadOnlyList<Facets.VhostWorker> VhostWorkers(int pid)
-    {
-        var invariant = System.Globalization.CultureInfo.InvariantCulture;
-        string[] dirs;
-        try
-        {
-            dirs = Directory.GetDirectories(Path.Join(root, "proc", pid.ToString(invariant), "task"));
-        }
-        catch (DirectoryNotFoundException)
-        {
-            return []; // no such process (any more)
-        }
-        var name = "vhost-" + pid.ToString(invariant);
-        var workers = new List<Facets.VhostWorker>();
-        foreach (var dir in dirs)
-        {
-            if (!int.TryParse(Path.GetFileName(dir), invariant, out var tid))
-                continue;
-            try
-            {
-                if (File.ReadAllText(Path.Join(dir, "comm")).Trim() != name)
-                    continue;
-                var cpus = File.ReadLines(Path.Join(dir, "status")).FirstOrDefault(l => l.StartsWith("Cpus_allowed_list:", StringComparison.Ordinal));
-                if (cpus is not null)
-                    workers.Add(new Facets.VhostWorker(tid, cpus["Cpus_allowed_list:".Length..].Trim()));
-            }
-            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-            {
-                // the task ended meanwhile
-            }
-        }
-        return workers.OrderBy(w => w.Tid).ToList();
-    }
+    public IReadOnlyList<Facets.VhostWorker> VhostWorkers(int pid) => VhostWorkers([pid])[pid];
+
+    /// <summary>The vhost-net workers of each of these QEMU processes (one pass over <c>proc/</c> for all of them).</summary>
+    public IReadOnlyDictionary<int, IReadOnlyList<Facets.VhostWorker>> VhostWorkers(IReadOnlyCollection<int> pids) => VhostWorkerScan.Find(root, pids);
 
     /// <summary>Confines a task (a vhost worker) to CPUs: <c>taskset -p -c CPUS TID</c>.</summary>
     public Task PinTaskAsync(int tid, string cpus, CancellationToken ct = default) =>

@@ -4,10 +4,7 @@ using Isola.Rendering;
 
 namespace Isola.Agent.Facets;
 
-/// <summary>A vhost-net worker (a task named <c>vhost-QEMUPID</c>) and the CPUs it may run on (<c>Cpus_allowed_list</c>).</summary>
-public sealed record VhostWorker(int Tid, string Cpus);
-
-/// <summary>A running or paused domain's QEMU process and its vhost workers, in TID order.</summary>
+/// <summary>A running or paused domain's QEMU process and its vhost workers (both forms), in TID order.</summary>
 public sealed record QemuProcess(int Pid, IReadOnlyList<VhostWorker> Vhost);
 
 /// <summary>The QEMU process of each started domain whose plan pins vhost workers, by domain name.</summary>
@@ -20,8 +17,8 @@ public sealed record QemuReading(IReadOnlyDictionary<string, QemuProcess> Qemu) 
 public sealed record PinnedVhost(int QemuPid, IReadOnlyList<int> Tids);
 
 /// <summary>
-/// vhost-net workers of virtio ports (<c>run/libvirt/qemu/NAME.pid</c>, <c>proc/PID/task/*/</c>,
-/// <c>taskset -p -c CPU TID</c>): once the domain runs or is paused (the workers exist only then),
+/// vhost-net workers of virtio and macvtap ports (<c>run/libvirt/qemu/NAME.pid</c>; the workers among
+/// <c>proc/PID/task/*/</c> or, as kernel threads, <c>proc/*/</c>; <c>taskset -p -c CPU TID</c>): once the domain runs or is paused (the workers exist only then),
 /// each worker not on its pin's CPU is pinned there (<see cref="VhostPairing"/> says which worker is
 /// which). The pids and TIDs pinned are kept in the server's file (the part <see cref="Memory"/>)
 /// only to tell a worker moved behind the agent's back (drift) from one never pinned; nothing to undo:
@@ -37,28 +34,38 @@ public sealed class VhostFacet : IHostFacet
 
     public static PinnedVhost? Pinned(AppliedServer? server) => server?.Part<PinnedVhost>(Memory);
 
-    /// <summary>Started domains whose vhost workers cannot be paired with their plan's pins, and why.</summary>
+    /// <summary>Started domains whose vhost workers cannot be paired with their plan's pins or put on them, and why.</summary>
     public static IEnumerable<string> Unpaired(DesiredHost desired, ActualHost actual)
     {
         var domains = actual.Get<DomainReading>().Domains;
         var qemu = actual.Get<QemuReading>().Qemu;
         return desired.Servers.Select(s => s.Plan).OfType<HostPlan>()
             .Where(p => domains.GetValueOrDefault(p.Server) is "paused" or "running")
-            .Select(p => VhostPairing.Unpaired(p.Server, p.Irqs?.Vhost ?? [], qemu.GetValueOrDefault(p.Server)))
-            .OfType<string>();
+            .SelectMany(p => Why(p, qemu.GetValueOrDefault(p.Server)));
+    }
+
+    /// <summary>What keeps a started domain's workers from their pins: they cannot be paired, or a worker's cgroup refuses its CPU.</summary>
+    private static IEnumerable<string> Why(HostPlan plan, QemuProcess? qemu)
+    {
+        var pins = plan.Irqs?.Vhost ?? [];
+        if (VhostPairing.Unpaired(plan.Server, pins, qemu) is { } unpaired)
+            return [unpaired];
+        return (VhostPairing.Pair(pins, qemu) ?? []).Select(w => VhostPairing.Refusal(qemu!.Pid, w.Pin, w.Worker)).OfType<string>().Select(r => $"{plan.Server}: {r}");
     }
 
     /// <summary>For the started domains whose plans pin vhost workers: QEMU's pid and its workers.</summary>
     public Task<object?> ReadAsync(HostRead read, CancellationToken ct)
     {
         var domains = read.Actual.Get<DomainReading>().Domains;
-        var qemu = new Dictionary<string, QemuProcess>(StringComparer.Ordinal);
+        var pids = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var plan in read.Desired.Servers.Select(s => s.Plan).OfType<HostPlan>().Where(p => p.Irqs?.Vhost is { Count: > 0 }))
         {
             if (domains.GetValueOrDefault(plan.Server) is "paused" or "running" && read.Driver.QemuPid(plan.Server) is { } pid)
-                qemu[plan.Server] = new QemuProcess(pid, read.Driver.VhostWorkers(pid));
+                pids[plan.Server] = pid;
         }
-        return Task.FromResult<object?>(new QemuReading(qemu));
+        // One pass over proc/ for every QEMU: kernel-thread workers are found only there.
+        var workers = pids.Count == 0 ? new Dictionary<int, IReadOnlyList<VhostWorker>>() : read.Driver.VhostWorkers(pids.Values.ToList());
+        return Task.FromResult<object?>(new QemuReading(pids.ToDictionary(p => p.Key, p => new QemuProcess(p.Value, workers[p.Value]), StringComparer.Ordinal)));
     }
 
     public IEnumerable<Step> PlanServer(ServerContext server, ActualHost actual)
@@ -68,12 +75,13 @@ public sealed class VhostFacet : IHostFacet
             yield break;
         var pinned = Pinned(server.Applied);
         var pid = qemu.Pid;
-        foreach (var (pin, worker) in workers.Where(w => !VhostPairing.Holds(w.Pin, w.Worker)))
+        // A worker whose cgroup refuses its CPU is not tried (taskset would fail each cycle): the problem says why.
+        foreach (var (pin, worker) in workers.Where(w => !VhostPairing.Holds(w.Pin, w.Worker) && VhostPairing.Refusal(pid, w.Pin, w.Worker) is null))
         {
             // Pinned by this agent in this very QEMU before, and moved since: drift.
             var moved = pinned is not null && pinned.QemuPid == pid && pinned.Tids.Contains(worker.Tid);
             yield return new PinVhost(server.Id, pid, worker.Tid, VhostPairing.Cpus(pin),
-                moved ? $"vhost-{pid} task {worker.Tid} ({pin.Port} queue {pin.Queue}): on {worker.Cpus} (want {VhostPairing.Cpus(pin)})" : null);
+                moved ? $"{VhostPairing.Name(pid, worker)} ({pin.Port} queue {pin.Queue}): on {worker.Cpus} (want {VhostPairing.Cpus(pin)})" : null);
         }
     }
 

@@ -18,6 +18,7 @@ internal static class HostCommands
         host.Subcommands.Add(Discover(console));
         host.Subcommands.Add(HostVfCommands.Create(console));
         host.Subcommands.Add(HostIrqCommands.Create(console));
+        host.Subcommands.Add(HostVhostCommands.Create(console));
         host.Subcommands.Add(HostListCommand.Create(console));
         host.Subcommands.Add(HostListCommand.Show(console));
         host.Subcommands.Add(HostListCommand.Set(console));

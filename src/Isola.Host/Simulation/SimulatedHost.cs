@@ -21,7 +21,7 @@ public sealed class SimulatedHost : ICommandRunner
         Host = host;
         Root = root;
         Nic = new SimulatedNic(host);
-        Qemu = new SimulatedQemu(root, host.AllCpus);
+        Qemu = new SimulatedQemu(root, host.AllCpus, host.Virt.VhostNet);
         Libvirt = new SimulatedLibvirt(Qemu) { Interrupts = new SimulatedInterrupts(root) };
     }
 

@@ -97,6 +97,9 @@ public sealed record VnicKind(VnicType Type, string WireName, PortDevice Device,
     /// <summary>A tap on the host's Open vSwitch (virtio + vhost-net).</summary>
     public bool OnOvs => Device == PortDevice.None;
 
+    /// <summary>A virtio NIC on a host tap (a tap on Open vSwitch, or a macvtap on the VF's netdev), whose queues vhost-net serves.</summary>
+    public bool ServedByVhostNet => Type is VnicType.Normal or VnicType.Macvtap;
+
     /// <summary>Isola programs its VFs (VLAN, spoof check, trust, rates, link state).</summary>
     public bool ProgramsVf => Device == PortDevice.Vf;
 

@@ -1,5 +1,6 @@
 using Isola.Agent.Driver;
 using Isola.Agent.Facets;
+using Isola.Domain.Cpu;
 using Isola.Domain.Pci;
 using Isola.Host.Commands;
 using Isola.Rendering.Vf;
@@ -113,6 +114,68 @@ public sealed class HostDriverTests : IDisposable
         Assert.Empty(driver.VhostWorkers(4242));
         File.WriteAllText(Path.Join(root, "run", "libvirt", "qemu", "isola-1.pid"), "not a pid");
         Assert.Null(driver.QemuPid("isola-1"));
+    }
+
+    /// <summary>A task's files as Linux 6.1 shows them (the fields the driver reads; <c>LabVhostTests</c> checks the full layout on the real kernel).</summary>
+    private static void ProcTask(string dir, int tgid, int tid, int ppid, string comm, string cpus, string? cpuset = "/")
+    {
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Join(dir, "comm"), comm + "\n");
+        File.WriteAllText(Path.Join(dir, "stat"), $"{tid} ({comm}) S {ppid} 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 20 0 1 0 812 0 0\n");
+        File.WriteAllText(Path.Join(dir, "status"), $"Name:\t{comm}\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t{tgid}\nNgid:\t0\nPid:\t{tid}\nPPid:\t{ppid}\n" +
+            $"Threads:\t1\nCpus_allowed:\t3\nCpus_allowed_list:\t{cpus}\nMems_allowed_list:\t0\n");
+        if (cpuset is not null)
+            File.WriteAllText(Path.Join(dir, "cpuset"), cpuset + "\n");
+    }
+
+    [Fact]
+    public void Before_6_4_the_vhost_workers_are_kthreadds_children_named_after_qemus_pid()
+    {
+        var root = _dir.Sub("root");
+        var proc = Path.Join(root, "proc");
+        // QEMU 180 and its own threads; its workers 184 and 185 are kernel threads (proc/N, PPid 2), not among its tasks.
+        foreach (var tid in new[] { 180, 181, 186 })
+            ProcTask(Path.Join(proc, "180", "task", $"{tid}"), 180, tid, 1, tid == 180 ? "qemu-system-x86" : "CPU 0/TCG", "0-1");
+        ProcTask(Path.Join(proc, "185"), 185, 185, 2, "vhost-180", "0-1");
+        ProcTask(Path.Join(proc, "184"), 184, 184, 2, "vhost-180", "1");
+        ProcTask(Path.Join(proc, "2"), 2, 2, 0, "kthreadd", "0-1");
+        ProcTask(Path.Join(proc, "190"), 190, 190, 2, "vhost-999", "0-1"); // another QEMU's
+        ProcTask(Path.Join(proc, "191"), 191, 191, 1, "vhost-180", "0-1"); // a user's process that only took the name
+        var workers = Driver().VhostWorkers(180);
+        Assert.Equal([(184, "1"), (185, "0-1")], workers.Select(w => (w.Tid, w.Cpus)));
+        Assert.All(workers, w => Assert.Equal(VhostWorkerForm.KernelThread, w.Form));
+        // Both QEMUs' workers in one pass over proc/.
+        var both = Driver().VhostWorkers([180, 999]);
+        Assert.Equal([184, 185], both[180].Select(w => w.Tid));
+        Assert.Equal([190], both[999].Select(w => w.Tid));
+    }
+
+    [Fact]
+    public void A_workers_cpuset_is_read_from_cgroup_v1_or_v2_and_v2s_nearest_ancestor_with_the_controller()
+    {
+        var root = _dir.Sub("root");
+        var proc = Path.Join(root, "proc");
+        var emulator = "/machine.slice/machine-qemu\\x2d1\\x2disola\\x2d1.scope/libvirt/emulator";
+        ProcTask(Path.Join(proc, "300", "task", "300"), 300, 300, 1, "qemu-system-x86", "4", emulator);
+        ProcTask(Path.Join(proc, "300", "task", "304"), 300, 304, 1, "vhost-300", "4", emulator);
+        ProcTask(Path.Join(proc, "400", "task", "400"), 400, 400, 1, "qemu-system-x86", "0-15", "/user.slice/session-1.scope");
+        ProcTask(Path.Join(proc, "401"), 401, 401, 2, "vhost-400", "0-15", "/user.slice/session-1.scope");
+        // No cgroup file system under the root: nothing known.
+        Assert.Null(Assert.Single(Driver().VhostWorkers(300)).Cpuset);
+        // cgroup v2: the emulator's own cpuset; a cgroup without the cpuset controller takes its nearest ancestor's (the root's here).
+        var v2 = Path.Join(root, "sys", "fs", "cgroup");
+        Directory.CreateDirectory(v2 + emulator);
+        File.WriteAllText(Path.Join(v2 + emulator, "cpuset.cpus.effective"), "4\n");
+        File.WriteAllText(Path.Join(v2, "cpuset.cpus.effective"), "0-15\n");
+        Directory.CreateDirectory(Path.Join(v2, "user.slice", "session-1.scope"));
+        Assert.Equal(new CpusetLimit(emulator, CpuSet.Of(4)), Assert.Single(Driver().VhostWorkers(300)).Cpuset);
+        var worker = Assert.Single(Driver().VhostWorkers(400));
+        Assert.Equal((VhostWorkerForm.KernelThread, new CpusetLimit("/user.slice/session-1.scope", CpuSet.Range(0, 16))), (worker.Form, worker.Cpuset));
+        // cgroup v1: the cpuset hierarchy's cpuset.effective_cpus.
+        Directory.Delete(v2, recursive: true);
+        Directory.CreateDirectory(Path.Join(v2, "cpuset") + emulator);
+        File.WriteAllText(Path.Join(Path.Join(v2, "cpuset") + emulator, "cpuset.effective_cpus"), "4-5\n");
+        Assert.Equal(CpuSet.Of(4, 5), Assert.Single(Driver().VhostWorkers(300)).Cpuset?.Cpus);
     }
 
     [Fact]

@@ -132,6 +132,32 @@ public class IsolationTests
     }
 
     [Fact]
+    public void A_macvtap_ports_vhost_workers_are_pinned_one_per_queue_pair_the_domain_opens()
+    {
+        var input = RenderCases.Input("macvtap");
+        var plan = HostPlanner.Render(input);
+        var pins = input.Placement.Cells![0].Pins.Select(p => p.Pcpu).ToList();
+        Assert.Equal([("lan", 0, pins[0]), ("lan", 1, pins[1])], plan.Irqs.Vhost.Select(v => (v.Port, v.Queue, v.Cpu)));
+        // QEMU opens exactly as many vhost-net devices as the interface has queues: one worker per pin.
+        var driver = System.Xml.Linq.XDocument.Parse(plan.DomainXml).Descendants("interface").Single().Element("driver")!;
+        Assert.Equal(("vhost", plan.Irqs.Vhost.Count.ToString(System.Globalization.CultureInfo.InvariantCulture)),
+            ((string?)driver.Attribute("name"), (string?)driver.Attribute("queues")));
+    }
+
+    [Fact]
+    public void A_tcg_domain_gets_no_vhost_pins_even_where_the_host_has_vhost_net()
+    {
+        // libvirt opens vhost-net only for KVM domains: a TCG domain's queues are QEMU's own threads.
+        foreach (var name in new[] { "ha-active-backup", "macvtap" })
+        {
+            var input = RenderCases.Input(name);
+            var tcg = input with { Host = input.Host with { Virtualization = input.Host.Virt with { DomainType = Isola.Domain.Topology.HostVirtualization.Qemu, VhostNet = true } } };
+            Assert.NotEmpty(HostPlanner.Render(input).Irqs.Vhost);
+            Assert.Empty(HostPlanner.Render(tcg).Irqs.Vhost);
+        }
+    }
+
+    [Fact]
     public void Host_files_ban_dedicated_cpus_from_irqbalance_and_keep_services_on_reserved_ones()
     {
         var plan = HostPlanner.Render(RenderCases.Input("direct-dedicated"));

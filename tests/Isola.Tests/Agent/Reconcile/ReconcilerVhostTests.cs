@@ -84,8 +84,35 @@ public sealed class ReconcilerVhostTests
         Assert.Empty(Reconciler.Plan(Desired(), actual, Known).OfType<VhostFacet.PinVhost>());
         Assert.Equal("DOWN", PortStatus(Desired(), actual, "p-web"));
         var why = Assert.Single(VhostFacet.Unpaired(Desired(), actual));
-        Assert.Contains("1 vhost worker(s) (tasks vhost-4000 of QEMU) for 2 queue pair(s)", why, StringComparison.Ordinal);
+        Assert.Contains("1 vhost worker(s) named vhost-4000 (threads of QEMU or kernel threads) for 2 queue pair(s)", why, StringComparison.Ordinal);
         Assert.Empty(VhostFacet.Unpaired(Desired(), Actual("paused", new(4001, "0-15"), new(4002, "0-15"))));
+    }
+
+    [Fact]
+    public void Kernel_thread_workers_pair_by_tid_like_qemus_own_and_drift_names_them()
+    {
+        var pinned = new Dictionary<string, AppliedServer> { ["s1"] = Known["s1"].WithPart(VhostFacet.Memory, new PinnedVhost(4000, [4001, 4002])) };
+        var actual = Actual("running", new(4002, "0-3", VhostWorkerForm.KernelThread), new(4001, "5", VhostWorkerForm.KernelThread));
+        var step = Assert.Single(Reconciler.Plan(Desired(), actual, pinned).OfType<VhostFacet.PinVhost>());
+        Assert.Equal((4002, "7", "vhost-4000 kernel thread 4002 (web queue 1): on 0-3 (want 7)"), (step.Tid, step.Cpus, step.Drift));
+    }
+
+    [Fact]
+    public void A_worker_whose_cpuset_cgroup_lacks_its_cpu_is_not_tried_and_the_problem_says_why()
+    {
+        var emulator = new CpusetLimit("/machine.slice/machine-qemu.scope/libvirt/emulator", Isola.Domain.Cpu.CpuSet.Of(3));
+        var actual = Actual("paused", new(4001, "3", VhostWorkerForm.KernelThread, emulator), new(4002, "3", VhostWorkerForm.KernelThread, emulator));
+        Assert.Empty(Reconciler.Plan(Desired(), actual, Known).OfType<VhostFacet.PinVhost>());
+        Assert.Equal("DOWN", PortStatus(Desired(), actual, "p-web"));
+        var problems = VhostFacet.Unpaired(Desired(), actual).ToList();
+        Assert.Equal(2, problems.Count);
+        Assert.StartsWith($"{Domain}: vhost-4000 kernel thread 4001 (web queue 0) cannot run on CPU 5: it is in cgroup {emulator.Cgroup}, whose cpuset allows only CPUs 3",
+            problems[0], StringComparison.Ordinal);
+        Assert.Contains("<emulatorpin>", problems[0], StringComparison.Ordinal);
+        // A cgroup that has the pin's CPU is no obstacle.
+        var wide = emulator with { Cpus = Isola.Domain.Cpu.CpuSet.Range(0, 16) };
+        Assert.Equal(2, Reconciler.Plan(Desired(), Actual("paused", new(4001, "3", VhostWorkerForm.KernelThread, wide), new(4002, "3", VhostWorkerForm.KernelThread, wide)), Known)
+            .OfType<VhostFacet.PinVhost>().Count());
     }
 
     [Fact]

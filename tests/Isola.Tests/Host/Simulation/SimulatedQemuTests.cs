@@ -36,6 +36,66 @@ public sealed class SimulatedQemuTests : IDisposable
         Assert.Equal(["CPU 0/KVM", "CPU 1/KVM", "qemu-system-x86", $"vhost-{pid}", $"vhost-{pid}", $"vhost-{pid}"], comms);
     }
 
+    [Theory]
+    [InlineData("6.1.0-27-amd64", true)]
+    [InlineData("5.14.0-427.13.1.el9_4.x86_64", true)]
+    [InlineData("6.4.0", false)]
+    [InlineData("6.12.12-amd64", false)]
+    public void The_roots_kernel_release_says_whether_the_workers_are_kernel_threads(string release, bool kernelThreads)
+    {
+        Assert.Equal(kernelThreads, SimulatedQemu.MakesKernelThreads(release));
+        Directory.CreateDirectory(Path.Join(_dir.Path, "proc", "sys", "kernel"));
+        File.WriteAllText(Path.Join(_dir.Path, "proc", "sys", "kernel", "osrelease"), release + "\n");
+        var qemu = new SimulatedQemu(_dir.Path, CpuSet.Range(0, 16));
+        var pid = qemu.Start("vm", Xml);
+        var workers = qemu.Workers("vm");
+        Assert.Equal(3, workers.Count);
+        Assert.All(workers, w => Assert.Equal(kernelThreads, w.KernelThread));
+        var tasks = Directory.GetDirectories(Path.Join(_dir.Path, "proc", $"{pid}", "task")).Select(Path.GetFileName).ToList();
+        foreach (var w in workers)
+        {
+            // A kernel thread: its own process under proc/ with its one task, kthreadd's child; else one of QEMU's tasks.
+            var dir = kernelThreads ? Path.Join(_dir.Path, "proc", $"{w.Tid}") : Path.Join(_dir.Path, "proc", $"{pid}", "task", $"{w.Tid}");
+            var status = File.ReadAllText(Path.Join(dir, "status"));
+            Assert.Contains(kernelThreads ? $"Tgid:\t{w.Tid}\n" : $"Tgid:\t{pid}\n", status, StringComparison.Ordinal);
+            Assert.Contains(kernelThreads ? "PPid:\t2\n" : "PPid:\t1\n", status, StringComparison.Ordinal);
+            Assert.StartsWith($"{w.Tid} (vhost-{pid}) S {(kernelThreads ? 2 : 1)} ", File.ReadAllText(Path.Join(dir, "stat")), StringComparison.Ordinal);
+            Assert.Equal(!kernelThreads, tasks.Contains($"{w.Tid}"));
+            Assert.Equal(kernelThreads, Directory.Exists(Path.Join(_dir.Path, "proc", $"{w.Tid}", "task", $"{w.Tid}")));
+        }
+        Assert.Equal(kernelThreads, File.Exists(Path.Join(_dir.Path, "proc", "2", "status")));
+        // taskset and the files agree in either form, and the workers go with QEMU.
+        Assert.Equal(0, qemu.Taskset("5", $"{workers[1].Tid}").ExitCode);
+        Assert.Equal(["0-15", "5", "0-15"], qemu.Workers("vm").Select(w => w.Cpus));
+        qemu.Stop("vm");
+        Assert.All(workers, w => Assert.False(Directory.Exists(Path.Join(_dir.Path, "proc", $"{w.Tid}"))));
+    }
+
+    [Fact]
+    public void Libvirt_opens_vhost_net_for_kvm_tap_interfaces_only_and_by_default_for_virtio()
+    {
+        var qemu = new SimulatedQemu(_dir.Path, CpuSet.Range(0, 4));
+        string Domain(string type, string interfaces) => $"<domain type='{type}'><name>vm</name><vcpu>1</vcpu><devices>{interfaces}</devices></domain>";
+        int Workers(string xml)
+        {
+            qemu.Start("vm", xml);
+            var n = qemu.Workers("vm").Count;
+            qemu.Stop("vm");
+            return n;
+        }
+        // macvtap without a driver element: one vhost-net device (libvirt's default for virtio); with queues=2, two.
+        Assert.Equal(1, Workers(Domain("kvm", "<interface type='direct'><model type='virtio'/></interface>")));
+        Assert.Equal(2, Workers(Domain("kvm", "<interface type='direct'><model type='virtio'/><driver name='vhost' queues='2'/></interface>")));
+        Assert.Equal(0, Workers(Domain("kvm", "<interface type='direct'><model type='virtio'/><driver name='qemu' queues='2'/></interface>")));
+        Assert.Equal(0, Workers(Domain("kvm", "<interface type='bridge'><model type='e1000'/></interface><interface type='hostdev'/>")));
+        // A TCG domain gets none, whatever its driver says.
+        Assert.Equal(0, Workers(Domain("qemu", "<interface type='bridge'><model type='virtio'/><driver name='vhost' queues='2'/></interface>")));
+        // Without /dev/vhost-net only an explicit vhost driver asks for it.
+        var bare = new SimulatedQemu(_dir.Path, CpuSet.Range(0, 4), vhostNet: false);
+        bare.Start("vm", Domain("kvm", "<interface type='direct'><model type='virtio'/></interface>"));
+        Assert.Empty(bare.Workers("vm"));
+    }
+
     [Fact]
     public void Taskset_rewrites_the_affinity_and_says_what_taskset_says()
     {
