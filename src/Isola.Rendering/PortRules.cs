@@ -11,6 +11,15 @@ namespace Isola.Rendering;
 /// </summary>
 public static class PortRules
 {
+    /// <summary>At most this many vCPUs handle one port's queues.</summary>
+    public const int MaxIrqVcpus = 64;
+
+    /// <summary>vCPU numbers are below this (libvirt's and QEMU's limit for a q35 guest is lower still).</summary>
+    public const int MaxVcpu = 1024;
+
+    /// <summary>At most this many virtio queue pairs per port.</summary>
+    public const int MaxQueues = 16;
+
     /// <summary>The rules that need no host: VLAN, priority, protocol, rates, an HA bond's spoof check and legs.</summary>
     public static IReadOnlyList<RequestError> Check(PortSpec port, string fieldPrefix = "")
     {
@@ -32,6 +41,22 @@ public static class PortRules
             Add("spoofCheck", "an HA bond keeps spoof check on: both VFs carry the port's one MAC");
         if (port.HaDistinctAdapters && !port.Ha)
             Add("haDistinctAdapters", "only an HA port has two legs to keep on distinct adapters");
+        if (port.IrqVcpus is { } vcpus)
+        {
+            if (vcpus.Count is 0 or > MaxIrqVcpus)
+                Add("irqVcpus", $"1 to {MaxIrqVcpus} guest vCPU numbers (queue q is handled by the (q mod n)-th), or leave it out");
+            else if (vcpus.Any(v => v is < 0 or >= MaxVcpu))
+                Add("irqVcpus", $"a guest vCPU number is 0-{MaxVcpu - 1}");
+            else if (vcpus.Distinct().Count() != vcpus.Count)
+                Add("irqVcpus", "each vCPU once");
+        }
+        if (port.Queues is { } queues)
+        {
+            if (!port.Kind.ServedByVhostNet)
+                Add("queues", $"a {port.Kind.Title} port's queues are its device's, as the guest's driver sets them up; only normal and macvtap (virtio) ports take queues");
+            else if (queues is < 1 or > MaxQueues)
+                Add("queues", $"virtio queue pairs: 1-{MaxQueues}");
+        }
         return errors;
     }
 

@@ -91,6 +91,8 @@ internal static class PortCommands
         var network = new Option<string>("--network") { Description = "The network's name or id", Required = true };
         var vnic = new Option<string?>("--vnic-type") { Description = VnicTypeHelp };
         var ha = new Option<bool>("--ha") { Description = "Two VFs on different PFs, bonded in the guest (direct only)" };
+        var irqVcpus = new Option<string?>("--irq-vcpus") { Description = "Guest vCPUs that handle the port's queues, in order (queue q on the (q mod n)-th), e.g. 2,3; default: the server's vCPUs on the device's NUMA cell" };
+        var queues = new Option<int?>("--queues") { Description = "virtio queue pairs of a normal or macvtap port (default: the vCPU count, at most 8)" };
         var distinct = new Option<bool>("--ha-distinct-adapters") { Description = "The two VFs on two different adapters, never two ports of one card (fail rather than fall back)" };
         var mac = new Option<string?>("--mac") { Description = "A unicast MAC (default: a generated fa:16:3e:...)" };
         var qos = new Option<int?>("--vlan-qos") { Description = "802.1p priority 0-7" };
@@ -113,7 +115,7 @@ internal static class PortCommands
         var verb = ClientCommand.Create("create", "Create a port", console, fields);
         verb.Command.Arguments.Add(name);
         foreach (var option in new Option[]
-                 { network, vnic, ha, distinct, mac, qos, spoof, trust, maxRate, minRate, bond, addresses, gateway, fixedIps, noFixedIp, qosPolicy, groups, noGroups, noPortSecurity, project })
+                 { network, vnic, ha, distinct, irqVcpus, queues, mac, qos, spoof, trust, maxRate, minRate, bond, addresses, gateway, fixedIps, noFixedIp, qosPolicy, groups, noGroups, noPortSecurity, project })
             verb.Command.Options.Add(option);
         verb.Command.Validators.Add(result =>
         {
@@ -142,6 +144,8 @@ internal static class PortCommands
                 .With("vnicType", vnicType)
                 .With("ha", parse.GetValue(ha) ? true : null)
                 .With("haDistinctAdapters", parse.GetValue(distinct) ? true : null)
+                .With("irqVcpus", parse.GetValue(irqVcpus) is { } list ? new JsonArray(list.Split(',', StringSplitOptions.TrimEntries).Select(v => (JsonNode?)(int.TryParse(v, System.Globalization.CultureInfo.InvariantCulture, out var n) ? JsonValue.Create(n) : JsonValue.Create(v))).ToArray()) : null)
+                .With("queues", parse.GetValue(queues))
                 .With("mac", parse.GetValue(mac))
                 .With("vlanQos", parse.GetValue(qos))
                 .With("spoofCheck", parse.GetValue(spoof) is { } s ? s == "on" : null)

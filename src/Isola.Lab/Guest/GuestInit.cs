@@ -5,7 +5,8 @@ namespace Isola.Lab.Guest;
 /// read-write at <c>/disk</c> (what a reboot must keep), reads the NoCloud config drive (the block device
 /// labelled <c>cidata</c>) as cloud-init would for the parts Isola writes — <c>meta-data</c>'s instance id
 /// and hostname, <c>network-config</c> v2 ethernets matched by MAC (set-name, MTU, static addresses,
-/// the default route), a <c>user-data</c> that starts with <c>#!</c> run as a script — and says what it did
+/// the default route), a <c>user-data</c> that starts with <c>#!</c> run as a script, Isola's interrupt steering
+/// script run on its map (and each NIC's vectors then, as the kernel shows them) — and says what it did
 /// on the serial console, one <c>isola-guest: ...</c> line at a time. The ACPI power button powers it off.
 /// Bonds and DHCP are not this guest's: it says so.
 /// </summary>
@@ -85,6 +86,16 @@ public static class GuestInit
             [ "$dhcp" != - ] && say "nic $dev: dhcp4 asked, not done by this guest"
             say "nic $dev $mac mtu $(cat /sys/class/net/$dev/mtu) addresses $addrs"
           done < /run/nics
+        fi
+        # The guest's end of interrupt steering, as a cloud-init guest runs it (Isola's script from the drive), then what the kernel says of each NIC's vectors.
+        if [ -f /cidata/isola-irq-affinity.sh ]; then
+          sh /cidata/isola-irq-affinity.sh /cidata/isola-irq-affinity | while read -r line; do say "$line"; done
+          for dev in $(cut -d' ' -f1 /cidata/isola-irq-affinity); do
+            for irq in $(ls /sys/bus/pci/devices/$dev/msi_irqs 2>/dev/null); do
+              name=$(awk -v irq="$irq:" '$1 == irq { print $NF }' /proc/interrupts)
+              [ -n "$name" ] && say "irq $dev $irq $name smp_affinity_list=$(cat /proc/irq/$irq/smp_affinity_list) effective=$(cat /proc/irq/$irq/effective_affinity_list 2>/dev/null)"
+            done
+          done
         fi
         for e in /sys/class/input/event*; do
           [ "$(cat $e/device/name 2>/dev/null)" = "Power Button" ] || continue

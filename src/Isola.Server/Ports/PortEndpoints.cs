@@ -12,7 +12,7 @@ public sealed record CreatePort(
     string? Name, string? Network, string? VnicType, bool Ha = false, string? Mac = null, int VlanQos = 0, bool? SpoofCheck = null, bool Trust = false,
     int? MaxTxRateMbps = null, int? MinTxRateMbps = null, string? BondMode = null, IReadOnlyList<string>? Addresses = null, string? Gateway = null,
     IReadOnlyList<FixedIpBody>? FixedIps = null, string? QosPolicy = null, IReadOnlyList<string>? SecurityGroups = null, bool PortSecurityEnabled = true,
-    string? Project = null, bool HaDistinctAdapters = false);
+    string? Project = null, bool HaDistinctAdapters = false, IReadOnlyList<int>? IrqVcpus = null, int? Queues = null);
 
 /// <summary>
 /// /v1/ports. SR-IOV vnic types only on flat and vlan networks; HA only for direct ports; MACs

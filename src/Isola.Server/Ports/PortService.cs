@@ -70,7 +70,8 @@ internal sealed partial class PortService(ResourceStore store, PeerRevisions pee
         var asked = new PortSpec(body.Name ?? "", vnic.Type, mac ?? "", body.Ha, sriov ? network.Physnet : null,
             network.Type == "vlan" ? (int?)network.Segment : null, body.VlanQos, "802.1Q", body.SpoofCheck ?? body.PortSecurityEnabled, body.Trust,
             Isola.Domain.Pci.VfLinkState.Auto, qos.MaxTxRateMbps, qos.MinTxRateMbps, bond ?? BondMode.ActiveBackup, Mtu: network.Mtu, Addresses: Canonical(body.Addresses),
-            Gateway: body.Gateway is null ? null : Canonical([body.Gateway])![0], HaDistinctAdapters: body.HaDistinctAdapters);
+            Gateway: body.Gateway is null ? null : Canonical([body.Gateway])![0], HaDistinctAdapters: body.HaDistinctAdapters,
+            IrqVcpus: body.IrqVcpus, Queues: body.Queues);
         foreach (var rule in PortRules.Check(asked))
         {
             var field = rule.Field == "spoofCheck" && body.SpoofCheck is null ? "portSecurityEnabled" : rule.Field;

@@ -104,6 +104,10 @@ public abstract class ApiSuite
     [InlineData("""{"minTxRateMbps": 600, "maxTxRateMbps": 500}""", "minTxRateMbps")]
     [InlineData("""{"ha": true, "spoofCheck": false}""", "spoofCheck")]
     [InlineData("""{"haDistinctAdapters": true}""", "haDistinctAdapters")]
+    [InlineData("""{"irqVcpus": []}""", "irqVcpus")]
+    [InlineData("""{"irqVcpus": [2, 2]}""", "irqVcpus")]
+    [InlineData("""{"irqVcpus": [-1]}""", "irqVcpus")]
+    [InlineData("""{"queues": 2}""", "queues")]
     public async Task Port_create_answers_with_the_host_plans_own_rule(string fields, string field)
     {
         // One rule set: the API's answer is PortRules' word for word, so the API and the renderer cannot drift apart.
@@ -116,7 +120,8 @@ public abstract class ApiSuite
         bool Bool(string name) => sent.TryGetProperty(name, out var v) && v.GetBoolean();
         var spec = new Isola.Rendering.PortSpec("p", Isola.Scheduling.Requests.VnicType.Direct, "fa:16:3e:00:00:01", Ha: Bool("ha"), Vlan: 100,
             VlanQos: Int("vlanQos") ?? 0, SpoofCheck: !sent.TryGetProperty("spoofCheck", out _), MaxTxRateMbps: Int("maxTxRateMbps") ?? 0,
-            MinTxRateMbps: Int("minTxRateMbps") ?? 0, HaDistinctAdapters: Bool("haDistinctAdapters"));
+            MinTxRateMbps: Int("minTxRateMbps") ?? 0, HaDistinctAdapters: Bool("haDistinctAdapters"),
+            IrqVcpus: sent.TryGetProperty("irqVcpus", out var v) ? v.EnumerateArray().Select(e => e.GetInt32()).ToList() : null, Queues: Int("queues"));
         Assert.Equal($"{field}: {Assert.Single(Isola.Rendering.PortRules.Check(spec)).Message}", body.GetProperty("error").GetProperty("message").GetString());
         Assert.Equal(0, (await w.Member.Get("/v1/ports")).Body.GetArrayLength());
     }

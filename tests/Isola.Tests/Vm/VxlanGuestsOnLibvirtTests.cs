@@ -111,6 +111,16 @@ public sealed partial class VxlanGuestsOnLibvirtTests(RealVmFixture vm, ITestOut
             }
             Step("each guest has the address (and the VXLAN MTU) from its config drive");
 
+            // The guest's end of interrupt steering: the pinned guest ran Isola's script from its drive, which put its
+            // NIC's (0000:01:00.0, the layout's first bus) queue vectors on the vCPU its plan names, and the kernel says so;
+            // the shared guest has nothing pinned and no map. (No vhost-net here: QEMU's main loop serves the queue, on the emulator pin checked below.)
+            var pinnedConsole = File.ReadAllText(console[a]);
+            Assert.Matches(@"isola-guest: isola-irq: 0000:01:00\.0 irq \d+ virtio\d+-input\.0 \(queue 0\) on vCPU 0", pinnedConsole);
+            Assert.Matches(@"isola-guest: irq 0000:01:00\.0 \d+ virtio\d+-input\.0 smp_affinity_list=0 effective=0", pinnedConsole);
+            Assert.Matches(@"isola-guest: irq 0000:01:00\.0 \d+ virtio\d+-output\.0 smp_affinity_list=0 effective=0", pinnedConsole);
+            Assert.DoesNotContain("isola-irq", File.ReadAllText(console[b]), StringComparison.Ordinal);
+            Step("the pinned guest's queue vectors on the vCPU its plan names (its /proc/irq), from the config drive's map");
+
             // Each pings the other (ARP answered by the flows' responder, ICMP through both guests' security groups).
             foreach (var (g, peer) in new[] { (a, b), (b, a) })
                 await PingsAsync(console[g], peer.Ip, after: 0, ok: true, count: 3);
