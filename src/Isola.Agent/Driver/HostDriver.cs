@@ -156,11 +156,11 @@ public sealed class HostDriver(ICommandRunner runner, string root, string stateD
     {
         var commands = VfCommands.Program(vf);
         await RunAsync(commands[0], ct);
-        // igb, ixgbe and i40e check a VF rate against the PF's link speed, which is 0 until the link
-        // is up: a PF just brought up takes a moment (igb's watchdog; seconds on the lab's emulated
-        // 82576). Rates wait for the link, within PfLinkWait; after that the driver's refusal is the error.
-        if (vf.Desired.MaxTxRateMbps > 0 || vf.Desired.MinTxRateMbps > 0)
-            await AwaitLinkAsync(vf.PfNetDev, ct);
+        // igb refuses any VF rate, 0 too, while its PF's link is down (igb_ndo_set_vf_bw checks the link
+        // first), and igb, ixgbe and i40e check a rate against the link speed: a PF just brought up takes
+        // a moment (igb's watchdog; seconds on the lab's emulated 82576). The rates, always sent, wait for
+        // the link within PfLinkWait (no wait when it is up); after that the driver's refusal is the error.
+        await AwaitLinkAsync(vf.PfNetDev, ct);
         foreach (var argv in commands.Skip(1))
             await RunAsync(argv, ct);
     }

@@ -1,11 +1,18 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Text.Json;
 using Isola.Agent.Driver;
+using Isola.Agent.Facets;
+using Isola.Domain.Serialization;
+using Isola.Rendering.Isolation;
 using Isola.Domain.Pci;
 
 namespace Isola.Cli.Commands;
 
-/// <summary><c>isola host irq show|set</c>: a PCI function's MSI/MSI-X vectors and where they fire, read and written by the agent's driver.</summary>
+/// <summary>
+/// <c>isola host irq show|set|steer|restore</c>: a PCI function's MSI/MSI-X vectors and where they fire, read and written by the
+/// agent's driver; <c>steer</c> and <c>restore</c> run one cycle of the agent's interrupt steering for a plan's rules by hand.
+/// </summary>
 internal static class HostIrqCommands
 {
     public static Command Create(CliConsole console)
@@ -13,6 +20,8 @@ internal static class HostIrqCommands
         var irq = new Command("irq", "A PCI function's interrupt vectors and their CPUs, read and set the way Isola's agent steers them");
         irq.Subcommands.Add(Show(console));
         irq.Subcommands.Add(Set(console));
+        irq.Subcommands.Add(Steer(console));
+        irq.Subcommands.Add(Restore(console));
         return irq;
     }
 
@@ -50,5 +59,72 @@ internal static class HostIrqCommands
             }
         });
         return command;
+    }
+
+    private static Option<string> StateDir() => new("--state-dir")
+    {
+        Description = "Where the affinities before are kept (as the agent keeps a server's)",
+        DefaultValueFactory = _ => Path.Join(Path.GetTempPath(), "isola-irq-steering"),
+    };
+
+    private static Command Steer(CliConsole console)
+    {
+        var file = new Option<string>("--irqs")
+        {
+            Description = "A host plan's irqs part as JSON (rules: port, device, driver, passthrough, queues [{vcpu, pcpu}], misc {vcpu, pcpu})",
+            Required = true,
+        };
+        var state = StateDir();
+        var command = new Command("steer", "Steer the rules' devices' vectors once, as the agent's cycle does for a running server: each queue vector to its vCPU's pCPU, the misc vector to the housekeeping CPU")
+        {
+            file, state,
+        };
+        command.SetAction(async (parse, ct) =>
+        {
+            IrqAffinityPlan? irqs;
+            try
+            {
+                irqs = JsonSerializer.Deserialize<IrqAffinityPlan>(await File.ReadAllTextAsync(parse.GetValue(file)!, ct), IsolaJson.Options);
+            }
+            catch (Exception e) when (e is IOException or JsonException or UnauthorizedAccessException)
+            {
+                return console.Fail(ExitCodes.Usage, $"--irqs: {e.Message}");
+            }
+            if (irqs?.Rules is null)
+                return console.Fail(ExitCodes.Usage, "--irqs: no rules");
+            return await Run(console, () => new IrqSteering(HostVfCommands.Driver(), parse.GetValue(state)!).SteerAsync(irqs with { Guest = irqs.Guest ?? [], Vhost = irqs.Vhost ?? [] }, ct));
+        });
+        return command;
+    }
+
+    private static Command Restore(CliConsole console)
+    {
+        var state = StateDir();
+        var command = new Command("restore", "Put back the affinity each vector had before 'steer' (a host driver's; vfio-pci vectors go with their domain)") { state };
+        command.SetAction(async (parse, ct) => await Run(console, () => new IrqSteering(HostVfCommands.Driver(), parse.GetValue(state)!).RestoreAsync(ct)));
+        return command;
+    }
+
+    /// <summary>Runs a steering cycle and prints a line per step: <c>steer IRQ CPUS (was BEFORE)[ drift: ...]</c>, <c>restore IRQ CPUS</c>.</summary>
+    private static async Task<int> Run(CliConsole console, Func<Task<IReadOnlyList<Isola.Agent.Reconcile.Step>>> cycle)
+    {
+        try
+        {
+            foreach (var step in await cycle())
+            {
+                var line = step switch
+                {
+                    IrqFacet.SteerIrq s => $"steer {s.Irq.ToString(CultureInfo.InvariantCulture)} {s.Cpus} (was {s.Before})" + (s.Drift is null ? "" : $" drift: {s.Drift}"),
+                    IrqFacet.RestoreIrq r => $"restore {r.Irq.ToString(CultureInfo.InvariantCulture)} {r.Cpus}",
+                    _ => step.ToString(),
+                };
+                await console.Out.WriteLineAsync(line);
+            }
+            return ExitCodes.Ok;
+        }
+        catch (DriverException e)
+        {
+            return console.Fail(ExitCodes.Failed, e.Message);
+        }
     }
 }

@@ -68,7 +68,7 @@ public sealed class HostDriverTests : IDisposable
         _runner.Answer(VfCommands.PfUp("ens1f0"), "").Answer(VfCommands.Mac("ens1f0", 3, "fa:16:3e:00:00:01"), new CommandResult(exit, "", stderr));
         var e = await Assert.ThrowsAsync<DriverException>(() => Driver().ProgramVfAsync(Vf));
         Assert.Contains("`ip link set dev ens1f0 vf 3 mac fa:16:3e:00:00:01` " + expected, e.Message, StringComparison.Ordinal);
-        Assert.Equal(3, _runner.Calls.Count); // the PF up, its link read (the VF has a rate), the refused command, nothing after it
+        Assert.Equal(3, _runner.Calls.Count); // the PF up, its link read (the rates wait for it), the refused command, nothing after it
     }
 
     [Fact]

@@ -52,7 +52,12 @@ public sealed partial class VxlanGuestsOnLibvirtTests(RealVmFixture vm, ITestOut
         // The tenant's network: a VXLAN network with a subnet, a security group per guest (egress anything; ingress ICMP).
         await Admin.Post("/v1/projects", new { name = "p" });
         // A's vCPU is dedicated (pinned to the host's one dedicated CPU, its emulator there too); B's floats on the reserved CPU.
-        await Created(Admin.Post("/v1/flavors", new { name = "pinned", vcpus = 1, ram = 256, disk = 1, extraSpecs = new Dictionary<string, string> { ["hw:cpu_policy"] = "dedicated" } }));
+        // A has two vCPUs: vCPU 1 dedicated (pinned to the host's one dedicated CPU), vCPU 0 and the emulator on the reserved CPU.
+        await Created(Admin.Post("/v1/flavors", new
+        {
+            name = "pinned", vcpus = 2, ram = 256, disk = 1,
+            extraSpecs = new Dictionary<string, string> { ["hw:cpu_policy"] = "mixed", ["hw:cpu_dedicated_mask"] = "1" },
+        }));
         await Created(Admin.Post("/v1/flavors", new { name = "tiny", vcpus = 1, ram = 256, disk = 1 }));
         await RealHostAgent.UploadImageAsync(Admin, "guest", "p", vm.Image);
         var network = await Created(Admin.Post("/v1/networks", new { name = "overlay", type = "vxlan", project = "p" }));
@@ -71,6 +76,8 @@ public sealed partial class VxlanGuestsOnLibvirtTests(RealVmFixture vm, ITestOut
             var port = await Created(Admin.Post("/v1/ports", new
             {
                 name = g.Name + "-port", network = "overlay", vnicType = "normal", project = "p",
+                // A's queues (two: one per vCPU) both handled by its pinned vCPU 1; virtio-net on its own would put queue 0 on CPU 0.
+                irqVcpus = g == a ? new[] { 1 } : null,
                 fixedIps = new[] { new { subnet = subnet.Str("id"), ipAddress = g.Ip } }, securityGroups = new[] { group },
             }));
             g.PortId = port.Str("id");
@@ -115,11 +122,18 @@ public sealed partial class VxlanGuestsOnLibvirtTests(RealVmFixture vm, ITestOut
             // NIC's (0000:01:00.0, the layout's first bus) queue vectors on the vCPU its plan names, and the kernel says so;
             // the shared guest has nothing pinned and no map. (No vhost-net here: QEMU's main loop serves the queue, on the emulator pin checked below.)
             var pinnedConsole = File.ReadAllText(console[a]);
-            Assert.Matches(@"isola-guest: isola-irq: 0000:01:00\.0 irq \d+ virtio\d+-input\.0 \(queue 0\) on vCPU 0", pinnedConsole);
-            Assert.Matches(@"isola-guest: irq 0000:01:00\.0 \d+ virtio\d+-input\.0 smp_affinity_list=0 effective=0", pinnedConsole);
-            Assert.Matches(@"isola-guest: irq 0000:01:00\.0 \d+ virtio\d+-output\.0 smp_affinity_list=0 effective=0", pinnedConsole);
+            output.WriteLine(string.Join('\n', pinnedConsole.Split('\n').Where(l => l.Contains("irq", StringComparison.Ordinal))));
+            foreach (var vq in new[] { "input.0", "output.0", "input.1", "output.1" })
+            {
+                Assert.Matches($@"isola-guest: isola-irq: 0000:01:00\.0 irq \d+ virtio\d+-{Regex.Escape(vq)} \(queue \d\) on vCPU 1", pinnedConsole);
+                // The kernel took the affinity; on x86 a vector whose last move is not cleaned up yet moves at its next
+                // interrupt (a pending move: effective_affinity_list says where it fires until then).
+                Assert.Matches($@"isola-guest: irq 0000:01:00\.0 \d+ virtio\d+-{Regex.Escape(vq)} smp_affinity_list=1 effective=[01]$", pinnedConsole.Replace("\r", "", StringComparison.Ordinal).Split('\n').First(l => l.Contains($"-{vq} smp", StringComparison.Ordinal)));
+            }
+            // The config vector (misc) on the guest's vCPU 0.
+            Assert.Matches(@"isola-guest: irq 0000:01:00\.0 \d+ virtio\d+-config smp_affinity_list=0", pinnedConsole);
             Assert.DoesNotContain("isola-irq", File.ReadAllText(console[b]), StringComparison.Ordinal);
-            Step("the pinned guest's queue vectors on the vCPU its plan names (its /proc/irq), from the config drive's map");
+            Step("the pinned guest's queue vectors on the vCPU its plan names, not virtio-net's own choice (its /proc/irq), from the config drive's map");
 
             // Each pings the other (ARP answered by the flows' responder, ICMP through both guests' security groups).
             foreach (var (g, peer) in new[] { (a, b), (b, a) })
@@ -161,7 +175,7 @@ public sealed partial class VxlanGuestsOnLibvirtTests(RealVmFixture vm, ITestOut
                 output.WriteLine($"{g.Name} (QEMU {pid}): vcpupin {string.Join(',', pinned.Select(p => $"{p.Key}:{p.Value}"))} vcpu cpuset {floating ?? "-"} emulatorpin {emulator}\n  "
                     + string.Join("\n  ", threads.Select(t => $"{t.Tid} {t.Name}: {t.Cpus}")));
                 var vcpus = threads.Where(t => VcpuThread().IsMatch(t.Name)).ToList();
-                Assert.Single(vcpus);
+                Assert.Equal(g == a ? 2 : 1, vcpus.Count); // a thread per vCPU (multi-threaded TCG)
                 foreach (var t in vcpus)
                 {
                     var index = int.Parse(VcpuThread().Match(t.Name).Groups[1].Value, CultureInfo.InvariantCulture);
