@@ -136,12 +136,18 @@ public static class HostPlanner
         // a KVM domain on a host with /dev/vhost-net (libvirt opens none for a TCG domain). Without it QEMU's own threads
         // serve the queues (the emulator pin).
         var vhostNet = input.Host.Virt.VhostNet && input.Host.Virt.DomainType == Isola.Domain.Topology.HostVirtualization.Kvm;
+        // A worker lives in QEMU's emulator cgroup, whose cpuset libvirt sets to the emulator pin: with
+        // hw:emulator_threads_policy=isolate that is the emulator's own pCPU, and a pin anywhere else is
+        // refused (EINVAL), so there the workers run on it (docs/host-plan.md, "The cgroup rule").
+        var emulator = input.Placement.EmulatorPins;
         foreach (var port in input.Ports.Where(p => p.Kind.ServedByVhostNet && vhostNet))
         {
-            var targets = Queues(port, cells[0].HostCell);
+            var targets = Queues(port, cells[0].HostCell).Select(t => t.Pcpu).ToList();
+            if (emulator.Count > 0)
+                targets = [.. emulator];
             var queues = port.Queues ?? Math.Clamp(input.Flavor.Vcpus, 1, 8);
             for (var q = 0; q < queues && targets.Count > 0; q++)
-                vhost.Add(new VhostPin(port.Name, q, targets[q % targets.Count].Pcpu));
+                vhost.Add(new VhostPin(port.Name, q, targets[q % targets.Count]));
         }
         // The guest's end: every NIC, by the PCI address the layout gives it; a VF's queues as its rule has them.
         foreach (var nic in nics)

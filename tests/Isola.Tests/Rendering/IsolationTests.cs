@@ -132,6 +132,18 @@ public class IsolationTests
     }
 
     [Fact]
+    public void With_isolated_emulator_threads_the_vhost_workers_run_on_the_emulators_pcpu_the_only_cpu_of_their_cgroup()
+    {
+        var input = RenderCases.Input("ha-active-backup");
+        var free = CpuSet.Of(input.Host.Cpus.Select(c => c.Id)).Except(HostCpuSets.Of(input.Host).Reserved).Except(CpuSet.Of(input.Placement.AllPinned)).First();
+        var plan = HostPlanner.Render(input with { Placement = input.Placement with { EmulatorPins = [free] } });
+        Assert.Contains($"<emulatorpin cpuset=\"{free}\" />", plan.DomainXml, StringComparison.Ordinal);
+        Assert.Equal([("int", 0, free), ("int", 1, free)], plan.Irqs.Vhost.Select(v => (v.Port, v.Queue, v.Cpu)));
+        // The interrupts still follow the vCPUs.
+        Assert.All(plan.Irqs.Rules, r => Assert.DoesNotContain(free, r.Targets));
+    }
+
+    [Fact]
     public void A_macvtap_ports_vhost_workers_are_pinned_one_per_queue_pair_the_domain_opens()
     {
         var input = RenderCases.Input("macvtap");
