@@ -76,6 +76,8 @@ public sealed class DebianCloudInitOnLibvirtTests(DebianGuestFixture vm, ITestOu
               ip -o link show | sed 's/^/isola-ci: link /'
               ip -4 route show | sed 's/^/isola-ci: route /'
               sed 's/^/isola-ci: eni /' /etc/network/interfaces.d/50-cloud-init
+              echo "isola-ci: per-boot $(ls /var/lib/cloud/scripts/per-boot/)"
+              for i in $(ls /sys/bus/pci/devices/0000:01:00.0/msi_irqs); do echo "isola-ci: irq $(awk -v i="$i:" '$1 == i { print $NF }' /proc/interrupts) $(cat /proc/irq/$i/smp_affinity_list)"; done
               echo "isola-ci: runcmd done"
             } > /dev/ttyS0 2>&1
         """;
@@ -93,7 +95,8 @@ public sealed class DebianCloudInitOnLibvirtTests(DebianGuestFixture vm, ITestOu
 
         await Admin.Post("/v1/projects", new { name = "p" });
         // Debian with cloud-init wants more than the busybox guest's 256 MiB; its image is a 1-2 GiB disk.
-        await Created(Admin.Post("/v1/flavors", new { name = "debian", vcpus = 1, ram = 768, disk = 3 }));
+        // Pinned: its plan steers its NIC's interrupts, so its drive carries the map, the script and the vendor-data that installs it.
+        await Created(Admin.Post("/v1/flavors", new { name = "debian", vcpus = 1, ram = 768, disk = 3, extraSpecs = new Dictionary<string, string> { ["hw:cpu_policy"] = "dedicated" } }));
         await RealHostAgent.UploadImageAsync(Admin, "debian-12", "p", vm.Image);
         await Created(Admin.Post("/v1/networks", new { name = "overlay", type = "vxlan", project = "p" }));
         var subnet = await Created(Admin.Post("/v1/subnets", new { name = "overlay-v4", network = "overlay", cidr = "10.30.0.0/24", project = "p" }));
@@ -143,6 +146,11 @@ public sealed class DebianCloudInitOnLibvirtTests(DebianGuestFixture vm, ITestOu
             Assert.Contains("hostname debian-ci-guest", lines);
             // The server's SSH key in the default user's authorized_keys.
             Assert.Contains($"key /home/debian/.ssh/authorized_keys {Key}", lines);
+            // Isola's vendor-data (a script, beside the user's cloud-config) installed the interrupt script to run at every boot,
+            // and it ran: the NIC's queue vectors on the vCPU the plan names (the guest's only one here), its config vector on vCPU 0.
+            Assert.Contains("per-boot isola-irq-affinity", lines);
+            Assert.Matches(@"isola-irq: 0000:01:00\.0 irq \d+ virtio\d+-input\.0 \(queue 0\) on vCPU 0", console);
+            Assert.Contains(lines, l => Regex.IsMatch(l, @"^irq virtio\d+-input\.0 0$"));
             // The user-data's cloud-config: write_files wrote its file (runcmd is running: it was read too).
             Assert.Contains("write_files written by write_files", lines);
             // The network config applied: the NIC named as it says, the port's fixed address on it, the VXLAN MTU.
