@@ -86,6 +86,8 @@ public sealed class LabIrqTests(LabHostFixture lab) : IClassFixture<LabHostFixtu
 
         var netdev = before.Single(v => !v.Name.Contains('-', StringComparison.Ordinal)).Name;
         Assert.Equal([$"{netdev}-tx-0", $"{netdev}-rx-0", netdev], before.Select(v => v.Name)); // igbvf: tx, rx, then the mailbox
+        // The simulated host names them as the real igbvf does.
+        Assert.Equal(before.Select(v => v.Name), Enumerable.Range(0, 3).Select(e => Isola.Host.Hardware.SysfsTreeWriter.VectorName("igbvf", netdev, device, e, 3)));
         string Say() => $"before: {string.Join(", ", before)}\nsteer:\n{first}\nsteered: {string.Join(", ", steered)}\nreloaded: {string.Join(", ", reloaded)}\nagain:\n{again}";
         // One step per vector not already where its role wants it.
         Assert.True(first.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length == before.Where((v, i) => v.Cpus != wanted[i]).Count(), Say());
