@@ -95,7 +95,11 @@ public static class HostPlanner
         var cells = input.Placement.Cells ?? [];
         var pins = cells.SelectMany(c => c.Pins.Select(p => (p.Vcpu, p.Pcpu, c.HostCell))).OrderBy(p => p.Vcpu).ToList();
         if (pins.Count == 0)
+        {
+            foreach (var port in input.Ports.Where(p => p.IrqVcpus is { Count: > 0 }))
+                errors.Add(new RequestError($"ports[{Index(input, port)}].irqVcpus", "the server has no pinned vCPUs (hw:cpu_policy dedicated or mixed): its interrupts stay with irqbalance"));
             return new IrqAffinityPlan([], [], []);
+        }
         IReadOnlyList<VcpuPin> Queues(PortSpec port, int? hostCell)
         {
             if (port.IrqVcpus is { Count: > 0 } asked)
@@ -121,6 +125,8 @@ public static class HostPlanner
         {
             var port = input.Ports.First(p => p.Name == vf.Port);
             var queues = Queues(port, vf.HostCell);
+            if (queues.Count == 0)
+                continue; // every vCPU it names is refused above
             var pfDriver = input.Host.Devices.FirstOrDefault(d => d.Address == vf.Pf)?.Driver;
             // A VF passed through runs its VF driver in the guest and is vfio-pci's on the host; macvtap keeps the host's VF driver.
             rules.Add(new IrqRule(port.Name, vf.Vf, VectorLayout.VfDriverOf(pfDriver) ?? pfDriver ?? "unknown", !port.Kind.NeedsNetDev, queues, Misc(vf.HostCell, queues)));
@@ -129,6 +135,8 @@ public static class HostPlanner
         {
             var port = input.Ports.First(p => p.Name == pf.Port);
             var queues = Queues(port, pf.HostCell);
+            if (queues.Count == 0)
+                continue;
             rules.Add(new IrqRule(port.Name, pf.Pf, input.Host.Devices.FirstOrDefault(d => d.Address == pf.Pf)?.Driver ?? "unknown", true, queues, Misc(pf.HostCell, queues)));
         }
         var vhost = new List<VhostPin>();
@@ -142,7 +150,8 @@ public static class HostPlanner
         var emulator = input.Placement.EmulatorPins;
         foreach (var port in input.Ports.Where(p => p.Kind.ServedByVhostNet && vhostNet))
         {
-            var targets = Queues(port, cells[0].HostCell).Select(t => t.Pcpu).ToList();
+            // One queue list per port: a macvtap port's is its VF's (the guest's map and the host's IRQ rule use it too).
+            var targets = Queues(port, input.Placement.Vfs.FirstOrDefault(v => v.Port == port.Name)?.HostCell ?? cells[0].HostCell).Select(t => t.Pcpu).ToList();
             if (emulator.Count > 0)
                 targets = [.. emulator];
             var queues = port.Queues ?? Math.Clamp(input.Flavor.Vcpus, 1, 8);

@@ -18,7 +18,7 @@ public sealed class DriverException(string message) : Exception(message);
 /// <param name="root">The host's root directory ("/" on a real host; a generated tree for a simulated one): /proc, /sys and /etc are read and written under it.</param>
 /// <param name="instancesDirectory">Where the host keeps its servers' files (the inventory says the same, so the plans point there).</param>
 /// <param name="images">Where the agent fetches images from; null: only what is cached.</param>
-public sealed class HostDriver(ICommandRunner runner, string root, string stateDirectory, string libvirtUri = "qemu:///system",
+public sealed partial class HostDriver(ICommandRunner runner, string root, string stateDirectory, string libvirtUri = "qemu:///system",
     string instancesDirectory = "/var/lib/isola/instances", IImageSource? images = null)
 {
     /// <summary>The host's server files: image cache, root disks, config drives.</summary>
@@ -50,11 +50,32 @@ public sealed class HostDriver(ICommandRunner runner, string root, string stateD
             if (colon <= 0 || !int.TryParse(line.AsSpan(0, colon).Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var irq))
                 continue;
             var fields = line[(colon + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            // Counts only (a line with no chip and no name) is no handler's.
-            if (fields.Length > 0 && !fields[^1].All(char.IsAsciiDigit))
+            // Counts only, or counts, chip and hwirq ("512000-edge") with no name after them: no handler's.
+            if (fields.Length > 0 && !fields[^1].All(char.IsAsciiDigit) && !HandlerlessTail().IsMatch(fields[^1]))
                 names[irq] = fields[^1];
         }
         return names;
+    }
+
+    /// <summary>The affinity a newly requested IRQ gets, as a CPU list (<c>/proc/irq/default_smp_affinity</c>, a hex mask); null when unknown.</summary>
+    public string? DefaultIrqAffinity()
+    {
+        var file = Path.Join(root, "proc", "irq", "default_smp_affinity");
+        if (!File.Exists(file))
+            return null;
+        var hex = File.ReadAllText(file).Trim().Replace(",", "", StringComparison.Ordinal);
+        var cpus = new List<int>();
+        for (var i = 0; i < hex.Length; i++)
+        {
+            if (!int.TryParse(hex.AsSpan(hex.Length - 1 - i, 1), System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture, out var nibble))
+                return null;
+            for (var b = 0; b < 4; b++)
+            {
+                if ((nibble & (1 << b)) != 0)
+                    cpus.Add((i * 4) + b);
+            }
+        }
+        return Isola.Domain.Cpu.CpuSet.Of(cpus).ToString();
     }
 
     /// <summary>The netdev a PCI function's host driver made (<c>sys/bus/pci/devices/BDF/net/</c>); null when it has none.</summary>
@@ -151,22 +172,29 @@ public sealed class HostDriver(ICommandRunner runner, string root, string stateD
         }
     }
 
-    /// <summary>Gives a VF its settings, one <c>ip link set</c> per concern.</summary>
+    /// <summary>
+    /// Gives a VF its settings, one <c>ip link set</c> per concern. igb refuses any VF rate, 0 too, while
+    /// its PF's link is down (<c>igb_ndo_set_vf_bw</c> checks the link first), and igb, ixgbe and i40e check
+    /// a rate against the link speed; a PF this call brings up takes a moment to get its link (igb's
+    /// watchdog; seconds on the lab's emulated 82576). So when the PF was down, the rates (the last
+    /// command) wait for its link, at most <see cref="PfLinkWait"/>. A PF that was up already is not
+    /// waited for: without a carrier its rate is refused at once and the next cycle tries again, so a
+    /// pulled cable never holds the agent's cycle.
+    /// </summary>
     public async Task ProgramVfAsync(VfSettings vf, CancellationToken ct = default)
     {
         var commands = VfCommands.Program(vf);
-        await RunAsync(commands[0], ct);
-        // igb refuses any VF rate, 0 too, while its PF's link is down (igb_ndo_set_vf_bw checks the link
-        // first), and igb, ixgbe and i40e check a rate against the link speed: a PF just brought up takes
-        // a moment (igb's watchdog; seconds on the lab's emulated 82576). The rates, always sent, wait for
-        // the link within PfLinkWait (no wait when it is up); after that the driver's refusal is the error.
-        await AwaitLinkAsync(vf.PfNetDev, ct);
-        foreach (var argv in commands.Skip(1))
+        var shown = await runner.RunAsync(IpCommands.LinkShowDetails(vf.PfNetDev), ct);
+        var wasDown = shown.Succeeded && IpLinkParser.AdminUp(shown.StandardOutput) == false;
+        foreach (var argv in commands.Take(commands.Count - 1))
             await RunAsync(argv, ct);
+        if (wasDown)
+            await AwaitLinkAsync(vf.PfNetDev, ct);
+        await RunAsync(commands[^1], ct);
     }
 
-    /// <summary>How long a VF rate waits for its PF's link to come up.</summary>
-    public static TimeSpan PfLinkWait { get; } = TimeSpan.FromSeconds(15);
+    /// <summary>How long a VF's rates wait for the link of a PF just brought up.</summary>
+    public static TimeSpan PfLinkWait { get; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Waits until <c>ip -j link show dev PF</c> says its operstate is UP, or <see cref="PfLinkWait"/> has passed.</summary>
     private async Task AwaitLinkAsync(string pf, CancellationToken ct)
@@ -297,4 +325,7 @@ public sealed class HostDriver(ICommandRunner runner, string root, string stateD
             throw new DriverException(result.Describe(argv));
         return result.StandardOutput;
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^\d+-(edge|level|fasteoi)$")]
+    private static partial System.Text.RegularExpressions.Regex HandlerlessTail();
 }

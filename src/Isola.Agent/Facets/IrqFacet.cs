@@ -9,8 +9,10 @@ namespace Isola.Agent.Facets;
 /// The vectors each device of interest has now (its <c>msi_irqs</c>, with the names <c>/proc/interrupts</c>
 /// gives them), the netdev of each device the host driver keeps, and the <c>smp_affinity_list</c> of each IRQ of interest.
 /// </summary>
+/// <param name="DefaultAffinity">The affinity a newly requested IRQ gets (<c>/proc/irq/default_smp_affinity</c> as a list); null when unknown.</param>
 public sealed record IrqReading(
-    IReadOnlyDictionary<PciAddress, IReadOnlyList<HostVector>> Vectors, IReadOnlyDictionary<PciAddress, string> NetDevs, IReadOnlyDictionary<int, string> Affinity)
+    IReadOnlyDictionary<PciAddress, IReadOnlyList<HostVector>> Vectors, IReadOnlyDictionary<PciAddress, string> NetDevs, IReadOnlyDictionary<int, string> Affinity,
+    string? DefaultAffinity = null)
     : IReading<IrqReading>
 {
     public static IrqReading None { get; } = new(new Dictionary<PciAddress, IReadOnlyList<HostVector>>(), new Dictionary<PciAddress, string>(), new Dictionary<int, string>());
@@ -30,8 +32,18 @@ public sealed record IrqReading(
 /// </summary>
 public sealed class IrqFacet : IHostFacet
 {
-    /// <summary>Steers an IRQ; <see cref="Before"/> is its affinity now, kept to restore it (<see cref="Restore"/>: a host driver's vector; a vfio-pci one goes with the domain).</summary>
-    public sealed record SteerIrq(string Id, int Irq, string Cpus, string Before, string? Drift, bool Restore = true) : Step(Id), IDriftStep;
+    /// <summary>
+    /// Steers an IRQ; <see cref="Before"/> is its affinity now, kept to restore it (<see cref="Restore"/>: a host driver's
+    /// vector; a vfio-pci one goes with the domain). <see cref="Live"/>: the server's vectors now (null: all); what the
+    /// server's file remembers of others is dropped (their numbers may be another device's by now).
+    /// </summary>
+    public sealed record SteerIrq(string Id, int Irq, string Cpus, string Before, string? Drift, bool Restore = true, IReadOnlyList<int>? Live = null) : Step(Id), IDriftStep
+    {
+        /// <summary>What the step does; <see cref="Live"/> is bookkeeping and left out.</summary>
+        public bool Equals(SteerIrq? other) => other is not null && (Id, Irq, Cpus, Before, Drift, Restore) == (other.Id, other.Irq, other.Cpus, other.Before, other.Drift, other.Restore);
+
+        public override int GetHashCode() => HashCode.Combine(Id, Irq, Cpus, Before, Drift, Restore);
+    }
     public sealed record RestoreIrq(string Id, int Irq, string Cpus) : Step(Id);
 
     /// <summary>The part of a server's file that holds each IRQ the agent steered and its affinity before.</summary>
@@ -73,7 +85,7 @@ public sealed class IrqFacet : IHostFacet
             if (read.Driver.IrqAffinity(irq) is { } cpus)
                 affinity[irq] = cpus;
         }
-        return Task.FromResult<object?>(new IrqReading(vectors, netdevs, affinity));
+        return Task.FromResult<object?>(new IrqReading(vectors, netdevs, affinity, rules.Count > 0 ? read.Driver.DefaultIrqAffinity() : null));
     }
 
     public IEnumerable<Step> PlanServer(ServerContext server, ActualHost actual)
@@ -81,18 +93,23 @@ public sealed class IrqFacet : IHostFacet
         // A plan from a controller before IRQ plans has none.
         if (server.Plan.Irqs is not { } irqs || !server.Started)
             yield break;
-        var affinity = actual.Get<IrqReading>().Affinity;
+        var reading = actual.Get<IrqReading>();
         var saved = Before(server.Applied);
         var steered = Steered(server.Applied);
-        foreach (var a in Assignments(irqs, actual))
+        var assignments = Assignments(irqs, actual).ToList();
+        var live = assignments.Select(a => a.Irq).Order().ToList();
+        foreach (var a in assignments)
         {
-            var now = affinity.GetValueOrDefault(a.Irq);
+            var now = reading.Affinity.GetValueOrDefault(a.Irq);
             var want = a.Cpu.ToString(CultureInfo.InvariantCulture);
             if (now is null || now == want)
                 continue;
             var before = saved.GetValueOrDefault(a.Irq);
-            var moved = a.Passthrough ? steered.Contains(a.Irq) : before is not null;
-            yield return new SteerIrq(server.Id, a.Irq, want, before ?? now, moved ? $"irq {a.Irq} ({a.Device} {a.Serves}): on {now} (want {want})" : null, !a.Passthrough);
+            // Steered before and elsewhere now is drift; at the kernel's default it is a vector requested again
+            // (a guest reboot, a driver reload), often under its old number: new, not moved.
+            var moved = (a.Passthrough ? steered.Contains(a.Irq) : before is not null) && now != reading.DefaultAffinity;
+            yield return new SteerIrq(server.Id, a.Irq, want, before ?? now, moved ? $"irq {a.Irq} ({a.Device} {a.Serves}): on {now} (want {want})" : null,
+                !a.Passthrough, live);
         }
     }
 
@@ -113,16 +130,16 @@ public sealed class IrqFacet : IHostFacet
             case SteerIrq s:
                 // The affinity before is on disk before it is changed: a crash right after still restores it.
                 var record = hands.Applied.Load()[s.Id];
+                bool Live(int irq) => s.Live is null || s.Live.Contains(irq);
                 if (s.Restore)
                 {
-                    var before = new Dictionary<int, string>(Before(record));
-                    if (before.TryAdd(s.Irq, s.Before))
-                        hands.Applied.Save(record.WithPart(Memory, before));
+                    var before = Before(record).Where(b => Live(b.Key)).ToDictionary(b => b.Key, b => b.Value);
+                    before.TryAdd(s.Irq, s.Before);
+                    hands.Applied.Save(record.WithPart(Memory, before));
                 }
-                else if (!Steered(record).Contains(s.Irq))
+                else
                 {
-                    // The last few only: a domain started again gets new vectors, and the old numbers mean nothing.
-                    hands.Applied.Save(record.WithPart(SteeredMemory, Steered(record).TakeLast(63).Append(s.Irq).ToList()));
+                    hands.Applied.Save(record.WithPart(SteeredMemory, Steered(record).Where(Live).Append(s.Irq).Distinct().Order().ToList()));
                 }
                 hands.Driver.SetIrqAffinity(s.Irq, s.Cpus);
                 return Task.CompletedTask;

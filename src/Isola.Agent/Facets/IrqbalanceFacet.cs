@@ -46,7 +46,10 @@ public sealed class IrqbalanceFacet : IHostFacet
         }
         var kept = desired.Servers.Where(s => s.Plan is null)
             .SelectMany(s => IrqFacet.Before(applied?.GetValueOrDefault(s.Id)).Keys.Concat(IrqFacet.Steered(applied?.GetValueOrDefault(s.Id))));
-        var steered = plans.Where(p => p.Irqs is not null).SelectMany(p => IrqFacet.Assignments(p.Irqs, actual)).Select(a => a.Irq).Concat(kept)
+        // The vectors of started domains only: a stopped server's host-driver vectors are not steered, so not banned either.
+        var domains = actual.Get<DomainReading>().Domains;
+        var steered = plans.Where(p => p.Irqs is not null && domains.GetValueOrDefault(p.Server) is "running" or "paused")
+            .SelectMany(p => IrqFacet.Assignments(p.Irqs, actual)).Select(a => a.Irq).Concat(kept)
             .Distinct().Order().ToList();
         return (plans[0].Isolation with { BannedIrqs = steered }).IrqbalanceDefaults;
     }

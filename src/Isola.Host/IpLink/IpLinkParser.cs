@@ -12,6 +12,23 @@ namespace Isola.Host.IpLink;
 /// </summary>
 public static class IpLinkParser
 {
+    /// <summary>Whether the link is administratively up (<c>UP</c> among <c>ip -j link show</c>'s flags); null when the output says nothing.</summary>
+    public static bool? AdminUp(string json)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(json);
+            return doc.RootElement.ValueKind == JsonValueKind.Array && doc.RootElement.GetArrayLength() > 0
+                && doc.RootElement[0].TryGetProperty("flags", out var flags) && flags.ValueKind == JsonValueKind.Array
+                ? flags.EnumerateArray().Any(f => f.ValueKind == JsonValueKind.String && f.GetString() == "UP")
+                : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>The link's operstate in <c>ip -j link show</c>'s words (UP, DOWN, UNKNOWN, ...); null when the output has none.</summary>
     public static string? OperState(string json)
     {

@@ -52,10 +52,11 @@ public static class GuestIrqScript
           if [ ! -d "$dir/msi_irqs" ]; then echo "isola-irq: $addr: no MSI-X vectors"; continue; fi
           set -- $(echo "$queues" | tr ',' ' ')
           n=$#
+          if [ "$n" -eq 0 ]; then echo "isola-irq: $addr: no queue vCPUs in the map"; continue; fi
           for irq in $(ls "$dir/msi_irqs" | sort -n); do
             name=$(awk -v irq="$irq:" '$1 == irq { print $NF }' /proc/interrupts)
-            # Not requested yet (a NIC whose driver requests its vectors when it opens): nothing to write.
-            [ -n "$name" ] || continue
+            # Not requested yet (a NIC whose driver requests its vectors when it opens; a line that ends in its hwirq): nothing to write.
+            case "$name" in ''|*[0-9]-edge|*[0-9]-level) continue ;; esac
             q=$(echo "$name" | sed -nE 's/.*(-TxRx-|-rx-|-tx-|mlx5_comp|input\.|output\.)([0-9]+).*/\2/p')
             if [ -n "$q" ]; then i=$((q % n + 1)); eval cpu=\${$i}; what="queue $q"; else cpu=$misc; what=misc; fi
             if echo "$cpu" > /proc/irq/$irq/smp_affinity_list 2>/dev/null; then
@@ -69,7 +70,9 @@ public static class GuestIrqScript
         # irqbalance would move them again: where the guest has it, it is told to leave them alone.
         if [ -f /etc/default/irqbalance ]; then
           awk '/^# isola-irq/ { skip = 1; next } skip { skip = 0; next } { print }' /etc/default/irqbalance > /etc/default/irqbalance.isola
-          printf '# isola-irq: the IRQs Isola steered (the next line is rewritten at every boot)\nIRQBALANCE_ARGS="%s"\n' "${banned# }" >> /etc/default/irqbalance.isola
+          # The image's own arguments, kept: the last assignment before Isola's lines, and Isola's bans after them.
+          own=$(sed -n 's/^IRQBALANCE_ARGS=//p' /etc/default/irqbalance.isola | tail -n 1 | tr -d '"')
+          printf '# isola-irq: the IRQs Isola steered (the next line is rewritten at every boot)\nIRQBALANCE_ARGS="%s"\n' "${own:+$own }${banned# }" >> /etc/default/irqbalance.isola
           mv /etc/default/irqbalance.isola /etc/default/irqbalance
           systemctl try-restart irqbalance.service 2>/dev/null
         fi

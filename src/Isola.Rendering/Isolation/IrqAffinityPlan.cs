@@ -16,7 +16,7 @@ namespace Isola.Rendering.Isolation;
 /// <param name="Passthrough">True: the host sees the vectors as vfio-pci's, once the guest enables MSI-X; false: the host driver's own (macvtap).</param>
 public sealed record IrqRule(string Port, PciAddress Device, string Driver, bool Passthrough, IReadOnlyList<VcpuPin> Queues, VcpuPin Misc)
 {
-    /// <summary>The pCPUs the device's queue vectors go to.</summary>
+    /// <summary>The pCPUs the device's queue vectors go to (written into plans too: an agent of the release before reads it, and must find one).</summary>
     public Domain.Cpu.CpuSet Targets => Domain.Cpu.CpuSet.Of(Queues.Select(q => q.Pcpu));
 }
 
@@ -50,6 +50,9 @@ public sealed record GuestIrqMap(string Port, string Address, IReadOnlyList<int>
 /// </summary>
 public sealed record IrqAffinityPlan(IReadOnlyList<IrqRule> Rules, IReadOnlyList<GuestIrqMap> Guest, IReadOnlyList<VhostPin> Vhost)
 {
+    /// <summary>Always empty: an agent of the release before reads it (the IRQs it steered by number), and finds nothing to steer instead of failing.</summary>
+    public IReadOnlyList<int> Known => [];
+
     /// <summary>
     /// Where each vector of a rule's device goes, by what it serves (<see cref="VectorLayout"/>): queue q
     /// to the pCPU of its vCPU, the misc vector to the housekeeping CPU. Vectors whose names say
@@ -57,15 +60,20 @@ public sealed record IrqAffinityPlan(IReadOnlyList<IrqRule> Rules, IReadOnlyList
     /// </summary>
     public static IReadOnlyList<IrqAssignment> Assign(IrqRule rule, IReadOnlyList<HostVector> vectors, string? netdev = null)
     {
-        if (rule.Queues.Count == 0)
+        // A rule of an earlier release's plan (port, vf, targets) has neither: nothing this agent can tell apart.
+        if (rule.Queues is not { Count: > 0 } || rule.Driver is null)
             return [];
         var layout = VectorLayout.Of(rule.Driver);
         var lastEntry = vectors.Select(v => v.Name is null ? null : VectorLayout.VfioEntryOf(v.Name)).Max() ?? -1;
         var result = new List<IrqAssignment>();
         var unnamed = 0;
-        foreach (var vector in vectors.OrderBy(v => v.Irq))
+        var ordered = vectors.OrderBy(v => v.Irq).ToList();
+        // Names that do not tell the vectors apart (igbvf names all three after a netdev of 11 characters or more):
+        // the driver requested them in entry order, so the entry is the rank of the IRQ number.
+        var ambiguous = ordered.Count > 1 && ordered.All(v => v.Name is not null && v.Name == ordered[0].Name) && VectorLayout.VfioEntryOf(ordered[0].Name!) is null;
+        foreach (var (vector, rank) in ordered.Select((v, i) => (v, i)))
         {
-            var role = vector.Name is null ? null : layout.OfName(vector.Name, netdev, lastEntry);
+            var role = vector.Name is null ? null : ambiguous ? layout.OfEntry(rank, ordered.Count - 1) : layout.OfName(vector.Name, netdev, lastEntry);
             if (role is null && layout.Misc == MiscEntry.None)
                 role = new VectorRole(unnamed++);
             else if (role is null)

@@ -91,10 +91,11 @@ public sealed partial record VectorLayout(string Driver, MiscEntry Misc, int Vec
     {
         if (VfioEntry().Match(name) is { Success: true } vfio)
             return OfEntry(int.Parse(vfio.Groups[1].Value, CultureInfo.InvariantCulture), lastEntry);
-        if (QueueName().Match(name) is { Success: true } queue)
-            return new VectorRole(int.Parse(queue.Groups[2].Value, CultureInfo.InvariantCulture));
+        // Misc first: i40e's flow director vector (i40e-BDF:fdir-TxRx-0) has a queue's suffix but no queue of the netdev's.
         if ((netdev is not null && name == netdev) || MiscName().IsMatch(name))
             return VectorRole.Misc;
+        if (QueueName().Match(name) is { Success: true } queue)
+            return new VectorRole(int.Parse(queue.Groups[2].Value, CultureInfo.InvariantCulture));
         return null;
     }
 

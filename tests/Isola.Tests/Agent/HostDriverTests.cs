@@ -22,17 +22,29 @@ public sealed class HostDriverTests : IDisposable
         new VfState("fa:16:3e:00:00:01", 100, 2, "802.1Q", SpoofCheck: true, Trust: false, VfLinkState.Enable, 1000, 0));
 
     [Fact]
+    public async Task A_pf_that_is_up_without_a_carrier_is_not_waited_for_its_vf_rate_is_refused_at_once()
+    {
+        foreach (var argv in VfCommands.Program(Vf).SkipLast(1))
+            _runner.Answer(argv, "");
+        _runner.Answer(VfCommands.Program(Vf)[^1], new CommandResult(2, "", "RTNETLINK answers: Invalid argument"));
+        // Admin up, no link (a pulled cable): no wait, so one such VF cannot hold the agent's cycle.
+        _runner.Answer(["ip", "-d", "-j", "link", "show", "dev", "ens1f0"], """[{"ifname":"ens1f0","flags":["NO-CARRIER","BROADCAST","MULTICAST","UP"],"operstate":"DOWN"}]""");
+        await Assert.ThrowsAsync<DriverException>(() => Driver().ProgramVfAsync(Vf));
+        Assert.Equal(1, _runner.Calls.Count(c => c.Contains("show"))); // read once, never polled
+    }
+
+    [Fact]
     public async Task A_vf_is_programmed_one_concern_per_command_in_order()
     {
         foreach (var argv in VfCommands.Program(Vf))
             _runner.Answer(argv, "");
-        // A rate waits for the PF's link (igb takes a rate only once the link is up).
-        _runner.Answer(["ip", "-d", "-j", "link", "show", "dev", "ens1f0"], """[{"ifname":"ens1f0","operstate":"UP"}]""");
+        // The PF is read first: it was up, so the rates need not wait for its link.
+        _runner.Answer(["ip", "-d", "-j", "link", "show", "dev", "ens1f0"], """[{"ifname":"ens1f0","flags":["BROADCAST","MULTICAST","UP","LOWER_UP"],"operstate":"UP"}]""");
         await Driver().ProgramVfAsync(Vf);
         Assert.Equal(
         [
-            "ip link set dev ens1f0 up",
             "ip -d -j link show dev ens1f0",
+            "ip link set dev ens1f0 up",
             "ip link set dev ens1f0 vf 3 mac fa:16:3e:00:00:01",
             "ip link set dev ens1f0 vf 3 vlan 100 qos 2 proto 802.1Q",
             "ip link set dev ens1f0 vf 3 spoofchk on",
@@ -68,7 +80,7 @@ public sealed class HostDriverTests : IDisposable
         _runner.Answer(VfCommands.PfUp("ens1f0"), "").Answer(VfCommands.Mac("ens1f0", 3, "fa:16:3e:00:00:01"), new CommandResult(exit, "", stderr));
         var e = await Assert.ThrowsAsync<DriverException>(() => Driver().ProgramVfAsync(Vf));
         Assert.Contains("`ip link set dev ens1f0 vf 3 mac fa:16:3e:00:00:01` " + expected, e.Message, StringComparison.Ordinal);
-        Assert.Equal(3, _runner.Calls.Count); // the PF up, its link read (the rates wait for it), the refused command, nothing after it
+        Assert.Equal(3, _runner.Calls.Count); // the PF read, the PF up, the refused command, nothing after it
     }
 
     [Fact]

@@ -47,6 +47,9 @@ public class IsolationTests
         var ixgbevf = rule with { Driver = "ixgbevf" };
         Assert.Equal([(10, 5), (11, 7), (12, 0)], IrqAffinityPlan.Assign(ixgbevf, Vfio(10, 3)).Select(a => (a.Irq, a.Cpu)));
         Assert.Equal([(10, 0), (11, 5), (12, 7)], IrqAffinityPlan.Assign(rule with { Driver = "iavf" }, Vfio(10, 3)).Select(a => (a.Irq, a.Cpu)));
+        // igbvf on a netdev of 11 characters or more names all three vectors after it: their order is their entries'.
+        var longName = Enumerable.Range(0, 3).Select(e => new HostVector(60 + e, "enp134s16f1")).ToList();
+        Assert.Equal(["queue 0", "queue 0", "misc"], IrqAffinityPlan.Assign(rule with { Passthrough = false }, longName, "enp134s16f1").Select(a => a.Serves));
         // A driver Isola has no facts for: every vector a queue, in IRQ order.
         Assert.Equal([(10, 5), (11, 7), (12, 5)], IrqAffinityPlan.Assign(rule with { Driver = "acme" }, Vfio(10, 3)).Select(a => (a.Irq, a.Cpu)));
         // Vectors not requested yet (no name) are left for the next cycle.
@@ -64,7 +67,7 @@ public class IsolationTests
     [InlineData("mlx5_core", "ens4", "mlx5_comp0@pci:0000:3b:00.2|mlx5_comp1@pci:0000:3b:00.2|mlx5_async2@pci:0000:3b:00.2", "queue 0|queue 1|misc")]
     [InlineData("igb", "eno1", "eno1|eno1-TxRx-0|eno1-TxRx-1", "misc|queue 0|queue 1")]
     [InlineData("ixgbe", "ens5", "ens5-TxRx-0|ens5-TxRx-1|ens5", "queue 0|queue 1|misc")]
-    [InlineData("i40e", "ens6", "i40e-0000:3b:00.0:misc|i40e-ens6-TxRx-0|i40e-0000:3b:00.0:fdir", "misc|queue 0|misc")]
+    [InlineData("i40e", "ens6", "i40e-0000:3b:00.0:misc|i40e-ens6-TxRx-0|i40e-0000:3b:00.0:fdir-TxRx-0", "misc|queue 0|misc")]
     [InlineData("ice", "ens7", "ice-0000:3b:00.0:misc|ice-ens7-TxRx-0|ice-ens7-TxRx-1", "misc|queue 0|queue 1")]
     [InlineData("virtio-pci", null, "virtio0-config|virtio0-input.0|virtio0-output.0|virtio0-input.1", "misc|queue 0|queue 0|queue 1")]
     public void A_drivers_vector_names_say_what_each_serves(string driver, string? netdev, string names, string roles)
@@ -82,11 +85,13 @@ public class IsolationTests
         Assert.False(rule.Passthrough);
         var vf = input.Host.Devices.SelectMany(d => d.Vfs).Single(v => v.Address == input.Placement.Vfs[0].Vf);
         // Its host driver requests the vectors with its netdev's name; they are steered by name, not by number.
-        var vectors = vf.MsiIrqs.Select((irq, i) => new HostVector(irq, i < vf.MsiIrqs.Count - 1 ? $"{vf.NetDev}-TxRx-{i}" : vf.NetDev)).ToList();
+        var vectors = vf.MsiIrqs.Select((irq, i) => new HostVector(irq, Isola.Host.Hardware.SysfsTreeWriter.VectorName(vf.Driver, vf.NetDev!, vf.Address, i, vf.MsiIrqs.Count))).ToList();
         var assigned = IrqAffinityPlan.Assign(rule, vectors, vf.NetDev);
         Assert.Equal(vf.MsiIrqs, assigned.Select(a => a.Irq));
-        Assert.Equal(rule.Misc.Pcpu, assigned[^1].Cpu);
-        Assert.All(assigned.SkipLast(1), a => Assert.Contains(a.Cpu, input.Placement.Cells![0].Pins.Select(p => p.Pcpu)));
+        // Whichever entry the VF's driver gives its mailbox (iavf: the first), that one goes to the housekeeping CPU.
+        var misc = VectorLayout.Of(vf.Driver).Misc == MiscEntry.First ? 0 : vf.MsiIrqs.Count - 1;
+        Assert.Equal((rule.Misc.Pcpu, "misc"), (assigned[misc].Cpu, assigned[misc].Serves));
+        Assert.All(assigned.Where((_, i) => i != misc), a => Assert.Contains(a.Cpu, input.Placement.Cells![0].Pins.Select(p => p.Pcpu)));
         Assert.Empty(plan.Isolation.BannedIrqs);
     }
 
@@ -102,6 +107,10 @@ public class IsolationTests
         Assert.Equal([3, 2], reversed.Irqs.Guest.Single().QueueVcpus);
         var bad = input with { Ports = [input.Ports[0] with { IrqVcpus = [0] }] };
         Assert.Equal("ports[0].irqVcpus", Assert.Single(Assert.Throws<RenderException>(() => HostPlanner.Render(bad)).Errors).Field);
+        // A server with nothing pinned has no vCPU to name.
+        var shared = RenderCases.Input("virtio-shared");
+        var refused = Assert.Throws<RenderException>(() => HostPlanner.Render(shared with { Ports = [shared.Ports[0] with { IrqVcpus = [0] }] }));
+        Assert.Equal("ports[0].irqVcpus", Assert.Single(refused.Errors).Field);
     }
 
     [Fact]

@@ -142,4 +142,43 @@ public sealed class IrqFacetTests : IDisposable
         // Taken down: vfio-pci's vectors go with the domain; nothing is written to numbers that may be another device's by then.
         Assert.Empty(_facet.PlanTakeDown(_w.Store.Load()["s1"], await _w.ReadAsync(_facet, FacetWorld.Desired())));
     }
+
+    [Fact]
+    public async Task A_vector_requested_again_under_its_old_number_at_the_kernels_default_is_new_not_drift()
+    {
+        _w.HostFile("proc/irq/default_smp_affinity", "ffff\n"); // CPUs 0-15
+        await RunningAsync();
+        var desired = FacetWorld.Desired(FacetWorld.Server(Plan()));
+        var (context, actual) = await ReadAsync(desired);
+        Assert.Equal("0-15", actual.Get<IrqReading>().DefaultAffinity);
+        foreach (var step in _facet.PlanServer(context, actual))
+            await _facet.ApplyAsync(step, _w.Hands, default);
+
+        // The guest rebooted: vfio-pci freed the vectors and the kernel handed out the same numbers again, at its default.
+        Vectors(100, gone: [100, 101, 102]);
+        (context, actual) = await ReadAsync(desired);
+        var steps = _facet.PlanServer(context, actual).Cast<IrqFacet.SteerIrq>().ToList();
+        Assert.Equal([100, 101, 102], steps.Select(s => s.Irq));
+        Assert.All(steps, s => Assert.Null(s.Drift));
+        // One moved elsewhere than the default is drift.
+        _w.HostFile("proc/irq/101/smp_affinity_list", "3\n");
+        (context, actual) = await ReadAsync(desired);
+        Assert.NotNull(_facet.PlanServer(context, actual).Cast<IrqFacet.SteerIrq>().Single(s => s.Irq == 101).Drift);
+    }
+
+    [Fact]
+    public async Task What_the_servers_file_remembers_of_vectors_it_no_longer_has_is_dropped()
+    {
+        await RunningAsync();
+        var desired = FacetWorld.Desired(FacetWorld.Server(Plan()));
+        var (context, actual) = await ReadAsync(desired);
+        foreach (var step in _facet.PlanServer(context, actual))
+            await _facet.ApplyAsync(step, _w.Hands, default);
+        Vectors(200, gone: [100, 101, 102]);
+        (context, actual) = await ReadAsync(desired);
+        foreach (var step in _facet.PlanServer(context, actual))
+            await _facet.ApplyAsync(step, _w.Hands, default);
+        // The old numbers may be another device's now: nothing of them is kept (or banned, or written) any more.
+        Assert.Equal([200, 201, 202], IrqFacet.Steered(_w.Store.Load()["s1"]));
+    }
 }

@@ -40,6 +40,10 @@ public sealed class IrqbalanceFacetTests : IDisposable
     public async Task The_file_bans_the_dedicated_cpus_and_every_servers_steered_irqs_and_irqbalance_is_restarted()
     {
         var desired = Desired();
+        // Banned once the domain runs (its vectors are steered then).
+        Assert.DoesNotContain("--banirq", Assert.Single(_facet.PlanHost(desired, NoneApplied, await _w.ReadAsync(_facet, desired))).ToString(), StringComparison.Ordinal);
+        await _w.Driver.DefineAsync(FacetWorld.Domain, desired.Servers[0].Plan!.DomainXml);
+        await _w.Driver.StartPausedAsync(FacetWorld.Domain);
         var step = Assert.Single(_facet.PlanHost(desired, NoneApplied, await _w.ReadAsync(_facet, desired)));
         Assert.Equal(new IrqbalanceFacet.Irqbalance("/etc/default/irqbalance", Merged), step);
         Assert.Equal("", step.Server); // the host's, not a server's

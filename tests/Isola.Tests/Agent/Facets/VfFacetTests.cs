@@ -41,7 +41,8 @@ public sealed class VfFacetTests : IDisposable
         Assert.Equal(new VfFacet.ProgramVf("s1", _w.Vf, null), first);
         _w.Commands();
         await _facet.ApplyAsync(first, _w.Hands, default);
-        Assert.Equal(VfCommands.Program(_w.Vf).Select(a => string.Join(' ', a)), _w.Commands());
+        // The PF read first (a PF that was down has its link waited for before the rates), then one command per concern.
+        Assert.Equal(VfCommands.Program(_w.Vf).Select(a => string.Join(' ', a)).Prepend($"ip -d -j link show dev {_w.Vf.PfNetDev}"), _w.Commands());
         _w.Store.Save(new AppliedServer("s1", FacetWorld.Domain, [_w.Vf]));
 
         var actual = await _w.ReadAsync(_facet, desired);
