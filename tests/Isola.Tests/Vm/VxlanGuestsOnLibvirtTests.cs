@@ -183,6 +183,10 @@ public sealed partial class VxlanGuestsOnLibvirtTests(RealVmFixture vm, ITestOut
                 }
                 foreach (var t in threads.Where(t => !VcpuThread().IsMatch(t.Name)))
                     Assert.True(t.Cpus.Equals(emulator), $"{g.Name}: emulator thread {t.Tid} ({t.Name}) on {t.Cpus}, the plan pins {emulator}");
+                // Without vhost-net QEMU's main loop (an emulator thread) serves the virtio queues: for a, on the pCPU of
+                // vCPU 1, the vCPU that handles both of its queues in the guest (both ends of each queue on one core).
+                if (g == a && !File.Exists("/dev/vhost-net"))
+                    Assert.Equal(pinned[1], emulator);
             }
             Step("every vCPU thread and emulator thread on the plan's CPUs (taskset -pc)");
 
