@@ -15,39 +15,23 @@ namespace Isola.Tests.Agent;
 /// </summary>
 public sealed class AgentEndToEndTests : IAsyncLifetime
 {
-    private readonly TempDir _dir = new();
+    private SimulatedSite _site = null!;
     private ApiServer _server = null!;
     private HttpClient _admin = null!;
     private SimulatedHost _host = null!;
     private string _agentToken = "";
 
+    private TempDir _dir => _site.Dir;
+
     public async Task InitializeAsync()
     {
-        _server = await ApiServer.StartAsync(_dir.Sub("isola.db"));
-        _admin = _server.Client(_server.AdminSecret);
-        _host = new SimulatedHost(ProfileExpander.Expand(ProfileCatalog.Get("x710-2s")) with { Hostname = "sim1" }, _dir.Sub("root"));
-        _agentToken = (await _admin.Post("/v1/tokens", new { role = "host", host = "sim1" })).Body.Str("secret");
-        await _admin.Post("/v1/projects", new { name = "p" });
-        await _admin.Post("/v1/flavors", new
-        {
-            name = "nfv", vcpus = 2, ram = 2048, disk = 10,
-            extraSpecs = new Dictionary<string, string> { ["hw:cpu_policy"] = "dedicated", ["hw:mem_page_size"] = "1GB" },
-        });
-        await _admin.Post("/v1/networks", new { name = "lan", type = "vlan", physnet = "physnet2", segment = 100, project = "p" });
+        _site = await SimulatedSite.StartAsync();
+        (_server, _admin, _host, _agentToken) = (_site.Server, _site.Admin, _site.Host, _site.AgentToken);
     }
 
-    public async Task DisposeAsync()
-    {
-        await _server.DisposeAsync();
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        _dir.Dispose();
-    }
+    public async Task DisposeAsync() => await _site.DisposeAsync();
 
-    /// <summary>An agent for sim1; a new one over the same state directory is the same agent restarted.</summary>
-    private HostAgent Agent() =>
-        new(_host.Host, ControllerClient.Create(new Uri(_server.Url), _agentToken, "sim1"), new HostDriver(_host, _dir.Sub("root"), _dir.Sub("agent")),
-            new AppliedStore(_dir.Sub("agent")), TimeProvider.System)
-        { Resync = TimeSpan.FromSeconds(1) };
+    private HostAgent Agent() => _site.Agent();
 
     private async Task<(string Id, string Mac)> CreateServer(string name)
     {

@@ -47,6 +47,14 @@ public sealed class IrqFacetTests : IDisposable
     private async Task<(ServerContext, ActualHost)> ReadAsync(Isola.Contracts.Agent.DesiredHost desired) =>
         (await _w.ContextAsync(_facet, desired), await _w.ReadAsync(_facet, desired));
 
+    /// <summary>One cycle of the facet for the desired state: read, plan, apply every step.</summary>
+    private async Task SteerAsync(Isola.Contracts.Agent.DesiredHost desired)
+    {
+        var (context, actual) = await ReadAsync(desired);
+        foreach (var step in _facet.PlanServer(context, actual))
+            await _facet.ApplyAsync(step, _w.Hands, default);
+    }
+
     private async Task RunningAsync()
     {
         await _w.Driver.DefineAsync(FacetWorld.Domain, Plan().DomainXml);
@@ -125,13 +133,11 @@ public sealed class IrqFacetTests : IDisposable
     {
         await RunningAsync();
         var desired = FacetWorld.Desired(FacetWorld.Server(Plan()));
-        var (context, actual) = await ReadAsync(desired);
-        foreach (var step in _facet.PlanServer(context, actual))
-            await _facet.ApplyAsync(step, _w.Hands, default);
+        await SteerAsync(desired);
 
         // The guest's driver reloads: vfio-pci frees the vectors and allocates new ones, at the default affinity.
         Vectors(200, gone: [100, 101, 102]);
-        (context, actual) = await ReadAsync(desired);
+        var (context, actual) = await ReadAsync(desired);
         var steps = _facet.PlanServer(context, actual).Cast<IrqFacet.SteerIrq>().ToList();
         Assert.Equal([(200, "5"), (201, "5"), (202, "1")], steps.Select(s => (s.Irq, s.Cpus)));
         Assert.All(steps, s => Assert.Null(s.Drift)); // new vectors, not moved ones
@@ -149,14 +155,12 @@ public sealed class IrqFacetTests : IDisposable
         _w.HostFile("proc/irq/default_smp_affinity", "ffff\n"); // CPUs 0-15
         await RunningAsync();
         var desired = FacetWorld.Desired(FacetWorld.Server(Plan()));
-        var (context, actual) = await ReadAsync(desired);
-        Assert.Equal("0-15", actual.Get<IrqReading>().DefaultAffinity);
-        foreach (var step in _facet.PlanServer(context, actual))
-            await _facet.ApplyAsync(step, _w.Hands, default);
+        Assert.Equal("0-15", (await ReadAsync(desired)).Item2.Get<IrqReading>().DefaultAffinity);
+        await SteerAsync(desired);
 
         // The guest rebooted: vfio-pci freed the vectors and the kernel handed out the same numbers again, at its default.
         Vectors(100, gone: [100, 101, 102]);
-        (context, actual) = await ReadAsync(desired);
+        var (context, actual) = await ReadAsync(desired);
         var steps = _facet.PlanServer(context, actual).Cast<IrqFacet.SteerIrq>().ToList();
         Assert.Equal([100, 101, 102], steps.Select(s => s.Irq));
         Assert.All(steps, s => Assert.Null(s.Drift));
@@ -171,13 +175,9 @@ public sealed class IrqFacetTests : IDisposable
     {
         await RunningAsync();
         var desired = FacetWorld.Desired(FacetWorld.Server(Plan()));
-        var (context, actual) = await ReadAsync(desired);
-        foreach (var step in _facet.PlanServer(context, actual))
-            await _facet.ApplyAsync(step, _w.Hands, default);
+        await SteerAsync(desired);
         Vectors(200, gone: [100, 101, 102]);
-        (context, actual) = await ReadAsync(desired);
-        foreach (var step in _facet.PlanServer(context, actual))
-            await _facet.ApplyAsync(step, _w.Hands, default);
+        await SteerAsync(desired);
         // The old numbers may be another device's now: nothing of them is kept (or banned, or written) any more.
         Assert.Equal([200, 201, 202], IrqFacet.Steered(_w.Store.Load()["s1"]));
     }
