@@ -60,3 +60,33 @@ public sealed class SimulatedSite : IAsyncDisposable
         Dir.Dispose();
     }
 }
+
+/// <summary>A test class that starts from a <see cref="SimulatedSite"/>; <see cref="SetUpAsync"/> adds what the class needs.</summary>
+public abstract class SimulatedSiteTest : IAsyncLifetime
+{
+    protected SimulatedSite Site { get; private set; } = null!;
+
+    protected ApiServer Server => Site.Server;
+
+    protected HttpClient Admin => Site.Admin;
+
+    protected SimulatedHost Host => Site.Host;
+
+    protected string AgentToken => Site.AgentToken;
+
+    protected TempDir Dir => Site.Dir;
+
+    public async Task InitializeAsync()
+    {
+        Site = await SimulatedSite.StartAsync();
+        await SetUpAsync();
+    }
+
+    /// <summary>The class's own start, after the site's.</summary>
+    protected virtual Task SetUpAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync() => await Site.DisposeAsync();
+
+    /// <summary>An agent for sim1; a new one over the same state directory is the same agent restarted.</summary>
+    protected HostAgent Agent() => Site.Agent();
+}

@@ -14,52 +14,38 @@ namespace Isola.Tests.Agent;
 /// virtio port and a macvtap port (both served by vhost-net) turns ACTIVE only with every worker on its
 /// pin; a worker moved behind the agent's back is put back and reported; nothing of them stays.
 /// </summary>
-public sealed class VhostEndToEndTests : IAsyncLifetime
+public sealed class VhostEndToEndTests : SimulatedSiteTest
 {
-    private SimulatedSite _site = null!;
-    private ApiServer _server = null!;
-    private HttpClient _admin = null!;
-    private SimulatedHost _host = null!;
-    private string _agentToken = "";
-
-    private TempDir _dir => _site.Dir;
-
-    public async Task InitializeAsync()
+    protected override async Task SetUpAsync()
     {
-        _site = await SimulatedSite.StartAsync();
-        (_server, _admin, _host, _agentToken) = (_site.Server, _site.Admin, _site.Host, _site.AgentToken);
-        await _admin.Post("/v1/networks", new { name = "overlay", type = "vxlan", project = "p" });
+        await Admin.Post("/v1/networks", new { name = "overlay", type = "vxlan", project = "p" });
         // This agent leaves Open vSwitch alone: the operator made br-int (libvirt starts no domain without its bridge).
-        _host.Ovs.AddBridge("br-int");
+        Host.Ovs.AddBridge("br-int");
     }
-
-    public async Task DisposeAsync() => await _site.DisposeAsync();
-
-    private HostAgent Agent() => _site.Agent();
 
     /// <summary>The simulated host's kernel, as <c>uname -r</c> reads it (<c>proc/sys/kernel/osrelease</c>).</summary>
     private void Kernel(string release)
     {
-        var file = Path.Join(_dir.Sub("root"), "proc", "sys", "kernel", "osrelease");
+        var file = Path.Join(Dir.Sub("root"), "proc", "sys", "kernel", "osrelease");
         Directory.CreateDirectory(Path.GetDirectoryName(file)!);
         File.WriteAllText(file, release + "\n");
     }
 
-    private async Task<string> Status(string id) => (await _admin.Get($"/v1/servers/{id}")).Body.Str("status");
+    private async Task<string> Status(string id) => (await Admin.Get($"/v1/servers/{id}")).Body.Str("status");
 
     /// <summary>A pinned server with the given ports (created first, each of its vnic type); its id.</summary>
     private async Task<string> CreateServer(string name, params (string Port, string Network, string VnicType)[] ports)
     {
         foreach (var (port, network, vnic) in ports)
-            Assert.Equal(201, (await _admin.Post("/v1/ports", new { name = port, network, vnicType = vnic, project = "p" })).Status);
-        var (status, server) = await _admin.Post("/v1/servers", new { name, flavor = "nfv", ports = ports.Select(p => p.Port).ToArray(), project = "p" });
+            Assert.Equal(201, (await Admin.Post("/v1/ports", new { name = port, network, vnicType = vnic, project = "p" })).Status);
+        var (status, server) = await Admin.Post("/v1/servers", new { name, flavor = "nfv", ports = ports.Select(p => p.Port).ToArray(), project = "p" });
         Assert.Equal(201, status);
         return server.Str("id");
     }
 
     /// <summary>The plan's vhost pins: (port, queue, CPU), in the plan's order.</summary>
     private async Task<List<(string Port, int Queue, string Cpu)>> Pins(string id) =>
-        (await _admin.Get($"/v1/servers/{id}/plan")).Body.GetProperty("irqs").GetProperty("vhost").EnumerateArray()
+        (await Admin.Get($"/v1/servers/{id}/plan")).Body.GetProperty("irqs").GetProperty("vhost").EnumerateArray()
             .Select(p => (p.GetProperty("port").GetString()!, p.GetProperty("queue").GetInt32(), p.GetProperty("cpu").GetInt32().ToString(CultureInfo.InvariantCulture))).ToList();
 
     [Theory]
@@ -80,26 +66,26 @@ public sealed class VhostEndToEndTests : IAsyncLifetime
         for (var i = 0; i < 6 && await Status(id) != "ACTIVE"; i++)
             Assert.Empty((await agent.CycleAsync()).Failures);
         Assert.Equal("ACTIVE", await Status(id));
-        var pid = _host.Qemu.Pid(domain)!.Value;
-        var workers = _host.Qemu.Workers(domain);
+        var pid = Host.Qemu.Pid(domain)!.Value;
+        var workers = Host.Qemu.Workers(domain);
         Assert.Equal(pins.Select(p => p.Cpu), workers.Select(w => w.Cpus));
         Assert.All(workers, w => Assert.Equal(kernelThreads, w.KernelThread));
         // Where the kernel shows them: kthreadd's children under proc/, or QEMU's own tasks.
-        var proc = Path.Join(_dir.Sub("root"), "proc");
+        var proc = Path.Join(Dir.Sub("root"), "proc");
         Assert.All(workers, w => Assert.Equal(kernelThreads, File.Exists(Path.Join(proc, $"{w.Tid}", "status"))));
         Assert.All(workers, w => Assert.Equal(!kernelThreads, Directory.Exists(Path.Join(proc, $"{pid}", "task", $"{w.Tid}"))));
         Assert.Empty((await agent.CycleAsync()).Done);
 
         // Moved behind the agent's back: pinned again, and said so.
         var moved = workers[3];
-        _host.Qemu.Tamper(moved.Tid, "0-3");
+        Host.Qemu.Tamper(moved.Tid, "0-3");
         var repair = await agent.CycleAsync();
         var drift = Assert.Single(repair.Drift);
         Assert.Contains($"vhost-{pid} {(kernelThreads ? "kernel thread" : "task")} {moved.Tid} (mv queue 1): on 0-3 (want {pins[3].Cpu})", drift, StringComparison.Ordinal);
-        Assert.Equal(pins.Select(p => p.Cpu), _host.Qemu.Workers(domain).Select(w => w.Cpus));
+        Assert.Equal(pins.Select(p => p.Cpu), Host.Qemu.Workers(domain).Select(w => w.Cpus));
 
         // Deleted: QEMU goes, and its workers with it, in either form.
-        Assert.Equal(204, (await _admin.Delete($"/v1/servers/{id}")).Status);
+        Assert.Equal(204, (await Admin.Delete($"/v1/servers/{id}")).Status);
         Assert.Empty((await agent.CycleAsync()).Failures);
         Assert.All(workers.Append(new(pid, "")), w => Assert.False(Directory.Exists(Path.Join(proc, $"{w.Tid}"))));
     }
@@ -115,7 +101,7 @@ public sealed class VhostEndToEndTests : IAsyncLifetime
         Assert.Equal(2, pins.Count);
         var first = await agent.CycleAsync();
         Assert.Empty(first.Failures);
-        Assert.Equal(pins.Select(p => p.Cpu), _host.Qemu.Workers("isola-" + id).Select(w => w.Cpus));
+        Assert.Equal(pins.Select(p => p.Cpu), Host.Qemu.Workers("isola-" + id).Select(w => w.Cpus));
         for (var i = 0; i < 4 && await Status(id) != "ACTIVE"; i++)
             await agent.CycleAsync();
         Assert.Equal("ACTIVE", await Status(id));
